@@ -1,0 +1,140 @@
+"""Typed settings from the environment, so every workload reads one validated source of truth.
+
+A bad value stops start-up with one line naming the variable (see ``load_settings``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "change-me"
+
+
+class SettingsError(SystemExit):
+    """Raised (as a clean exit) when the environment holds an invalid setting."""
+
+
+class Settings(BaseSettings):
+    """All knobs; names match the environment variables (documented in .env.example)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- project
+    PROJECT_NAME: str = "SecuStreamAI"
+    PROJECT_VERSION: str = "0.1.0"
+    API_V1_STR: str = "/api/v1"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- Kafka
+    KAFKA_SERVER: str = ""
+    KAFKA_TOPIC: str = "security-events"
+    KAFKA_RESULTS_TOPIC: str = "security-results"
+    KAFKA_DLQ_TOPIC: str = "security-events-dlq"
+    KAFKA_CONSUMER_GROUP: str = "secustream-analyzer"
+    KAFKA_PARTITIONS: int = Field(default=6, ge=1, le=1024)
+    KAFKA_SESSION_TIMEOUT_MS: int = Field(default=6000, ge=1000)
+
+    # --- Redis
+    REDIS_HOST: str = "127.0.0.1"
+    REDIS_PORT: int = Field(default=6379, ge=1, le=65535)
+    REDIS_DB: int = Field(default=0, ge=0)
+    REDIS_URL_OVERRIDE: str = Field(default="", alias="REDIS_URL")
+    RECENT_STREAM_MAXLEN: int = Field(default=10_000, ge=10)
+
+    # --- PostgreSQL
+    POSTGRES_HOST: str = "127.0.0.1"
+    POSTGRES_PORT: int = Field(default=5432, ge=1, le=65535)
+    POSTGRES_DB: str = "secustream"
+    POSTGRES_USER: str = "secustream"
+    POSTGRES_PASSWORD: str = ""
+    DATABASE_URL_OVERRIDE: str = Field(default="", alias="DATABASE_URL")
+
+    # --- auth (used by the API)
+    SECRET_KEY: str = DEFAULT_SECRET_KEY
+    ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1, le=7 * 24 * 60)
+
+    # --- LLM tier
+    OPENAI_API_KEY: str = ""
+    LLM_MODEL: str = "openai/gpt-4o-mini"
+    LLM_API_BASE: str = ""
+
+    # --- metrics / API
+    PROMETHEUS_PORT: int = Field(default=9100, ge=0, le=65535)
+    API_HOST: str = "0.0.0.0"
+    API_PORT: int = Field(default=8080, ge=1, le=65535)
+
+    # --- generator
+    GENERATOR_EVENTS_PER_SECOND: float = Field(default=50.0, gt=0, le=1_000_000)
+    GENERATOR_ATTACK_RATIO: float = Field(default=0.05, ge=0, le=1)
+    GENERATOR_SEED: int | None = None
+
+    # --- analyzer
+    ANALYZER_BATCH_SIZE: int = Field(default=500, ge=1, le=100_000)
+    ANALYZER_POLL_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=60)
+    RULES_PATH: str = ""  # file or directory of YAML rules; empty = the packaged defaults
+    RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
+    MODEL_DIR: str = "./models"
+
+    @field_validator("API_V1_STR")
+    @classmethod
+    def _api_prefix(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/"):
+            raise ValueError("must start with '/' and not end with '/', e.g. /api/v1")
+        return value
+
+    @cached_property
+    def DATABASE_URL(self) -> str:  # noqa: N802 - env-var shaped name on purpose
+        """SQLAlchemy URL: DATABASE_URL when set, else built from POSTGRES_*."""
+        if self.DATABASE_URL_OVERRIDE:
+            return normalise_database_url(self.DATABASE_URL_OVERRIDE)
+        auth = quote(self.POSTGRES_USER, safe="")
+        if self.POSTGRES_PASSWORD:
+            auth += ":" + quote(self.POSTGRES_PASSWORD, safe="")
+        return (
+            f"postgresql+psycopg://{auth}@{self.POSTGRES_HOST}:{self.POSTGRES_PORT}/{self.POSTGRES_DB}"
+        )
+
+    @cached_property
+    def REDIS_URL(self) -> str:  # noqa: N802
+        """Redis URL: REDIS_URL when set, else built from REDIS_HOST/PORT/DB."""
+        return self.REDIS_URL_OVERRIDE or f"redis://{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
+
+    @property
+    def rules_path(self) -> Path:
+        if self.RULES_PATH:
+            return Path(self.RULES_PATH)
+        return Path(__file__).parent / "rules"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URL shapes users have (CNPG's ``postgresql://``, ``postgres://``) and pick psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad variable: ``NAME: reason (got 'value')``."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {str(got)[:60]!r})"
+        lines.append(f"invalid setting {name}: {err.get('msg')}{shown}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings or stop with a clear one-line message naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
