@@ -1,0 +1,194 @@
+"""The one event schema every source is normalised into, so rules, models and storage see one shape.
+
+Lossless by design: whatever a normaliser cannot map stays in ``unmapped`` and the original
+line stays in ``raw``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from ipaddress import ip_address
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class EventType(StrEnum):
+    AUTH = "auth"
+    NETWORK = "network"
+    PROCESS = "process"
+    FILE = "file"
+    DNS = "dns"
+    HTTP = "http"
+    REGISTRY = "registry"
+    MALWARE_ALERT = "malware_alert"
+    SYSTEM = "system"
+    OTHER = "other"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
+class ThreatClass(StrEnum):
+    """What the generator labels and what the classifier tier predicts."""
+
+    BENIGN = "benign"
+    BRUTE_FORCE = "brute_force"
+    PORT_SCAN = "port_scan"
+    DATA_EXFILTRATION = "data_exfiltration"
+    MALICIOUS_PROCESS = "malicious_process"
+    PRIVILEGE_ESCALATION = "privilege_escalation"
+    LATERAL_MOVEMENT = "lateral_movement"
+    OTHER_THREAT = "other_threat"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Endpoint(_Part):
+    ip: str | None = None
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str | None = None
+    user: str | None = None
+    domain: str | None = None
+
+    @field_validator("ip")
+    @classmethod
+    def _valid_ip(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return str(ip_address(value.strip("[]")))
+
+
+class ProcessInfo(_Part):
+    name: str | None = None
+    pid: int | None = None
+    executable: str | None = None
+    command_line: str | None = None
+    user: str | None = None
+    parent_name: str | None = None
+    parent_pid: int | None = None
+    parent_command_line: str | None = None
+
+
+class FileInfo(_Part):
+    path: str | None = None
+    name: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    sha256: str | None = None
+    action: str | None = None
+
+
+class NetworkInfo(_Part):
+    protocol: str | None = None
+    transport: str | None = None
+    direction: str | None = None
+    bytes_in: int | None = Field(default=None, ge=0)
+    bytes_out: int | None = Field(default=None, ge=0)
+
+
+class DnsInfo(_Part):
+    query: str | None = None
+    record_type: str | None = None
+    answers: list[str] = Field(default_factory=list)
+
+
+class HttpInfo(_Part):
+    method: str | None = None
+    url: str | None = None
+    status_code: int | None = Field(default=None, ge=100, le=599)
+    user_agent: str | None = None
+    bytes: int | None = Field(default=None, ge=0)
+
+
+class SecurityEvent(BaseModel):
+    """A normalised security event. Ground-truth labels never live here (see ``messaging.headers``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: UUID = Field(default_factory=uuid4)
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    event_type: EventType
+    action: str | None = Field(default=None, max_length=128)
+    outcome: Outcome = Outcome.UNKNOWN
+    message: str | None = Field(default=None, max_length=8192)
+    source: Endpoint = Field(default_factory=Endpoint)
+    destination: Endpoint = Field(default_factory=Endpoint)
+    process: ProcessInfo | None = None
+    file: FileInfo | None = None
+    network: NetworkInfo | None = None
+    dns: DnsInfo | None = None
+    http: HttpInfo | None = None
+    product: str | None = None
+    vendor: str | None = None
+    dataset: str | None = None
+    unmapped: dict[str, Any] = Field(default_factory=dict)
+    raw: str | None = Field(default=None, max_length=65536)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class EventDecodeError(ValueError):
+    """A message that is not a valid SecurityEvent; ``reason`` goes to the DLQ header."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def encode_event(event: SecurityEvent) -> bytes:
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def decode_event(payload: bytes | str | None) -> SecurityEvent:
+    """Parse a Kafka payload, raising ``EventDecodeError`` with a short human reason."""
+    if payload is None:
+        raise EventDecodeError("empty message (tombstone)")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventDecodeError(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventDecodeError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        return SecurityEvent.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "event"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise EventDecodeError(f"schema violation at {where}: {first.get('msg')}{more}") from None
+
+
+def grouping_key(event: SecurityEvent) -> str:
+    """The entity stateful rules group by; used as the Kafka key so one entity stays ordered."""
+    return (
+        event.source.ip
+        or event.source.host
+        or event.source.user
+        or (event.process.user if event.process else None)
+        or str(event.event_id)
+    )
+
+
+def get_field(event_dict: dict[str, Any], path: str) -> Any:
+    """Dotted-path lookup (``source.ip``, ``unmapped.EventID``) in a dumped event; None when absent."""
+    node: Any = event_dict
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
