@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         return value
 
     @cached_property
-    def DATABASE_URL(self) -> str:  # noqa: N802 - env-var shaped name on purpose
+    def DATABASE_URL(self) -> str:
         """SQLAlchemy URL: DATABASE_URL when set, else built from POSTGRES_*."""
         if self.DATABASE_URL_OVERRIDE:
             return normalise_database_url(self.DATABASE_URL_OVERRIDE)
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         )
 
     @cached_property
-    def REDIS_URL(self) -> str:  # noqa: N802
+    def REDIS_URL(self) -> str:
         """Redis URL: REDIS_URL when set, else built from REDIS_HOST/PORT/DB."""
         return self.REDIS_URL_OVERRIDE or f"redis://{self.REDIS_HOST}:{self.REDIS_PORT}/{self.REDIS_DB}"
 

@@ -1,0 +1,98 @@
+"""Evaluate a batch of events against a rule set; thresholds go to shared state in one round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from secustream.analyzer.rules.model import Rule, RuleSet
+from secustream.analyzer.verdict import RiskLevel
+from secustream.events import SecurityEvent, get_field
+from secustream.state import StateStore, WindowObservation
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    rule_id: str
+    severity: RiskLevel
+    threat_type: str
+    mitre: tuple[str, ...]
+    confidence: float
+    recommended_actions: tuple[str, ...]
+    detail: str
+
+
+def _hit(rule: Rule, detail: str) -> RuleHit:
+    spec = rule.spec
+    return RuleHit(
+        spec.id, spec.severity, spec.threat_type.value, tuple(spec.mitre), spec.confidence,
+        tuple(spec.recommended_actions), detail,
+    )
+
+
+Suppression = Callable[[str, dict[str, Any]], bool]
+"""(rule id, event dict) -> True when an analyst suppressed that rule for this kind of event."""
+
+
+class RulesEngine:
+    """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``."""
+
+    def __init__(self, ruleset: RuleSet, state: StateStore, suppressed: Suppression | None = None) -> None:
+        self.ruleset = ruleset
+        self._state = state
+        self._suppressed = suppressed
+
+    def replace_rules(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+
+    def evaluate(
+        self, events: Sequence[SecurityEvent], dumped: Sequence[dict[str, Any]] | None = None
+    ) -> list[list[RuleHit]]:
+        """Hits per event, in input order. ``dumped`` lets the caller reuse ``model_dump(mode="json")``."""
+        docs = list(dumped) if dumped is not None else [e.model_dump(mode="json") for e in events]
+        hits: list[list[RuleHit]] = [[] for _ in docs]
+        pending: list[tuple[int, Rule, str]] = []
+        observations: list[WindowObservation] = []
+        rules = self.ruleset.rules
+        for index, (event, doc) in enumerate(zip(events, docs, strict=True)):
+            for rule in rules:
+                if not rule.matches(doc):
+                    continue
+                if self._suppressed is not None and self._suppressed(rule.id, doc):
+                    continue
+                threshold = rule.spec.threshold
+                if threshold is None:
+                    hits[index].append(_hit(rule, "matched"))
+                    continue
+                group = [get_field(doc, f) for f in threshold.group_by]
+                if any(g is None for g in group):
+                    continue
+                if threshold.distinct:
+                    member = get_field(doc, threshold.distinct)
+                    if member is None:
+                        continue
+                    member = str(member)
+                else:
+                    member = str(event.event_id)
+                group_label = ",".join(f"{f}={g}" for f, g in zip(threshold.group_by, group, strict=True))
+                observations.append(
+                    WindowObservation(
+                        key=f"{rule.id}:{'|'.join(str(g) for g in group)}",
+                        member=member,
+                        at=event.timestamp.timestamp(),
+                        seconds=threshold.window_seconds,
+                        distinct=threshold.distinct is not None,
+                    )
+                )
+                pending.append((index, rule, group_label))
+        if observations:
+            counts = self._state.observe_windows(observations)
+            for (index, rule, group_label), count in zip(pending, counts, strict=True):
+                threshold = rule.spec.threshold
+                assert threshold is not None
+                if count >= threshold.count:
+                    what = f"distinct {threshold.distinct}" if threshold.distinct else "events"
+                    detail = f"{count} {what} within {threshold.window_seconds:g}s for {group_label}"
+                    hits[index].append(_hit(rule, detail))
+        return hits
