@@ -1,0 +1,46 @@
+"""Wires settings into a ready AnalyzerWorker (the I/O edge; the parts stay pure and testable)."""
+
+from __future__ import annotations
+
+import socket
+
+from confluent_kafka import Consumer
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from secustream import __version__
+from secustream.analyzer.reload import RulesReloader
+from secustream.analyzer.router import Router
+from secustream.analyzer.rules import RulesEngine, RuleSet
+from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.worker import AnalyzerWorker, Topics
+from secustream.config import Settings
+from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
+from secustream.metrics import AnalyzerMetrics
+from secustream.state import StateStore
+from secustream.storage.repository import VerdictRepository
+
+ANALYZER_VERSION = f"secustream-{__version__}"
+
+
+def topics_from(settings: Settings) -> Topics:
+    return Topics(events=settings.KAFKA_TOPIC, results=settings.KAFKA_RESULTS_TOPIC, dlq=settings.KAFKA_DLQ_TOPIC)
+
+
+def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
+                 client_id: str | None = None) -> AnalyzerWorker:
+    metrics = AnalyzerMetrics(registry)
+    ruleset = RuleSet.load(settings.rules_path)
+    engine = RulesEngine(ruleset, state)
+    reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
+    router = Router([RulesTier(engine, ANALYZER_VERSION)])
+    client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
+    consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,
+                                        settings.KAFKA_SESSION_TIMEOUT_MS))
+    producer = TrackedProducer(producer_config(bootstrap, client_id))
+    return AnalyzerWorker(
+        consumer=consumer, producer=producer, router=router, repository=VerdictRepository(db), state=state,
+        metrics=metrics, topics=topics_from(settings), batch_size=settings.ANALYZER_BATCH_SIZE,
+        poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
+        reloader=reloader,
+    )

@@ -1,0 +1,1 @@
+"""FastAPI application: events and verdicts for analysts, health, metrics, dashboard."""

@@ -1,0 +1,192 @@
+"""`secustream` command line: one entry point for every workload of the single image."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from secustream.config import Settings, load_settings
+from secustream.runtime import require_kafka, setup_logging, stop_on_signals
+
+log = logging.getLogger("secustream")
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.up import run_up
+
+    run_up(settings, stop_on_signals(), Path(args.data_dir), rate=args.rate, attack_ratio=args.attack_ratio,
+           port=args.port, seed=args.seed)
+    return 0
+
+
+def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from secustream.generator.engine import EventGenerator
+    from secustream.generator.runner import run_generator
+    from secustream.messaging.admin import ensure_topics
+    from secustream.messaging.client import TrackedProducer, producer_config
+    from secustream.metrics import GeneratorMetrics, serve_metrics
+    from secustream.state import make_state
+    from secustream.storage.database import make_engine
+    from secustream.storage.repository import VerdictRepository
+
+    bootstrap = require_kafka(settings)
+    stop = stop_on_signals()
+    registry = CollectorRegistry()
+    if settings.PROMETHEUS_PORT:
+        serve_metrics(registry, settings.PROMETHEUS_PORT)
+    ensure_topics(bootstrap, [settings.KAFKA_TOPIC], settings.KAFKA_PARTITIONS)
+    state = None if args.no_redis else make_state(settings.REDIS_URL)
+    label_sink = None if args.no_labels else VerdictRepository(make_engine(settings.DATABASE_URL)).store_labels
+    rate = args.rate or settings.GENERATOR_EVENTS_PER_SECOND
+    ratio = settings.GENERATOR_ATTACK_RATIO if args.attack_ratio is None else args.attack_ratio
+    seed = settings.GENERATOR_SEED if args.seed is None else args.seed
+    generator = EventGenerator(seed=seed, attack_ratio=ratio)
+    producer = TrackedProducer(producer_config(bootstrap, "secustream-generator"))
+    log.info("generating %s events at %.1f/s (attack ratio %.2f, seed %s) to %s",
+             args.count or "unbounded", rate, ratio, seed, settings.KAFKA_TOPIC)
+    produced = run_generator(generator, producer, settings.KAFKA_TOPIC, rate, stop, args.count, state, label_sink,
+                             GeneratorMetrics(registry), settings.RECENT_STREAM_MAXLEN)
+    log.info("produced %d events", produced)
+    return 0
+
+
+def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from secustream.analyzer.service import build_worker
+    from secustream.messaging.admin import ensure_topics
+    from secustream.metrics import serve_metrics
+    from secustream.state import RedisState
+    from secustream.storage.database import make_engine
+
+    bootstrap = require_kafka(settings)
+    if args.batch_size:
+        settings = settings.model_copy(update={"ANALYZER_BATCH_SIZE": args.batch_size})
+    stop = stop_on_signals()
+    registry = CollectorRegistry()
+    if settings.PROMETHEUS_PORT:
+        serve_metrics(registry, settings.PROMETHEUS_PORT)
+    ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
+                  settings.KAFKA_PARTITIONS)
+    worker = build_worker(settings, bootstrap, make_engine(settings.DATABASE_URL),
+                          RedisState.from_url(settings.REDIS_URL), registry)
+    log.info("analyzer consuming %s as group %s", settings.KAFKA_TOPIC, settings.KAFKA_CONSUMER_GROUP)
+    worker.run(stop)
+    log.info("analyzer stopped cleanly")
+    return 0
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+    from prometheus_client import CollectorRegistry
+
+    from secustream.api.app import create_app
+    from secustream.runtime import kafka_reachable
+    from secustream.state import RedisState
+    from secustream.storage.database import make_engine
+
+    kafka = settings.KAFKA_SERVER
+    app = create_app(settings, make_engine(settings.DATABASE_URL), RedisState.from_url(settings.REDIS_URL),
+                     CollectorRegistry(), kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
+    uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info")
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.storage import migrate
+
+    if args.downgrade:
+        migrate.downgrade(settings.DATABASE_URL, args.downgrade)
+    else:
+        migrate.upgrade(settings.DATABASE_URL, args.revision)
+    print(f"database at revision {migrate.current(settings.DATABASE_URL) or 'base (empty)'}")
+    return 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from secustream.ingest import ingest_lines, print_progress
+    from secustream.messaging.admin import ensure_topics
+    from secustream.messaging.client import TrackedProducer, producer_config
+    from secustream.metrics import GeneratorMetrics
+    from secustream.normalizers import NORMALIZERS
+
+    bootstrap = require_kafka(settings)
+    normalise = NORMALIZERS[args.format]
+    if args.format == "sshd" and args.year:
+        from functools import partial
+
+        normalise = partial(normalise, year=args.year)
+    ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_DLQ_TOPIC], settings.KAFKA_PARTITIONS)
+    producer = TrackedProducer(producer_config(bootstrap, "secustream-ingest"))
+    path = Path(args.file)
+    if str(path) != "-" and not path.is_file():
+        raise SystemExit(f"ingest: {path} is not a readable file")
+    handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8", errors="replace")
+    with handle:
+        report = ingest_lines(handle, args.format, normalise, producer, settings.KAFKA_TOPIC,
+                              settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()),
+                              progress=print_progress)
+    print(report.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="generator + analyzer + API + dashboard on embedded defaults")
+    up.add_argument("--rate", type=float, default=50.0, help="generated events per second (default 50)")
+    up.add_argument("--attack-ratio", type=float, default=0.05, help="fraction of attack events (default 0.05)")
+    up.add_argument("--port", type=int, default=8080, help="API/dashboard port (default 8080)")
+    up.add_argument("--seed", type=int, default=None, help="generator seed for a reproducible stream")
+    up.add_argument("--data-dir", default=".secustream", help="where the SQLite file and broker log live")
+    up.set_defaults(func=cmd_up)
+
+    gen = sub.add_parser("generate", help="produce simulated events (benign + labelled attack campaigns)")
+    gen.add_argument("--rate", type=float, default=None, help="events/s (default GENERATOR_EVENTS_PER_SECOND)")
+    gen.add_argument("--attack-ratio", type=float, default=None)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--count", type=int, default=None, help="stop after this many events")
+    gen.add_argument("--no-labels", action="store_true", help="don't record ground truth in the training store")
+    gen.add_argument("--no-redis", action="store_true", help="don't push to the recent-events Redis stream")
+    gen.set_defaults(func=cmd_generate)
+
+    ana = sub.add_parser("analyze", help="consume, analyse, persist and publish verdicts")
+    ana.add_argument("--batch-size", type=int, default=None)
+    ana.set_defaults(func=cmd_analyze)
+
+    api = sub.add_parser("api", help="serve the API and dashboard")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(func=cmd_api)
+
+    mig = sub.add_parser("migrate", help="apply database migrations (alembic)")
+    mig.add_argument("--revision", default="head")
+    mig.add_argument("--downgrade", default=None, metavar="REV", help="downgrade to REV (e.g. base)")
+    mig.set_defaults(func=cmd_migrate)
+
+    ing = sub.add_parser("ingest", help="normalise a log file and publish it (bad lines go to the DLQ)")
+    ing.add_argument("--format", required=True, choices=["jsonl", "sshd"])
+    ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
+    ing.add_argument("file", help="path, or - for stdin")
+    ing.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.LOG_LEVEL)
+    return int(args.func(settings, args) or 0)
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "main"
+    sys.exit(main())

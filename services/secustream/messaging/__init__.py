@@ -1,0 +1,1 @@
+"""Kafka wrappers (confluent-kafka): explicit config, delivery accounting, batch consume, topics, lag."""

@@ -1,0 +1,32 @@
+"""Kafka header names. Ground truth rides only here (``LABEL``/``CAMPAIGN``), never in the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+LABEL = "x-secustream-label"
+CAMPAIGN = "x-secustream-campaign"
+PRODUCED_AT = "x-secustream-produced-at"  # producer wall clock, seconds since epoch as text
+SOURCE_FORMAT = "x-secustream-format"
+ERROR = "x-secustream-error"
+ERROR_STAGE = "x-secustream-error-stage"
+ORIGIN = "x-secustream-origin"  # topic/partition/offset of a DLQ'd message
+
+Headers = list[tuple[str, bytes]]
+
+
+def header_value(headers: Sequence[tuple[str, bytes | None]] | None, name: str) -> bytes | None:
+    for key, value in headers or ():
+        if key == name:
+            return value
+    return None
+
+
+def produced_at(headers: Sequence[tuple[str, bytes | None]] | None) -> float | None:
+    raw = header_value(headers, PRODUCED_AT)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None

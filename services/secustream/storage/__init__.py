@@ -1,0 +1,1 @@
+"""PostgreSQL (or SQLite for `secustream up`) persistence: models, repositories, migrations."""

@@ -1,0 +1,106 @@
+"""Batched, idempotent writes of events + verdicts, and the reads the API needs.
+
+Insert-or-ignore on the unique event id gives exactly-once rows under at-least-once delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from secustream.analyzer.verdict import Verdict
+from secustream.events import SecurityEvent
+from secustream.storage.models import Event, EventLabel
+from secustream.storage.models import Verdict as VerdictRow
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzedEvent:
+    event: SecurityEvent
+    verdict: Verdict
+    produced_at: datetime | None = None
+
+
+def _insert_ignore(engine: Engine, table):  # type: ignore[no-untyped-def]
+    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
+def event_row(item: AnalyzedEvent) -> dict[str, object]:
+    e = item.event
+    return {
+        "id": e.event_id,
+        "timestamp": e.timestamp,
+        "event_type": e.event_type.value,
+        "action": e.action,
+        "outcome": e.outcome.value,
+        "source_ip": e.source.ip,
+        "source_user": e.source.user,
+        "source_host": e.source.host,
+        "destination_ip": e.destination.ip,
+        "destination_port": e.destination.port,
+        "destination_host": e.destination.host,
+        "product": e.product,
+        "payload": e.model_dump(mode="json", exclude_none=True),
+        "produced_at": item.produced_at,
+    }
+
+
+def verdict_row(verdict: Verdict) -> dict[str, object]:
+    row = verdict.model_dump()
+    row["risk_level"] = verdict.risk_level.value
+    return row
+
+
+class VerdictRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def store(self, items: Sequence[AnalyzedEvent]) -> int:
+        """Insert events and verdicts in one transaction; returns how many events were new."""
+        if not items:
+            return 0
+        events_stmt = _insert_ignore(self.engine, Event.__table__).on_conflict_do_nothing(index_elements=["id"])
+        verdicts_stmt = _insert_ignore(self.engine, VerdictRow.__table__).on_conflict_do_nothing(
+            index_elements=["event_id"]
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(events_stmt.returning(Event.__table__.c.id), [event_row(i) for i in items])
+            new_ids = {row[0] for row in result}
+            rows = [verdict_row(i.verdict) for i in items if i.event.event_id in new_ids]
+            if rows:
+                conn.execute(verdicts_stmt, rows)
+        return len(new_ids)
+
+    def store_labels(self, labels: Sequence[tuple[object, str, str | None]]) -> None:
+        if not labels:
+            return
+        stmt = _insert_ignore(self.engine, EventLabel.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [{"event_id": e, "label": lab, "campaign_id": c} for e, lab, c in labels])
+
+    def count_events(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(Event)) or 0)
+
+    def count_verdicts(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(VerdictRow)) or 0)
+
+    def recent(self, limit: int = 50, before: datetime | None = None) -> list[tuple[Event, VerdictRow | None]]:
+        """Newest first (by event time), with their verdicts."""
+        stmt = (
+            select(Event, VerdictRow)
+            .outerjoin(VerdictRow, VerdictRow.event_id == Event.id)
+            .order_by(Event.timestamp.desc(), Event.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            stmt = stmt.where(Event.timestamp < before)
+        with Session(self.engine) as session:
+            return [(ev, vd) for ev, vd in session.execute(stmt).all()]

@@ -1,0 +1,134 @@
+"""`secustream up`: the whole pipeline in one process on embedded defaults (no cluster needed).
+
+Embedded broker (Tansu), SQLite file and in-process state, unless KAFKA_SERVER / DATABASE_URL /
+REDIS_URL point at real services.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from secustream.analyzer.service import build_worker
+from secustream.api.app import create_app
+from secustream.config import Settings
+from secustream.generator.engine import EventGenerator
+from secustream.generator.runner import run_generator
+from secustream.messaging.admin import ensure_topics
+from secustream.messaging.client import TrackedProducer, producer_config
+from secustream.messaging.local_broker import LocalBroker
+from secustream.metrics import GeneratorMetrics
+from secustream.runtime import counter_total, gauge_value, kafka_reachable
+from secustream.state import make_state
+from secustream.storage.database import make_engine
+from secustream.storage.migrate import upgrade
+from secustream.storage.repository import VerdictRepository
+
+log = logging.getLogger("secustream.up")
+
+
+def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: float, attack_ratio: float,
+           port: int, seed: int | None = None, status_every: float = 5.0) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    broker: LocalBroker | None = None
+    threads: list[threading.Thread] = []
+    server: uvicorn.Server | None = None
+    try:
+        if settings.KAFKA_SERVER:
+            bootstrap = settings.KAFKA_SERVER
+        else:
+            broker = LocalBroker(log_path=data_dir / "broker.log").start()
+            bootstrap = broker.bootstrap
+        db_url = settings.DATABASE_URL if settings.DATABASE_URL_OVERRIDE else f"sqlite:///{data_dir / 'secustream.db'}"
+        state = make_state(settings.REDIS_URL_OVERRIDE or None)
+        print(f"kafka    : {bootstrap}{' (embedded Tansu broker)' if broker else ''}", flush=True)
+        print(f"database : {_redact(db_url)}", flush=True)
+        print(f"state    : {'redis ' + _redact(settings.REDIS_URL) if settings.REDIS_URL_OVERRIDE else 'in-process'}",
+              flush=True)
+        upgrade(db_url)
+        ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
+                      settings.KAFKA_PARTITIONS)
+        db = make_engine(db_url)
+        registry = CollectorRegistry()
+        repo = VerdictRepository(db)
+
+        worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
+        gen_metrics = GeneratorMetrics(registry)
+        producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))
+        generator = EventGenerator(seed=seed, attack_ratio=attack_ratio)
+        threads.append(_thread("analyzer", worker.run, stop))
+        threads.append(_thread("generator", _guard(stop, run_generator), generator, producer, settings.KAFKA_TOPIC,
+                               rate, stop, None, state, repo.store_labels, gen_metrics,
+                               settings.RECENT_STREAM_MAXLEN))
+        app = create_app(settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
+                                               lifespan="off"))
+        threads.append(_thread("api", server.run))
+        print(f"dashboard: http://127.0.0.1:{port}/", flush=True)
+        print(f"events   : http://127.0.0.1:{port}{settings.API_V1_STR}/events", flush=True)
+        print(f"metrics  : http://127.0.0.1:{port}/metrics", flush=True)
+        print(f"API docs : http://127.0.0.1:{port}/docs   (Ctrl-C stops everything)", flush=True)
+        _report_rates(registry, stop, status_every)
+    finally:
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=30)
+        if broker is not None:
+            broker.stop()
+        print("stopped.", flush=True)
+
+
+def _guard(stop: threading.Event, fn):  # type: ignore[no-untyped-def]
+    """A component that dies takes `up` down with it rather than leaving a half pipeline running."""
+
+    def wrapped(*args):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args)
+        except Exception:
+            log.exception("%s failed; stopping", getattr(fn, "__name__", fn))
+            stop.set()
+            raise
+
+    return wrapped
+
+
+def _thread(name: str, target, *args) -> threading.Thread:  # type: ignore[no-untyped-def]
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _report_rates(registry: CollectorRegistry, stop: threading.Event, every: float) -> None:
+    last = time.monotonic()
+    prev = {"p": 0.0, "a": 0.0}
+    while not stop.wait(every):
+        now = time.monotonic()
+        produced = counter_total(registry, "secustream_events_produced_total")
+        analyzed = counter_total(registry, "secustream_events_analyzed_total")
+        high = sum(
+            registry.get_sample_value("secustream_events_analyzed_total", {"tier": t, "risk_level": r}) or 0
+            for t in ("rules", "model", "llm") for r in ("high", "critical")
+        )
+        dt = max(now - last, 1e-6)
+        print(f"[{time.strftime('%H:%M:%S')}] produced {(produced - prev['p']) / dt:7.1f}/s  "
+              f"analyzed {(analyzed - prev['a']) / dt:7.1f}/s  total {int(analyzed)}  high+critical {int(high)}  "
+              f"dlq {int(counter_total(registry, 'secustream_dlq_messages_total'))}  "
+              f"lag {int(gauge_value(registry, 'secustream_consumer_lag'))}", flush=True)
+        prev = {"p": produced, "a": analyzed}
+        last = now
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+    return url
