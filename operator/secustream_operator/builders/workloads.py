@@ -1,0 +1,119 @@
+"""Deployments for the generator, API and analyzer.
+
+Why: each workload is the same image with a different ``secustream`` command; what differs is
+replicas, probes, secrets and (for the analyzer) GPU scheduling, built here from the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secustream_operator import naming
+from secustream_operator.builders import common
+from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, Context
+from secustream_operator.builders.config import rules_configmap_name
+
+
+def secret_env(name: str, ref: dict[str, Any], optional: bool = False) -> dict[str, Any]:
+    selector: dict[str, Any] = {"name": ref["name"], "key": ref["key"]}
+    if optional:
+        selector["optional"] = True
+    return {"name": name, "valueFrom": {"secretKeyRef": selector}}
+
+
+def data_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """DATABASE_URL (CNPG ``<cluster>-app`` secret, key ``uri``) and REDIS_URL when secret."""
+    env = [secret_env("DATABASE_URL", spec["database"]["secretRef"])]
+    if (spec["redis"].get("secretRef") or {}).get("name"):
+        env.append(secret_env("REDIS_URL", spec["redis"]["secretRef"]))
+    return env
+
+
+def llm_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    ref = spec["analyzer"]["tiers"]["llm"].get("apiKeySecretRef") or {}
+    return [secret_env("OPENAI_API_KEY", ref, optional=True)] if ref.get("name") else []
+
+
+def rules_mount(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if not (ctx.spec.get("rules") or {}).get("files"):
+        return [], []
+    return ([{"name": "rules", "mountPath": RULES_DIR, "readOnly": True}],
+            [{"name": "rules", "configMap": {"name": rules_configmap_name(ctx.name)}}])
+
+
+def model_volume(ctx: Context, shared: bool) -> dict[str, Any]:
+    """The training PVC for the trainer, and for analyzers when it is ReadWriteMany.
+
+    Why: a ReadWriteOnce claim cannot follow analyzers spread over nodes, so they then get an
+    emptyDir (MODEL_DIR must be writable) and start from the image's base model.
+    """
+    training = ctx.spec["training"]
+    rwx = training["storage"].get("accessMode") == "ReadWriteMany"
+    if training["enabled"] and (rwx or not shared):
+        return {"name": "models", "persistentVolumeClaim": {"claimName": naming.child_name(ctx.name, "models")}}
+    return {"name": "models", "emptyDir": {"sizeLimit": "2Gi"}}
+
+
+def _deployment(ctx: Context, component: str, replicas: int | None, template: dict[str, Any],
+                strategy: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": naming.selector_labels(ctx.name, component)},
+        "template": template,
+        "revisionHistoryLimit": 3,
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    if strategy:
+        spec["strategy"] = strategy
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": ctx.meta(component), "spec": spec}
+
+
+def metrics_port() -> dict[str, Any]:
+    return {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}
+
+
+def generator(ctx: Context) -> dict[str, Any]:
+    c = common.container(ctx, "generator", ["generate"], [], "generator", [])
+    c["ports"] = [metrics_port()]
+    c["livenessProbe"] = common.http_probe("/healthz", "metrics")
+    c["readinessProbe"] = common.http_probe("/healthz", "metrics", period=5)
+    template = common.pod_template(ctx, "generator", [c], [])
+    return _deployment(ctx, "generator", ctx.spec["generator"]["replicas"], template)
+
+
+def api(ctx: Context) -> dict[str, Any]:
+    spec = ctx.spec
+    env = [*data_env(spec), secret_env("SECRET_KEY", spec["api"]["jwtSecretRef"])]
+    c = common.container(ctx, "api", ["api"], env, "api", [])
+    c["ports"] = [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    c["livenessProbe"] = common.http_probe("/healthz", "http")
+    c["readinessProbe"] = common.http_probe("/readyz", "http", period=5)
+    # Why an init container: the schema must exist before the API serves; `migrate` is idempotent.
+    migrate = common.container(ctx, "migrate", ["migrate"], data_env(spec), "migrate", [])
+    template = common.pod_template(ctx, "api", [c], [], {"initContainers": [migrate]})
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    return _deployment(ctx, "api", spec["api"]["replicas"], template, strategy)
+
+
+def analyzer(ctx: Context, replicas: int | None) -> dict[str, Any]:
+    """Analyzer Deployment; GPU fields appear only when ``spec.analyzer.gpu.enabled``."""
+    spec = ctx.spec
+    rule_mounts, rule_volumes = rules_mount(ctx)
+    mounts = [{"name": "models", "mountPath": MODEL_DIR}, *rule_mounts]
+    c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec)], "analyzer", mounts)
+    c["ports"] = [metrics_port()]
+    c["livenessProbe"] = common.http_probe("/healthz", "metrics")
+    c["readinessProbe"] = common.http_probe("/healthz", "metrics", period=5)
+    extra: dict[str, Any] = {"terminationGracePeriodSeconds": 60}
+    gpu = spec["analyzer"]["gpu"]
+    if gpu["enabled"]:
+        count = str(gpu["count"])
+        c["resources"].setdefault("limits", {})[gpu["resourceName"]] = count
+        c["resources"].setdefault("requests", {})[gpu["resourceName"]] = count
+        extra["nodeSelector"] = dict(gpu.get("nodeSelector") or {})
+        extra["tolerations"] = list(gpu.get("tolerations") or [])
+        if gpu.get("runtimeClassName"):
+            extra["runtimeClassName"] = gpu["runtimeClassName"]
+    template = common.pod_template(ctx, "analyzer", [c], [model_volume(ctx, shared=True), *rule_volumes],
+                                   extra)
+    return _deployment(ctx, "analyzer", replicas, template)
