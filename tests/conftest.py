@@ -1,0 +1,97 @@
+"""Shared fixtures: real PostgreSQL, Redis and a Tansu Kafka broker.
+
+Under CI=true a missing service fails the test; locally it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("SECUSTREAM_TEST_REDIS", "redis://127.0.0.1:6379/9")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"required test service unavailable under CI: {what}")
+    pytest.skip(f"service unavailable: {what}")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    from secustream.messaging.local_broker import LocalBroker
+
+    try:
+        broker = LocalBroker().start()
+    except Exception as exc:  # noqa: BLE001
+        service_missing(f"Tansu Kafka broker: {exc}")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> dict[str, str]:
+    """Fresh topic names per test so tests never see each other's messages."""
+    from secustream.messaging.admin import ensure_topics
+
+    suffix = uuid.uuid4().hex[:8]
+    names = {"events": f"events-{suffix}", "results": f"results-{suffix}", "dlq": f"dlq-{suffix}",
+             "group": f"analyzer-{suffix}"}
+    ensure_topics(kafka_bootstrap, [names["events"], names["results"], names["dlq"]], 4)
+    return names
+
+
+def _admin_engine():  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A brand-new empty PostgreSQL database, dropped afterwards."""
+    from sqlalchemy import text
+
+    name = f"secustream_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        service_missing(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(empty_pg_url: str) -> str:
+    """A fresh database migrated to head."""
+    from secustream.storage.migrate import upgrade
+
+    upgrade(empty_pg_url)
+    return empty_pg_url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_TEST_URL)
+        client.flushdb()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        service_missing(f"Redis at {REDIS_TEST_URL}: {exc}")
+    return REDIS_TEST_URL
