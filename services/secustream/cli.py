@@ -45,7 +45,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     rate = args.rate or settings.GENERATOR_EVENTS_PER_SECOND
     ratio = settings.GENERATOR_ATTACK_RATIO if args.attack_ratio is None else args.attack_ratio
     seed = settings.GENERATOR_SEED if args.seed is None else args.seed
-    generator = EventGenerator(seed=seed, attack_ratio=ratio)
+    generator = EventGenerator(seed=seed, attack_ratio=ratio, rate=rate)
     producer = TrackedProducer(producer_config(bootstrap, "secustream-generator"))
     log.info("generating %s events at %.1f/s (attack ratio %.2f, seed %s) to %s",
              args.count or "unbounded", rate, ratio, seed, settings.KAFKA_TOPIC)

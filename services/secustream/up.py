@@ -60,7 +60,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
         gen_metrics = GeneratorMetrics(registry)
         producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))
-        generator = EventGenerator(seed=seed, attack_ratio=attack_ratio)
+        generator = EventGenerator(seed=seed, attack_ratio=attack_ratio, rate=rate)
         threads.append(_thread("analyzer", worker.run, stop))
         threads.append(_thread("generator", _guard(stop, run_generator), generator, producer, settings.KAFKA_TOPIC,
                                rate, stop, None, state, repo.store_labels, gen_metrics,

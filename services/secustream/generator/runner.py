@@ -6,11 +6,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
-from secustream.generator.engine import EventGenerator, GeneratedEvent
-
 from secustream.events import encode_event, grouping_key
+from secustream.generator.engine import EventGenerator, GeneratedEvent
 from secustream.messaging import headers as h
 from secustream.messaging.client import TrackedProducer
 from secustream.metrics import GeneratorMetrics
@@ -52,7 +52,7 @@ def run_generator(generator: EventGenerator, producer: TrackedProducer, topic: s
         if due <= 0:
             stop.wait(tick)
             continue
-        batch = generator.next_batch(min(due, 5000))
+        batch = generator.next_batch(min(due, 5000), now=datetime.now(UTC))
         payloads = produce_generated(batch, producer, topic)
         produced += len(batch)
         if state is not None:
