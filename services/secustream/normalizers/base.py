@@ -1,0 +1,50 @@
+"""Shared pieces of the normalisers: the error type the ingest path counts, ids and size limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+
+# A fixed namespace so the same input line always gets the same event id: re-ingesting a file is
+# idempotent downstream (the events table is unique on event id).
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4c59-9a57-2c1b0d4e8a11")
+
+MAX_RAW = 65536
+MAX_MESSAGE = 8192
+MAX_ACTION = 128
+
+
+class NormalizationError(ValueError):
+    """A line that cannot become a ``SecurityEvent``; ``reason`` is short and goes to the DLQ."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def line_event_id(line: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_ID_NAMESPACE, line)
+
+
+def valid_ip(value: Any) -> str | None:
+    """The canonical IP string, or None when ``value`` is not an IP (e.g. sshd's ``UNKNOWN``)."""
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value).strip().strip("[]")))
+    except ValueError:
+        return None
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    return None if text is None else text[:limit]
+
+
+def validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "event"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"schema violation at {where}: {first.get('msg')}{more}"
