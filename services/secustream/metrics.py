@@ -37,7 +37,7 @@ class AnalyzerMetrics:
                                   "Redelivered events already stored (ignored)", registry=registry)
         self.dlq = Counter("secustream_dlq_messages_total", "Messages sent to the dead-letter topic",
                            ["reason"], registry=registry)
-        self.rule_hits = Counter("secustream_rule_hits_total", "Rule hits", ["rule_id", "severity"],
+        self.rule_hits = Counter("secustream_rule_hits_total", "Verdicts each rule contributed to", ["rule_id"],
                                  registry=registry)
         self.batch_seconds = Histogram("secustream_batch_duration_seconds",
                                        "Consume-to-commit time of one batch", buckets=LATENCY_BUCKETS,

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
@@ -85,7 +86,8 @@ class AnalyzerWorker:
     # ---- the loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         """Process until ``stop`` is set; the batch in hand is finished and committed first."""
-        self.consumer.subscribe([self.topics.events])
+        self.consumer.subscribe([self.topics.events], on_assign=_log_partitions("assigned"),
+                                on_revoke=_log_partitions("revoked"), on_lost=_log_partitions("lost"))
         backoff = 0.5
         try:
             while not stop.is_set():
@@ -212,10 +214,16 @@ class AnalyzerWorker:
         for verdict in outcome.verdicts:
             m.analyzed.labels(tier=verdict.tier, risk_level=verdict.risk_level.value).inc()
             for rule_id in verdict.rule_ids:
-                m.rule_hits.labels(rule_id=rule_id, severity=verdict.risk_level.value).inc()
+                m.rule_hits.labels(rule_id=rule_id).inc()
 
 
-def _epoch_to_dt(stamp: float | None):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
+def _epoch_to_dt(stamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(stamp, UTC) if stamp is not None else None
+
+
+def _log_partitions(what: str):  # type: ignore[no-untyped-def]
+    def callback(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions:
+            log.info("partitions %s: %s", what, ", ".join(f"{p.topic}[{p.partition}]" for p in partitions))
+
+    return callback
