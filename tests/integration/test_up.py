@@ -1,0 +1,55 @@
+"""`secustream up` as a user runs it: one command, embedded broker, SQLite, events reach the API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from secustream.messaging.local_broker import free_port
+
+
+def test_up_serves_dashboard_with_events_and_stops_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_SERVER", "DATABASE_URL", "REDIS_URL")}
+    log = tmp_path / "up.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "secustream.cli", "up", "--port", str(port), "--rate", "200", "--attack-ratio", "0.1",
+         "--data-dir", str(tmp_path / "data")],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        items: list[dict] = []  # type: ignore[type-arg]
+        while time.monotonic() < deadline and not items:
+            assert proc.poll() is None, log.read_text()
+            try:
+                page = httpx.get(f"{base}/api/v1/events?limit=20", timeout=2).json()
+                items = [i for i in page["items"] if i["verdict"]]
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert items, f"no analysed events reached the API; log:\n{log.read_text()[-3000:]}"
+        assert httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        dashboard = httpx.get(f"{base}/", timeout=2)
+        assert dashboard.status_code == 200 and "SecuStreamAI" in dashboard.text
+        metrics = httpx.get(f"{base}/metrics", timeout=2).text
+        assert "secustream_events_analyzed_total" in metrics and "secustream_events_produced_total" in metrics
+        stamps = [i["timestamp"] for i in items]
+        assert stamps == sorted(stamps, reverse=True), "events must be newest first"
+        time.sleep(5.5)  # at least one live-rate line
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    out = log.read_text()
+    assert code == 0, out[-3000:]
+    assert f"dashboard: http://127.0.0.1:{port}/" in out
+    assert "produced" in out and "analyzed" in out and "/s" in out
+    assert "stopped." in out
