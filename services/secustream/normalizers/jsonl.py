@@ -202,9 +202,15 @@ def _from_ecs(data: dict[str, Any], line: str) -> dict[str, Any]:
             _set(doc, "dns.answers", [str(a) for a in take("dns.resolved_ip")])
     for side in ("source", "destination"):  # ECS "address" may hold an IP or a host name
         address = flat.get(f"{side}.address")
-        if address is not None and not _has(doc, f"{side}.ip") and valid_ip(address):
-            _set(doc, f"{side}.ip", take(f"{side}.address"))
-        elif address is not None and not _has(doc, f"{side}.host"):
+        if address is None:
+            continue
+        ip = valid_ip(address)
+        current = (doc.get(side) or {}).get("ip")
+        if ip is not None and (current is None or valid_ip(current) == ip):
+            if current is None:
+                _set(doc, f"{side}.ip", address)
+            used.add(f"{side}.address")
+        elif ip is None and not _has(doc, f"{side}.host"):
             _set(doc, f"{side}.host", take(f"{side}.address"))
 
     # Who and where, by event type (see docs/events.md "Field conventions").
@@ -229,7 +235,9 @@ def _from_ecs(data: dict[str, Any], line: str) -> dict[str, Any]:
                 _set(doc, "source.user", user)
         if target is not None and not _has(doc, "destination.user"):
             _set(doc, "destination.user", target)
-        here = "source"
+        # the observing host is the server for web access logs and inbound traffic, else the actor
+        inbound = str(flat.get("network.direction", "")).lower() in ("inbound", "ingress")
+        here = "destination" if event_type == "http" or inbound else "source"
     if host is not None and not _has(doc, f"{here}.host"):
         _set(doc, f"{here}.host", host)
     if host_ip is not None and not _has(doc, f"{here}.ip") and valid_ip(host_ip):
