@@ -20,12 +20,20 @@ import uuid
 from bisect import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any, NamedTuple
 
 from secustream.events import SecurityEvent, ThreatClass, grouping_key
 from secustream.generator.scenarios import BENIGN_MIX, CAMPAIGNS, Step, World, build_world
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 class GeneratedEvent(NamedTuple):
@@ -80,10 +88,10 @@ class EventGenerator:
         self._rng = random.Random(seed)
         self._world: World = build_world(self._rng)
         start = start or datetime.now(UTC)
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        self._t = start.timestamp()
-        self._step = 1.0 / rate
+        # Event time in integer microseconds from an anchor, so it never drifts however long it runs.
+        self._anchor_us = _to_us(start)
+        self._k = 0
+        self._step_us = 1_000_000.0 / rate
         self._kinds = kinds
         self._deck: list[ThreatClass] = []
         self._max_active = max(1, max_active)
@@ -109,12 +117,14 @@ class EventGenerator:
     @property
     def clock(self) -> datetime:
         """Event time the next event will carry."""
-        return datetime.fromtimestamp(self._t, UTC)
+        return _EPOCH + timedelta(microseconds=self._now_us())
 
     def next_batch(self, n: int, now: datetime | None = None) -> list[GeneratedEvent]:
         """The next ``n`` events. ``now`` (live runners) moves the clock forward to real time first."""
         if now is not None:
-            self._t = max(self._t, now.timestamp())
+            now_us = _to_us(now)
+            if now_us > self._now_us():
+                self._anchor_us, self._k = now_us, 0
         return [self._next() for _ in range(n)]
 
     def __iter__(self) -> Iterator[GeneratedEvent]:
@@ -149,9 +159,13 @@ class EventGenerator:
         heapq.heappush(self._running, _Running(t + steps[0][0], self._seq, cid, label, steps))
         self._pending += len(steps)
 
+    def _now_us(self) -> int:
+        return self._anchor_us + round(self._k * self._step_us)
+
     def _next(self) -> GeneratedEvent:
-        t = self._t
-        self._t = t + self._step
+        t_us = self._now_us()
+        self._k += 1
+        t = t_us / 1_000_000
         rng = self._rng
         self._maybe_start_campaign(t)
         running = self._running
@@ -175,5 +189,5 @@ class EventGenerator:
             label, cid = ThreatClass.BENIGN, None
         self.total += 1
         fields["event_id"] = uuid.UUID(int=rng.getrandbits(128), version=4)
-        fields["timestamp"] = datetime.fromtimestamp(t, UTC)
+        fields["timestamp"] = _EPOCH + timedelta(microseconds=t_us)
         return GeneratedEvent(SecurityEvent.model_validate(fields), label, cid)
