@@ -82,8 +82,12 @@ def _disconnect(kind: str) -> Handler:
     def handle(m: re.Match[str]) -> Fields:
         preauth = bool(_group(m, "preauth"))
         qualifier = _group(m, "kind")
+        # ended before authentication → failure; the end of an authenticated session → success;
+        # a bare "Connection closed/reset by IP" (probe, kex error) → unknown
+        post_auth = _group(m, "user") is not None or kind == "received_disconnect"
+        outcome = "failure" if preauth else "success" if post_auth else "unknown"
         return _net(
-            "ssh_disconnect", "failure" if preauth else "success", m, ssh_disconnect_kind=kind, preauth=preauth,
+            "ssh_disconnect", outcome, m, ssh_disconnect_kind=kind, preauth=preauth,
             invalid_user=True if qualifier == "invalid" else None, user_state=qualifier,
             disconnect_code=int(c) if (c := _group(m, "code")) else None, disconnect_reason=_group(m, "reason"),
         )
