@@ -7,6 +7,7 @@ line stays in ``raw``.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from ipaddress import ip_address
@@ -48,6 +49,9 @@ class ThreatClass(StrEnum):
     OTHER_THREAT = "other_threat"
 
 
+_CANONICAL_IPV4 = re.compile(r"^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$")
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +68,8 @@ class Endpoint(_Part):
     def _valid_ip(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
+        if _CANONICAL_IPV4.match(value) and all(int(o) <= 255 for o in value.split(".")):
+            return value  # hot path: already canonical dotted quad, no need for ipaddress
         return str(ip_address(value.strip("[]")))
 
 
@@ -156,6 +162,10 @@ def decode_event(payload: bytes | str | None) -> SecurityEvent:
     """Parse a Kafka payload, raising ``EventDecodeError`` with a short human reason."""
     if payload is None:
         raise EventDecodeError("empty message (tombstone)")
+    try:
+        return SecurityEvent.model_validate_json(payload)  # fast path: one pass in pydantic-core
+    except ValidationError:
+        pass
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -35,6 +35,10 @@ class StateStore(Protocol):
 
     def publish(self, channel: str, payloads: Sequence[str]) -> None: ...
 
+    def feed(self, stream: str, channel: str, payloads: Sequence[str], maxlen: int) -> None:
+        """``push_recent`` + ``publish`` in one round trip (the analyzer's per-batch hot path)."""
+        ...
+
     def ping(self) -> bool: ...
 
     def close(self) -> None: ...
@@ -42,12 +46,41 @@ class StateStore(Protocol):
 
 _WINDOW_PREFIX = "secustream:win:"
 
+# One round trip per batch: every window observation of the batch in a single script call.
+# Keeps two windows of history so slightly out-of-order events (other replicas) still count.
+_OBSERVE_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local b = (i - 1) * 4
+  local member, at, secs = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  if ARGV[b + 4] == '1' then
+    redis.call('ZADD', key, 'GT', ARGV[b + 2], member)
+  else
+    redis.call('ZADD', key, ARGV[b + 2], member)
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.6f', at - 2 * secs))
+  out[i] = redis.call('ZCOUNT', key, '(' .. string.format('%.6f', at - secs), ARGV[b + 2])
+  redis.call('EXPIRE', key, math.floor(2 * secs) + 60)
+end
+return out
+"""
+
+_FEED_LUA = """
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'data', ARGV[i])
+  redis.call('PUBLISH', ARGV[2], ARGV[i])
+end
+return #ARGV - 2
+"""
+
 
 class RedisState:
     """Redis implementation: one sorted set per window (score = event time), pipelined per batch."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._observe = client.register_script(_OBSERVE_LUA)
+        self._feed = client.register_script(_FEED_LUA)
 
     @classmethod
     def from_url(cls, url: str) -> RedisState:
@@ -60,19 +93,11 @@ class RedisState:
     def observe_windows(self, observations: Sequence[WindowObservation]) -> list[int]:
         if not observations:
             return []
-        pipe = self._redis.pipeline(transaction=False)
-        for obs in observations:
-            key = _WINDOW_PREFIX + obs.key
-            if obs.distinct:
-                pipe.zadd(key, {obs.member: obs.at}, gt=True)
-            else:
-                pipe.zadd(key, {obs.member: obs.at})
-            # Keep two windows of history so slightly out-of-order events still count.
-            pipe.zremrangebyscore(key, "-inf", f"({obs.at - 2 * obs.seconds}")
-            pipe.zcount(key, f"({obs.at - obs.seconds}", obs.at)
-            pipe.expire(key, int(2 * obs.seconds) + 60)
-        replies = pipe.execute()
-        return [int(replies[i * 4 + 2]) for i in range(len(observations))]
+        keys = [_WINDOW_PREFIX + o.key for o in observations]
+        args: list[str] = []
+        for o in observations:
+            args.extend((o.member, f"{o.at:.6f}", f"{o.seconds:g}", "1" if o.distinct else "0"))
+        return [int(c) for c in self._observe(keys=keys, args=args)]
 
     def push_recent(self, stream: str, payloads: Sequence[str], maxlen: int) -> None:
         if not payloads:
@@ -93,6 +118,10 @@ class RedisState:
         for payload in payloads:
             pipe.publish(channel, payload)
         pipe.execute()
+
+    def feed(self, stream: str, channel: str, payloads: Sequence[str], maxlen: int) -> None:
+        if payloads:
+            self._feed(keys=[stream], args=[str(maxlen), channel, *payloads])
 
     def ping(self) -> bool:
         try:
@@ -150,6 +179,10 @@ class MemoryState:
         for payload in payloads:
             for callback in callbacks:
                 callback(payload)
+
+    def feed(self, stream: str, channel: str, payloads: Sequence[str], maxlen: int) -> None:
+        self.push_recent(stream, payloads, maxlen)
+        self.publish(channel, payloads)
 
     def ping(self) -> bool:
         return True

@@ -197,8 +197,7 @@ class AnalyzerWorker:
         payloads = [feed_item(i.event, i.verdict) for i in items]
         for item, payload in zip(items, payloads, strict=True):
             self.producer.produce(self.topics.results, payload.encode(), key=str(item.event.event_id))
-        self.state.push_recent(RECENT_VERDICTS_STREAM, payloads, self.recent_maxlen)
-        self.state.publish(VERDICTS_CHANNEL, payloads)
+        self.state.feed(RECENT_VERDICTS_STREAM, VERDICTS_CHANNEL, payloads, self.recent_maxlen)
 
     def _observe(self, outcome: BatchOutcome, events: Sequence[SecurityEvent], produced: Sequence[float | None],
                  seconds: float) -> None:

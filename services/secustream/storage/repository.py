@@ -5,6 +5,7 @@ Insert-or-ignore on the unique event id gives exactly-once rows under at-least-o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from secustream.analyzer.verdict import Verdict
 from secustream.events import SecurityEvent
-from secustream.storage.models import Event, EventLabel
+from secustream.storage.models import Event, EventLabel, utcnow
 from secustream.storage.models import Verdict as VerdictRow
 
 
@@ -57,6 +58,30 @@ def verdict_row(verdict: Verdict) -> dict[str, object]:
     return row
 
 
+_EVENT_COLS = ("id", "timestamp", "event_type", "action", "outcome", "source_ip", "source_user", "source_host",
+               "destination_ip", "destination_port", "destination_host", "product", "payload", "produced_at",
+               "stored_at")
+_VERDICT_COLS = ("event_id", "risk_level", "risk_score", "threat_type", "confidence", "tier", "reason", "rule_ids",
+                 "mitre_ids", "recommended_actions", "analysis", "analyzer_version", "latency_ms", "analyzed_at")
+_TEMP_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS _in_events (LIKE events) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS _in_verdicts (LIKE verdicts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+)
+
+
+def _event_copy_row(item: AnalyzedEvent) -> tuple[object, ...]:
+    e = item.event
+    return (e.event_id, e.timestamp, e.event_type.value, e.action, e.outcome.value, e.source.ip, e.source.user,
+            e.source.host, e.destination.ip, e.destination.port, e.destination.host, e.product,
+            e.model_dump_json(exclude_none=True), item.produced_at, utcnow())
+
+
+def _verdict_copy_row(v: Verdict) -> tuple[object, ...]:
+    return (v.event_id, v.risk_level.value, v.risk_score, v.threat_type, v.confidence, v.tier, v.reason,
+            json.dumps(v.rule_ids), json.dumps(v.mitre_ids), json.dumps(v.recommended_actions), v.analysis,
+            v.analyzer_version, v.latency_ms, v.analyzed_at)
+
+
 class VerdictRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -65,6 +90,8 @@ class VerdictRepository:
         """Insert events and verdicts in one transaction; returns how many events were new."""
         if not items:
             return 0
+        if self.engine.dialect.name == "postgresql":
+            return self._store_copy(items)
         events_stmt = _insert_ignore(self.engine, Event.__table__).on_conflict_do_nothing(index_elements=["id"])
         verdicts_stmt = _insert_ignore(self.engine, VerdictRow.__table__).on_conflict_do_nothing(
             index_elements=["event_id"]
@@ -75,6 +102,36 @@ class VerdictRepository:
             rows = [verdict_row(i.verdict) for i in items if i.event.event_id in new_ids]
             if rows:
                 conn.execute(verdicts_stmt, rows)
+        return len(new_ids)
+
+    def _store_copy(self, items: Sequence[AnalyzedEvent]) -> int:
+        """PostgreSQL fast path: COPY into session temp tables, then one INSERT … ON CONFLICT DO NOTHING each.
+
+        Same semantics as the generic path; COPY avoids building and parsing a huge multi-row INSERT.
+        """
+        raw = self.engine.raw_connection()
+        try:
+            with raw.cursor() as cur:
+                cur.execute(_TEMP_TABLES)
+                with cur.copy(f"COPY _in_events ({', '.join(_EVENT_COLS)}) FROM STDIN") as copy:
+                    for item in items:
+                        copy.write_row(_event_copy_row(item))
+                cur.execute(f"INSERT INTO events ({', '.join(_EVENT_COLS)}) SELECT {', '.join(_EVENT_COLS)} "
+                            "FROM _in_events ON CONFLICT (id) DO NOTHING RETURNING id")
+                new_ids = {row[0] for row in cur.fetchall()}
+                if new_ids:
+                    with cur.copy(f"COPY _in_verdicts ({', '.join(_VERDICT_COLS)}) FROM STDIN") as copy:
+                        for item in items:
+                            if item.event.event_id in new_ids:
+                                copy.write_row(_verdict_copy_row(item.verdict))
+                    cur.execute(f"INSERT INTO verdicts ({', '.join(_VERDICT_COLS)}) SELECT {', '.join(_VERDICT_COLS)} "
+                                "FROM _in_verdicts ON CONFLICT (event_id) DO NOTHING")
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
         return len(new_ids)
 
     def store_labels(self, labels: Sequence[tuple[object, str, str | None]]) -> None:

@@ -31,6 +31,31 @@ def _hit(rule: Rule, detail: str) -> RuleHit:
     )
 
 
+def _event_types(rule: Rule) -> set[str] | None:
+    """The event types a rule can match at all, from its ``event_type`` condition (None: any)."""
+    spec = rule.spec.match.get("event_type")
+    if isinstance(spec, str):
+        return {spec.lower()}
+    if isinstance(spec, list):
+        return {str(v).lower() for v in spec}
+    if isinstance(spec, dict) and set(spec) <= {"equals", "in"}:
+        values = [spec["equals"]] if "equals" in spec else list(spec["in"])
+        return {str(v).lower() for v in values}
+    return None
+
+
+def index_by_event_type(rules: Sequence[Rule]) -> tuple[dict[str, tuple[Rule, ...]], tuple[Rule, ...]]:
+    """Rules bucketed by event type (plus the untyped ones in every bucket), in original order.
+
+    Most rules pin an event type, so an event is only tested against the few that can match it.
+    """
+    typed = {r.id: _event_types(r) for r in rules}
+    untyped = tuple(r for r in rules if typed[r.id] is None)
+    kinds = {k for ks in typed.values() if ks for k in ks}
+    by_type = {k: tuple(r for r in rules if typed[r.id] is None or k in typed[r.id]) for k in kinds}  # type: ignore[operator]
+    return by_type, untyped
+
+
 Suppression = Callable[[str, dict[str, Any]], bool]
 """(rule id, event dict) -> True when an analyst suppressed that rule for this kind of event."""
 
@@ -39,12 +64,17 @@ class RulesEngine:
     """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``."""
 
     def __init__(self, ruleset: RuleSet, state: StateStore, suppressed: Suppression | None = None) -> None:
-        self.ruleset = ruleset
         self._state = state
         self._suppressed = suppressed
+        self.replace_rules(ruleset)
 
     def replace_rules(self, ruleset: RuleSet) -> None:
-        self.ruleset = ruleset
+        """Swap the active set atomically (one attribute write); the index is rebuilt with it."""
+        self._index = (ruleset, index_by_event_type(ruleset.rules))
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self._index[0]
 
     def evaluate(
         self, events: Sequence[SecurityEvent], dumped: Sequence[dict[str, Any]] | None = None
@@ -54,9 +84,9 @@ class RulesEngine:
         hits: list[list[RuleHit]] = [[] for _ in docs]
         pending: list[tuple[int, Rule, str]] = []
         observations: list[WindowObservation] = []
-        rules = self.ruleset.rules
+        _ruleset, (by_type, untyped) = self._index
         for index, (event, doc) in enumerate(zip(events, docs, strict=True)):
-            for rule in rules:
+            for rule in by_type.get(doc.get("event_type"), untyped):
                 if not rule.matches(doc):
                     continue
                 if self._suppressed is not None and self._suppressed(rule.id, doc):

@@ -1,0 +1,193 @@
+"""Pipeline benchmark: analyzer rules-only throughput vs raw consume of the same topic, and latency.
+
+Prints, from one run on the same broker and database:
+  (a) raw consume-and-discard rate (confluent-kafka consumer group, batch consume),
+  (b) analyzer rules-only rate from Kafka to committed PostgreSQL rows (decode, rules with Redis
+      windows, insert-or-ignore, publish results + Redis feed, commit), and the ratio b/a;
+  (c) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
+
+Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--latency-rate 1000]
+Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
+(SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from confluent_kafka import Consumer
+from prometheus_client import CollectorRegistry
+from sqlalchemy import create_engine, text
+
+from secustream.analyzer.service import build_worker
+from secustream.config import Settings
+from secustream.generator import EventGenerator
+from secustream.generator.runner import produce_generated, run_generator
+from secustream.messaging.admin import ensure_topics
+from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
+from secustream.messaging.local_broker import LocalBroker
+from secustream.state import RedisState
+from secustream.storage.migrate import upgrade
+
+PG_ADMIN = os.environ.get("SECUSTREAM_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
+PARTITIONS = 6
+
+
+@contextmanager
+def fresh_database():  # type: ignore[no-untyped-def]
+    name = f"secustream_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def produce_stream(bootstrap: str, topic: str, n: int) -> None:
+    producer = TrackedProducer(producer_config(bootstrap, "bench"))
+    generator = EventGenerator(seed=42, attack_ratio=0.05, start=datetime(2026, 11, 25, tzinfo=UTC), rate=1000)
+    done = 0
+    while done < n:
+        batch = generator.next_batch(min(10_000, n - done))
+        produce_generated(batch, producer, topic)
+        done += len(batch)
+    producer.flush_or_raise()
+
+
+def raw_consume_rate(bootstrap: str, topic: str, n: int, batch: int) -> float:
+    consumer = Consumer(consumer_config(bootstrap, f"raw-{uuid.uuid4().hex[:6]}", "bench-raw"))
+    consumer.subscribe([topic])
+    got, first = 0, None
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        msgs = consumer.consume(batch, 0.5)
+        if msgs and first is None:
+            first = time.perf_counter()
+        got += sum(1 for m in msgs if m.error() is None)
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    consumer.close()
+    if got < n:
+        raise RuntimeError(f"raw consumer got only {got}/{n}")
+    return n / elapsed
+
+
+def count_rows(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("select count(*) from verdicts")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int) -> float:
+    RedisState.from_url(REDIS).client.flushdb()
+    with fresh_database() as url:
+        settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
+                            KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
+                            KAFKA_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:6]}", DATABASE_URL=url, REDIS_URL=REDIS,
+                            ANALYZER_BATCH_SIZE=batch, RULES_RELOAD_SECONDS=0)
+        engine = create_engine(settings.DATABASE_URL)
+        worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        consumed = worker.metrics.consumed._value
+        thread.start()
+        while consumed.get() == 0:
+            time.sleep(0.005)
+        first = time.perf_counter()
+        deadline = time.monotonic() + 600
+        while count_rows(url) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - first
+        stop.set()
+        thread.join(60)
+        engine.dispose()
+        stored = count_rows(url)
+        if stored != n:
+            raise RuntimeError(f"analyzer stored {stored}/{n}")
+        return n / elapsed
+
+
+def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple[float, float, int]:
+    suffix = uuid.uuid4().hex[:6]
+    topics = {"events": f"lat-events-{suffix}", "results": f"lat-results-{suffix}", "dlq": f"lat-dlq-{suffix}"}
+    ensure_topics(bootstrap, topics.values(), PARTITIONS)
+    RedisState.from_url(REDIS).client.flushdb()
+    with fresh_database() as url:
+        settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
+                            KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
+                            KAFKA_CONSUMER_GROUP=f"lat-{suffix}", DATABASE_URL=url, REDIS_URL=REDIS,
+                            ANALYZER_BATCH_SIZE=batch, ANALYZER_POLL_TIMEOUT_SECONDS=0.05, RULES_RELOAD_SECONDS=0)
+        engine = create_engine(url)
+        worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        time.sleep(4)  # group join before the clock starts
+        count = int(rate * seconds)
+        producer = TrackedProducer(producer_config(bootstrap, "bench-lat", **{"linger.ms": 1}))
+        run_generator(EventGenerator(seed=7, attack_ratio=0.05, rate=rate), producer, topics["events"], rate,
+                      threading.Event(), count)
+        deadline = time.monotonic() + 120
+        while count_rows(url) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        thread.join(60)
+        with engine.connect() as conn:
+            lat = [float(r[0]) for r in conn.execute(text(
+                "select extract(epoch from (stored_at - produced_at)) from events where produced_at is not null"))]
+        engine.dispose()
+    lat.sort()
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    return p50, p99, len(lat)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch-sizes", default="500,2000")
+    parser.add_argument("--latency-rate", type=float, default=1000.0)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    broker = None if os.environ.get("KAFKA_SERVER") else LocalBroker().start()
+    bootstrap = os.environ.get("KAFKA_SERVER") or broker.bootstrap  # type: ignore[union-attr]
+    try:
+        suffix = uuid.uuid4().hex[:6]
+        topics = {"events": f"bench-events-{suffix}", "results": f"bench-results-{suffix}",
+                  "dlq": f"bench-dlq-{suffix}"}
+        ensure_topics(bootstrap, topics.values(), PARTITIONS)
+        print(f"producing {args.events} generated events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
+        produce_stream(bootstrap, topics["events"], args.events)
+        print(f"{'stage':44} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
+        for batch in [int(b) for b in args.batch_sizes.split(",")]:
+            raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
+            print(f"{'(a) raw consume-and-discard':44} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
+            ana = analyzer_rate(bootstrap, topics, args.events, batch)
+            print(f"{'(b) analyzer rules-only -> committed rows':44} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}",
+                  flush=True)
+        p50, p99, n = latency_at(bootstrap, args.latency_rate, args.latency_seconds, 500)
+        print(f"produce->stored latency at {args.latency_rate:.0f} events/s over {n} events: "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    finally:
+        if broker:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
