@@ -53,3 +53,15 @@ def test_cli_reports_bad_setting_in_one_line() -> None:
                           env={"REDIS_PORT": "nope", "PATH": "/usr/bin:/bin"}, timeout=60)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("invalid setting REDIS_PORT")
+
+
+def test_env_example_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from secustream.config import Settings
+
+    text = (Path(__file__).parents[2] / ".env.example").read_text()
+    documented = {line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")}
+    names = {field.alias or name for name, field in Settings.model_fields.items()}
+    assert names - documented == set(), "settings missing from .env.example"
+    assert documented - names == set(), ".env.example documents settings that do not exist"
