@@ -1,0 +1,1 @@
+"""Continuous learning: labelled sets, classifier fine-tuning, DSPy optimisation, the model registry."""
