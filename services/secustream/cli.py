@@ -97,6 +97,36 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    """Create or update a user from the command line (e.g. the first admin, before the API is reachable)."""
+    import getpass
+
+    from secustream.api.security import PasswordHasher
+    from secustream.storage import queries
+    from secustream.storage.database import make_engine
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    if len(password) < 12 or len(password.encode()) > 72:
+        raise SystemExit("users: the password needs 12 to 72 bytes")
+    hashed = PasswordHasher(settings.PASSWORD_HASH_ROUNDS).hash(password)
+    engine = make_engine(settings.DATABASE_URL)
+    with engine.begin() as conn:
+        existing = queries.get_user_by_name(conn, args.username)
+        if existing is None:
+            queries.create_user(conn, args.username, hashed, args.role)
+            print(f"created {args.role} {args.username}")
+        elif not args.update:
+            raise SystemExit(f"users: {args.username} exists (pass --update to reset its password and role)")
+        else:
+            queries.update_user(conn, int(existing["id"]),
+                                {"hashed_password": hashed, "role": args.role, "is_active": True})
+            print(f"updated {args.username}: role {args.role}, password reset, active")
+    return 0
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.storage import migrate
 
@@ -166,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)
     api.set_defaults(func=cmd_api)
+
+    usr = sub.add_parser("users", help="manage API users (create the first admin)")
+    usr_sub = usr.add_subparsers(dest="users_command", required=True)
+    usr_create = usr_sub.add_parser("create", help="create a user (password prompted, or read from stdin)")
+    usr_create.add_argument("username")
+    usr_create.add_argument("--role", choices=["viewer", "analyst", "admin"], default="admin")
+    usr_create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    usr_create.add_argument("--update", action="store_true", help="reset password and role if the user exists")
+    usr_create.set_defaults(func=cmd_users)
 
     mig = sub.add_parser("migrate", help="apply database migrations (alembic)")
     mig.add_argument("--revision", default="head")

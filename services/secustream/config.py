@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
     MODEL_DIR: str = "./models"
 
+    # --- API security and dashboard (docs/api.md)
+    DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
+    FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set
+    FIRST_ADMIN_PASSWORD: str = ""
+    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)  # per user and per client IP
+    LOGIN_WINDOW_SECONDS: int = Field(default=300, ge=1, le=86_400)
+    CORS_ORIGINS: str = ""  # comma-separated origins; empty = CORS off
+    GRAFANA_URL: str = ""  # dashboard links to Grafana when set
+    MAX_REQUEST_BYTES: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=16)  # bcrypt cost factor
+
     @field_validator("API_V1_STR")
     @classmethod
     def _api_prefix(cls, value: str) -> str:

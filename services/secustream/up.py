@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.service import build_worker
 from secustream.api.app import create_app
+from secustream.api.security import dev_settings
 from secustream.config import Settings
 from secustream.generator.engine import EventGenerator
 from secustream.generator.runner import run_generator
@@ -65,7 +66,8 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         threads.append(_thread("generator", _guard(stop, run_generator), generator, producer, settings.KAFKA_TOPIC,
                                rate, stop, None, state, repo.store_labels, gen_metrics,
                                settings.RECENT_STREAM_MAXLEN))
-        app = create_app(settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
+        api_settings, login_hint = dev_settings(settings)
+        app = create_app(api_settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
                                                lifespan="off"))
         threads.append(_thread("api", server.run))
@@ -73,6 +75,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         print(f"events   : http://127.0.0.1:{port}{settings.API_V1_STR}/events", flush=True)
         print(f"metrics  : http://127.0.0.1:{port}/metrics", flush=True)
         print(f"API docs : http://127.0.0.1:{port}/docs   (Ctrl-C stops everything)", flush=True)
+        print(f"login    : {login_hint}", flush=True)
         _report_rates(registry, stop, status_every)
     finally:
         stop.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,12 +27,22 @@ def test_up_serves_dashboard_with_events_and_stops_cleanly(tmp_path) -> None:  #
     try:
         deadline = time.monotonic() + 90
         items: list[dict] = []  # type: ignore[type-arg]
+        headers: dict[str, str] = {}
         while time.monotonic() < deadline and not items:
             assert proc.poll() is None, log.read_text()
             try:
-                page = httpx.get(f"{base}/api/v1/events?limit=20", timeout=2).json()
+                if not headers:  # `up` prints a generated dev admin: "login    : admin / <password>   (...)"
+                    hint = re.search(r"^login    : (\S+) / (\S+)", log.read_text(), re.MULTILINE)
+                    if hint is None:
+                        time.sleep(0.5)
+                        continue
+                    token = httpx.post(f"{base}/api/v1/auth/token", timeout=10,
+                                       data={"username": hint[1], "password": hint[2]}).json()["access_token"]
+                    headers = {"Authorization": f"Bearer {token}"}
+                assert httpx.get(f"{base}/api/v1/events", timeout=2).status_code == 401
+                page = httpx.get(f"{base}/api/v1/events?limit=20", headers=headers, timeout=2).json()
                 items = [i for i in page["items"] if i["verdict"]]
-            except httpx.HTTPError:
+            except (httpx.HTTPError, KeyError):
                 pass
             time.sleep(0.5)
         assert items, f"no analysed events reached the API; log:\n{log.read_text()[-3000:]}"

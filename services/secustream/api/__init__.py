@@ -1,1 +1,1 @@
-"""FastAPI application: events and verdicts for analysts, health, metrics, dashboard."""
+"""FastAPI application: JWT auth, events and verdicts for analysts, live stream, health, metrics, dashboard."""

@@ -1,80 +1,110 @@
-"""App factory: dependencies (engine, state, registry) are passed in, never module globals."""
+"""App factory: dependencies (engine, state, registry) are passed in, never module globals.
+
+Refuses to build with an insecure SECRET_KEY unless DEV_MODE; bootstraps the first admin from settings.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Engine, text
+import redis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from secustream.api.dashboard import DASHBOARD_HTML
-from secustream.api.schemas import EventOut, EventPage, VerdictOut
+from secustream.api.deps import ApiContext
+from secustream.api.live import LiveHub
+from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
+from secustream.api.routes import auth, events, insights, live, system, users
+from secustream.api.security import PasswordHasher, TokenCodec, check_secret_key
+from secustream.api.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from secustream.config import Settings
-from secustream.state import StateStore
-from secustream.storage.models import Event
-from secustream.storage.models import Verdict as VerdictRow
-from secustream.storage.repository import VerdictRepository
+from secustream.state import VERDICTS_CHANNEL, StateStore
+from secustream.storage import queries
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """Events and verdicts of the SecuStreamAI pipeline for analysts.
+
+Authenticate with `POST {api}/auth/token` (OAuth2 password form), then send `Authorization: Bearer <token>`.
+Roles: **viewer** reads; **analyst** also gives feedback; **admin** also manages users, rules and suppressions.
+"""
 
 
-def event_out(event: Event, verdict: VerdictRow | None, with_payload: bool = False) -> EventOut:
-    return EventOut(
-        event_id=event.id, timestamp=event.timestamp, event_type=event.event_type, action=event.action,
-        outcome=event.outcome, source_ip=event.source_ip, source_user=event.source_user,
-        source_host=event.source_host, destination_ip=event.destination_ip,
-        destination_port=event.destination_port, destination_host=event.destination_host, product=event.product,
-        stored_at=event.stored_at, payload=event.payload if with_payload else None,
-        verdict=VerdictOut.model_validate(verdict, from_attributes=True) if verdict is not None else None,
-    )
+def make_throttle(settings: Settings, state: StateStore) -> LoginThrottle:
+    """Redis-backed when the state store is Redis (shared by replicas), in-process otherwise."""
+    client = getattr(state, "client", None)
+    if isinstance(client, redis.Redis):
+        return RedisLoginThrottle(client, settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
+    return MemoryLoginThrottle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
+
+
+def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
+    """Create the first admin when absent (idempotent; an existing user is never changed). True if created."""
+    with engine.begin() as conn:
+        if queries.get_user_by_name(conn, username) is not None:
+            return False
+        try:
+            queries.create_user(conn, username, hasher.hash(password), "admin")
+        except IntegrityError:  # another replica won the race
+            return False
+    log.info("bootstrapped admin user %r", username)
+    return True
 
 
 def create_app(settings: Settings, engine: Engine, state: StateStore, registry: CollectorRegistry,
                kafka_ready: Callable[[], bool] | None = None) -> FastAPI:
-    app = FastAPI(title=settings.PROJECT_NAME, version=settings.PROJECT_VERSION,
-                  openapi_url=f"{settings.API_V1_STR}/openapi.json", docs_url="/docs", redoc_url=None)
-    repo = VerdictRepository(engine)
+    check_secret_key(settings)
+    api = settings.API_V1_STR
+    app = FastAPI(title=f"{settings.PROJECT_NAME} API", version=settings.PROJECT_VERSION,
+                  description=DESCRIPTION.format(api=api), openapi_url=f"{api}/openapi.json", docs_url="/docs",
+                  redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    hasher = PasswordHasher(settings.PASSWORD_HASH_ROUNDS)
+    hub = LiveHub(state, VERDICTS_CHANNEL)
+    app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
+                               kafka_ready=kafka_ready, tokens=TokenCodec.from_settings(settings), hasher=hasher,
+                               throttle=make_throttle(settings, state), hub=hub)
+    if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
+        bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process serves requests."""
-        return {"status": "ok"}
+    app.include_router(system.router)
+    for module in (auth, events, insights, users, live):
+        app.include_router(module.router, prefix=api)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
 
-    @app.get("/readyz", tags=["health"])
-    def readyz(response: Response) -> dict[str, object]:
-        """Readiness: the database, the state store and Kafka answer."""
-        checks: dict[str, bool] = {}
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            checks["database"] = False
-        checks["state"] = state.ping()
-        if kafka_ready is not None:
-            checks["kafka"] = bool(kafka_ready())
-        ok = all(checks.values())
-        response.status_code = 200 if ok else 503
-        return {"status": "ready" if ok else "not ready", "checks": checks}
-
-    @app.get("/metrics", tags=["health"], response_class=Response)
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get(f"{settings.API_V1_STR}/events", response_model=EventPage, tags=["events"])
-    def list_events(
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        before: Annotated[datetime | None, Query(description="Keyset cursor: events strictly older")] = None,
-    ) -> EventPage:
-        """Events with their verdicts, newest first."""
-        rows = repo.recent(limit=limit, before=before)
-        items = [event_out(ev, vd) for ev, vd in rows]
-        return EventPage(items=items, next_before=items[-1].timestamp if len(items) == limit else None)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request) -> HTMLResponse:
-        return HTMLResponse(DASHBOARD_HTML.replace("{{API}}", settings.API_V1_STR))
-
+    # Outermost last: metrics see every response, headers are added to all, the body limit runs first.
+    if settings.CORS_ORIGINS.strip():
+        origins = [o.strip() for o in settings.CORS_ORIGINS.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES)
+    app.add_middleware(SecurityHeaders, api_prefix=api)
+    app.add_middleware(HTTPMetrics, registry=registry)
     return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 without echoing the submitted values back (they may be passwords)."""
+        errors: list[dict[str, Any]] = [
+            {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("database error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)

@@ -1,15 +1,58 @@
-"""Response models: the API's public contract (OpenAPI is generated from these)."""
+"""Request and response models: the API's public contract (OpenAPI, with examples, is generated from these)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from secustream.analyzer.verdict import RiskLevel
+from secustream.events import ThreatClass
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.ADMIN: 2}
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$"
+TIER_PATTERN = r"^[a-z][a-z0-9_-]{0,15}$"
+THREAT_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
+
+VERDICT_EXAMPLE = {
+    "risk_level": "high", "risk_score": 0.92, "threat_type": "brute_force", "confidence": 0.95, "tier": "rules",
+    "reason": "rule SSH-BRUTE-FORCE: 12 failed logins from 203.0.113.7 in 60s", "rule_ids": ["SSH-BRUTE-FORCE"],
+    "mitre_ids": ["T1110", "T1110.001"], "recommended_actions": ["Block the source IP at the perimeter firewall"],
+    "analysis": "Repeated SSH password failures from one external source.", "analyzer_version": "0.1.0",
+    "latency_ms": 1.7, "analyzed_at": "2026-11-25T08:00:01Z",
+}
+EVENT_EXAMPLE = {
+    "event_id": "0b6c1f8e-3f55-4a8e-9c2e-5c1a7b0d2f11", "timestamp": "2026-11-25T08:00:00Z", "event_type": "auth",
+    "action": "ssh_login", "outcome": "failure", "source_ip": "203.0.113.7", "source_user": None,
+    "source_host": None, "destination_ip": "10.0.0.5", "destination_port": 22, "destination_host": "bastion-1",
+    "product": "sshd", "stored_at": "2026-11-25T08:00:01Z", "verdict": VERDICT_EXAMPLE,
+}
+
+
+class Message(BaseModel):
+    detail: str = Field(examples=["not found"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime in seconds", examples=[1800])
 
 
 class VerdictOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [VERDICT_EXAMPLE]})
     risk_level: str
     risk_score: float
     threat_type: str
@@ -26,6 +69,7 @@ class VerdictOut(BaseModel):
 
 
 class EventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
     event_id: UUID
     timestamp: datetime
     event_type: str
@@ -40,9 +84,157 @@ class EventOut(BaseModel):
     product: str | None
     stored_at: datetime
     verdict: VerdictOut | None
-    payload: dict[str, Any] | None = None
 
 
 class EventPage(BaseModel):
     items: list[EventOut]
-    next_before: datetime | None
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null on the last page")
+
+
+class FeedbackLabel(StrEnum):
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    BENIGN = "benign"
+    CORRECTED_CLASS = "corrected_class"
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"label": "false_positive", "note": "Nightly vulnerability scanner"},
+        {"label": "corrected_class", "corrected_class": "port_scan", "note": "Scan, not brute force"},
+    ]})
+    label: FeedbackLabel
+    corrected_class: ThreatClass | None = Field(default=None, description="Required when label is corrected_class")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    event_id: UUID
+    user_id: int
+    username: str
+    label: str
+    corrected_class: str | None
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventDetail(EventOut):
+    """One event in full: the raw and normalised record, the verdict with its reasoning, and all feedback."""
+
+    raw: str | None = Field(description="The original input line when the event was ingested from a log")
+    normalised: dict[str, Any] = Field(description="The normalised SecurityEvent document")
+    produced_at: datetime | None
+    feedback: list[FeedbackOut]
+
+
+class StatsBucket(BaseModel):
+    start: datetime
+    risk_level: dict[str, int]
+    tier: dict[str, int]
+    threat_type: dict[str, int]
+
+
+class Stats(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "since": "2026-11-24T08:00:00Z", "until": "2026-11-25T08:00:00Z", "bucket": "hour",
+        "totals": {"risk_level": {"low": 950, "high": 12}, "tier": {"rules": 900, "model": 62},
+                   "threat_type": {"benign": 940, "brute_force": 22}},
+        "buckets": [{"start": "2026-11-25T07:00:00Z", "risk_level": {"low": 40}, "tier": {"rules": 40},
+                     "threat_type": {"benign": 40}}]}]})
+    since: datetime
+    until: datetime
+    bucket: Literal["minute", "hour", "day"]
+    totals: dict[str, dict[str, int]]
+    buckets: list[StatsBucket]
+
+
+def _password_bytes(value: str | None) -> str | None:
+    if value is not None and len(value.encode()) > 72:
+        raise ValueError("password longer than 72 bytes (bcrypt's limit)")
+    return value
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"username": "alice", "password": "a long passphrase here", "role": "analyst"}]})
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: str = Field(min_length=12, max_length=72)
+    role: Role = Role.VIEWER
+
+    _check_password = field_validator("password")(_password_bytes)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "analyst"},
+                                                                               {"is_active": False}]})
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=72)
+
+    _check_password = field_validator("password")(_password_bytes)
+
+
+class RuleOut(BaseModel):
+    id: str
+    description: str
+    severity: RiskLevel
+    threat_type: str
+    mitre_ids: list[str]
+    enabled: bool = Field(description="Effective state: the YAML default unless an admin override exists")
+    overridden: bool
+    updated_at: datetime | None = None
+
+
+class RuleToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+    enabled: bool
+
+
+class SuppressionOut(BaseModel):
+    id: int
+    rule_id: str
+    field: str | None
+    value: str | None
+    reason: str | None
+    active: bool
+    created_by: int | None
+    source_event_id: UUID | None
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class SuppressionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"rule_id": "SSH-BRUTE-FORCE", "field": "source.ip", "value": "10.0.0.9", "reason": "internal scanner"}]})
+    rule_id: str = Field(pattern=RULE_ID_PATTERN)
+    field: str | None = Field(default=None, max_length=128)
+    value: str | None = Field(default=None, max_length=512)
+    reason: str | None = Field(default=None, max_length=2000)
+    source_event_id: UUID | None = None
+    expires_at: datetime | None = None
+
+
+class SuppressionToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+    active: bool
+
+
+class ModelVersionOut(BaseModel):
+    id: int
+    kind: str
+    version: int
+    name: str
+    artifact_path: str
+    metrics: dict[str, Any]
+    active: bool
+    notes: str | None
+    created_at: datetime

@@ -68,6 +68,12 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_timestamp", "timestamp"),
         Index("ix_events_source_ip", "source_ip"),
+        # API keyset pages (migration 0003a): newest first by (timestamp, id), optionally per entity.
+        Index("ix_events_timestamp_id", "timestamp", "id"),
+        Index("ix_events_source_ip_ts", "source_ip", "timestamp", "id"),
+        Index("ix_events_source_user_ts", "source_user", "timestamp", "id"),
+        Index("ix_events_source_host_ts", "source_host", "timestamp", "id"),
+        Index("ix_events_destination_host_ts", "destination_host", "timestamp", "id"),
     )
 
 
@@ -91,12 +97,21 @@ class Verdict(Base):
     analyzer_version: Mapped[str] = mapped_column(String(64), nullable=False)
     latency_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     analyzed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # Copy of events.timestamp, filled by a database trigger (migration 0003a) so writers need not set it.
+    event_timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     event: Mapped[Event] = relationship(back_populates="verdict")
 
     __table_args__ = (
         Index("ix_verdicts_risk_level", "risk_level"),
         Index("ix_verdicts_analyzed_at", "analyzed_at"),
+        # API keyset pages (migration 0003a): one ordered index per filter column, trigram free text.
+        Index("ix_verdicts_event_ts", "event_timestamp", "event_id"),
+        Index("ix_verdicts_risk_ts", "risk_level", "event_timestamp", "event_id"),
+        Index("ix_verdicts_tier_ts", "tier", "event_timestamp", "event_id"),
+        Index("ix_verdicts_threat_ts", "threat_type", "event_timestamp", "event_id"),
+        Index("ix_verdicts_analysis_trgm", "analysis", postgresql_using="gin",
+              postgresql_ops={"analysis": "gin_trgm_ops"}),
     )
 
 

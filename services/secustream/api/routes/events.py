@@ -1,0 +1,120 @@
+"""Events with their verdicts: filtered keyset pages, one event in full, and analysts' feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from secustream.analyzer.verdict import RiskLevel
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Viewer
+from secustream.api.schemas import (
+    THREAT_PATTERN,
+    TIER_PATTERN,
+    EventDetail,
+    EventOut,
+    EventPage,
+    FeedbackIn,
+    FeedbackLabel,
+    FeedbackOut,
+    Message,
+    VerdictOut,
+)
+from secustream.storage import queries
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+NOT_FOUND = {404: {"model": Message, "description": "No event with this id"}}
+EventId = Annotated[UUID, Path(description="The event id (UUID)")]
+
+
+def event_out(row: dict[str, Any]) -> EventOut:
+    event, verdict = queries.split_verdict(row)
+    return EventOut(**event, event_id=event["id"],
+                    verdict=VerdictOut.model_validate(verdict) if verdict is not None else None)
+
+
+@router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
+def list_events(
+    conn: Conn, _user: Viewer,
+    risk_level: Annotated[list[RiskLevel] | None, Query(description="One or more risk levels")] = None,
+    tier: Annotated[list[Annotated[str, Query(pattern=TIER_PATTERN)]] | None,
+                    Query(description="Deciding tier(s): rules, model, llm")] = None,
+    threat_type: Annotated[list[Annotated[str, Query(pattern=THREAT_PATTERN)]] | None,
+                           Query(description="Threat type(s), e.g. brute_force")] = None,
+    since: Annotated[datetime | None, Query(description="Event time at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="Event time before (ISO 8601)")] = None,
+    source_ip: Annotated[str | None, Query(max_length=45)] = None,
+    user: Annotated[str | None, Query(max_length=256, description="Source user name")] = None,
+    host: Annotated[str | None, Query(max_length=256, description="Source or destination host")] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Text in the verdict's analysis")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
+) -> EventPage:
+    """Events with their verdicts, newest first (event time, then id), one keyset page at a time.
+
+    Verdict filters (risk level, tier, threat type, q) return analysed events only.
+    """
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
+    if since is not None and until is not None and since >= until:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
+    filters = queries.EventFilters(
+        risk_levels=[r.value for r in risk_level or []], tiers=tier or [], threat_types=threat_type or [],
+        since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
+    )
+    try:
+        page = queries.list_events(conn, filters, limit, cursor)
+    except queries.CursorError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    return EventPage(items=[event_out(r) for r in page.rows], next_cursor=page.next_cursor)
+
+
+@router.get("/{event_id}", response_model=EventDetail, responses={**AUTH_RESPONSES, **NOT_FOUND})
+def get_event(event_id: EventId, conn: Conn, _user: Viewer) -> EventDetail:
+    """One event in full: raw input, normalised document, verdict (tier reason, rule hits, MITRE ids,
+    recommended actions) and every analyst's current feedback."""
+    row = queries.get_event(conn, event_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
+    base = event_out(row)
+    payload = dict(row["payload"] or {})
+    raw = payload.pop("raw", None)
+    feedback = [FeedbackOut.model_validate(f) for f in queries.list_feedback(conn, event_id)]
+    return EventDetail(**base.model_dump(), raw=raw if isinstance(raw, str) else None, normalised=payload,
+                       produced_at=row["produced_at"], feedback=feedback)
+
+
+@router.get("/{event_id}/feedback", response_model=list[FeedbackOut], responses={**AUTH_RESPONSES, **NOT_FOUND})
+def list_feedback(event_id: EventId, conn: Conn, _user: Viewer) -> list[FeedbackOut]:
+    """Every user's current feedback on the event, newest first."""
+    if not queries.event_exists(conn, event_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
+    return [FeedbackOut.model_validate(f) for f in queries.list_feedback(conn, event_id)]
+
+
+@router.put("/{event_id}/feedback", response_model=FeedbackOut,
+            responses={**AUTH_RESPONSES, **NOT_FOUND, 400: {"model": Message}})
+def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst) -> FeedbackOut:
+    """Record (or replace) the caller's feedback: true/false positive, benign, or a corrected class."""
+    if body.label == FeedbackLabel.CORRECTED_CLASS and body.corrected_class is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="label corrected_class needs corrected_class")
+    if body.label != FeedbackLabel.CORRECTED_CLASS and body.corrected_class is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="corrected_class is only for label corrected_class")
+    if not queries.event_exists(conn, event_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
+    row = queries.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
+                                  body.corrected_class.value if body.corrected_class else None, body.note)
+    return FeedbackOut.model_validate(row)
+
+
+@router.delete("/{event_id}/feedback", status_code=204, response_class=Response,
+               responses={**AUTH_RESPONSES, **NOT_FOUND})
+def delete_feedback(event_id: EventId, conn: Conn, user: Analyst) -> Response:
+    """Withdraw the caller's own feedback on the event."""
+    if not queries.delete_feedback(conn, event_id, int(user["id"])):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no feedback of yours on this event")
+    return Response(status_code=204)

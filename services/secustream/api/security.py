@@ -1,0 +1,120 @@
+"""Passwords (bcrypt) and access tokens (python-jose JWTs), kept apart from routing so both are testable alone.
+
+Why a class: the signing key, algorithm and lifetime come from settings of one app instance; nothing is global.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+from jose import JWTError, jwt
+
+from secustream.config import DEFAULT_SECRET_KEY, Settings, SettingsError
+
+MIN_SECRET_KEY_LENGTH = 32
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit; longer passwords are refused rather than silently truncated
+
+
+class TokenError(Exception):
+    """The bearer token is unusable; the message is safe to return to the client."""
+
+
+def check_secret_key(settings: Settings) -> None:
+    """Refuse to serve with a missing, default or short signing key unless DEV_MODE says otherwise."""
+    key = settings.SECRET_KEY
+    if settings.DEV_MODE:
+        return
+    if not key or key == DEFAULT_SECRET_KEY:
+        raise SettingsError("SECRET_KEY is missing or the default 'change-me': set a random value of at least "
+                            f"{MIN_SECRET_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`), or DEV_MODE=true "
+                            "for local development only")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(f"SECRET_KEY is too short ({len(key)} characters): use at least "
+                            f"{MIN_SECRET_KEY_LENGTH} random characters")
+
+
+def generate_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+class PasswordHasher:
+    """bcrypt with a configurable cost; ``verify`` of an unknown user still spends one hash (no timing oracle)."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+        self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds))
+
+    def hash(self, password: str) -> str:
+        data = password.encode()
+        if len(data) > MAX_PASSWORD_BYTES:
+            raise ValueError(f"password longer than {MAX_PASSWORD_BYTES} bytes")
+        return bcrypt.hashpw(data, bcrypt.gensalt(self.rounds)).decode()
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        data = password.encode()
+        if len(data) > MAX_PASSWORD_BYTES or hashed is None:
+            bcrypt.checkpw(b"x", self._dummy)
+            return False
+        try:
+            return bcrypt.checkpw(data, hashed.encode())
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    secret: str
+    algorithm: str
+    expire_minutes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenCodec:
+        return cls(settings.SECRET_KEY, settings.ALGORITHM, settings.ACCESS_TOKEN_EXPIRE_MINUTES)
+
+    def issue(self, subject: str, role: str, now: datetime | None = None) -> tuple[str, int]:
+        """A signed token for ``subject``; returns it with its lifetime in seconds."""
+        issued = now or datetime.now(UTC)
+        lifetime = timedelta(minutes=self.expire_minutes)
+        claims = {"sub": subject, "role": role, "iat": int(issued.timestamp()),
+                  "exp": int((issued + lifetime).timestamp()), "jti": secrets.token_hex(8)}
+        return jwt.encode(claims, self.secret, algorithm=self.algorithm), int(lifetime.total_seconds())
+
+    def subject(self, token: str) -> str:
+        """The verified subject; only the configured algorithm is accepted (so never "none")."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError:
+            raise TokenError("malformed token") from None
+        if header.get("alg") != self.algorithm:
+            raise TokenError("token algorithm not accepted")
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=[self.algorithm],
+                                options={"require_exp": True, "require_sub": True, "verify_aud": False})
+        except jwt.ExpiredSignatureError:
+            raise TokenError("token expired") from None
+        except JWTError:
+            raise TokenError("invalid token") from None
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenError("token has no subject")
+        return sub
+
+
+def dev_settings(settings: Settings) -> tuple[Settings, str]:
+    """For `secustream up`: a per-run signing key when none is set, and a dev admin when none is configured.
+
+    Returns the settings to build the app with and a one-line sign-in hint for the console.
+    """
+    update: dict[str, object] = {}
+    if settings.SECRET_KEY in ("", DEFAULT_SECRET_KEY):
+        update["SECRET_KEY"] = generate_secret_key()
+    if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
+        hint = f"{settings.FIRST_ADMIN_USERNAME} (password from FIRST_ADMIN_PASSWORD)"
+    else:
+        password = secrets.token_urlsafe(12)
+        update.update(FIRST_ADMIN_USERNAME=settings.FIRST_ADMIN_USERNAME or "admin", FIRST_ADMIN_PASSWORD=password)
+        hint = f"{update['FIRST_ADMIN_USERNAME']} / {password}   (dev admin, generated for this run)"
+    return settings.model_copy(update=update), hint

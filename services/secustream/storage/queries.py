@@ -1,0 +1,313 @@
+"""The API's reads and writes (SQLAlchemy Core), separate from the pipeline's repository.
+
+Why Core and explicit shapes: the events list is the hot path (keyset pages over millions of rows); each
+query is written so one composite index (migration 0003a) returns the page already ordered.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy import Integer as SAInteger
+from sqlalchemy.dialects import postgresql, sqlite
+
+from secustream.storage.models import Event, Feedback, ModelVersion, RuleOverride, RuleSuppression, User
+from secustream.storage.models import Verdict as VerdictRow
+
+E = Event.__table__
+V = VerdictRow.__table__
+F = Feedback.__table__
+U = User.__table__
+
+# More value combinations than this fall back to one IN query (still correct, maybe slower).
+MAX_BRANCHES = 16
+
+
+class CursorError(ValueError):
+    """The pagination cursor is not one this API issued."""
+
+
+def encode_cursor(ts: datetime, event_id: uuid.UUID) -> str:
+    raw = f"{ts.isoformat()}|{event_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ts_text, id_text = raw.split("|", 1)
+        ts = datetime.fromisoformat(ts_text)
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+        return ts, uuid.UUID(id_text)
+    except (ValueError, UnicodeDecodeError):
+        raise CursorError("invalid cursor: pass the next_cursor value of a previous page unchanged") from None
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    risk_levels: Sequence[str] = ()
+    tiers: Sequence[str] = ()
+    threat_types: Sequence[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    source_ip: str | None = None
+    user: str | None = None
+    host: str | None = None
+    q: str | None = None
+
+    @property
+    def on_verdict(self) -> bool:
+        return bool(self.risk_levels or self.tiers or self.threat_types or self.q)
+
+
+@dataclass
+class EventPageRows:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _key_query(f: EventFilters, limit: int, cursor: tuple[datetime, uuid.UUID] | None,
+               risk: str | None, tier: str | None, threat: str | None) -> Select[Any]:
+    """(ts, id) of the page's events, newest first, for one combination of verdict filter values."""
+    if f.on_verdict:
+        ts, key = V.c.event_timestamp, V.c.event_id
+        needs_event = bool(f.source_ip or f.user or f.host)
+        source = V.join(E, E.c.id == V.c.event_id) if needs_event else V
+    else:
+        ts, key = E.c.timestamp, E.c.id
+        source = E
+    conds: list[ColumnElement[bool]] = []
+    for column, one, many in ((V.c.risk_level, risk, f.risk_levels), (V.c.tier, tier, f.tiers),
+                              (V.c.threat_type, threat, f.threat_types)):
+        if one is not None:
+            conds.append(column == one)
+        elif many:
+            conds.append(column.in_(list(many)))
+    if f.q:
+        conds.append(V.c.analysis.ilike(f"%{_like_escape(f.q)}%", escape="\\"))
+    if f.source_ip:
+        conds.append(E.c.source_ip == f.source_ip)
+    if f.user:
+        conds.append(E.c.source_user == f.user)
+    if f.host:
+        conds.append(or_(E.c.source_host == f.host, E.c.destination_host == f.host))
+    if f.since is not None:
+        conds.append(ts >= f.since)
+    if f.until is not None:
+        conds.append(ts < f.until)
+    if cursor is not None:
+        conds.append(tuple_(ts, key) < tuple_(*cursor))
+    return (select(ts.label("ts"), key.label("id")).select_from(source).where(and_(True, *conds))
+            .order_by(ts.desc(), key.desc()).limit(limit))
+
+
+def list_events(conn: Connection, f: EventFilters, limit: int, cursor: str | None = None) -> EventPageRows:
+    """One keyset page, newest first (event time, then id); ``next_cursor`` is None on the last page."""
+    position = decode_cursor(cursor) if cursor else None
+    combos = list(itertools.product(f.risk_levels or [None], f.tiers or [None], f.threat_types or [None]))
+    if f.on_verdict and 1 < len(combos) <= MAX_BRANCHES:
+        # One ordered index range per value combination, merged: avoids sorting every match of an IN list.
+        branches = [select(sq.c.ts, sq.c.id).select_from(sq) for sq in
+                    (_key_query(f, limit + 1, position, r, t, x).subquery() for r, t, x in combos)]
+        merged = union_all(*branches).subquery("k")
+        keys = select(merged.c.ts, merged.c.id).order_by(merged.c.ts.desc(), merged.c.id.desc()).limit(limit + 1)
+    else:
+        keys = _key_query(f, limit + 1, position, None, None, None)
+    k = keys.subquery("page")
+    stmt = (
+        select(k.c.ts.label("cursor_ts"), E, *[c.label(f"v_{c.name}") for c in V.c if c.name not in ("event_id",)])
+        .select_from(k.join(E, E.c.id == k.c.id).outerjoin(V, V.c.event_id == E.c.id))
+        .order_by(k.c.ts.desc(), k.c.id.desc())
+    )
+    rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(_aware(last["cursor_ts"]), last["id"])
+    return EventPageRows(rows, next_cursor)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def split_verdict(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Separate a joined row into the event part and the verdict part (None when not analysed yet)."""
+    verdict = {k[2:]: v for k, v in row.items() if k.startswith("v_")}
+    event = {k: v for k, v in row.items() if not k.startswith("v_") and k != "cursor_ts"}
+    return event, (verdict if verdict.get("id") is not None else None)
+
+
+def get_event(conn: Connection, event_id: uuid.UUID) -> dict[str, Any] | None:
+    stmt = (select(E, *[c.label(f"v_{c.name}") for c in V.c if c.name != "event_id"])
+            .select_from(E.outerjoin(V, V.c.event_id == E.c.id)).where(E.c.id == event_id))
+    row = conn.execute(stmt).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def event_exists(conn: Connection, event_id: uuid.UUID) -> bool:
+    return conn.execute(select(E.c.id).where(E.c.id == event_id)).first() is not None
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def list_feedback(conn: Connection, event_id: uuid.UUID) -> list[dict[str, Any]]:
+    stmt = (select(F, U.c.username).select_from(F.join(U, U.c.id == F.c.user_id))
+            .where(F.c.event_id == event_id).order_by(F.c.updated_at.desc(), F.c.id.desc()))
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def upsert_feedback(conn: Connection, event_id: uuid.UUID, user_id: int, label: str,
+                    corrected_class: str | None, note: str | None) -> dict[str, Any]:
+    """One current feedback per user per event: a second submission replaces the first."""
+    now = datetime.now(UTC)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = {"event_id": event_id, "user_id": user_id, "label": label, "corrected_class": corrected_class,
+              "note": note, "created_at": now, "updated_at": now}
+    stmt = dialect.insert(F).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["event_id", "user_id"],
+        set_={"label": label, "corrected_class": corrected_class, "note": note, "updated_at": now},
+    )
+    conn.execute(stmt)
+    row = conn.execute(select(F, U.c.username).select_from(F.join(U, U.c.id == F.c.user_id))
+                       .where(F.c.event_id == event_id, F.c.user_id == user_id)).one()
+    return dict(row._mapping)
+
+
+def delete_feedback(conn: Connection, event_id: uuid.UUID, user_id: int) -> bool:
+    result = conn.execute(F.delete().where(F.c.event_id == event_id, F.c.user_id == user_id))
+    return bool(result.rowcount)
+
+
+# --------------------------------------------------------------------------- stats
+
+BUCKET_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def stats(conn: Connection, since: datetime, until: datetime, bucket: str) -> dict[str, Any]:
+    """Counts by risk level, tier and threat type per time bucket (event time), plus totals."""
+    width = BUCKET_SECONDS[bucket]
+    ts = V.c.event_timestamp
+    if conn.dialect.name == "postgresql":
+        epoch = func.floor(func.extract("epoch", ts) / width) * width
+    else:
+        epoch = cast(func.strftime("%s", ts), SAInteger) / width * width
+    epoch = cast(epoch, SAInteger).label("bucket")
+    window = and_(ts >= since, ts < until)
+    out: dict[str, Any] = {"buckets": {}, "totals": {}}
+    for dim in ("risk_level", "tier", "threat_type"):
+        col = V.c[dim]
+        rows = conn.execute(select(epoch, col, func.count().label("n")).where(window)
+                            .group_by(literal_column("bucket"), col)).all()
+        totals: dict[str, int] = {}
+        for b, value, n in rows:
+            out["buckets"].setdefault(int(b), {"risk_level": {}, "tier": {}, "threat_type": {}})[dim][value] = n
+            totals[value] = totals.get(value, 0) + n
+        out["totals"][dim] = totals
+    return out
+
+
+# --------------------------------------------------------------------------- users
+
+
+def get_user_by_name(conn: Connection, username: str) -> dict[str, Any] | None:
+    row = conn.execute(select(U).where(U.c.username == username)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def get_user(conn: Connection, user_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(U).where(U.c.id == user_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(select(U).order_by(U.c.id))]
+
+
+def create_user(conn: Connection, username: str, hashed_password: str, role: str,
+                is_active: bool = True) -> dict[str, Any]:
+    result = conn.execute(U.insert().values(username=username, hashed_password=hashed_password, role=role,
+                                            is_active=is_active, created_at=datetime.now(UTC)).returning(U))
+    return dict(result.one()._mapping)
+
+
+def update_user(conn: Connection, user_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+    if changes:
+        conn.execute(update(U).where(U.c.id == user_id).values(**changes))
+    return get_user(conn, user_id)
+
+
+# --------------------------------------------------------------------------- rules, suppressions, models
+
+
+def rule_overrides(conn: Connection) -> dict[str, dict[str, Any]]:
+    t = RuleOverride.__table__
+    return {r.rule_id: dict(r._mapping) for r in conn.execute(select(t))}
+
+
+def set_rule_override(conn: Connection, rule_id: str, enabled: bool, user_id: int) -> dict[str, Any]:
+    t = RuleOverride.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    stmt = dialect.insert(t).values(rule_id=rule_id, enabled=enabled, updated_by=user_id, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["rule_id"],
+                                            set_={"enabled": enabled, "updated_by": user_id, "updated_at": now}))
+    return dict(conn.execute(select(t).where(t.c.rule_id == rule_id)).one()._mapping)
+
+
+def list_suppressions(conn: Connection, active: bool | None = None) -> list[dict[str, Any]]:
+    t = RuleSuppression.__table__
+    stmt = select(t).order_by(t.c.id.desc())
+    if active is not None:
+        stmt = stmt.where(t.c.active == active)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def create_suppression(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
+    t = RuleSuppression.__table__
+    values = {"created_at": datetime.now(UTC), "active": True, **values}
+    return dict(conn.execute(t.insert().values(**values).returning(t)).one()._mapping)
+
+
+def set_suppression_active(conn: Connection, suppression_id: int, active: bool) -> dict[str, Any] | None:
+    t = RuleSuppression.__table__
+    conn.execute(update(t).where(t.c.id == suppression_id).values(active=active))
+    row = conn.execute(select(t).where(t.c.id == suppression_id)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def list_model_versions(conn: Connection, kind: str | None = None) -> list[dict[str, Any]]:
+    t = ModelVersion.__table__
+    stmt = select(t).order_by(t.c.kind, t.c.version.desc())
+    if kind:
+        stmt = stmt.where(t.c.kind == kind)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
