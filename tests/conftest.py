@@ -28,7 +28,7 @@ def kafka_bootstrap() -> Iterator[str]:
 
     try:
         broker = LocalBroker().start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing(f"Tansu Kafka broker: {exc}")
     try:
         yield broker.bootstrap
@@ -64,7 +64,7 @@ def empty_pg_url() -> Iterator[str]:
         admin = _admin_engine()
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
@@ -92,6 +92,6 @@ def redis_url() -> str:
         client = redis.Redis.from_url(REDIS_TEST_URL)
         client.flushdb()
         client.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_missing(f"Redis at {REDIS_TEST_URL}: {exc}")
     return REDIS_TEST_URL

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from secustream.analyzer.rules import RuleError, RuleSet, RulesEngine
+from secustream.analyzer.rules import RuleError, RulesEngine, RuleSet
 from secustream.analyzer.rules_tier import verdict_from_hits
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
