@@ -167,6 +167,51 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.storage.database import make_engine
+    from secustream.training.classifier import TrainConfig
+    from secustream.training.pipeline import TrainPlan, run_training
+
+    plan = TrainPlan(seed=args.seed, events=args.events, held_out_events=args.held_out_events,
+                     attack_ratio=args.attack_ratio, use_feedback=not args.no_feedback,
+                     use_weak_labels=not args.no_weak_labels,
+                     train=TrainConfig(arch=args.arch, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
+                                       lr=args.lr, max_length=args.max_length, seed=args.seed,
+                                       device=settings.MODEL_DEVICE, max_seconds=args.max_seconds))
+    outcome = run_training(plan, make_engine(settings.DATABASE_URL), settings.MODEL_DIR, settings.rules_path,
+                           settings.MODEL_DEVICE)
+    print(outcome.summary())
+    return 0
+
+
+def cmd_optimize_llm(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.storage.database import make_engine
+    from secustream.training.optimize import run_optimization
+
+    outcome = run_optimization(settings, make_engine(settings.DATABASE_URL), settings.MODEL_DIR,
+                               demo_events=args.demo_events, seed=args.seed, max_demos=args.max_demos)
+    print(outcome.summary())
+    return 0
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.training.evaluate import run_evaluation
+
+    path = args.model or settings.MODEL_PATH
+    if not path:
+        from secustream.storage.database import make_engine
+        from secustream.training.registry import CLASSIFIER, active
+
+        current = active(make_engine(settings.DATABASE_URL), CLASSIFIER)
+        if current is None:
+            raise SystemExit("evaluate: no --model given and no active classifier in the registry (run train)")
+        path = current.artifact_path
+    print(f"evaluating {path} on a fresh stream: seed {args.seed}, {args.events} events")
+    for result in run_evaluation(settings, Path(path), args.seed, args.events, args.attack_ratio):
+        print(result.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +261,35 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
     ing.add_argument("file", help="path, or - for stdin")
     ing.set_defaults(func=cmd_ingest)
+
+    tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
+    tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")
+    tr.add_argument("--events", type=int, default=12_000, help="generated training events")
+    tr.add_argument("--held-out-events", type=int, default=4_000, help="held-out events (another seed)")
+    tr.add_argument("--attack-ratio", type=float, default=0.3)
+    tr.add_argument("--arch", default="student", choices=["student", "student-l1", "minilm", "tiny"])
+    tr.add_argument("--init", default="minilm", choices=["minilm", "random"])
+    tr.add_argument("--epochs", type=int, default=3)
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--lr", type=float, default=None)
+    tr.add_argument("--max-length", type=int, default=64)
+    tr.add_argument("--max-seconds", type=float, default=None, help="stop training after this long")
+    tr.add_argument("--no-feedback", action="store_true", help="ignore analyst feedback")
+    tr.add_argument("--no-weak-labels", action="store_true", help="ignore high-confidence LLM verdicts")
+    tr.set_defaults(func=cmd_train)
+
+    opt = sub.add_parser("optimize-llm", help="optimise the DSPy program on feedback (BootstrapFewShot)")
+    opt.add_argument("--demo-events", type=int, default=40, help="generated examples added to feedback")
+    opt.add_argument("--seed", type=int, default=3)
+    opt.add_argument("--max-demos", type=int, default=4)
+    opt.set_defaults(func=cmd_optimize_llm)
+
+    ev = sub.add_parser("evaluate", help="rules-only vs model-only vs hybrid on a fresh labelled stream")
+    ev.add_argument("--seed", type=int, required=True, help="a seed not used in training")
+    ev.add_argument("--events", type=int, default=20_000)
+    ev.add_argument("--attack-ratio", type=float, default=0.05)
+    ev.add_argument("--model", default=None, help="classifier artifact (default: MODEL_PATH or the active one)")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -82,6 +82,28 @@ class Settings(BaseSettings):
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
     MODEL_DIR: str = "./models"
 
+    # --- hybrid analyzer: model tier (docs/analyzer.md)
+    MODEL_ENABLED: bool = True
+    MODEL_PATH: str = ""  # explicit classifier artifact; empty = the registry's active version under MODEL_DIR
+    MODEL_DEVICE: str = "auto"  # auto = cuda when present, else cpu
+    MODEL_BACKEND: Literal["torch", "int8"] = "torch"
+    MODEL_BATCH_SIZE: int = Field(default=256, ge=1, le=8192)
+    MODEL_THREADS: int = Field(default=0, ge=0, le=256)  # 0 = torch's default
+    MODEL_RELOAD_SECONDS: float = Field(default=30.0, ge=0)  # registry poll for hot swap; 0 = never
+
+    # --- hybrid analyzer: LLM tier (OPENAI_API_KEY, LLM_MODEL, LLM_API_BASE above)
+    LLM_ENABLED: bool = True
+    LLM_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=600)
+    LLM_MAX_CALLS_PER_MINUTE: int = Field(default=60, ge=0)
+    LLM_MAX_CONCURRENCY: int = Field(default=4, ge=1, le=256)
+    LLM_CACHE_TTL_SECONDS: int = Field(default=86_400, ge=0)
+    LLM_MAX_TOKENS: int = Field(default=800, ge=16)
+
+    # --- hybrid analyzer: adaptive router
+    ROUTER_ESCALATE_BELOW_CONFIDENCE: float = Field(default=0.8, ge=0, le=1)
+    ROUTER_ESCALATE_AT_RISK: float = Field(default=0.9, ge=0, le=1.01)
+    ROUTER_LAG_THRESHOLD: int = Field(default=1000, ge=0)
+
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
     FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set

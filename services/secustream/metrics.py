@@ -58,6 +58,30 @@ class AnalyzerMetrics:
                               registry=registry)
 
 
+class HybridMetrics:
+    """Model and LLM tiers and the adaptive router (docs/analyzer.md)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.tier_events = Counter("secustream_tier_events_total", "Events each tier analysed", ["tier"],
+                                   registry=registry)
+        self.tier_seconds = Histogram("secustream_tier_batch_seconds", "Time a tier spent on one batch", ["tier"],
+                                      buckets=LATENCY_BUCKETS, registry=registry)
+        self.escalations = Counter("secustream_escalations_total",
+                                   "Router escalation decisions by wanted reason and outcome",
+                                   ["reason", "outcome"], registry=registry)
+        self.llm_calls = Counter("secustream_llm_calls_total",
+                                 "LLM tier requests by outcome (ok, cache_hit, error, timeout, invalid, "
+                                 "budget_exhausted, saturated)", ["outcome"], registry=registry)
+        self.llm_seconds = Histogram("secustream_llm_call_seconds", "Latency of completed LLM calls",
+                                     buckets=LATENCY_BUCKETS, registry=registry)
+        self.llm_budget_remaining = Gauge("secustream_llm_budget_remaining",
+                                          "LLM calls left in this minute's shared budget", registry=registry)
+        self.model_version = Gauge("secustream_model_version", "Registry version in use (0 = explicit path)",
+                                   ["kind", "name"], registry=registry)
+        self.model_swaps = Counter("secustream_model_swaps_total", "Hot swaps to a newly active version",
+                                   ["kind"], registry=registry)
+
+
 class _Handler(BaseHTTPRequestHandler):
     registry: CollectorRegistry
 

@@ -16,7 +16,7 @@ from secustream.analyzer.rules_tier import RulesTier
 from secustream.analyzer.worker import AnalyzerWorker, Topics
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
-from secustream.metrics import AnalyzerMetrics
+from secustream.metrics import AnalyzerMetrics, HybridMetrics
 from secustream.state import StateStore
 from secustream.storage.repository import VerdictRepository
 
@@ -31,9 +31,15 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
                  client_id: str | None = None) -> AnalyzerWorker:
     metrics = AnalyzerMetrics(registry)
     ruleset = RuleSet.load(settings.rules_path)
-    engine = RulesEngine(ruleset, state)
+    from secustream.analyzer.model.hybrid import build_hybrid
+    from secustream.training.suppressions import SuppressionIndex
+
+    suppressions = SuppressionIndex(db, interval=max(settings.RULES_RELOAD_SECONDS, 1.0))
+    engine = RulesEngine(ruleset, state, suppressions)
     reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
-    router = Router([RulesTier(engine, ANALYZER_VERSION)])
+    hybrid_metrics = HybridMetrics(registry)
+    hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
+    router = Router([RulesTier(engine, ANALYZER_VERSION), *hybrid.tiers(hybrid_metrics)])
     client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
     consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,
                                         settings.KAFKA_SESSION_TIMEOUT_MS))

@@ -1,0 +1,85 @@
+"""The adaptive routing policy as one pure function, so its decision table is testable in isolation.
+
+Order of the table (first match wins), for an event no rule decided:
+
+| escalation wanted? | consumer lag > threshold | LLM configured | budget left | route | reason                |
+| ------------------ | ------------------------ | -------------- | ----------- | ----- | --------------------- |
+| no                 | any                      | any            | any         | model | model confident       |
+| yes                | yes                      | any            | any         | model | under load (shed)     |
+| yes                | no                       | no             | any         | model | llm unavailable       |
+| yes                | no                       | yes            | 0           | model | llm budget exhausted  |
+| yes                | no                       | yes            | > 0 / ?     | llm   | the escalation reason |
+
+Escalation is wanted when a rule asked for it, when model confidence is below the threshold, or when
+the predicted risk is at or above the high-risk threshold. Under load the model decides everything
+("widens what it decides") so the consumer catches up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Route(StrEnum):
+    MODEL = "model"
+    LLM = "llm"
+
+
+class Escalation(StrEnum):
+    RULE_REQUEST = "rule_request"
+    LOW_CONFIDENCE = "low_confidence"
+    HIGH_RISK = "high_risk"
+
+
+@dataclass(frozen=True, slots=True)
+class RouterThresholds:
+    escalate_below_confidence: float = 0.8
+    escalate_at_risk: float = 0.9
+    lag_threshold: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    route: Route
+    reason: str
+    wanted: Escalation | None = None  # what escalation was asked for (also when it was refused)
+    outcome: str = "none"  # metrics label: none | escalated | shed_load | llm_unavailable | budget_exhausted
+
+
+def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool,
+                      t: RouterThresholds) -> Escalation | None:
+    if rule_requested:
+        return Escalation.RULE_REQUEST
+    if confidence < t.escalate_below_confidence:
+        return Escalation.LOW_CONFIDENCE
+    if risk_score >= t.escalate_at_risk:
+        return Escalation.HIGH_RISK
+    return None
+
+
+def decide(*, confidence: float, risk_score: float, lag: int, llm_available: bool, budget_left: int | None,
+           thresholds: RouterThresholds, rule_requested: bool = False) -> Decision:
+    """Where an event the rules left open goes. ``budget_left`` None means "unknown, try"."""
+    t = thresholds
+    wanted = wanted_escalation(confidence, risk_score, rule_requested, t)
+    if wanted is None:
+        return Decision(Route.MODEL, f"model confident ({confidence:.2f} >= {t.escalate_below_confidence:.2f}, "
+                                     f"risk {risk_score:.2f} < {t.escalate_at_risk:.2f})")
+    why = _describe(wanted, confidence, risk_score, t)
+    if lag > t.lag_threshold:
+        return Decision(Route.MODEL, f"under load (lag {lag} > {t.lag_threshold}): model decides, "
+                                     f"llm skipped ({why})", wanted, "shed_load")
+    if not llm_available:
+        return Decision(Route.MODEL, f"llm unavailable: model decides ({why})", wanted, "llm_unavailable")
+    if budget_left is not None and budget_left <= 0:
+        return Decision(Route.MODEL, f"llm budget exhausted: model decides ({why})", wanted, "budget_exhausted")
+    return Decision(Route.LLM, f"escalated to llm: {why}", wanted, "escalated")
+
+
+def _describe(wanted: Escalation, confidence: float, risk: float, t: RouterThresholds) -> str:
+    if wanted is Escalation.LOW_CONFIDENCE:
+        return f"model confidence {confidence:.2f} < {t.escalate_below_confidence:.2f}"
+    if wanted is Escalation.HIGH_RISK:
+        return f"predicted risk {risk:.2f} >= {t.escalate_at_risk:.2f}"
+    return "a rule requested llm review"
