@@ -11,13 +11,20 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from secustream.events import SecurityEvent
+from secustream.normalizers.auditd import normalize_auditd
 from secustream.normalizers.base import NormalizationError
 from secustream.normalizers.jsonl import normalize_jsonl
+from secustream.normalizers.linux_auth import normalize_linux_auth
 from secustream.normalizers.sshd import normalize_sshd
+from secustream.normalizers.web import normalize_web_access
+from secustream.normalizers.windows import normalize_windows
 
 Normalizer = Callable[[str], SecurityEvent]
 
-NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType({"jsonl": normalize_jsonl, "sshd": normalize_sshd})
+NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType({
+    "jsonl": normalize_jsonl, "sshd": normalize_sshd, "windows": normalize_windows,
+    "linux-auth": normalize_linux_auth, "auditd": normalize_auditd, "web-access": normalize_web_access,
+})
 """Read-only registry by ``--format`` name."""
 
 
@@ -48,4 +55,5 @@ def iter_normalized(lines: Iterable[str], fmt: str, **options: Any) -> Iterator[
 
 
 __all__ = ["NORMALIZERS", "NormalizationError", "NormalizedLine", "Normalizer", "iter_normalized",
-           "normalize_jsonl", "normalize_sshd"]
+           "normalize_auditd", "normalize_jsonl", "normalize_linux_auth", "normalize_sshd", "normalize_web_access",
+           "normalize_windows"]

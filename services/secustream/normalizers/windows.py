@@ -1,0 +1,428 @@
+"""Windows event log JSON (Security, System, Sysmon, PowerShell) → ``SecurityEvent``.
+
+Why one module for three shapes: shippers export the same EVTX record as a Winlogbeat/ECS document
+(``winlog.event_data``), a flat EVTX→JSON object (``EventID``, ``Channel``, EventData fields at the
+top level or under ``EventData``; NXLog, EvtxECmd, Splunk UF), or evtx_dump's ``Event.System`` /
+``Event.EventData`` tree. All three become the same event.
+
+Sigma/Sysmon field names stay available: every EventData field is copied into ``unmapped`` under
+its own name (``unmapped.Image``, ``unmapped.CommandLine``, ``unmapped.TargetObject`` …) together
+with ``EventID``, ``Channel``, ``Provider_Name`` and ``Computer``. Security 4688 also gets the
+Sysmon-style ``Image``/``ParentImage``/``User`` names, so generic ``process_creation`` Sigma rules
+match it (SigmaHQ's Windows pipelines do the same mapping).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from secustream.events import SecurityEvent
+from secustream.normalizers.base import (
+    MAX_MESSAGE,
+    MAX_RAW,
+    NormalizationError,
+    clip,
+    line_event_id,
+    validation_reason,
+)
+
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+POWERSHELL_CHANNEL = "Microsoft-Windows-PowerShell/Operational"
+
+Doc = dict[str, Any]
+
+
+def _s(value: Any) -> str | None:
+    """EVTX placeholders (``-``, empty) mean absent."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text in ("", "-") else text
+
+
+def _int(value: Any) -> int | None:
+    """Decimal or ``0x``-hex ids (Security log pids are hex)."""
+    text = _s(value)
+    if text is None:
+        return None
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        return None
+
+
+def _ip(value: Any) -> str | None:
+    text = _s(value)
+    if text is None:
+        return None
+    try:
+        addr = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)  # Kerberos events write ::ffff:10.0.0.5
+    return str(addr)
+
+
+def _base(path: str | None) -> str | None:
+    return path.replace("/", "\\").rsplit("\\", 1)[-1] if path else None
+
+
+def _port(value: Any) -> int | None:
+    port = _int(value)
+    return port if port is not None and 0 < port <= 65535 else None
+
+
+# ---------------------------------------------------------------- per event id: type, action, outcome, fields
+Mapper = Callable[[Doc, Doc, str | None], None]
+"""(EventData, event doc being built, computer) → fills the doc's normalised fields."""
+
+
+def _logon(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["source"] = {"ip": _ip(data.get("IpAddress")), "port": _port(data.get("IpPort")),
+                     "host": _s(data.get("WorkstationName"))}
+    doc["destination"] = {"host": computer, "user": _s(data.get("TargetUserName")),
+                          "domain": _s(data.get("TargetDomainName"))}
+    if _s(data.get("ProcessName")):
+        doc["process"] = {"executable": _s(data.get("ProcessName")), "name": _base(_s(data.get("ProcessName"))),
+                          "pid": _int(data.get("ProcessId"))}
+
+
+def _explicit(data: Doc, doc: Doc, computer: str | None) -> None:
+    _logon(data, doc, computer)
+    doc["source"]["user"] = _s(data.get("SubjectUserName"))
+    doc["source"]["host"] = computer
+    doc["destination"]["host"] = _s(data.get("TargetServerName")) or computer
+
+
+def _subject(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["destination"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
+                          "domain": _s(data.get("SubjectDomainName"))}
+
+
+def _account(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName"))}
+    member = _s(data.get("MemberName"))
+    target = _s(data.get("TargetUserName"))
+    if member:  # group membership: TargetUserName is the group, MemberName the DN of the member
+        doc["destination"] = {"host": computer, "user": member.split(",", 1)[0].removeprefix("CN=")}
+        doc.setdefault("unmapped", {})["group"] = target
+    else:
+        doc["destination"] = {"host": computer, "user": target, "domain": _s(data.get("TargetDomainName"))}
+
+
+def _kerberos(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["source"] = {"ip": _ip(data.get("IpAddress")), "port": _port(data.get("IpPort"))}
+    doc["destination"] = {"host": computer, "user": _s(data.get("TargetUserName")),
+                          "domain": _s(data.get("TargetDomainName"))}
+    status = _s(data.get("Status"))
+    if status is not None and doc.get("outcome") is None:
+        doc["outcome"] = "success" if _int(status) == 0 else "failure"
+
+
+def _proc_4688(data: Doc, doc: Doc, computer: str | None) -> None:
+    image, parent = _s(data.get("NewProcessName")), _s(data.get("ParentProcessName"))
+    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("NewProcessId")),
+                      "command_line": _s(data.get("CommandLine")), "parent_name": _base(parent),
+                      "parent_pid": _int(data.get("ProcessId")),
+                      "user": _s(data.get("TargetUserName")) or _s(data.get("SubjectUserName"))}
+    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName"))}
+    # the Sysmon names generic process_creation rules use (Sigma's windows pipeline mapping)
+    for sigma, ours in (("Image", image), ("ParentImage", parent), ("User", doc["process"]["user"]),
+                        ("ProcessId", doc["process"]["pid"]), ("ParentProcessId", doc["process"]["parent_pid"])):
+        if ours is not None and sigma not in data:
+            doc.setdefault("unmapped", {})[sigma] = ours
+
+
+def _service(data: Doc, doc: Doc, computer: str | None) -> None:
+    path = _s(data.get("ImagePath")) or _s(data.get("ServiceFileName"))
+    doc["source"] = {"host": computer, "user": _s(data.get("AccountName")) or _s(data.get("SubjectUserName"))}
+    doc["destination"] = {"host": computer}
+    if path:
+        doc["process"] = {"command_line": path}
+    name = _s(data.get("ServiceName"))
+    doc["message"] = doc.get("message") or f"A service was installed in the system. Service Name: {name}"
+
+
+def _host_only(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName"))}
+
+
+def _sysmon_process(data: Doc, doc: Doc, computer: str | None) -> None:
+    image, parent = _s(data.get("Image")), _s(data.get("ParentImage"))
+    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")),
+                      "command_line": _s(data.get("CommandLine")), "user": _s(data.get("User")),
+                      "parent_name": _base(parent), "parent_pid": _int(data.get("ParentProcessId")),
+                      "parent_command_line": _s(data.get("ParentCommandLine"))}
+    doc["source"] = {"host": computer, "user": _s(data.get("User"))}
+    sha = _hash(data.get("Hashes"), "SHA256")
+    if sha and image:
+        doc["file"] = {"path": image, "name": _base(image), "sha256": sha}
+
+
+def _hash(hashes: Any, kind: str) -> str | None:
+    for part in str(hashes or "").split(","):
+        name, _, value = part.partition("=")
+        if name.strip().upper() == kind and value.strip():
+            return value.strip().lower()
+    return None
+
+
+def _sysmon_image(data: Doc, doc: Doc, computer: str | None) -> None:
+    image = _s(data.get("Image"))
+    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")),
+                      "user": _s(data.get("User"))}
+    doc["source"] = {"host": computer, "user": _s(data.get("User"))}
+
+
+def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
+    _sysmon_image(data, doc, computer)
+    doc["source"].update(ip=_ip(data.get("SourceIp")), port=_port(data.get("SourcePort")))
+    doc["destination"] = {"ip": _ip(data.get("DestinationIp")), "port": _port(data.get("DestinationPort")),
+                          "host": _s(data.get("DestinationHostname"))}
+    initiated = str(data.get("Initiated", "")).lower()
+    doc["network"] = {"transport": _s(data.get("Protocol")),
+                      "direction": "outbound" if initiated == "true" else "inbound" if initiated == "false" else None}
+
+
+def _sysmon_access(data: Doc, doc: Doc, computer: str | None) -> None:
+    source = _s(data.get("SourceImage"))
+    doc["process"] = {"executable": source, "name": _base(source), "pid": _int(data.get("SourceProcessId")),
+                      "user": _s(data.get("SourceUser"))}
+    doc["source"] = {"host": computer, "user": _s(data.get("SourceUser"))}
+    doc["destination"] = {"host": computer, "user": _s(data.get("TargetUser"))}
+
+
+def _sysmon_file(data: Doc, doc: Doc, computer: str | None) -> None:
+    _sysmon_image(data, doc, computer)
+    target = _s(data.get("TargetFilename")) or _s(data.get("ImageLoaded"))
+    if target:
+        doc["file"] = {"path": target, "name": _base(target), "action": doc.get("action"),
+                       "sha256": _hash(data.get("Hashes"), "SHA256")}
+
+
+def _sysmon_dns(data: Doc, doc: Doc, computer: str | None) -> None:
+    _sysmon_image(data, doc, computer)
+    answers = [ip for a in str(data.get("QueryResults") or "").replace(";", " ").split() if (ip := _ip(a))]
+    doc["dns"] = {"query": _s(data.get("QueryName")), "answers": answers}
+
+
+def _script(data: Doc, doc: Doc, computer: str | None) -> None:
+    doc["source"] = {"host": computer}
+    doc["process"] = {"name": "powershell.exe", "command_line": clip(_s(data.get("ScriptBlockText")), MAX_MESSAGE)}
+
+
+# (channel kind, event id) → (event_type, action, outcome or None, mapper)
+_EVENTS: dict[tuple[str, int], tuple[str, str, str | None, Mapper]] = {
+    ("security", 4624): ("auth", "logon", "success", _logon),
+    ("security", 4625): ("auth", "logon", "failure", _logon),
+    ("security", 4634): ("auth", "logoff", "success", _subject),
+    ("security", 4648): ("auth", "explicit_credentials_logon", "success", _explicit),
+    ("security", 4672): ("auth", "special_privileges_assigned", "success", _subject),
+    ("security", 4688): ("process", "process_start", "success", _proc_4688),
+    ("security", 4697): ("system", "service_installed", "success", _service),
+    ("security", 4720): ("auth", "user_account_created", "success", _account),
+    ("security", 4722): ("auth", "user_account_enabled", "success", _account),
+    ("security", 4724): ("auth", "password_reset", "success", _account),
+    ("security", 4726): ("auth", "user_account_deleted", "success", _account),
+    ("security", 4728): ("auth", "group_member_added", "success", _account),
+    ("security", 4732): ("auth", "group_member_added", "success", _account),
+    ("security", 4756): ("auth", "group_member_added", "success", _account),
+    ("security", 4740): ("auth", "account_locked_out", "success", _account),
+    ("security", 4768): ("auth", "kerberos_tgt_request", None, _kerberos),
+    ("security", 4769): ("auth", "kerberos_service_ticket", None, _kerberos),
+    ("security", 4771): ("auth", "kerberos_preauth_failed", "failure", _kerberos),
+    ("security", 4776): ("auth", "ntlm_validation", None, _kerberos),
+    ("security", 1102): ("system", "audit_log_cleared", "success", _host_only),
+    ("system", 7045): ("system", "service_installed", "success", _service),
+    ("system", 7036): ("system", "service_state_changed", "success", _service),
+    ("system", 104): ("system", "event_log_cleared", "success", _host_only),
+    ("sysmon", 1): ("process", "process_start", "success", _sysmon_process),
+    ("sysmon", 3): ("network", "network_connection", "success", _sysmon_network),
+    ("sysmon", 5): ("process", "process_end", "success", _sysmon_image),
+    ("sysmon", 6): ("system", "driver_load", "success", _sysmon_file),
+    ("sysmon", 7): ("process", "image_load", "success", _sysmon_file),
+    ("sysmon", 8): ("process", "create_remote_thread", "success", _sysmon_access),
+    ("sysmon", 10): ("process", "process_access", "success", _sysmon_access),
+    ("sysmon", 11): ("file", "file_create", "success", _sysmon_file),
+    ("sysmon", 12): ("registry", "registry_add_delete", "success", _sysmon_image),
+    ("sysmon", 13): ("registry", "registry_set", "success", _sysmon_image),
+    ("sysmon", 14): ("registry", "registry_rename", "success", _sysmon_image),
+    ("sysmon", 15): ("file", "file_stream_hash", "success", _sysmon_file),
+    ("sysmon", 17): ("process", "pipe_created", "success", _sysmon_image),
+    ("sysmon", 18): ("process", "pipe_connected", "success", _sysmon_image),
+    ("sysmon", 22): ("dns", "dns_query", "success", _sysmon_dns),
+    ("sysmon", 23): ("file", "file_delete", "success", _sysmon_file),
+    ("sysmon", 26): ("file", "file_delete", "success", _sysmon_file),
+    ("powershell", 4104): ("process", "powershell_script_block", "success", _script),
+}
+SUPPORTED_EVENT_IDS = {kind: sorted(i for k, i in _EVENTS if k == kind) for kind in ("security", "system", "sysmon")}
+
+
+def _channel_kind(channel: str | None, provider: str | None) -> str:
+    text = f"{channel or ''}|{provider or ''}".lower()
+    if "sysmon" in text:
+        return "sysmon"
+    if "powershell" in text:
+        return "powershell"
+    if (channel or "").lower() == "system" or "service control manager" in text:
+        return "system"
+    return "security" if "security" in text else (channel or "other").lower()
+
+
+# ---------------------------------------------------------------- the three input shapes
+def _attr(node: Any, *names: str) -> Any:
+    """evtx_dump writes attributes as ``{"#attributes": {...}}`` and text as ``{"#text": …}``."""
+    if isinstance(node, dict):
+        if "#text" in node:
+            return node["#text"]
+        attrs = node.get("#attributes") or node
+        for name in names:
+            if name in attrs:
+                return attrs[name]
+        return None
+    return node
+
+
+def _from_evtx_dump(data: Doc) -> tuple[Doc, Doc, Doc]:
+    event = data["Event"]
+    system = event.get("System") or {}
+    fields = {
+        "EventID": _attr(system.get("EventID")), "Channel": system.get("Channel"),
+        "Provider_Name": _attr(system.get("Provider"), "Name"), "Computer": system.get("Computer"),
+        "TimeCreated": _attr(system.get("TimeCreated"), "SystemTime"),
+        "EventRecordID": system.get("EventRecordID"), "Level": system.get("Level"),
+    }
+    event_data = event.get("EventData") or event.get("UserData") or {}
+    rest = {k: v for k, v in event.items() if k not in ("System", "EventData", "UserData")}
+    return fields, dict(event_data) if isinstance(event_data, dict) else {"Data": event_data}, rest
+
+
+_ECS_HANDLED = ("@timestamp", "winlog", "message")
+
+
+def _from_winlogbeat(data: Doc) -> tuple[Doc, Doc, Doc]:
+    winlog = data["winlog"]
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    fields = {
+        "EventID": winlog.get("event_id", event.get("code")), "Channel": winlog.get("channel"),
+        "Provider_Name": winlog.get("provider_name", event.get("provider")),
+        "Computer": winlog.get("computer_name") or (data.get("host") or {}).get("name"),
+        "TimeCreated": data.get("@timestamp"), "EventRecordID": winlog.get("record_id"),
+        "Message": data.get("message"),
+    }
+    event_data = dict(winlog.get("event_data") or {})
+    for key, value in (winlog.get("user_data") or {}).items():
+        event_data.setdefault(key, value)
+    rest = {k: v for k, v in data.items() if k not in _ECS_HANDLED}
+    extra_winlog = {k: v for k, v in winlog.items() if k not in (
+        "event_id", "channel", "provider_name", "computer_name", "record_id", "event_data", "user_data")}
+    if extra_winlog:
+        rest["winlog"] = extra_winlog
+    return fields, event_data, rest
+
+
+_FLAT_SYSTEM = {
+    "EventID": ("EventID", "EventId", "event_id", "EventCode"),
+    "Channel": ("Channel", "channel", "LogName"),
+    "Provider_Name": ("Provider_Name", "ProviderName", "Provider", "SourceName"),
+    "Computer": ("Computer", "Hostname", "ComputerName", "computer_name"),
+    "TimeCreated": ("TimeCreated", "SystemTime", "EventTime", "TimeGenerated", "@timestamp", "timestamp"),
+    "EventRecordID": ("EventRecordID", "RecordNumber", "RecordId"),
+    "Message": ("Message", "message"),
+}
+
+
+def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc]:
+    used: set[str] = set()
+    fields: Doc = {}
+    for name, keys in _FLAT_SYSTEM.items():
+        for key in keys:
+            if data.get(key) is not None:
+                fields[name] = _attr(data[key], "Name", "SystemTime")
+                used.add(key)
+                break
+    nested = data.get("EventData")
+    event_data = dict(nested) if isinstance(nested, dict) else {}
+    if isinstance(nested, dict):
+        used.add("EventData")
+    for key, value in data.items():  # flat exports put EventData fields next to the System ones
+        if key not in used and key != "System":
+            event_data.setdefault(key, value)
+    return fields, event_data, {}
+
+
+def _timestamp(fields: Doc, event_data: Doc) -> datetime:
+    text = fields.get("TimeCreated") or event_data.get("UtcTime")
+    if text is None:
+        raise NormalizationError("Windows event without a timestamp (TimeCreated, @timestamp or UtcTime)")
+    if isinstance(text, int | float):
+        return datetime.fromtimestamp(text / 1000 if text > 1e11 else text, UTC)
+    value = str(text).strip().replace(" ", "T", 1)
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    head, dot, tail = value.partition(".")
+    if dot:  # EVTX has 7 fractional digits; Python takes 6
+        digits = "".join(c for c in tail if c.isdigit())
+        value = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise NormalizationError(f"bad timestamp {text!r}") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def normalize_windows(line: str) -> SecurityEvent:
+    """One exported Windows event (JSON object) → event; unknown event ids are kept as ``other``."""
+    text = line.strip()
+    if not text:
+        raise NormalizationError("empty line")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NormalizationError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise NormalizationError(f"expected a JSON object, got {type(data).__name__}")
+    if isinstance(data.get("Event"), dict):
+        fields, event_data, rest = _from_evtx_dump(data)
+    elif isinstance(data.get("winlog"), dict):
+        fields, event_data, rest = _from_winlogbeat(data)
+    else:
+        fields, event_data, rest = _from_flat(data)
+    event_id = _int(fields.get("EventID"))
+    if event_id is None:
+        raise NormalizationError("not a Windows event: no EventID (winlog.event_id, EventID or Event.System.EventID)")
+    channel, provider = _s(fields.get("Channel")), _s(fields.get("Provider_Name"))
+    computer = _s(fields.get("Computer"))
+    kind = _channel_kind(channel, provider)
+    event_type, action, outcome, mapper = _EVENTS.get(
+        (kind, event_id), ("other", f"windows_event_{event_id}", None, _host_only))
+    unmapped: Doc = {**{k: v for k, v in event_data.items() if v is not None}, "EventID": event_id}
+    for key in ("Channel", "Provider_Name", "Computer", "EventRecordID", "Level"):
+        if fields.get(key) is not None:
+            unmapped[key] = fields[key]
+    if rest:
+        unmapped["export"] = rest  # shipper metadata (agent, ecs, host …), kept but out of the Sigma namespace
+    doc: Doc = {"event_type": event_type, "action": action, "unmapped": unmapped}
+    if outcome:
+        doc["outcome"] = outcome
+    mapper(event_data, doc, computer)
+    doc["outcome"] = doc.get("outcome") or "unknown"
+    message = doc.get("message") or _s(fields.get("Message"))
+    if len(text) > MAX_RAW:
+        unmapped["raw_truncated"] = True
+    try:
+        return SecurityEvent(
+            event_id=line_event_id(text), timestamp=_timestamp(fields, event_data), message=clip(message, MAX_MESSAGE),
+            product="windows", vendor="microsoft",
+            dataset=f"windows.{kind}" if kind in ("security", "system", "sysmon", "powershell") else "windows",
+            raw=clip(text, MAX_RAW), **{k: v for k, v in doc.items() if k != "message"},
+        )
+    except ValidationError as exc:
+        raise NormalizationError(validation_reason(exc)) from None
