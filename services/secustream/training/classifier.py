@@ -36,6 +36,7 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     max_seconds: float | None = None  # stop early (keeps what it learned) on slow machines
+    freeze_embeddings: bool = False  # keep the (MiniLM-projected) word embeddings: fewer weights to update
 
 
 @dataclass
@@ -91,13 +92,15 @@ def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "ca
     device = pick_device(cfg.device)
     tokenizer = load_tokenizer()
     model = build_model(cfg.arch, init=cfg.init).to(device)
+    if cfg.freeze_embeddings:
+        model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     label_id = {lab: i for i, lab in enumerate(LABELS)}
     counts = Counter(e.label for e in fit)
     total = sum(counts.values())
     class_w = torch.tensor([math.sqrt(total / (len(counts) * counts[lab])) if counts[lab] else 1.0 for lab in LABELS],
                            dtype=torch.float32, device=device)
     lr = cfg.lr or (5e-5 if cfg.arch == "minilm" else 2e-3)
-    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     steps = max(1, cfg.epochs * math.ceil(len(fit) / cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=lr, total_steps=steps, pct_start=0.1)
     started = time.monotonic()

@@ -22,7 +22,7 @@ _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]")
 
 def _answer(prompt: str) -> str:
     threat = "benign"
-    event_part = prompt.split("[[ ## event ## ]]")[-1]
+    event_part = prompt.split("[[ ## event ## ]]")[-1].split("[[ ## context ## ]]")[0]
     for cls in ThreatClass:
         if cls.value != "benign" and cls.value in event_part:
             threat = cls.value
