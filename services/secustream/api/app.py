@@ -18,12 +18,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from secustream.api.deps import ApiContext
 from secustream.api.live import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.routes import auth, events, insights, live, system, users
+from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, check_secret_key
 from secustream.api.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from secustream.config import Settings
@@ -38,6 +39,12 @@ DESCRIPTION = """Events and verdicts of the SecuStreamAI pipeline for analysts.
 Authenticate with `POST {api}/auth/token` (OAuth2 password form), then send `Authorization: Bearer <token>`.
 Roles: **viewer** reads; **analyst** also gives feedback; **admin** also manages users, rules and suppressions.
 """
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Message, "description": "Bad input (the message says which)"},
+    413: {"model": Message, "description": "Request body larger than MAX_REQUEST_BYTES"},
+}
 
 
 def make_throttle(settings: Settings, state: StateStore) -> LoginThrottle:
@@ -78,7 +85,7 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
 
     app.include_router(system.router)
     for module in (auth, events, insights, users, live):
-        app.include_router(module.router, prefix=api)
+        app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
 
@@ -103,6 +110,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def bad_value(_request: Request, exc: DataError) -> JSONResponse:
+        """A value PostgreSQL cannot store or compare (e.g. a NUL character) is the client's error."""
+        return JSONResponse({"detail": "invalid value in the request (e.g. a NUL character)"}, status_code=400)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:

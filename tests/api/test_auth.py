@@ -1,0 +1,206 @@
+"""Authentication: token tampering, login throttling, start-up refusal of weak keys, bootstrap and admin flows."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from jose import jwt
+from prometheus_client import CollectorRegistry
+
+from secustream.api.app import create_app
+from secustream.api.security import TokenCodec, dev_settings
+from secustream.config import DEFAULT_SECRET_KEY, SettingsError
+from secustream.state import MemoryState
+from secustream.storage import queries
+from secustream.storage.database import make_engine
+from tests.api.conftest import PASSWORD, Api, build_api, make_settings
+
+ME = "/api/v1/auth/me"
+TOKEN = "/api/v1/auth/token"
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _me(api: Api, token: str) -> tuple[int, str]:
+    response = api.client.get(ME, headers={"Authorization": f"Bearer {token}"})
+    return response.status_code, response.json().get("detail", "")
+
+
+def test_login_issues_a_working_token(api: Api) -> None:
+    response = api.client.post(TOKEN, data={"username": "analyst-user", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 30 * 60
+    status, _ = _me(api, body["access_token"])
+    assert status == 200
+    assert api.client.get(ME, headers={"Authorization": f"Bearer {body['access_token']}"}).json()["role"] == "analyst"
+
+
+def test_tampered_tokens_are_rejected(api: Api) -> None:
+    key, alg = api.settings.SECRET_KEY, api.settings.ALGORITHM
+    now = int(time.time())
+    good = {"sub": "admin-user", "role": "admin", "iat": now, "exp": now + 600}
+    assert _me(api, jwt.encode(good, key, algorithm=alg))[0] == 200  # the control: a proper token works
+
+    alg_none = _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(good) + "."
+    wrong_key = jwt.encode(good, "another-secret-key-of-sufficient-length!!", algorithm=alg)
+    other_alg = jwt.encode(good, key, algorithm="HS512")
+    expired = jwt.encode({**good, "iat": now - 7200, "exp": now - 3600}, key, algorithm=alg)
+    no_exp = jwt.encode({"sub": "admin-user"}, key, algorithm=alg)
+    no_sub = jwt.encode({"role": "admin", "exp": now + 600}, key, algorithm=alg)
+    empty_sub = jwt.encode({**good, "sub": ""}, key, algorithm=alg)
+    unknown = jwt.encode({**good, "sub": "nobody"}, key, algorithm=alg)
+    disabled = jwt.encode({**good, "sub": "disabled-user"}, key, algorithm=alg)
+    header, _payload, sig = jwt.encode(good, key, algorithm=alg).split(".")
+    forged_payload = f"{header}.{_b64({**good, 'sub': 'viewer-user', 'role': 'admin'})}.{sig}"
+
+    cases = {
+        "alg none": (alg_none, "algorithm"), "wrong signature": (wrong_key, "invalid"),
+        "other algorithm": (other_alg, "algorithm"), "expired": (expired, "expired"),
+        "no exp": (no_exp, "invalid"), "no subject": (no_sub, "invalid"), "empty subject": (empty_sub, ""),
+        "unknown subject": (unknown, "unknown user"), "disabled user": (disabled, "disabled"),
+        "payload swapped": (forged_payload, "invalid"), "garbage": ("not-a-jwt", "malformed"),
+    }
+    for name, (token, hint) in cases.items():
+        status, detail = _me(api, token)
+        assert status == 401, f"{name}: {status} {detail}"
+        assert hint in detail, f"{name}: {detail!r}"
+
+
+def test_role_claim_is_not_trusted(api: Api) -> None:
+    """A viewer's token claiming admin gets the viewer's rights: roles come from the database."""
+    token = api.app.state.ctx.tokens.issue("viewer-user", "admin")[0]
+    assert api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_expiry_follows_settings() -> None:
+    codec = TokenCodec("k" * 40, "HS256", 5)
+    issued = datetime.now(UTC) - timedelta(minutes=6)
+    token, lifetime = codec.issue("someone", "viewer", now=issued)
+    assert lifetime == 300
+    with pytest.raises(Exception, match="expired"):
+        codec.subject(token)
+
+
+def test_disabling_a_user_revokes_their_live_token(api: Api) -> None:
+    created = api.client.post("/api/v1/users", headers=api.headers("admin"),
+                              json={"username": "temp-analyst", "password": PASSWORD, "role": "analyst"})
+    assert created.status_code == 201, created.text
+    login = api.client.post(TOKEN, data={"username": "temp-analyst", "password": PASSWORD}).json()["access_token"]
+    assert _me(api, login)[0] == 200
+    patched = api.client.patch(f"/api/v1/users/{created.json()['id']}", headers=api.headers("admin"),
+                               json={"is_active": False})
+    assert patched.status_code == 200 and patched.json()["is_active"] is False
+    assert _me(api, login) == (401, "account disabled")
+    assert api.client.post(TOKEN, data={"username": "temp-analyst", "password": PASSWORD}).status_code == 401
+    # re-role and re-enable
+    again = api.client.patch(f"/api/v1/users/{created.json()['id']}", headers=api.headers("admin"),
+                             json={"is_active": True, "role": "viewer"})
+    assert (again.json()["role"], again.json()["is_active"]) == ("viewer", True)
+    assert api.client.post("/api/v1/users", headers=api.headers("admin"),
+                           json={"username": "temp-analyst", "password": PASSWORD}).status_code == 409
+
+
+def test_admin_cannot_lock_themselves_out(api: Api) -> None:
+    admin_id = api.users["admin"]["id"]
+    for change in ({"is_active": False}, {"role": "viewer"}):
+        response = api.client.patch(f"/api/v1/users/{admin_id}", headers=api.headers("admin"), json=change)
+        assert response.status_code == 409, response.text
+
+
+def test_login_throttling_engages_and_releases(module_pg_url: str, module_redis_url: str) -> None:
+    """3 failures (LOGIN_MAX_FAILURES) block even the right password; the 2 s window then releases it."""
+    api = build_api(module_pg_url, module_redis_url, LOGIN_MAX_FAILURES=3, LOGIN_WINDOW_SECONDS=2)
+    api.state.client.flushdb()
+    creds = {"username": "viewer-user", "password": PASSWORD}
+    for _ in range(3):
+        assert api.client.post(TOKEN, data={**creds, "password": "wrong"}).status_code == 401
+    blocked = api.client.post(TOKEN, data=creds)
+    assert blocked.status_code == 429, blocked.text
+    assert 1 <= int(blocked.headers["retry-after"]) <= 2
+    # other users from the same client IP are blocked too (per-IP counter) ...
+    assert api.client.post(TOKEN, data={"username": "admin-user", "password": PASSWORD}).status_code == 429
+    # ... and the counters live in Redis (shared by replicas), keyed by hashes, never the name itself
+    keys = [k.decode() for k in api.state.client.keys("secustream:login:fail:*")]
+    assert len(keys) == 2 and not any("viewer-user" in k for k in keys)
+    time.sleep(2.2)
+    assert api.client.post(TOKEN, data=creds).status_code == 200
+
+
+def test_throttle_is_per_user_across_ips(module_pg_url: str, module_redis_url: str) -> None:
+    api = build_api(module_pg_url, module_redis_url, LOGIN_MAX_FAILURES=2, LOGIN_WINDOW_SECONDS=2)
+    api.state.client.flushdb()
+    throttle = api.app.state.ctx.throttle
+    throttle.failed("analyst-user", "192.0.2.1")
+    throttle.failed("analyst-user", "192.0.2.2")
+    assert throttle.blocked_for("analyst-user", "192.0.2.3") > 0  # user counter reached 2
+    assert throttle.blocked_for("viewer-user", "192.0.2.3") == 0  # a different user from a fresh IP is fine
+    api.state.client.flushdb()
+
+
+@pytest.mark.parametrize("key", ["", DEFAULT_SECRET_KEY, "short-key"])
+def test_refuses_to_start_with_a_weak_secret_key(key: str) -> None:
+    settings = make_settings(SECRET_KEY=key)
+    engine = make_engine("sqlite://")
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        create_app(settings, engine, MemoryState(), CollectorRegistry())
+    # ... unless explicitly in dev mode
+    create_app(make_settings(SECRET_KEY=key, DEV_MODE=True), engine, MemoryState(), CollectorRegistry())
+
+
+def test_cli_api_refuses_default_key() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEV_MODE")}
+    env["DATABASE_URL"] = "sqlite://"
+    proc = subprocess.run([sys.executable, "-m", "secustream.cli", "api", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "SECRET_KEY is missing or the default" in proc.stderr
+
+
+def test_first_admin_bootstrap_is_idempotent(pg_url: str, redis_url: str) -> None:
+    first = build_api(pg_url, redis_url, FIRST_ADMIN_USERNAME="boss", FIRST_ADMIN_PASSWORD="boss-password-1")
+    response = first.client.post(TOKEN, data={"username": "boss", "password": "boss-password-1"})
+    assert response.status_code == 200
+    # a restart with another password neither duplicates nor changes the existing admin
+    second = build_api(pg_url, redis_url, FIRST_ADMIN_USERNAME="boss", FIRST_ADMIN_PASSWORD="other-password-2")
+    assert second.client.post(TOKEN, data={"username": "boss", "password": "boss-password-1"}).status_code == 200
+    with first.engine.connect() as conn:
+        assert [u["role"] for u in queries.list_users(conn) if u["username"] == "boss"] == ["admin"]
+    for built in (first, second):
+        built.engine.dispose()
+
+
+def test_dev_settings_generate_key_and_admin() -> None:
+    settings, hint = dev_settings(make_settings(SECRET_KEY=DEFAULT_SECRET_KEY))
+    assert settings.SECRET_KEY != DEFAULT_SECRET_KEY and len(settings.SECRET_KEY) >= 32
+    assert settings.FIRST_ADMIN_USERNAME == "admin" and settings.FIRST_ADMIN_PASSWORD in hint
+    kept, hint2 = dev_settings(make_settings(FIRST_ADMIN_USERNAME="me", FIRST_ADMIN_PASSWORD="p" * 12))
+    assert kept.FIRST_ADMIN_PASSWORD == "p" * 12 and "p" * 12 not in hint2
+
+
+def test_cli_users_create(pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DATABASE_URL=pg_url, PASSWORD_HASH_ROUNDS="4")
+    cmd = [sys.executable, "-m", "secustream.cli", "users", "create", "ops", "--role", "analyst", "--password-stdin"]
+    proc = subprocess.run(cmd, env=env, input="a-long-password\n", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    again = subprocess.run(cmd, env=env, input="a-long-password\n", capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0 and "exists" in again.stderr
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:
+        user = queries.get_user_by_name(conn, "ops")
+    engine.dispose()
+    assert user is not None and user["role"] == "analyst" and user["hashed_password"].startswith("$2")
