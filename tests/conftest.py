@@ -8,12 +8,25 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 PG_ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("SECUSTREAM_TEST_REDIS", "redis://127.0.0.1:6379/9")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _default_schema_dir() -> str:
+    """Upstream CRD schemas (test data, not in the repo): the workspace's shared folder next to any clone."""
+    repo = Path(__file__).resolve().parents[1]
+    for candidate in (repo.parent / "shared" / "k8s-schemas", Path("/work/shared/k8s-schemas")):
+        if candidate.is_dir():
+            return str(candidate)
+    return str(repo.parent / "shared" / "k8s-schemas")
+
+
+os.environ.setdefault("SECUSTREAM_K8S_SCHEMAS", _default_schema_dir())
 
 
 def service_missing(what: str) -> None:
