@@ -145,7 +145,7 @@ def normalize_auditd(line: str) -> SecurityEvent:
     elif record_type == "PROCTITLE":
         process["command_line"] = _none(kv.get("proctitle"))
     elif record_type == "SYSCALL" and kv.get("syscall") in _EXEC_SYSCALLS:
-        action = "process_start"
+        action = "execve_syscall"  # not process_start: the EXECVE record of the same exec is the process event
     elif record_type == "USER_CMD":
         process["command_line"] = _none(kv.get("cmd"))
         source["user"] = _none(kv.get("AUID") or kv.get("auid"))

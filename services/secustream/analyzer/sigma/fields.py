@@ -1,0 +1,194 @@
+"""How a Sigma field name or logsource finds its data in a normalised event.
+
+Why a resolver and not a rename at ingest: normalisers already keep the source's own names
+(``unmapped.Image``, ``unmapped.TargetUserName``, ``unmapped.cs-uri-query`` …), so rules written for the
+real telemetry match it directly. Events that only carry our normalised fields (the generator, ECS
+JSON, sshd) are reached through ``SIGMA_FIELD_ALIASES``. Resolution order for a field ``F``:
+
+1. ``unmapped[F]`` (the source's own field);
+2. the first non-empty alias path in ``SIGMA_FIELD_ALIASES[F]``;
+3. ``F`` itself as a dotted path into the event (``source.ip``, ``action``, ``unmapped.pam.rhost``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+Resolver = Callable[[dict[str, Any]], Any]
+
+SIGMA_FIELD_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    # process_creation / process events (Sysmon names)
+    "Image": ("process.executable", "process.name"),
+    "CommandLine": ("process.command_line",),
+    "ParentImage": ("process.parent_name",),
+    "ParentCommandLine": ("process.parent_command_line",),
+    "ProcessId": ("process.pid",),
+    "ParentProcessId": ("process.parent_pid",),
+    "User": ("process.user", "source.user"),
+    "OriginalFileName": ("process.name",),
+    "Hashes": ("file.sha256",),
+    # network_connection
+    "SourceIp": ("source.ip",), "SourcePort": ("source.port",), "SourceHostname": ("source.host",),
+    "DestinationIp": ("destination.ip",), "DestinationPort": ("destination.port",),
+    "DestinationHostname": ("destination.host", "destination.domain"),
+    "Protocol": ("network.transport",),
+    # file_event / dns_query
+    "TargetFilename": ("file.path",),
+    "QueryName": ("dns.query",),
+    # Windows Security logon fields
+    "TargetUserName": ("destination.user",),
+    "SubjectUserName": ("source.user",),
+    "IpAddress": ("source.ip",),
+    "WorkstationName": ("source.host",),
+    "Computer": ("destination.host", "source.host"),
+    "EventID": ("unmapped.event_code",),  # the generator's Windows events
+    "ServiceName": ("unmapped.service_name",),
+    # webserver / proxy (W3C names)
+    "c-ip": ("source.ip",), "cs-method": ("http.method",), "c-uri": ("http.url",), "cs-uri": ("http.url",),
+    "sc-status": ("http.status_code",), "cs-user-agent": ("http.user_agent",), "c-useragent": ("http.user_agent",),
+    "cs-host": ("destination.domain", "destination.host"), "sc-bytes": ("http.bytes",),
+    # Linux
+    "exe": ("process.executable",), "comm": ("process.name",), "pid": ("process.pid",),
+    "USER": ("destination.user",), "COMMAND": ("process.command_line",),
+})
+"""Sigma field name → our dotted paths, tried in order after ``unmapped[name]`` (documented in docs/sigma.md)."""
+
+_TOP_LEVEL = frozenset({"event_type", "action", "outcome", "message", "product", "vendor", "dataset", "timestamp",
+                        "event_id"})
+
+
+def _walker(path: tuple[str, ...]) -> Resolver:
+    if len(path) == 1:
+        key = path[0]
+        return lambda doc: doc.get(key)
+    if len(path) == 2:
+        first, second = path
+        return lambda doc: (node.get(second) if isinstance(node := doc.get(first), dict) else None)
+
+    def walk(doc: dict[str, Any]) -> Any:
+        node: Any = doc
+        for part in path:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    return walk
+
+
+def compile_resolver(name: str) -> Resolver:
+    """The lookup for one Sigma field name (see the module docstring for the order)."""
+    walkers = [_walker(tuple(p.split("."))) for p in SIGMA_FIELD_ALIASES.get(name, ())]
+    if "." in name:
+        walkers.append(_walker(tuple(name.split("."))))
+    elif name in _TOP_LEVEL:
+        walkers.append(_walker((name,)))
+
+    def resolve(doc: dict[str, Any]) -> Any:
+        unmapped = doc.get("unmapped")
+        if unmapped:
+            value = unmapped.get(name)
+            if value is not None and value != "":
+                return value
+        for walk in walkers:
+            value = walk(doc)
+            if value is not None and value != "":
+                return value
+        return None
+
+    return resolve
+
+
+def keyword_texts(doc: dict[str, Any]) -> list[str]:
+    """What Sigma ``keywords`` search: the message, the command line and the source's own text fields
+    (``raw`` only when there is no message, so JSON escaping never hides a Windows path)."""
+    texts: list[str] = []
+    message = doc.get("message")
+    if message:
+        texts.append(message)
+    elif doc.get("raw"):
+        texts.append(doc["raw"])
+    process = doc.get("process")
+    if isinstance(process, dict) and process.get("command_line"):
+        texts.append(process["command_line"])
+    for value in (doc.get("unmapped") or {}).values():
+        if isinstance(value, str) and value:
+            texts.append(value)
+    return texts
+
+
+# ---------------------------------------------------------------- logsource → event kinds
+ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "process_start": ("process_creation",),
+    "process_end": ("process_termination",),
+    "process_access": ("process_access",),
+    "image_load": ("image_load",),
+    "driver_load": ("driver_load",),
+    "create_remote_thread": ("create_remote_thread",),
+    "file_create": ("file_event",),
+    "file_write": ("file_event", "file_change"),
+    "file_delete": ("file_delete", "file_event"),
+    "file_stream_hash": ("create_stream_hash",),
+    "registry_add_delete": ("registry_event", "registry_add", "registry_delete"),
+    "registry_set": ("registry_event", "registry_set"),
+    "registry_rename": ("registry_event", "registry_rename"),
+    "pipe_created": ("pipe_created",),
+    "pipe_connected": ("pipe_created",),
+    "powershell_script_block": ("ps_script",),
+    "network_connection": ("network_connection",),
+})
+"""Our ``action`` → Sigma ``category`` (docs/sigma.md, "Logsources")."""
+
+EVENT_TYPE_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "network": ("network_connection", "firewall"),
+    "dns": ("dns_query", "dns"),
+    "file": ("file_event",),
+    "registry": ("registry_event",),
+})
+
+KNOWN_PRODUCTS = frozenset({"windows", "linux"})
+KNOWN_CATEGORIES = frozenset(
+    {c for cs in ACTION_CATEGORIES.values() for c in cs} | {c for cs in EVENT_TYPE_CATEGORIES.values() for c in cs}
+    | {"webserver", "proxy", "authentication"}
+)
+KNOWN_SERVICES = frozenset({
+    "security", "system", "sysmon", "powershell", "auth", "sshd", "sudo", "su", "auditd", "cron", "syslog",
+    "vsftpd", "useradd", "usermod", "groupadd", "passwd", "systemd-logind",
+})
+
+_LINUX_DATASETS = frozenset({"sshd", "auth", "linux.auth", "linux.auditd", "auditd"})
+
+
+def event_logsource(doc: dict[str, Any]) -> frozenset[str]:
+    """The ``product:``/``category:``/``service:`` tokens an event satisfies (one Sigma logsource
+    matches when all its given parts are among them)."""
+    dataset = str(doc.get("dataset") or "").lower()
+    product = str(doc.get("product") or "").lower()
+    action = doc.get("action") or ""
+    event_type = doc.get("event_type") or ""
+    tokens: set[str] = set()
+    categories = ACTION_CATEGORIES.get(action) or EVENT_TYPE_CATEGORIES.get(event_type, ())
+    tokens.update(f"category:{c}" for c in categories)
+    if event_type == "auth":
+        tokens.add("category:authentication")
+    if dataset.startswith("windows") or product in ("windows", "sysmon") or dataset == "sysmon":
+        tokens.add("product:windows")
+        kind = dataset.partition(".")[2] or ("sysmon" if "sysmon" in (dataset, product) else "")
+        if kind:
+            tokens.add(f"service:{kind}")
+    elif dataset in _LINUX_DATASETS or product in ("openssh", "sudo", "auditd") or doc.get("vendor") == "linux":
+        tokens.add("product:linux")
+        if dataset == "sshd":
+            tokens.update(("service:sshd", "service:auth"))
+        elif dataset in ("linux.auditd", "auditd"):
+            tokens.add("service:auditd")
+        else:
+            tokens.add("service:auth")
+            program = (doc.get("unmapped") or {}).get("program") or product
+            if program:
+                tokens.add(f"service:{str(program).lower()}")
+    if event_type == "http":
+        tokens.add("category:proxy" if dataset == "proxy" else "category:webserver")
+    return frozenset(tokens)

@@ -1,0 +1,376 @@
+"""Load Sigma rules (SigmaHQ YAML, unchanged) with pySigma's parser and validators, compile them once.
+
+Why skip-and-report instead of failing the whole load: a third-party rule pack always contains a
+few rules for log sources or constructs we cannot evaluate. Each such rule is left out with a
+``LoadIssue`` naming the file, the rule and the reason (logged by the analyzer, printed by
+``secustream rules test``), so nothing is ignored silently and the rest keep working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+from sigma.validation import SigmaValidator
+from sigma.validators.core import validators as core_validators
+
+from secustream.analyzer.sigma.fields import KNOWN_CATEGORIES, KNOWN_PRODUCTS, KNOWN_SERVICES, Resolver
+from secustream.analyzer.sigma.mapping import DEFAULT_LEVEL, LEVELS, mitre_ids, threat_type
+from secustream.analyzer.sigma.matcher import Compiler, Predicate, Requirement, UnsupportedSigma, requirements
+from secustream.analyzer.verdict import RiskLevel
+
+# Validators that download MITRE data at run time (analyzers have no internet); tags are checked here instead.
+_OFFLINE_EXCLUDED = frozenset({"attacktag", "d3_fendtag"})
+# Validator findings that change what a rule matches: such a rule is rejected, the rest are warnings.
+_REJECTING_ISSUES = frozenset({
+    "DanglingDetectionIssue", "DanglingConditionIssue", "AllWithoutContainsModifierIssue",
+    "Base64OffsetWithoutContainsModifierIssue", "WindowsDashCombinedWithAllModifierIssue",
+})
+_SKIPPED_STATUS = frozenset({"deprecated", "unsupported"})
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True)
+class LoadIssue:
+    origin: str
+    rule: str
+    level: Literal["error", "warning"]
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.origin}: {self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionRule:
+    rule_id: str  # "sigma:<name|id|title-slug>", what verdicts list in rule_ids
+    title: str
+    origin: str
+    logsource: frozenset[str]  # required product:/category:/service: tokens
+    predicate: Predicate
+    requirement: Requirement
+    severity: RiskLevel
+    confidence: float
+    threat_type: str
+    mitre: tuple[str, ...]
+    emits: bool = True  # False when only correlations with `generate: false` use it
+    refs: tuple[str, ...] = ()  # id and name, how correlations refer to it
+
+
+@dataclass(frozen=True, eq=False)
+class Correlation:
+    rule_id: str
+    title: str
+    origin: str
+    kind: Literal["event_count", "value_count", "temporal"]
+    members: tuple[int, ...]  # indices into SigmaRuleSet.rules
+    group_by: tuple[tuple[str, ...], ...]  # per member: the fields (aliases resolved) grouped by
+    seconds: float
+    op: str  # gte | gt | eq
+    count: int
+    value_field: str | None
+    severity: RiskLevel
+    confidence: float
+    threat_type: str
+    mitre: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SigmaRuleSet:
+    rules: tuple[DetectionRule, ...]
+    correlations: tuple[Correlation, ...]
+    issues: tuple[LoadIssue, ...]
+    resolvers: Mapping[str, Resolver]
+    fingerprint: str
+    sources: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> tuple[LoadIssue, ...]:
+        return tuple(i for i in self.issues if i.level == "error")
+
+    @classmethod
+    def empty(cls) -> SigmaRuleSet:
+        return cls((), (), (), MappingProxyType({}), "empty")
+
+    @classmethod
+    def from_yaml_text(cls, text: str, origin: str = "<text>") -> SigmaRuleSet:
+        return build_ruleset([(origin, text)])
+
+    @classmethod
+    def load(cls, path: Path | str) -> SigmaRuleSet:
+        """Every ``*.yml``/``*.yaml`` under ``path`` (recursive, sorted; ``examples/`` folders skipped)."""
+        return build_ruleset([(str(p), p.read_text(encoding="utf-8")) for p in rule_files(path)])
+
+
+def rule_files(path: Path | str) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()
+                  and "examples" not in p.relative_to(path).parts[:-1])
+
+
+def path_fingerprint(path: Path | str) -> str:
+    """Cheap change detector for hot reload: names, sizes and mtimes of the rule files."""
+    parts = []
+    for f in rule_files(path):
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "rule"
+
+
+def _rule_id(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    return "sigma:" + (rule.name or (str(rule.id) if rule.id else _slug(rule.title or "")))
+
+
+def _tags(rule: SigmaRule | SigmaCorrelationRule) -> list[str]:
+    return [f"{t.namespace}.{t.name}" for t in rule.tags or ()]
+
+
+def _level(rule: SigmaRule | SigmaCorrelationRule) -> tuple[RiskLevel, float, str | None]:
+    name = str(rule.level.name).lower() if rule.level else None
+    if name in LEVELS:
+        return (*LEVELS[name], None)
+    return (*LEVELS[DEFAULT_LEVEL], f"no level given; treated as {DEFAULT_LEVEL}")
+
+
+@dataclass
+class _Build:
+    compiler: Compiler = field(default_factory=Compiler)
+    issues: list[LoadIssue] = field(default_factory=list)
+    rules: list[DetectionRule] = field(default_factory=list)
+    by_ref: dict[str, int] = field(default_factory=dict)
+    seen_ids: dict[str, str] = field(default_factory=dict)
+
+    def issue(self, origin: str, rule: Any, level: Literal["error", "warning"], reason: str) -> None:
+        name = getattr(rule, "title", None) or str(rule)
+        self.issues.append(LoadIssue(origin, name, level, reason))
+
+
+def _parse(documents: Iterable[tuple[str, str]], build: _Build) -> list[tuple[str, SigmaRule | SigmaCorrelationRule]]:
+    parsed: list[tuple[str, SigmaRule | SigmaCorrelationRule]] = []
+    for origin, text in documents:
+        try:
+            collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
+        except (yaml.YAMLError, SigmaError) as exc:
+            build.issue(origin, "(file)", "error", f"not loadable Sigma YAML: {str(exc).splitlines()[0]}")
+            continue
+        for error in collection.errors:
+            build.issue(origin, "(file)", "error", f"parse error: {error}")
+        for rule in collection.rules:
+            if rule.errors:
+                build.issue(origin, rule, "error", "; ".join(str(e) for e in rule.errors))
+                continue
+            parsed.append((origin, rule))
+    return parsed
+
+
+def _validate(parsed: list[tuple[str, SigmaRule | SigmaCorrelationRule]], build: _Build) -> set[int]:
+    """pySigma's core validators; returns ids of rules rejected because of a logic-changing finding."""
+    classes = {cls for name, cls in core_validators.items() if name not in _OFFLINE_EXCLUDED}
+    validator = SigmaValidator(classes)
+    rejected: set[int] = set()
+    for origin, rule in parsed:
+        if not isinstance(rule, SigmaRule):
+            continue
+        try:
+            found = validator.validate_rule(rule)
+        except Exception as exc:  # a validator bug must not take the analyzer down
+            build.issue(origin, rule, "warning", f"validator failed: {exc}")
+            continue
+        for item in found:
+            kind = type(item).__name__
+            if kind in _REJECTING_ISSUES:
+                rejected.add(id(rule))
+                build.issue(origin, rule, "error", f"validator {kind}: {item.description}")
+            else:
+                build.issue(origin, rule, "warning", f"validator {kind}: {item.description}")
+    return rejected
+
+
+def _logsource(rule: SigmaRule, origin: str, build: _Build) -> frozenset[str]:
+    ls = rule.logsource
+    tokens = {f"{part}:{str(value).lower()}" for part, value in
+              (("product", ls.product), ("category", ls.category), ("service", ls.service)) if value}
+    unknown = [t for t in tokens if (t.startswith("product:") and t[8:] not in KNOWN_PRODUCTS)
+               or (t.startswith("category:") and t[9:] not in KNOWN_CATEGORIES)
+               or (t.startswith("service:") and t[8:] not in KNOWN_SERVICES)]
+    if unknown:
+        build.issue(origin, rule, "warning", f"logsource {', '.join(sorted(unknown))} is not produced by any "
+                    "normaliser or the generator; loaded, but it cannot fire until such events arrive")
+    return frozenset(tokens)
+
+
+def _compile_rule(origin: str, rule: SigmaRule, build: _Build) -> None:
+    if rule.status and str(rule.status.name).lower() in _SKIPPED_STATUS:
+        build.issue(origin, rule, "warning", f"status {str(rule.status.name).lower()}: not loaded")
+        return
+    rule_id = _rule_id(rule)
+    if rule_id in build.seen_ids:
+        build.issue(origin, rule, "error", f"duplicate rule id {rule_id} (also in {build.seen_ids[rule_id]})")
+        return
+    try:
+        trees = [c.parse() for c in rule.detection.parsed_condition]
+        predicates = [build.compiler.condition(t) for t in trees if t is not None]
+    except UnsupportedSigma as exc:
+        build.issue(origin, rule, "error", f"unsupported: {exc}")
+        return
+    except SigmaError as exc:
+        build.issue(origin, rule, "error", f"condition error: {exc}")
+        return
+    if not predicates:
+        build.issue(origin, rule, "error", "empty condition")
+        return
+    if len(predicates) == 1:
+        predicate = predicates[0]
+        requirement = requirements(trees[0])
+    else:  # several conditions in a list are OR-ed (Sigma 1.0 allows a list)
+        predicate = (lambda ps: lambda v: any(p(v) for p in ps))(predicates)
+        requirement = {}
+    severity, confidence, note = _level(rule)
+    if note:
+        build.issue(origin, rule, "warning", note)
+    tags = _tags(rule)
+    bad_tags = [t for t in tags if t.startswith("attack.t") and not mitre_ids([t])]
+    if bad_tags:
+        build.issue(origin, rule, "warning", f"ATT&CK tags not in attack.tNNNN[.NNN] form ignored: {bad_tags}")
+    build.seen_ids[rule_id] = origin
+    index = len(build.rules)
+    refs = tuple(r for r in (str(rule.id) if rule.id else None, rule.name) if r)
+    for ref in refs:
+        build.by_ref[ref] = index
+    build.rules.append(DetectionRule(
+        rule_id=rule_id, title=rule.title, origin=origin, logsource=_logsource(rule, origin, build),
+        predicate=predicate, requirement=requirement, severity=severity, confidence=confidence,
+        threat_type=threat_type(tags).value, mitre=mitre_ids(tags), refs=refs,
+    ))
+
+
+_OPS = {SigmaCorrelationConditionOperator.GTE: "gte", SigmaCorrelationConditionOperator.GT: "gt",
+        SigmaCorrelationConditionOperator.EQ: "eq"}
+
+
+def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
+                         generate: dict[int, bool]) -> Correlation | None:
+    def fail(reason: str) -> None:
+        build.issue(origin, corr, "error", f"unsupported correlation: {reason}")
+
+    kind = corr.type
+    if kind not in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT, SigmaCorrelationType.TEMPORAL):
+        return fail(f"type {kind} (supported: event_count, value_count, temporal)")
+    condition = corr.condition
+    op, count, value_field = "gte", 0, None
+    if kind is SigmaCorrelationType.TEMPORAL:
+        if condition is not None and not isinstance(condition, SigmaCorrelationCondition):
+            return fail("extended temporal conditions (and/or/not over rules) are not supported")
+    else:
+        if not isinstance(condition, SigmaCorrelationCondition):
+            return fail("missing condition")
+        if condition.op not in _OPS:
+            return fail(f"condition {condition.op.name.lower()} needs evaluation when a window closes; a streaming "
+                        "window can only fire on gte/gt/eq")
+        op, count = _OPS[condition.op], int(condition.count)
+        if kind is SigmaCorrelationType.VALUE_COUNT:
+            ref = condition.fieldref
+            if isinstance(ref, list):
+                if len(ref) != 1:
+                    return fail("value_count over several fields")
+                ref = ref[0]
+            value_field = ref
+            build.compiler._field(str(ref))
+    members: list[int] = []
+    for reference in corr.rules or ():
+        index = build.by_ref.get(reference.reference)
+        if index is None:
+            target = getattr(reference, "rule", None)
+            if isinstance(target, SigmaCorrelationRule):
+                return fail(f"it refers to correlation {reference.reference}; correlations of correlations "
+                            "are not supported")
+            return fail(f"referenced rule {reference.reference} is not loaded (missing, or rejected above)")
+        members.append(index)
+    if not members:
+        return fail("no rules referenced")
+    aliases: dict[str, dict[int, str]] = {}
+    for alias in corr.aliases:
+        per_rule: dict[int, str] = {}
+        for ref, fieldname in alias.mapping.items():
+            idx = build.by_ref.get(ref.reference)
+            if idx is not None:
+                per_rule[idx] = fieldname
+        aliases[alias.alias] = per_rule
+    group_by: list[tuple[str, ...]] = []
+    for index in members:
+        fields = tuple(aliases[g].get(index, g) if g in aliases else g for g in corr.group_by or ())
+        for f in fields:
+            build.compiler._field(f)
+        group_by.append(fields)
+    for index in members:
+        generate[index] = generate.get(index, False) or bool(corr.generate)
+    severity, confidence, note = _level(corr)
+    if note:
+        build.issue(origin, corr, "warning", note)
+    own_tags = _tags(corr)
+    inherited = tuple(dict.fromkeys(m for i in members for m in build.rules[i].mitre))
+    return Correlation(
+        rule_id=_rule_id(corr), title=corr.title, origin=origin, kind=str(kind).lower(),  # type: ignore[arg-type]
+        members=tuple(members), group_by=tuple(group_by), seconds=float(corr.timespan.seconds), op=op,
+        count=count if kind is not SigmaCorrelationType.TEMPORAL else len(set(members)), value_field=value_field,
+        severity=severity, confidence=confidence,
+        threat_type=threat_type(own_tags).value if own_tags else build.rules[members[0]].threat_type,
+        mitre=mitre_ids(own_tags) or inherited,
+    )
+
+
+def build_ruleset(documents: list[tuple[str, str]]) -> SigmaRuleSet:
+    """Parse, validate and compile; correlations after the rules they reference."""
+    build = _Build()
+    digest = hashlib.sha256()
+    for origin, text in documents:
+        digest.update(origin.encode() + b"\0" + text.encode())
+    parsed = _parse(documents, build)
+    rejected = _validate(parsed, build)
+    for origin, rule in parsed:
+        if isinstance(rule, SigmaRule) and id(rule) not in rejected:
+            _compile_rule(origin, rule, build)
+    generate: dict[int, bool] = {}
+    correlations: list[Correlation] = []
+    for origin, rule in parsed:
+        if isinstance(rule, SigmaCorrelationRule):
+            compiled = _compile_correlation(origin, rule, build, generate)
+            if compiled is not None:
+                if compiled.rule_id in build.seen_ids:
+                    build.issue(origin, rule, "error", f"duplicate rule id {compiled.rule_id}")
+                    continue
+                build.seen_ids[compiled.rule_id] = origin
+                correlations.append(compiled)
+    rules = tuple(
+        replace(r, emits=generate[i]) if i in generate else r
+        for i, r in enumerate(build.rules)
+    )
+    return SigmaRuleSet(rules, tuple(correlations), tuple(build.issues),
+                        MappingProxyType(dict(build.compiler.resolvers)), digest.hexdigest()[:16],
+                        tuple(o for o, _ in documents))
