@@ -25,6 +25,7 @@ up: setup
 
 ## The whole test suite (CI runs exactly this through .ci/run).
 test: setup tools
+	bash scripts/install-test-deps.sh
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/tools/bin:$$PATH" $(BIN)/pytest -q
 

@@ -97,7 +97,7 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
                            allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES)
     app.add_middleware(SecurityHeaders, api_prefix=api)
-    app.add_middleware(HTTPMetrics, registry=registry)
+    app.add_middleware(HTTPMetrics, registry=registry, api_prefix=api)
     return app
 
 

@@ -120,11 +120,26 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
+def route_template(scope: Scope, api_prefix: str) -> str:
+    """The matched route's path template (bounded label values), or "unmatched" (404s, static files).
+
+    Routers included under API_V1_STR report their own relative path in ``scope["route"]``; add the prefix back.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if not path:
+        return "unmatched"
+    path = str(path)
+    if scope.get("path", "").startswith(api_prefix + "/") and not path.startswith(api_prefix + "/"):
+        path = api_prefix + path
+    return path
+
+
 class HTTPMetrics:
     """``secustream_http_requests_total`` and ``secustream_http_request_duration_seconds`` by route template."""
 
-    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry, api_prefix: str) -> None:
         self.app = app
+        self.api_prefix = api_prefix
         self.requests = Counter("secustream_http_requests_total", "HTTP requests served by the API",
                                 ["method", "route", "status"], registry=registry)
         self.duration = Histogram("secustream_http_request_duration_seconds",
@@ -142,8 +157,7 @@ class HTTPMetrics:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
+                template = route_template(scope, self.api_prefix)
                 self.duration.labels(scope["method"], template).observe(time.perf_counter() - start)
                 self.requests.labels(scope["method"], template, str(status["code"])).inc()
             await send(message)
@@ -151,6 +165,5 @@ class HTTPMetrics:
         try:
             await self.app(scope, receive, wrapped)
         except Exception:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.requests.labels(scope["method"], route, "500").inc()
+            self.requests.labels(scope["method"], route_template(scope, self.api_prefix), "500").inc()
             raise
