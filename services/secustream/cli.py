@@ -149,7 +149,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     bootstrap = require_kafka(settings)
     normalise = NORMALIZERS[args.format]
-    if args.format == "sshd" and args.year:
+    if args.format in ("sshd", "linux-auth") and args.year:
         from functools import partial
 
         normalise = partial(normalise, year=args.year)
@@ -212,6 +212,26 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 1 when a rule fails to load, an example fails (a rule stopped firing) or an example is broken."""
+    from secustream.analyzer.sigma import SigmaRuleSet
+    from secustream.analyzer.sigma.examples import run_examples
+
+    path = Path(args.dir) if args.dir else settings.sigma_rules_path
+    if path is None or not path.exists():
+        raise SystemExit(f"rules test: {path} does not exist")
+    ruleset = SigmaRuleSet.load(path)
+    for issue in ruleset.issues:
+        print(issue)
+    report = run_examples(path, ruleset)
+    text = report.summary()
+    if args.quiet:
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("ok "))
+    print(f"{len(ruleset.rules)} rules, {len(ruleset.correlations)} correlations loaded from {path}")
+    print(text)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,10 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=cmd_migrate)
 
     ing = sub.add_parser("ingest", help="normalise a log file and publish it (bad lines go to the DLQ)")
-    ing.add_argument("--format", required=True, choices=["jsonl", "sshd"])
+    from secustream.normalizers import NORMALIZERS
+
+    ing.add_argument("--format", required=True, choices=sorted(NORMALIZERS))
     ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
     ing.add_argument("file", help="path, or - for stdin")
     ing.set_defaults(func=cmd_ingest)
+
+    rules = sub.add_parser("rules", help="detection content tools")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rtest = rules_sub.add_parser("test", help="load the Sigma rules in DIR and run their fires/quiet examples")
+    rtest.add_argument("dir", nargs="?", default=None, help="rules directory (default: SIGMA_RULES_PATH)")
+    rtest.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    rtest.set_defaults(func=cmd_rules_test)
 
     tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
     tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     ANALYZER_POLL_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=60)
     RULES_PATH: str = ""  # file or directory of YAML rules; empty = the packaged defaults
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
+    SIGMA_RULES_PATH: str = ""  # Sigma rules dir (recursive) or file; empty = packaged starter set; "off" = none
     MODEL_DIR: str = "./models"
 
     # --- hybrid analyzer: model tier (docs/analyzer.md)
@@ -144,6 +145,15 @@ class Settings(BaseSettings):
         if self.RULES_PATH:
             return Path(self.RULES_PATH)
         return Path(__file__).parent / "rules"
+
+    @property
+    def sigma_rules_path(self) -> Path | None:
+        """Sigma rules location (docs/sigma.md); None when ``SIGMA_RULES_PATH=off``."""
+        if self.SIGMA_RULES_PATH.strip().lower() == "off":
+            return None
+        if self.SIGMA_RULES_PATH:
+            return Path(self.SIGMA_RULES_PATH)
+        return Path(__file__).parent / "rules" / "sigma"
 
 
 def normalise_database_url(url: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from secustream.analyzer.rules import RuleHit, RulesEngine
+from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.tiers import RoutingContext
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel, Verdict
 from secustream.events import SecurityEvent, ThreatClass
@@ -45,8 +46,9 @@ def verdict_from_hits(event: SecurityEvent, hits: Sequence[RuleHit], version: st
 class RulesTier:
     name = "rules"
 
-    def __init__(self, engine: RulesEngine, version: str) -> None:
+    def __init__(self, engine: RulesEngine, version: str, sigma: SigmaEngine | None = None) -> None:
         self.engine = engine
+        self.sigma = sigma  # Sigma rules next to the native ones; their hits merge per event
         self._version = version
 
     def analyze(
@@ -57,4 +59,7 @@ class RulesTier:
         context: RoutingContext,
     ) -> list[Verdict | None]:
         all_hits = self.engine.evaluate(events, docs)
+        if self.sigma is not None:
+            sigma_hits = self.sigma.evaluate(events, docs)
+            all_hits = [native + extra for native, extra in zip(all_hits, sigma_hits, strict=True)]
         return [verdict_from_hits(e, h, self._version) for e, h in zip(events, all_hits, strict=True)]

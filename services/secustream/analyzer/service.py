@@ -12,7 +12,9 @@ from secustream import __version__
 from secustream.analyzer.reload import RulesReloader
 from secustream.analyzer.router import Router
 from secustream.analyzer.rules import RulesEngine, RuleSet
+from secustream.analyzer.rules.engine import Suppression
 from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.worker import AnalyzerWorker, Topics
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
@@ -27,6 +29,15 @@ def topics_from(settings: Settings) -> Topics:
     return Topics(events=settings.KAFKA_TOPIC, results=settings.KAFKA_RESULTS_TOPIC, dlq=settings.KAFKA_DLQ_TOPIC)
 
 
+def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None) -> SigmaEngine | None:
+    """Sigma rules from SIGMA_RULES_PATH (load issues are logged, never fatal); None when switched off."""
+    path = settings.sigma_rules_path
+    if path is None:
+        return None
+    return SigmaEngine(SigmaRuleSet.load(path), state, suppressed, reload_path=path,
+                       reload_interval=settings.RULES_RELOAD_SECONDS)
+
+
 def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
                  client_id: str | None = None) -> AnalyzerWorker:
     metrics = AnalyzerMetrics(registry)
@@ -39,7 +50,8 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
     reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
     hybrid_metrics = HybridMetrics(registry)
     hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
-    router = Router([RulesTier(engine, ANALYZER_VERSION), *hybrid.tiers(hybrid_metrics)])
+    sigma = build_sigma(settings, state, suppressions)
+    router = Router([RulesTier(engine, ANALYZER_VERSION, sigma), *hybrid.tiers(hybrid_metrics)])
     client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
     consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,
                                         settings.KAFKA_SESSION_TIMEOUT_MS))

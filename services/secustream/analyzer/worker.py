@@ -24,6 +24,7 @@ from secustream.events import EventDecodeError, SecurityEvent, decode_event
 from secustream.messaging import headers as h
 from secustream.messaging.client import TrackedProducer, commit_offsets
 from secustream.metrics import AnalyzerMetrics
+from secustream.normalizers.raw_input import normalize_raw_message
 from secustream.state import RECENT_VERDICTS_STREAM, VERDICTS_CHANNEL, StateStore
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 
@@ -159,9 +160,12 @@ class AnalyzerWorker:
             try:
                 event = decode_event(msg.value())
             except EventDecodeError as exc:
-                self._dead_letter(msg, exc.reason)
-                outcome.dead_lettered += 1
-                continue
+                raw_event, reason = normalize_raw_message(msg.value(), msg.headers(), exc.reason)
+                if raw_event is None:
+                    self._dead_letter(msg, reason)
+                    outcome.dead_lettered += 1
+                    continue
+                event = raw_event
             if event.event_id in seen_ids:
                 continue
             seen_ids.add(event.event_id)
