@@ -1,0 +1,141 @@
+"""Windows normaliser: every listed Security/System/Sysmon event id, all three export shapes, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secustream.events import decode_event, encode_event, get_field
+from secustream.normalizers import NORMALIZERS, NormalizationError, iter_normalized, normalize_windows
+from secustream.normalizers.windows import SUPPORTED_EVENT_IDS
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "windows" / "samples.jsonl"
+LINES = [line for line in SAMPLES.read_text().splitlines() if line.strip()]
+
+# sample line number → expected normalised fields and Sigma-named fields that must survive in `unmapped`
+CASES: list[tuple[int, dict[str, Any]]] = [
+    (1, {"event_type": "auth", "action": "logon", "outcome": "success", "source.ip": "10.20.1.15",
+         "source.port": 50522, "destination.user": "alice", "destination.host": "FS01.corp.example",
+         "unmapped.EventID": 4624, "unmapped.LogonType": "3", "unmapped.Channel": "Security",
+         "dataset": "windows.security"}),
+    (2, {"action": "logon", "outcome": "failure", "source.ip": "198.51.100.23", "source.host": "KALI",
+         "destination.user": "administrator", "unmapped.Status": "0xc000006d", "unmapped.EventID": 4625,
+         "unmapped.export.agent.type": "winlogbeat"}),
+    (3, {"action": "explicit_credentials_logon", "source.user": "alice", "destination.user": "svc_backup",
+         "destination.host": "FS01.corp.example", "process.name": "runas.exe", "process.pid": 8000,
+         "unmapped.EventID": 4648}),
+    (4, {"action": "special_privileges_assigned", "destination.user": "Administrator", "unmapped.EventID": 4672}),
+    (5, {"event_type": "process", "action": "process_start", "process.executable": "C:\\Windows\\System32\\whoami.exe",
+         "process.name": "whoami.exe", "process.pid": 0x1A2C, "process.parent_pid": 0x0F10,
+         "process.command_line": "whoami /all", "process.parent_name": "cmd.exe", "unmapped.EventID": 4688,
+         "unmapped.Image": "C:\\Windows\\System32\\whoami.exe",
+         "unmapped.ParentImage": "C:\\Windows\\System32\\cmd.exe",
+         "unmapped.NewProcessName": "C:\\Windows\\System32\\whoami.exe"}),
+    (6, {"action": "user_account_created", "source.user": "Administrator", "destination.user": "backdoor",
+         "unmapped.EventID": 4720}),
+    (7, {"action": "kerberos_preauth_failed", "outcome": "failure", "source.ip": "10.20.1.77",
+         "destination.user": "bob", "unmapped.EventID": 4771, "unmapped.Status": "0x18"}),
+    (8, {"event_type": "system", "action": "service_installed", "dataset": "windows.system",
+         "unmapped.ServiceName": "PSEXESVC", "unmapped.ImagePath": "%SystemRoot%\\PSEXESVC.exe",
+         "unmapped.EventID": 7045, "unmapped.Provider_Name": "Service Control Manager"}),
+    (9, {"event_type": "process", "action": "process_start", "dataset": "windows.sysmon", "process.pid": 6244,
+         "process.parent_name": "explorer.exe", "process.user": "CORP\\alice",
+         "file.sha256": "de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c",
+         "unmapped.Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+         "unmapped.OriginalFileName": "PowerShell.EXE", "unmapped.ParentImage": "C:\\Windows\\explorer.exe",
+         "unmapped.EventID": 1, "timestamp": "2026-03-02T09:41:00.555000Z"}),
+    (10, {"event_type": "network", "action": "network_connection", "source.ip": "10.20.1.15", "source.port": 50133,
+          "destination.ip": "93.184.216.34", "destination.port": 443, "network.direction": "outbound",
+          "network.transport": "tcp", "unmapped.EventID": 3, "unmapped.DestinationPort": "443"}),
+    (11, {"action": "image_load", "file.path": "C:\\Windows\\System32\\comsvcs.dll",
+          "unmapped.ImageLoaded": "C:\\Windows\\System32\\comsvcs.dll", "unmapped.EventID": 7,
+          "timestamp": "2026-03-02T09:43:00Z"}),
+    (12, {"action": "process_access", "process.executable": "C:\\Windows\\System32\\svchost.exe",
+          "unmapped.TargetImage": "C:\\Windows\\System32\\services.exe", "unmapped.GrantedAccess": "0x1000",
+          "unmapped.EventID": 10}),
+    (13, {"event_type": "file", "action": "file_create", "file.path": "C:\\Users\\alice\\Documents\\report-q1.docx",
+          "file.name": "report-q1.docx", "unmapped.TargetFilename": "C:\\Users\\alice\\Documents\\report-q1.docx",
+          "unmapped.EventID": 11}),
+    (14, {"event_type": "registry", "action": "registry_set", "unmapped.EventType": "SetValue",
+          "unmapped.TargetObject":
+              "HKU\\S-1-5-21-1-2-3-1104\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\OneDrive",
+          "unmapped.EventID": 13}),
+    (15, {"event_type": "dns", "action": "dns_query", "dns.query": "www.example.com", "dns.answers": ["93.184.216.34"],
+          "unmapped.QueryName": "www.example.com", "unmapped.EventID": 22}),
+]
+
+
+@pytest.mark.parametrize(("line_no", "expected"), CASES, ids=[f"line{n}" for n, _ in CASES])
+def test_sample_round_trip(line_no: int, expected: dict[str, Any]) -> None:
+    event = normalize_windows(LINES[line_no - 1])
+    doc = event.model_dump(mode="json")
+    for path, want in expected.items():
+        assert get_field(doc, path) == want, path
+    assert decode_event(encode_event(event)) == event  # survives the Kafka hop unchanged
+    assert event.raw == LINES[line_no - 1] and event.product == "windows"
+    assert normalize_windows(LINES[line_no - 1]).event_id == event.event_id  # idempotent ids
+
+
+def test_every_listed_event_id_has_a_sample() -> None:
+    ids = {json.loads(line).get("EventID") or json.loads(line).get("winlog", {}).get("event_id")
+           or json.loads(line).get("Event", {}).get("System", {}).get("EventID") for line in LINES[:15]}
+    listed = {4624, 4625, 4648, 4672, 4688, 4720, 4771, 7045, 1, 3, 7, 10, 11, 13}
+    assert listed <= {int(i) for i in ids}
+    assert listed <= set(SUPPORTED_EVENT_IDS["security"]) | set(SUPPORTED_EVENT_IDS["system"]) \
+        | set(SUPPORTED_EVENT_IDS["sysmon"])
+
+
+def test_the_three_export_shapes_give_the_same_event() -> None:
+    data = {"TargetUserName": "alice", "LogonType": "3", "IpAddress": "10.0.0.5", "IpPort": "5000",
+            "AuthenticationPackageName": "NTLM"}
+    flat = {"EventID": 4624, "Channel": "Security", "Provider_Name": "Microsoft-Windows-Security-Auditing",
+            "Computer": "FS01", "TimeCreated": "2026-03-02T10:00:00.0000000Z", **data}
+    beat = {"@timestamp": "2026-03-02T10:00:00Z", "winlog": {"event_id": "4624", "channel": "Security",
+            "provider_name": "Microsoft-Windows-Security-Auditing", "computer_name": "FS01", "event_data": data}}
+    dump = {"Event": {"System": {"EventID": {"#text": 4624}, "Channel": "Security", "Computer": "FS01",
+                                 "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+                                 "TimeCreated": {"#attributes": {"SystemTime": "2026-03-02T10:00:00Z"}}},
+                      "EventData": data}}
+    events = [normalize_windows(json.dumps(d)) for d in (flat, beat, dump)]
+    keys = ("event_type", "action", "outcome", "timestamp", "source", "destination")
+    dumped = [e.model_dump(include=set(keys)) for e in events]
+    assert dumped[0] == dumped[1] == dumped[2]
+    for event in events:
+        assert {k: event.unmapped[k] for k in data} == data
+        assert event.unmapped["EventID"] == 4624 and event.unmapped["Computer"] == "FS01"
+
+
+def test_unknown_event_id_is_kept_not_rejected() -> None:
+    event = normalize_windows(json.dumps({"EventID": 5156, "Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z",
+                                          "Application": "\\device\\x.exe"}))
+    assert event.event_type == "other" and event.action == "windows_event_5156"
+    assert event.unmapped["Application"] == "\\device\\x.exe"
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("", "empty line"),
+    ("[1, 2]", "expected a JSON object"),
+    ("{not json", "malformed JSON"),
+    ('{"EventID": 4624, "Channel": "Security"}', "without a timestamp"),
+    ('{"Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z"}', "no EventID"),
+    ('{"EventID": 4624, "TimeCreated": "yesterday"}', "bad timestamp"),
+    ('{"EventID": 3, "Channel": "Microsoft-Windows-Sysmon/Operational", "TimeCreated": "2026-03-02T10:00:00Z",'
+     ' "SourcePort": "70000", "DestinationIp": "10.0.0.1"}', None),
+])
+def test_errors_are_clear(line: str, reason: str | None) -> None:
+    if reason is None:  # an out-of-range port is dropped, not fatal
+        assert normalize_windows(line).source.port is None
+        return
+    with pytest.raises(NormalizationError) as info:
+        normalize_windows(line)
+    assert reason in info.value.reason
+
+
+def test_file_with_bad_lines_counts_them_and_continues() -> None:
+    results = list(iter_normalized(SAMPLES.read_text().splitlines(), "windows"))
+    assert sum(r.event is not None for r in results) == 15
+    assert [r.line_no for r in results if r.error] == [16, 17, 18]
+    assert "windows" in NORMALIZERS
