@@ -93,14 +93,18 @@ def reconcile(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
     keep = {f"Deployment/{naming.child_name(name, 'analyzer')}"} if mode in ("keda", "builtin") else set()
     missing = _missing_secrets(applier, namespace, spec)
     result = applier.apply(children, keep_replicas=keep)
-    applier.prune(namespace, naming.owned_selector(name), str(body.metadata.uid), {ref(c) for c in children})
+    pruned = applier.prune(namespace, naming.owned_selector(name), str(body.metadata.uid),
+                           {ref(c) for c in children})
+    if pruned:
+        metrics.children_applied.labels(namespace, name, "deleted").inc(len(pruned))
+        logger.info("deleted %s", ", ".join(pruned))
     for action, refs in (("created", result.created), ("patched", result.patched)):
         if refs:
             metrics.children_applied.labels(namespace, name, action).inc(len(refs))
             logger.info("%s %s", action, ", ".join(refs))
     obs = st.Observation(
         generation=generation, apply_errors=result.errors, missing_apis=result.missing_apis,
-        missing_secrets=missing, lag_error=analyzer_status.get("lagError"),
+        missing_secrets=missing, lag_error=analyzer_status.get("lagError") if mode == "builtin" else None,
         components=st.components(name, result.live, services.enabled_components(spec)))
     new = st.compute(obs, previous)
     _event_if_new(body, previous, new)
@@ -141,6 +145,8 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
         return  # the reconcile reports it
     scaling_spec = spec["analyzer"]["autoscaling"]
     now = time.time()
+    if scaling_spec["mode"] == "none":
+        return  # fixed at min by the reconcile
     if now - float(memo.get("last_lag_poll") or 0) < scaling_spec["pollingIntervalSeconds"]:
         return
     memo["last_lag_poll"] = now
@@ -186,7 +192,9 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
         "desiredReplicas": desired, "lastScaleTime": last_scale, "lagError": lag_error,
         "partitions": partitions, "maxReplicas": autoscaling.bounds(spec)[1],
     }
-    conditions = st.with_lag_condition((body.status or {}).get("conditions"), lag_error,
+    # Only the builtin mode depends on the operator reaching Kafka; keda scales on its own.
+    conditions = st.with_lag_condition((body.status or {}).get("conditions"),
+                                       lag_error if scaling_spec["mode"] == "builtin" else None,
                                        int(body.metadata.get("generation") or 0))
     if conditions is not None:
         patch.status["conditions"] = conditions

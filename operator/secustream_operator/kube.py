@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import (
+    ConflictError,
+    DynamicApiError,
+    NotFoundError,
+    ResourceNotFoundError,
+)
 
 API_URL_ENV = "SECUSTREAM_KUBE_API_URL"  # dev/test: an insecure API URL instead of kubeconfig
+REQUEST_TIMEOUT = 10.0  # seconds; a hung API call must not pin a handler thread forever
 
 # Every kind the operator may own; the pruner lists these.
 OWNED_KINDS: tuple[tuple[str, str], ...] = (
@@ -95,14 +102,17 @@ class Applier:
             meta = obj["metadata"]
             try:
                 try:
-                    live = api.get(name=meta["name"], namespace=meta["namespace"]).to_dict()
+                    live = api.get(name=meta["name"], namespace=meta["namespace"],
+                                   _request_timeout=REQUEST_TIMEOUT).to_dict()
                 except NotFoundError:
                     try:
-                        result.live[key] = api.create(body=obj, namespace=meta["namespace"]).to_dict()
+                        result.live[key] = api.create(body=obj, namespace=meta["namespace"],
+                                                      _request_timeout=REQUEST_TIMEOUT).to_dict()
                         result.created.append(key)
                         continue
                     except ConflictError:  # created concurrently (handler vs timer): patch instead
-                        live = api.get(name=meta["name"], namespace=meta["namespace"]).to_dict()
+                        live = api.get(name=meta["name"], namespace=meta["namespace"],
+                                       _request_timeout=REQUEST_TIMEOUT).to_dict()
                 desired = obj
                 if keep_replicas and key in keep_replicas and "replicas" in obj.get("spec", {}):
                     desired = {**obj, "spec": {k: v for k, v in obj["spec"].items() if k != "replicas"}}
@@ -111,10 +121,13 @@ class Applier:
                     result.live[key] = live
                     continue
                 result.live[key] = api.patch(body=desired, name=meta["name"], namespace=meta["namespace"],
-                                             content_type="application/merge-patch+json").to_dict()
+                                             content_type="application/merge-patch+json",
+                                             _request_timeout=REQUEST_TIMEOUT).to_dict()
                 result.patched.append(key)
             except DynamicApiError as exc:
                 result.errors.append(f"{key}: {exc.status} {exc.reason}: {_message(exc)}")
+            except urllib3.exceptions.HTTPError as exc:
+                result.errors.append(f"{key}: API request failed: {exc}")
         return result
 
     def prune(self, namespace: str, selector: str, owner_uid: str, keep: set[str]) -> list[str]:
@@ -123,8 +136,10 @@ class Applier:
         for api_version, kind in OWNED_KINDS:
             try:
                 api = self.resource(api_version, kind)
-                items = api.get(namespace=namespace, label_selector=selector).to_dict().get("items") or []
-            except (ResourceNotFoundError, DynamicApiError):
+                # Raw JSON: some servers (the kmock emulator) omit the list's ``kind``.
+                items = api.get(namespace=namespace, label_selector=selector,
+                                serializer=lambda _, data: data, _request_timeout=REQUEST_TIMEOUT).get("items") or []
+            except (ResourceNotFoundError, DynamicApiError, urllib3.exceptions.HTTPError):
                 continue
             for item in items:
                 meta = item.get("metadata") or {}
@@ -132,28 +147,30 @@ class Applier:
                 key = f"{kind}/{meta.get('name')}"
                 if owner_uid in owners and key not in keep:
                     try:
-                        api.delete(name=meta["name"], namespace=namespace)
+                        api.delete(name=meta["name"], namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
                         deleted.append(key)
-                    except DynamicApiError:
-                        continue
+                    except (DynamicApiError, urllib3.exceptions.HTTPError):
+                        continue  # retried by the next resync
         return deleted
 
     def secret_exists(self, namespace: str, name: str) -> bool:
         try:
-            self.resource("v1", "Secret").get(name=name, namespace=namespace)
+            self.resource("v1", "Secret").get(name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
         except NotFoundError:
             return False
         return True
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.resource(api_version, kind).get(name=name, namespace=namespace).to_dict()
+            return self.resource(api_version, kind).get(name=name, namespace=namespace,
+                                                        _request_timeout=REQUEST_TIMEOUT).to_dict()
         except (NotFoundError, ResourceNotFoundError):
             return None
 
     def patch(self, api_version: str, kind: str, namespace: str, name: str, body: dict[str, Any]) -> None:
         self.resource(api_version, kind).patch(body=body, name=name, namespace=namespace,
-                                               content_type="application/merge-patch+json")
+                                               content_type="application/merge-patch+json",
+                                               _request_timeout=REQUEST_TIMEOUT)
 
 
 def _message(exc: DynamicApiError) -> str:

@@ -31,18 +31,6 @@ def missing(what: str) -> None:
     pytest.skip(f"missing: {what}")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run this folder's ``async def`` tests with pytest-asyncio without touching global config."""
-    here = Path(__file__).parent
-    for item in items:
-        fn = getattr(item, "function", None)
-        if fn is not None and Path(str(item.fspath)).is_relative_to(here):
-            import inspect
-
-            if inspect.iscoroutinefunction(fn):
-                item.add_marker(pytest.mark.asyncio)
-
-
 @pytest.fixture(scope="session")
 def schemas_dir() -> Path:
     path = Path(os.environ.get("SECUSTREAM_K8S_SCHEMAS", REPO.parent / "shared" / "k8s-schemas"))
