@@ -6,12 +6,15 @@ is bounded by a timeout so an unreachable broker yields :class:`LagUnavailable`,
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from secustream_operator.scaling import lag_from_offsets
+
+_LOG = logging.getLogger("secustream_operator.kafka")  # librdkafka logs go through logging, not stderr
 
 
 class LagUnavailable(RuntimeError):
@@ -27,7 +30,7 @@ class LagReading:
 def read_lag(bootstrap: str, topic: str, group: str, timeout: float = 5.0) -> LagReading:
     """Total lag of ``group`` on ``topic`` and the topic's partition count."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000),
-                         "client.id": "secustream-operator"})
+                         "client.id": "secustream-operator", "logger": _LOG})
     try:
         meta = admin.list_topics(topic, timeout=timeout)
         info = meta.topics.get(topic)
