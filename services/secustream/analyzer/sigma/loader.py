@@ -167,7 +167,7 @@ class _Build:
     seen_ids: dict[str, str] = field(default_factory=dict)
 
     def issue(self, origin: str, rule: Any, level: Literal["error", "warning"], reason: str) -> None:
-        name = getattr(rule, "title", None) or str(rule)
+        name = rule if isinstance(rule, str) else (getattr(rule, "title", None) or str(rule))
         self.issues.append(LoadIssue(origin, name, level, reason))
 
 
@@ -179,8 +179,10 @@ def _parse(documents: Iterable[tuple[str, str]], build: _Build) -> list[tuple[st
         except (yaml.YAMLError, SigmaError) as exc:
             build.issue(origin, "(file)", "error", f"not loadable Sigma YAML: {str(exc).splitlines()[0]}")
             continue
+        per_rule = {id(e) for rule in collection.rules for e in rule.errors}
         for error in collection.errors:
-            build.issue(origin, "(file)", "error", f"parse error: {error}")
+            if id(error) not in per_rule:  # rule errors are reported once, with the rule below
+                build.issue(origin, "(file)", "error", f"parse error: {error}")
         for rule in collection.rules:
             if rule.errors:
                 build.issue(origin, rule, "error", "; ".join(str(e) for e in rule.errors))

