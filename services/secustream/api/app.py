@@ -120,3 +120,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
         log.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+
+def from_env() -> FastAPI:
+    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --workers N``): everything from env vars."""
+    from secustream.config import load_settings
+    from secustream.runtime import kafka_reachable
+    from secustream.state import RedisState
+    from secustream.storage.database import make_engine
+
+    settings = load_settings()
+    kafka = settings.KAFKA_SERVER
+    return create_app(settings, make_engine(settings.DATABASE_URL, pool_size=20, max_overflow=20),
+                      RedisState.from_url(settings.REDIS_URL), CollectorRegistry(),
+                      kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)

@@ -1,0 +1,313 @@
+"""Events-list latency with 1,000,000 events in PostgreSQL: the API next to the same SQL run through psycopg.
+
+For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
+p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (psycopg, 20 connections) are
+printed side by side with their ratio, plus the plan (index) EXPLAIN ANALYZE reports for each query.
+
+    .venv/bin/python bench/api.py                 # builds secustream_bench once (about 2-4 min), then measures
+    .venv/bin/python bench/api.py --rebuild       # regenerate the rows
+    .venv/bin/python bench/api.py --seconds 20 --workers 2
+
+Rows are generated in SQL (generate_series), not through Kafka; this benchmark is not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.dialects import postgresql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
+
+from secustream.api.security import PasswordHasher, TokenCodec
+from secustream.messaging.local_broker import free_port
+from secustream.storage import queries
+from secustream.storage.migrate import upgrade
+
+ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
+DB_NAME = "secustream_bench"
+NOW = datetime(2026, 11, 25, tzinfo=UTC)  # fixed so the data set and the filters agree between runs
+
+LOAD_SQL = """
+CREATE TEMP TABLE g AS
+SELECT i, (hashtext(i::text) & 2147483647) AS r, (hashtext('x' || i::text) & 2147483647) AS r2,
+       md5('bench' || i::text)::uuid AS id,
+       TIMESTAMPTZ '{now}' - (i * INTERVAL '2592 milliseconds') AS ts
+FROM generate_series(1, {n}) AS i;
+
+INSERT INTO events (id, timestamp, event_type, action, outcome, source_ip, source_user, source_host,
+                    destination_ip, destination_port, destination_host, product, payload, stored_at)
+SELECT id, ts, (ARRAY['auth','network','process','dns'])[1 + r % 4], 'ssh_login',
+       CASE WHEN r % 3 = 0 THEN 'failure' ELSE 'success' END,
+       '10.' || (r2 % 50) || '.' || ((r2 / 50) % 100) || '.7', 'user' || (r2 % 500), 'ws-' || (r % 200),
+       '10.9.0.' || (r % 250), 22, 'srv-' || (r2 % 97), 'sshd',
+       jsonb_build_object('event_id', id, 'timestamp', ts, 'event_type', 'auth', 'raw', 'sshd line ' || i), ts
+FROM g;
+
+INSERT INTO verdicts (event_id, risk_level, risk_score, threat_type, confidence, tier, reason, rule_ids, mitre_ids,
+                      recommended_actions, analysis, analyzer_version, latency_ms, analyzed_at, event_timestamp)
+SELECT id,
+       CASE WHEN r % 100 < 85 THEN 'low' WHEN r % 100 < 95 THEN 'medium' WHEN r % 100 < 99 THEN 'high'
+            ELSE 'critical' END,
+       (r % 100) / 100.0,
+       (ARRAY['benign','brute_force','port_scan','data_exfiltration','malicious_process','privilege_escalation',
+              'lateral_movement','other_threat'])[1 + (r / 100) % 8],
+       0.5 + (r2 % 50) / 100.0,
+       CASE WHEN r2 % 100 < 70 THEN 'rules' WHEN r2 % 100 < 95 THEN 'model' ELSE 'llm' END,
+       'bench verdict ' || i, '["SSH-BRUTE-FORCE"]'::jsonb, '["T1110"]'::jsonb, '["Block the source"]'::jsonb,
+       CASE WHEN r2 % 20 = 0 THEN 'Credential brute force from a single source against many accounts'
+            WHEN r2 % 20 = 1 THEN 'Port scan sweeping the internal range'
+            ELSE 'Routine activity consistent with the baseline' END || ' (case ' || i || ')',
+       'bench', 1.0, ts + INTERVAL '1 second', ts
+FROM g;
+"""
+
+
+@dataclass(frozen=True)
+class Combo:
+    name: str
+    params: dict[str, Any]
+
+
+COMBOS = [
+    Combo("newest page, no filter", {}),
+    Combo("risk high+critical", {"risk_level": ["high", "critical"]}),
+    Combo("critical, llm tier, last 7 days", {"risk_level": ["critical"], "tier": ["llm"],
+                                              "since": (NOW - timedelta(days=7)).isoformat()}),
+    Combo("one source IP", {"source_ip": "10.17.42.7"}),
+    Combo("text 'brute force' + high", {"q": "brute force", "risk_level": ["high"]}),
+]
+
+
+def filters_of(combo: Combo) -> queries.EventFilters:
+    p = combo.params
+    return queries.EventFilters(
+        risk_levels=p.get("risk_level", []), tiers=p.get("tier", []), threat_types=p.get("threat_type", []),
+        since=datetime.fromisoformat(p["since"]) if "since" in p else None, source_ip=p.get("source_ip"),
+        user=p.get("user"), host=p.get("host"), q=p.get("q"))
+
+
+def db_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def build(n: int, rebuild: bool) -> None:
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME}).first()
+        if exists and not rebuild:
+            engine = create_engine(db_url(DB_NAME))
+            with engine.connect() as c:
+                have = c.execute(text("SELECT count(*) FROM events")).scalar_one()
+            engine.dispose()
+            if have == n:
+                print(f"reusing {DB_NAME} with {have:,} events")
+                return
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    admin.dispose()
+    url = db_url(DB_NAME)
+    upgrade(url)
+    started = time.perf_counter()
+    dsn = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as conn:  # psycopg directly: no parameters, so '%' is the SQL operator
+        # bulk load without secondary indexes, then build them: minutes faster than maintaining them per row
+        defs = [r[0] for r in conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename IN ('events','verdicts') AND indexname LIKE 'ix_%'")]
+        for d in defs:
+            name = re.search(r"INDEX (\S+) ON", d)[1]  # type: ignore[index]
+            conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        for statement in LOAD_SQL.format(now=NOW.isoformat(), n=n).split(";\n"):
+            if statement.strip():
+                conn.execute(statement)  # type: ignore[arg-type]
+        for d in defs:
+            conn.execute(d)  # type: ignore[arg-type]
+        conn.commit()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE events")
+        conn.execute("VACUUM ANALYZE verdicts")
+    print(f"generated {n:,} events + verdicts in {time.perf_counter() - started:.0f} s")
+
+
+def compiled_sql(combo: Combo) -> tuple[str, dict[str, Any]]:
+    """The exact statement the API executes for this combination, as psycopg receives it."""
+    captured: dict[str, Any] = {}
+    engine = create_engine(db_url(DB_NAME))
+
+    from sqlalchemy import event as sa_event
+
+    @sa_event.listens_for(engine, "before_cursor_execute")
+    def grab(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        if "FROM" in statement and "cursor_ts" in statement:
+            captured["sql"], captured["params"] = statement, parameters
+
+    with engine.connect() as conn:
+        queries.list_events(conn, filters_of(combo), 50)
+    engine.dispose()
+    _ = postgresql  # dialect used by the engine above
+    return captured["sql"], captured["params"]
+
+
+def explain(sql: str, params: dict[str, Any]) -> list[str]:
+    with psycopg.connect(db_url(DB_NAME).replace("postgresql+psycopg", "postgresql")) as conn:
+        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
+    return [r[0] for r in rows]
+
+
+def plan_summary(lines: list[str]) -> str:
+    used = []
+    for line in lines:
+        m = re.search(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)( Backward)? (?:using|on) (\S+)", line)
+        if m:
+            used.append(f"{m[1]}{m[2] or ''} {m[3]}")
+    total = next((ln for ln in lines if ln.startswith("Execution Time")), "")
+    seen: list[str] = []
+    for u in used:
+        if u not in seen:
+            seen.append(u)
+    return "; ".join(seen) + f" ({total.strip()})"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def run_sql(sql: str, params: dict[str, Any], clients: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    dsn = db_url(DB_NAME).replace("postgresql+psycopg", "postgresql")
+
+    def worker() -> None:
+        mine: list[float] = []
+        with psycopg.connect(dsn) as conn:
+            conn.execute(sql, params).fetchall()  # warm the connection (plan, catalog)
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                conn.execute(sql, params).fetchall()
+                mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+async def run_api(base: str, token: str, combo: Combo, clients: int, seconds: float) -> tuple[list[float], int]:
+    params = [(k, v) for k, vs in combo.params.items() for v in (vs if isinstance(vs, list) else [vs])]
+    params.append(("limit", "50"))
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
+                                 limits=httpx.Limits(max_connections=clients)) as client:
+        async def worker() -> None:
+            nonlocal errors
+            await client.get("/api/v1/events", params=params)  # warm-up
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                response = await client.get("/api/v1/events", params=params)
+                latencies.append(time.perf_counter() - t0)
+                if response.status_code != 200 or len(response.json()["items"]) == 0:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies, errors
+
+
+def start_api(workers: int, secret: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=db_url(DB_NAME), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
+                             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                             "--log-level", "warning", "--no-access-log"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("API did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    args = parser.parse_args()
+
+    build(args.rows, args.rebuild)
+    secret = secrets.token_urlsafe(40)
+    engine = create_engine(db_url(DB_NAME))
+    with engine.begin() as conn:
+        if queries.get_user_by_name(conn, "bench") is None:
+            queries.create_user(conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
+    engine.dispose()
+    token = TokenCodec(secret, "HS256", 120).issue("bench", "viewer")[0]
+    proc, base = start_api(args.workers, secret)
+    results = []
+    try:
+        for combo in COMBOS:
+            sql, params = compiled_sql(combo)
+            plan = plan_summary(explain(sql, params))
+            sql_lat = run_sql(sql, params, args.clients, args.seconds)
+            api_lat, errors = asyncio.run(run_api(base, token, combo, args.clients, args.seconds))
+            results.append((combo, sql_lat, api_lat, errors, plan))
+            print(f"measured: {combo.name}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+    cpu = os.cpu_count()
+    print(f"\n{args.rows:,} events, first page of 50, {args.clients} concurrent clients, {args.seconds:.0f} s per side,"
+          f" uvicorn workers {args.workers}, {cpu} CPUs (client, API and PostgreSQL share them)\n")
+    header = (f"| {'filter combination':34} | {'SQL p50':>8} | {'SQL p99':>8} | {'API p50':>8} | {'API p99':>8} |"
+              f" {'p50 ratio':>9} | {'p99 ratio':>9} | {'API req/s':>9} | errors |")
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for combo, sql_lat, api_lat, errors, _plan in results:
+        s50, s99 = percentile(sql_lat, 50) * 1e3, percentile(sql_lat, 99) * 1e3
+        a50, a99 = percentile(api_lat, 50) * 1e3, percentile(api_lat, 99) * 1e3
+        print(f"| {combo.name:34} | {s50:6.2f}ms | {s99:6.2f}ms | {a50:6.2f}ms | {a99:6.2f}ms | {a50 / s50:9.2f} |"
+              f" {a99 / s99:9.2f} | {len(api_lat) / args.seconds:9.0f} | {errors:6d} |")
+    print("\nEXPLAIN (ANALYZE) of each statement, single run:")
+    for combo, *_rest, plan in results:
+        print(f"- {combo.name}: {plan}")
+    overall = [percentile(a, 99) * 1e3 for _, _, a, _, _ in results]
+    print(f"\nworst API p99 {max(overall):.1f} ms (target < 50 ms); mean of per-combination API/SQL p50 ratios "
+          f"{statistics.mean(percentile(a, 50) / percentile(s, 50) for _, s, a, _, _ in results):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
