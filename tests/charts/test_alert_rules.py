@@ -17,6 +17,8 @@ REQUIRED_ALERTS = {
     "SecuStreamNoAnalyzerReady",       # no analyzer ready
     "SecuStreamDeadLetters",           # DLQ rate above zero
     "SecuStreamHighRiskSpike",         # spike of high/critical verdicts
+    "SecuStreamLLMBudgetExhausted",    # LLM budget exhausted
+    "SecuStreamLLMErrorRate",          # LLM error rate high
     "SecuStreamAPIErrorRate",          # API 5xx rate
     "SecuStreamOperatorReconcileErrors",  # operator reconcile errors
 }
@@ -45,7 +47,7 @@ def test_promtool_check_rules(promtool: str) -> None:
 
 def test_required_alerts_exist_with_severity_and_help() -> None:
     found = alerts()
-    assert REQUIRED_ALERTS <= set(found)
+    assert set(found) >= REQUIRED_ALERTS
     for name, rule in found.items():
         assert rule["labels"]["severity"] in ("warning", "critical"), name
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], name

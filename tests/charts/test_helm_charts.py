@@ -181,7 +181,8 @@ def test_platform_chart_renders_and_validates(helm: str, schemas_dir: Path, tmp_
         assert spec["kafka"]["bootstrapServers"] == f"{kafka['metadata']['name']}-kafka-bootstrap:9092"
         assert spec["kafka"]["strimziCluster"] == kafka["metadata"]["name"]
         rf = min(3, pool["spec"]["replicas"])
-        assert kafka["spec"]["kafka"]["config"]["default.replication.factor"] == rf == spec["kafka"]["replicationFactor"]
+        assert kafka["spec"]["kafka"]["config"]["default.replication.factor"] == rf
+        assert spec["kafka"]["replicationFactor"] == rf
     else:
         assert not find(docs, "Kafka") and spec["kafka"]["bootstrapServers"] == "kafka.example:9092"
         assert "strimziCluster" not in spec["kafka"]
@@ -331,6 +332,6 @@ def test_kube_prometheus_stack_selects_our_monitors_and_dashboards() -> None:
     assert spec["podMonitorSelectorNilUsesHelmValues"] is False and spec["ruleSelectorNilUsesHelmValues"] is False
     sidecar = kps["grafana"]["sidecar"]["dashboards"]
     platform = yaml.safe_load((CHARTS / "secustream-platform" / "values.yaml").read_text())["monitoring"]
-    assert (sidecar["label"], sidecar["labelValue"]) == (platform["dashboards"]["label"],
-                                                         platform["dashboards"]["labelValue"]) == ("grafana_dashboard", "1")
+    ours = (platform["dashboards"]["label"], platform["dashboards"]["labelValue"])
+    assert (sidecar["label"], sidecar["labelValue"]) == ours == ("grafana_dashboard", "1")
     assert sidecar["searchNamespace"] == "ALL"
