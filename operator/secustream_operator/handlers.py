@@ -170,7 +170,8 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
         metrics.lag_errors.labels(namespace, name).inc()
         logger.warning("cannot read lag: %s", lag_error)
     previous = dict((body.status or {}).get("analyzer") or {})
-    last_scale = previous.get("lastScaleTime")
+    # The body a timer sees may predate our own last status patch; the per-object memo does not.
+    last_scale = max(filter(None, [previous.get("lastScaleTime"), memo.get("last_scale_time")]), default=None)
     desired = current
     if scaling_spec["mode"] == "builtin":
         lo, hi = spec["analyzer"]["replicas"]["min"], spec["analyzer"]["replicas"]["max"]
@@ -181,17 +182,21 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
         if decision.changed:
             applier.patch("apps/v1", "Deployment", namespace, naming.child_name(name, "analyzer"),
                           {"spec": {"replicas": desired}})
-            last_scale = st.now_iso()
+            last_scale = memo["last_scale_time"] = st.now_iso()
             metrics.scale_decisions.labels(namespace, name, "up" if desired > current else "down").inc()
             logger.info("analyzer %d -> %d: %s", current, desired, decision.reason)
     elif previous.get("desiredReplicas") not in (None, current):
-        last_scale = st.now_iso()  # keda/none: record when the observed replicas changed
+        last_scale = memo["last_scale_time"] = st.now_iso()  # keda: when the observed replicas changed
     metrics.desired_replicas.labels(namespace, name).set(desired)
-    patch.status["analyzer"] = {
-        "consumerLag": lag if lag is not None else previous.get("consumerLag"),
-        "desiredReplicas": desired, "lastScaleTime": last_scale, "lagError": lag_error,
+    analyzer_status: dict[str, Any] = {
+        "desiredReplicas": desired, "lagError": lag_error,  # None clears a stale error (merge patch)
         "partitions": partitions, "maxReplicas": autoscaling.bounds(spec)[1],
     }
+    if lag is not None:
+        analyzer_status["consumerLag"] = lag
+    if last_scale:
+        analyzer_status["lastScaleTime"] = last_scale
+    patch.status["analyzer"] = analyzer_status
     # Only the builtin mode depends on the operator reaching Kafka; keda scales on its own.
     conditions = st.with_lag_condition((body.status or {}).get("conditions"),
                                        lag_error if scaling_spec["mode"] == "builtin" else None,

@@ -112,7 +112,7 @@ class Api:
             namespace=ns, serializer=lambda _, data: data)["items"])
 
 
-async def eventually(probe: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+async def eventually(probe: Callable[[], Any], timeout: float = 40.0, what: str = "condition") -> Any:
     """Await ``probe()`` (sync or async) until it returns a truthy value."""
     deadline = time.monotonic() + timeout
     last: Any = None
