@@ -39,12 +39,19 @@ def index_key(value: Any) -> str:
     return str(value).lower()
 
 
+def _trigrams(text: str) -> set[str]:
+    return {text[i:i + 3] for i in range(len(text) - 2)}
+
+
 @dataclass(frozen=True)
 class _Candidates:
-    """Rules that apply to one logsource token set, indexed by their anchor field."""
+    """Rules that apply to one logsource token set, each filed under its most selective anchor:
+    a pinned value (``EventID: 4624``), a trigram of a literal its field must contain
+    (``CommandLine|contains: mimikatz`` → ``mim``), a field that must be present, or nothing."""
 
     always: tuple[int, ...]
     by_value: tuple[tuple[str, dict[str, tuple[int, ...]]], ...]
+    by_gram: tuple[tuple[str, dict[str, tuple[int, ...]]], ...]
     by_presence: tuple[tuple[str, tuple[int, ...]], ...]
     count: int
 
@@ -52,21 +59,51 @@ class _Candidates:
     def build(cls, rules: Sequence[DetectionRule], indices: Sequence[int]) -> _Candidates:
         always: list[int] = []
         by_value: dict[str, dict[str, list[int]]] = {}
+        by_gram: dict[str, dict[str, list[int]]] = {}
         by_presence: dict[str, list[int]] = {}
+        gram_use: dict[str, int] = {}
+        value_use: dict[tuple[str, str], int] = {}
+        for i in indices:
+            for field, constraint in rules[i].requirement.items():
+                if constraint is None:
+                    continue
+                if constraint[0] == "eq":
+                    for value in constraint[1]:
+                        value_use[(field, value)] = value_use.get((field, value), 0) + 1
+                else:
+                    for literal in constraint[1]:
+                        for gram in _trigrams(literal):
+                            gram_use[(field, gram)] = gram_use.get((field, gram), 0) + 1  # type: ignore[index]
+
+        def best_gram(field: str, literal: str) -> str:  # the literal's least shared trigram
+            return min(_trigrams(literal), key=lambda g: (gram_use[(field, g)], g))  # type: ignore[index]
+
+        def cost(field: str, constraint: tuple[str, frozenset[str]]) -> int:
+            """How many rules share the buckets this anchor would put the rule in (smaller is better)."""
+            kind, values = constraint
+            if kind == "eq":
+                return sum(value_use[(field, v)] for v in values)
+            return sum(gram_use[(field, best_gram(field, lit))] for lit in values)  # type: ignore[index]
+
         for i in indices:
             req = rules[i].requirement
-            pinned = [(f, v) for f, v in req.items() if v is not None]
-            if pinned:
-                field, values = min(pinned, key=lambda fv: (len(fv[1]), fv[0]))  # type: ignore[arg-type]
-                table = by_value.setdefault(field, {})
-                for value in values:  # type: ignore[union-attr]
-                    table.setdefault(value, []).append(i)
+            anchors = [(cost(f, c), f, c) for f, c in req.items() if c is not None]
+            if anchors:
+                _cost, field, (kind, values) = min(anchors, key=lambda a: (a[0], a[1]))
+                if kind == "eq":
+                    table = by_value.setdefault(field, {})
+                    for value in values:
+                        table.setdefault(value, []).append(i)
+                else:
+                    grams = by_gram.setdefault(field, {})
+                    for literal in values:
+                        grams.setdefault(best_gram(field, literal), []).append(i)
             elif req:
                 by_presence.setdefault(min(req), []).append(i)
             else:
                 always.append(i)
-        return cls(tuple(always),
-                   tuple((f, {k: tuple(v) for k, v in t.items()}) for f, t in by_value.items()),
+        freeze = lambda d: tuple((f, {k: tuple(v) for k, v in t.items()}) for f, t in d.items())  # noqa: E731
+        return cls(tuple(always), freeze(by_value), freeze(by_gram),
                    tuple((f, tuple(v)) for f, v in by_presence.items()), len(indices))
 
     def select(self, view: EventView) -> list[int]:
@@ -80,6 +117,15 @@ class _Candidates:
                     picked.extend(table.get(index_key(item), ()))
             else:
                 picked.extend(table.get(index_key(value), ()))
+        for field, table in self.by_gram:
+            text = view.lower(field)
+            if text is None:
+                continue
+            for item in text if isinstance(text, list) else (text,):
+                for gram in _trigrams(item):
+                    found = table.get(gram)
+                    if found:
+                        picked.extend(found)
         for field, indices in self.by_presence:
             if view.get(field) is not None:
                 picked.extend(indices)

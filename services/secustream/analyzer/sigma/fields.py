@@ -182,7 +182,7 @@ def event_logsource(doc: dict[str, Any]) -> frozenset[str]:
         tokens.add("product:linux")
         if dataset == "sshd":
             tokens.update(("service:sshd", "service:auth"))
-        elif dataset in ("linux.auditd", "auditd"):
+        elif dataset in ("linux.auditd", "auditd") or product == "auditd":
             tokens.add("service:auditd")
         else:
             tokens.add("service:auth")

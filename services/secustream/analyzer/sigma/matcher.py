@@ -50,6 +50,10 @@ class UnsupportedSigma(ValueError):
     """A construct the in-process evaluator cannot run; the message is the reason shown at load."""
 
 
+KEYWORDS = "\x00keywords"
+"""Pseudo field: the event's keyword texts (Sigma ``keywords``), so the index can file keyword rules too."""
+
+
 class EventView:
     """One event as rules see it: field values resolved once per event, lower-cased once."""
 
@@ -74,6 +78,8 @@ class EventView:
         try:
             return self._lower[name]
         except KeyError:
+            if name == KEYWORDS:
+                return self.texts()
             value = self.get(name)
             if value is None:
                 low = None
@@ -315,41 +321,80 @@ def _timestamp_part(value: SigmaTimestampPart) -> Callable[[Any], bool]:
 
 
 # ---------------------------------------------------------------- what a rule needs (for the index)
-Requirement = dict[str, frozenset[str] | None]
-"""field → the lower-cased exact values one of which it must equal, or None for "must be present"."""
+Constraint = tuple[str, frozenset[str]] | None
+"""What a matching event's field must satisfy: ``("eq", values)`` it equals one of the lower-cased values,
+``("sub", literals)`` one of the lower-cased literals is a substring of it, None it is merely present."""
+Requirement = dict[str, Constraint]
+
+MIN_LITERAL = 3  # the index looks literals up by one of their trigrams
+
+
+def _literal(value: Any) -> frozenset[str] | None:
+    """Lower-cased literal(s) one of which a value matching ``value`` must contain, if there are any."""
+    if isinstance(value, SigmaExpansion):
+        parts = [_literal(v) for v in value.values]
+        return None if any(p is None for p in parts) else frozenset().union(*parts)  # type: ignore[arg-type]
+    if isinstance(value, SigmaString) and not value.contains_placeholder():
+        pieces = [p for p in value.s if isinstance(p, str)]
+        longest = max(pieces, key=len, default="").lower()
+        return frozenset({longest}) if len(longest) >= MIN_LITERAL else None
+    return None
+
+
+def _leaf(field: str, value: Any) -> Requirement:
+    if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+        return {}
+    if _is_case_insensitive_string(value) and not value.contains_special() and not value.contains_placeholder():
+        return {field: ("eq", frozenset({str(value.to_plain_regex()).lower()}))}
+    if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart) \
+            and float(value.number).is_integer():
+        return {field: ("eq", frozenset({str(int(value.number))}))}
+    literals = _literal(value)
+    return {field: ("sub", literals) if literals else None}
+
+
+def _as_sub(constraint: Constraint) -> frozenset[str] | None:
+    if constraint is None:
+        return None
+    kind, values = constraint
+    if kind == "eq" and any(len(v) < MIN_LITERAL for v in values):
+        return None
+    return values
+
+
+def _or(constraints: list[Constraint]) -> Constraint:
+    if any(c is None for c in constraints):
+        return None
+    if all(c[0] == "eq" for c in constraints):  # type: ignore[index]
+        return "eq", frozenset().union(*(c[1] for c in constraints))  # type: ignore[index]
+    subs = [_as_sub(c) for c in constraints]
+    return None if any(s is None for s in subs) else ("sub", frozenset().union(*subs))  # type: ignore[arg-type]
+
+
+_RANK = {"eq": 2, "sub": 1}
 
 
 def requirements(node: Any) -> Requirement:
-    """Fields every matching event must have (and their exact values when the rule pins them).
+    """Fields every matching event must have, with the strongest constraint the rule implies.
 
     Conservative: anything under NOT, null/exists:false tests and keywords add no requirement.
     """
     if isinstance(node, ConditionAND):
         out: Requirement = {}
         for arg in node.args:
-            for field, values in requirements(arg).items():
-                if field not in out or out[field] is None:
-                    out[field] = values
-                elif values is not None:
-                    out[field] = out[field] & values  # type: ignore[operator]
+            for field, constraint in requirements(arg).items():
+                current = out.get(field)
+                if field not in out or (constraint is not None and (
+                        current is None or _RANK[constraint[0]] > _RANK[current[0]])):
+                    out[field] = constraint
         return out
     if isinstance(node, ConditionOR):
         reqs = [requirements(a) for a in node.args]
         common = set(reqs[0]).intersection(*reqs[1:]) if reqs else set()
-        merged: Requirement = {}
-        for field in common:
-            sets = [r[field] for r in reqs]
-            merged[field] = None if any(s is None for s in sets) else frozenset().union(*sets)  # type: ignore[arg-type]
-        return merged
+        return {field: _or([r[field] for r in reqs]) for field in common}
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        value = node.value
-        if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
-            return {}
-        if _is_case_insensitive_string(value) and not value.contains_special() \
-                and not value.contains_placeholder():
-            return {node.field: frozenset({str(value.to_plain_regex()).lower()})}
-        if isinstance(value, SigmaNumber) and not isinstance(value, SigmaTimestampPart) \
-                and float(value.number).is_integer():
-            return {node.field: frozenset({str(int(value.number))})}
-        return {node.field: None}
+        return _leaf(node.field, node.value)
+    if isinstance(node, ConditionValueExpression):  # keywords: a literal must occur in one of the texts
+        literals = _literal(node.value)
+        return {KEYWORDS: ("sub", literals)} if literals else {}
     return {}
