@@ -2,8 +2,9 @@
 
 It answers DSPy's ``[[ ## field ## ]]`` format. Markers in the prompt steer it: ``STUB-MALFORMED``
 returns prose with no fields, ``STUB-SLOW`` sleeps ``slow_seconds`` first, ``STUB-ERROR`` answers 500.
-Otherwise the threat type is the first class name that appears in the prompt's event text (or
-``benign``). It counts calls so tests can prove the cache and the shared budget work.
+Otherwise the threat type is the first class name that appears in the prompt's event text, else
+the classifier's class quoted in the context, else ``benign``.
+It counts calls so tests can prove the cache and the shared budget work.
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]")
 
 def _answer(prompt: str) -> str:
     threat = "benign"
-    event_part = prompt.split("[[ ## event ## ]]")[-1].split("[[ ## context ## ]]")[0]
+    event_part, _, rest = prompt.split("[[ ## event ## ]]")[-1].partition("[[ ## context ## ]]")
+    said = re.search(r"classifier says (\w+)", rest)
     for cls in ThreatClass:
         if cls.value != "benign" and cls.value in event_part:
             threat = cls.value
             break
+    else:
+        if said and said.group(1) in {c.value for c in ThreatClass}:
+            threat = said.group(1)  # no marker: agree with the classifier
     risk = "low" if threat == "benign" else "high"
     fields = {
         "risk_level": risk,

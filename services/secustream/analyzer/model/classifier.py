@@ -104,7 +104,8 @@ class ThreatClassifier:
 
     def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, labels: Sequence[str], *,
                  max_length: int = 64, temperature: float = 1.0, device: torch.device | None = None,
-                 name: str = "unregistered", meta: dict[str, Any] | None = None) -> None:
+                 name: str = "unregistered", meta: dict[str, Any] | None = None, dedupe: bool = True) -> None:
+        self.dedupe = dedupe
         self.device = device or pick_device()
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -171,6 +172,11 @@ class ThreatClassifier:
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Calibrated probabilities; identical texts are scored once."""
+        if not self.dedupe:
+            logits = self.logits(texts, batch_size) / self.temperature
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            return probs / probs.sum(axis=1, keepdims=True)
         unique: dict[str, int] = {}
         slots = [unique.setdefault(t, len(unique)) for t in texts]
         logits = self.logits(list(unique), batch_size) / self.temperature
