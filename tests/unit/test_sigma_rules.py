@@ -126,3 +126,21 @@ def test_rules_tier_merges_native_and_sigma_hits(packaged: SigmaRuleSet) -> None
     assert "sigma:win-psexec-remote-execution" in bad.rule_ids and bad.risk_level.value == "high"
     assert {"T1569.002", "T1021.002"} <= set(bad.mitre_ids)
     assert good.rule_ids == [] and not good.conclusive
+
+
+def test_starter_set_on_generated_traffic(packaged: SigmaRuleSet) -> None:
+    """No Sigma hit on benign generator events; every hit on campaign events is on the right campaign."""
+    from secustream.generator import EventGenerator
+
+    batch = EventGenerator(seed=11, attack_ratio=0.3, rate=200).next_batch(6000)
+    hits = SigmaEngine(packaged, MemoryState()).evaluate([g.event for g in batch])
+    pairs = {(g.label.value, h.rule_id) for g, found in zip(batch, hits, strict=True) for h in found}
+    assert not any(label == "benign" for label, _ in pairs), pairs
+    expected_labels = {"sigma:lnx-ssh-password-spray": "brute_force", "sigma:win-psexec-remote-execution":
+                       "lateral_movement", "sigma:win-suspicious-service-installed": "lateral_movement",
+                       "sigma:win-lolbin-proxy-execution": "malicious_process",
+                       "sigma:win-powershell-encoded-command": "malicious_process",
+                       "sigma:win-powershell-encoded-download-cradle": "malicious_process"}
+    fired = {rule for _, rule in pairs}
+    assert fired >= {"sigma:win-psexec-remote-execution", "sigma:win-suspicious-service-installed"}
+    assert all(expected_labels.get(rule) == label for label, rule in pairs), pairs
