@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,3 +145,18 @@ def test_starter_set_on_generated_traffic(packaged: SigmaRuleSet) -> None:
     fired = {rule for _, rule in pairs}
     assert fired >= {"sigma:win-psexec-remote-execution", "sigma:win-suspicious-service-installed"}
     assert all(expected_labels.get(rule) == label for label, rule in pairs), pairs
+
+
+def test_sigma_rules_hot_reload_and_keep_working_on_a_broken_edit(tmp_path: Path) -> None:
+    rule = (PACKAGED / "win_psexec_execution.yml").read_text()
+    (tmp_path / "a.yml").write_text(rule)
+    engine = SigmaEngine(SigmaRuleSet.load(tmp_path), MemoryState(), reload_path=tmp_path, reload_interval=0.001)
+    assert [r.rule_id for r in engine.ruleset.rules] == ["sigma:win-psexec-remote-execution"]
+    (tmp_path / "b.yml").write_text((PACKAGED / "win_lsass_access.yml").read_text())
+    time.sleep(0.01)
+    assert engine.maybe_reload()
+    assert len(engine.ruleset.rules) == 2
+    (tmp_path / "c.yml").write_text("title: [broken\n")
+    time.sleep(0.01)
+    assert engine.maybe_reload()  # the broken file is reported; the good rules stay active
+    assert len(engine.ruleset.rules) == 2 and engine.ruleset.errors
