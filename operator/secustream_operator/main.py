@@ -37,16 +37,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    kopf.configure(verbose=os.environ.get("SECUSTREAM_OPERATOR_VERBOSE", "") == "true")  # `kopf run` does this
     from secustream_operator import handlers  # noqa: F401  (registers the handlers)
 
     priority = args.priority if args.priority is not None else peering_priority(
         os.environ.get("POD_NAME") or os.uname().nodename)
     asyncio.run(kopf.operator(
         clusterwide=not args.namespace,
-        namespaces=args.namespace or None,
+        namespaces=args.namespace or (),  # () with clusterwide: Kopf iterates this, None crashes it
         liveness_endpoint=args.liveness,
         standalone=args.standalone,
-        peering_name=args.peering,
+        peering_name=None if args.standalone else args.peering,  # a name makes peering mandatory in Kopf
         priority=priority,
         memo=kopf.Memo(metrics_port=args.metrics_port),
     ))

@@ -55,8 +55,6 @@ def test_readme_section_and_deploy_guide_cover_the_issue() -> None:
         assert re.search(rf"\*\*{re.escape(dep['version'])}\*\*", guide), f"{dep['name']} version in the guide"
 
 
-@pytest.mark.xfail(strict=True, reason="manifests/samples/pipeline.yaml points Redis at demo-redis-master; the "
-                   "platform chart (and DESIGN.md) name it demo-redis. Owner of manifests/: change the sample.")
 def test_sample_pipeline_is_wired_to_the_platform_release() -> None:
     sample = yaml.safe_load((REPO / "manifests" / "samples" / "pipeline.yaml").read_text())["spec"]
     assert sample["kafka"]["bootstrapServers"] == "demo-kafka-bootstrap:9092"
