@@ -26,7 +26,6 @@ up: setup
 ## The whole test suite (CI runs exactly this through .ci/run).
 test: setup tools
 	bash scripts/install-test-deps.sh
-	bash scripts/install-prometheus.sh
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/tools/bin:$$PATH" $(BIN)/pytest -q
 

@@ -44,12 +44,12 @@ def kubectl() -> str:
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    return _tool("promtool", "run scripts/install-prometheus.sh")
+    return _tool("promtool", "run scripts/install-test-deps.sh")
 
 
 @pytest.fixture(scope="session")
 def prometheus_bin() -> str:
-    return _tool("prometheus", "run scripts/install-prometheus.sh")
+    return _tool("prometheus", "run scripts/install-test-deps.sh")
 
 
 @pytest.fixture(scope="session")
