@@ -24,9 +24,10 @@ from secustream.events import ThreatClass
 LABELS: tuple[str, ...] = tuple(c.value for c in ThreatClass)
 META_FILE = "secustream-model.json"
 
-# How bad each class is when true: the risk score is the probability-weighted severity.
+# How bad each class is when true: the risk score is the probability-weighted severity. Credential
+# guessing and scanning seen in one event are "medium": the threshold rules confirm them as "high".
 CLASS_SEVERITY: dict[str, float] = {
-    "benign": 0.02, "brute_force": 0.75, "port_scan": 0.6, "data_exfiltration": 0.95,
+    "benign": 0.02, "brute_force": 0.65, "port_scan": 0.6, "data_exfiltration": 0.95,
     "malicious_process": 0.92, "privilege_escalation": 0.92, "lateral_movement": 0.88, "other_threat": 0.6,
 }
 
