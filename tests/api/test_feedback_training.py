@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from secustream.training.dataset import feedback_examples
 from tests.api.conftest import Api, seed
 
@@ -27,10 +25,34 @@ def test_api_feedback_becomes_training_examples(api: Api) -> None:
     assert all(e.weight > 1 for e in examples)  # analysts' labels outweigh generated ones
 
 
-@pytest.mark.xfail(strict=True, reason="training/dataset.py maps only true_positive/false_positive/corrected_class; "
-                                       "the API's 'benign' label is skipped (reported to the training owner)")
 def test_benign_feedback_becomes_a_benign_example(api: Api) -> None:
     item = seed(api.engine, 12)[9]
     before = len(feedback_examples(api.engine))
     _give(api, item.event.event_id, {"label": "benign"})
     assert len(feedback_examples(api.engine)) == before + 1
+
+
+def test_false_positive_on_a_rule_hit_suppresses_that_rule_for_that_source(api: Api) -> None:
+    from sqlalchemy import select
+
+    from secustream.analyzer.rules import RuleSet
+    from secustream.analyzer.rules.suppressions import SuppressionIndex
+    from secustream.config import load_settings
+    from secustream.storage.models import RuleSuppression
+
+    item = seed(api.engine, 2)[1]  # odd seeds carry an SSH-BRUTE-FORCE rule hit
+    assert item.verdict.rule_ids == ["SSH-BRUTE-FORCE"]
+    for _ in range(2):  # resubmitting does not stack suppressions
+        _give(api, item.event.event_id, {"label": "false_positive", "note": "our pentest box"})
+    with api.engine.connect() as conn:
+        rows = conn.execute(select(RuleSuppression.rule_id, RuleSuppression.field, RuleSuppression.value,
+                                   RuleSuppression.reason)
+                            .where(RuleSuppression.source_event_id == item.event.event_id)).all()
+    assert [tuple(r) for r in rows] == [("SSH-BRUTE-FORCE", "source.ip", item.event.source.ip, "our pentest box")]
+
+    index = SuppressionIndex(api.engine)
+    doc = item.event.model_dump(mode="json")
+    assert index("SSH-BRUTE-FORCE", doc)
+    assert not index("SSH-BRUTE-FORCE", {**doc, "source": {"ip": "192.0.2.99"}})
+    assert not index("PORT-SCAN", doc)
+    assert any(r.id == "SSH-BRUTE-FORCE" for r in RuleSet.load(load_settings().rules_path).rules)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass
+from secustream.feedback import FeedbackLabel
 
 
 class Role(StrEnum):
@@ -89,13 +90,6 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null on the last page")
-
-
-class FeedbackLabel(StrEnum):
-    TRUE_POSITIVE = "true_positive"
-    FALSE_POSITIVE = "false_positive"
-    BENIGN = "benign"
-    CORRECTED_CLASS = "corrected_class"
 
 
 class FeedbackIn(BaseModel):

@@ -16,16 +16,16 @@ from sqlalchemy.orm import Session
 from secustream.analyzer.model.context import burst_counts
 from secustream.analyzer.model.text import render_event
 from secustream.events import SecurityEvent, ThreatClass
+from secustream.feedback import FeedbackLabel
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
 from secustream.storage.models import Event, Feedback
 from secustream.storage.models import Verdict as VerdictRow
 
 # Feedback labels an analyst can give (the API's vocabulary) and what class they imply.
-FALSE_POSITIVE = "false_positive"
-CONFIRMED = ("true_positive", "confirmed", "correct")
 
 WEAK_LABEL_WEIGHT = 0.5
+BENIGN_LABELS = (FeedbackLabel.FALSE_POSITIVE, FeedbackLabel.BENIGN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,18 @@ def generated_examples(seed: int, count: int, attack_ratio: float = 0.3,
     return [Example(t, g.label.value, "generator") for t, g in zip(texts, batch, strict=True)]
 
 
+def feedback_class(label: str, corrected: str | None, verdict_class: str | None) -> str | None:
+    """The training class an analyst's feedback implies (None: no usable label)."""
+    valid = {c.value for c in ThreatClass}
+    if label == FeedbackLabel.CORRECTED_CLASS and corrected in valid:
+        return corrected
+    if label in BENIGN_LABELS:
+        return ThreatClass.BENIGN.value
+    if label == FeedbackLabel.TRUE_POSITIVE and verdict_class in valid:
+        return verdict_class
+    return None
+
+
 def feedback_examples(engine: Engine) -> list[Example]:
     """Analyst feedback: a correction names the class; a false positive means benign; a confirmation
     keeps the stored verdict's class."""
@@ -64,16 +76,10 @@ def feedback_examples(engine: Engine) -> list[Example]:
     stmt = (select(Feedback.label, Feedback.corrected_class, Event.payload, VerdictRow.threat_type)
             .join(Event, Event.id == Feedback.event_id)
             .outerjoin(VerdictRow, VerdictRow.event_id == Feedback.event_id))
-    valid = {c.value for c in ThreatClass}
     with Session(engine) as session:
         for label, corrected, payload, verdict_class in session.execute(stmt):
-            if corrected in valid:
-                cls = corrected
-            elif label == FALSE_POSITIVE:
-                cls = ThreatClass.BENIGN.value
-            elif label in CONFIRMED and verdict_class in valid:
-                cls = verdict_class
-            else:
+            cls = feedback_class(label, corrected, verdict_class)
+            if cls is None:
                 continue
             out.append(Example(render_event(SecurityEvent.model_validate(payload)), cls, "feedback", 2.0))
     return out

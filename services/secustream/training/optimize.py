@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from secustream.analyzer.llm.program import LLMAssessment, adapter, load_program, make_lm
 from secustream.analyzer.llm.tier import describe_event
 from secustream.config import Settings
-from secustream.events import SecurityEvent, ThreatClass
+from secustream.events import SecurityEvent
 from secustream.generator import EventGenerator
 from secustream.storage.models import Event, Feedback
 from secustream.storage.models import Verdict as VerdictRow
 from secustream.training import registry
-from secustream.training.dataset import CONFIRMED, FALSE_POSITIVE
+from secustream.training.dataset import feedback_class
 
 
 @dataclass
@@ -55,12 +55,10 @@ def feedback_dspy_examples(engine: Engine) -> list[dspy.Example]:
     stmt = (select(Feedback.label, Feedback.corrected_class, Event.payload, VerdictRow.threat_type)
             .join(Event, Event.id == Feedback.event_id)
             .outerjoin(VerdictRow, VerdictRow.event_id == Feedback.event_id))
-    valid = {c.value for c in ThreatClass}
     out: list[dspy.Example] = []
     with Session(engine) as s:
         for label, corrected, payload, verdict_class in s.execute(stmt):
-            cls = corrected if corrected in valid else ThreatClass.BENIGN.value if label == FALSE_POSITIVE else \
-                verdict_class if label in CONFIRMED and verdict_class in valid else None
+            cls = feedback_class(label, corrected, verdict_class)
             if cls:
                 out.append(_example(SecurityEvent.model_validate(payload), cls))
     return out

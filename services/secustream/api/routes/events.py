@@ -8,8 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
+from secustream.analyzer.rules import RuleSet
+from secustream.analyzer.rules.suppressions import suppress_false_positive
 from secustream.analyzer.verdict import RiskLevel
-from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Ctx, Viewer
 from secustream.api.schemas import (
     THREAT_PATTERN,
     TIER_PATTERN,
@@ -98,8 +100,11 @@ def list_feedback(event_id: EventId, conn: Conn, _user: Viewer) -> list[Feedback
 
 @router.put("/{event_id}/feedback", response_model=FeedbackOut,
             responses={**AUTH_RESPONSES, **NOT_FOUND, 400: {"model": Message}})
-def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst) -> FeedbackOut:
-    """Record (or replace) the caller's feedback: true/false positive, benign, or a corrected class."""
+def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst, ctx: Ctx) -> FeedbackOut:
+    """Record (or replace) the caller's feedback: true/false positive, benign, or a corrected class.
+
+    A false positive on a rule verdict also suppresses those rules for the entity they fired on
+    (the analyzers pick suppressions up within RULES_RELOAD_SECONDS)."""
     if body.label == FeedbackLabel.CORRECTED_CLASS and body.corrected_class is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="label corrected_class needs corrected_class")
     if body.label != FeedbackLabel.CORRECTED_CLASS and body.corrected_class is not None:
@@ -108,6 +113,8 @@ def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst)
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
     row = queries.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
                                   body.corrected_class.value if body.corrected_class else None, body.note)
+    if body.label == FeedbackLabel.FALSE_POSITIVE:
+        suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path))
     return FeedbackOut.model_validate(row)
 
 

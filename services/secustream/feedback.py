@@ -1,0 +1,12 @@
+"""Analyst feedback labels: one vocabulary for the API that stores them and training that reads them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FeedbackLabel(StrEnum):
+    TRUE_POSITIVE = "true_positive"  # the verdict was right: keeps its class as a training label
+    FALSE_POSITIVE = "false_positive"  # an alert on harmless activity: benign, and suppresses the rule hit
+    BENIGN = "benign"  # harmless activity (whatever the verdict said): benign
+    CORRECTED_CLASS = "corrected_class"  # wrong class: the analyst names the right one
