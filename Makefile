@@ -27,7 +27,7 @@ up: setup
 test: setup tools
 	bash scripts/install-test-deps.sh
 	$(BIN)/ruff check .
-	PATH="$(CURDIR)/tools/bin:$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/tools/bin:$$PATH" $(BIN)/pytest -q -rxXs --durations=20
 
 lint: setup
 	$(BIN)/ruff check .
