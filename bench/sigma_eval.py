@@ -11,7 +11,7 @@ produce (process_creation, process_access, Security/System ids, webserver, linux
 SigmaHQ rules (contains/endswith/windash/re/base64offset/cidr/…), so a few match and most do not.
 Events: the Windows, Linux, auditd and web samples in tests/data plus generator traffic, normalised once.
 
-Usage: python bench/sigma.py [--events 20000] [--linear-events 4000] [--repeat 3]
+Usage: python bench/sigma_eval.py [--events 20000] [--linear-events 4000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
-
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)  # this script is named sigma.py: don't let it shadow pySigma's `sigma` package
 
 import yaml
 
