@@ -100,7 +100,7 @@ def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int) ->
         settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
                             KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
                             KAFKA_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:6]}", DATABASE_URL=url, REDIS_URL=REDIS,
-                            ANALYZER_BATCH_SIZE=batch, RULES_RELOAD_SECONDS=0)
+                            ANALYZER_BATCH_SIZE=batch, RULES_RELOAD_SECONDS=0, MODEL_ENABLED=False, LLM_ENABLED=False)
         engine = create_engine(settings.DATABASE_URL)
         worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
         stop = threading.Event()
@@ -132,7 +132,8 @@ def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple
         settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
                             KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
                             KAFKA_CONSUMER_GROUP=f"lat-{suffix}", DATABASE_URL=url, REDIS_URL=REDIS,
-                            ANALYZER_BATCH_SIZE=batch, ANALYZER_POLL_TIMEOUT_SECONDS=0.05, RULES_RELOAD_SECONDS=0)
+                            ANALYZER_BATCH_SIZE=batch, ANALYZER_POLL_TIMEOUT_SECONDS=0.05, RULES_RELOAD_SECONDS=0,
+                            MODEL_ENABLED=False, LLM_ENABLED=False)
         engine = create_engine(url)
         worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
         stop = threading.Event()
