@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from typing import Any
 
@@ -48,3 +49,17 @@ def validation_reason(exc: ValidationError) -> str:
     where = ".".join(str(p) for p in first.get("loc", ())) or "event"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"schema violation at {where}: {first.get('msg')}{more}"
+
+
+def parse_json_object(line: str) -> dict[str, Any]:
+    """A JSON-object line, or NormalizationError saying why not (empty, malformed, not an object)."""
+    text = line.strip()
+    if not text:
+        raise NormalizationError("empty line")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NormalizationError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise NormalizationError(f"expected a JSON object, got {type(data).__name__}")
+    return data

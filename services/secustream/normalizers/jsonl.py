@@ -8,7 +8,6 @@ rules) and the line itself goes to ``raw``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -30,6 +29,7 @@ from secustream.normalizers.base import (
     NormalizationError,
     clip,
     line_event_id,
+    parse_json_object,
     valid_ip,
     validation_reason,
 )
@@ -278,14 +278,7 @@ def normalize_jsonl(line: str) -> SecurityEvent:
     """One JSON line → event: our own ``SecurityEvent`` JSON when it has ``event_type`` and no
     ``@timestamp``, otherwise ECS. Ids default to a hash of the line so re-ingest is idempotent."""
     text = line.strip()
-    if not text:
-        raise NormalizationError("empty line")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NormalizationError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise NormalizationError(f"expected a JSON object, got {type(data).__name__}")
+    data = parse_json_object(text)
     if "event_type" in data and "@timestamp" not in data:
         doc = _from_own(data)
         doc.setdefault("event_id", str(line_event_id(text)))

@@ -15,7 +15,6 @@ match it (SigmaHQ's Windows pipelines do the same mapping).
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from secustream.normalizers.base import (
     NormalizationError,
     clip,
     line_event_id,
+    parse_json_object,
     validation_reason,
 )
 
@@ -381,14 +381,7 @@ def _timestamp(fields: Doc, event_data: Doc) -> datetime:
 def normalize_windows(line: str) -> SecurityEvent:
     """One exported Windows event (JSON object) → event; unknown event ids are kept as ``other``."""
     text = line.strip()
-    if not text:
-        raise NormalizationError("empty line")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NormalizationError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise NormalizationError(f"expected a JSON object, got {type(data).__name__}")
+    data = parse_json_object(text)
     if isinstance(data.get("Event"), dict):
         fields, event_data, rest = _from_evtx_dump(data)
     elif isinstance(data.get("winlog"), dict):
