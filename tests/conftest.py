@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,31 +62,30 @@ def topics(kafka_bootstrap: str) -> dict[str, str]:
     return names
 
 
-def _admin_engine():  # type: ignore[no-untyped-def]
-    from sqlalchemy import create_engine
+@contextmanager
+def fresh_database(prefix: str = "secustream_test") -> Iterator[str]:
+    """A brand-new empty PostgreSQL database (URL), dropped afterwards."""
+    from sqlalchemy import create_engine, text
 
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
-@pytest.fixture
-def empty_pg_url() -> Iterator[str]:
-    """A brand-new empty PostgreSQL database, dropped afterwards."""
-    from sqlalchemy import text
-
-    name = f"secustream_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
-        admin = _admin_engine()
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         service_missing(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield url
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

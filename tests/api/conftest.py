@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from secustream.analyzer.verdict import RiskLevel, Verdict
 from secustream.api.app import create_app
@@ -34,7 +33,7 @@ from secustream.storage import queries
 from secustream.storage.database import make_engine
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
-from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, _admin_engine, service_missing
+from tests.conftest import REDIS_TEST_URL, fresh_database, service_missing
 
 PASSWORD = "correct horse battery"
 ROLES = ("viewer", "analyst", "admin")
@@ -43,21 +42,9 @@ ROLES = ("viewer", "analyst", "admin")
 @pytest.fixture(scope="module")
 def module_pg_url() -> Iterator[str]:
     """A fresh migrated database shared by one test module."""
-    name = f"secustream_api_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = _admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        service_missing(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with fresh_database("secustream_api") as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -29,26 +29,12 @@ TRAIN_ARGS = ["train", "--seed", "7", "--events", "12000", "--held-out-events", 
 @pytest.fixture(scope="module")
 def module_pg_url():  # type: ignore[no-untyped-def]
     """A migrated database shared by this module's tests (the trained model is registered there)."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
     from secustream.storage.migrate import upgrade
-    from tests.conftest import PG_ADMIN_URL, service_missing
+    from tests.conftest import fresh_database
 
-    name = f"secustream_eval_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        service_missing(f"PostgreSQL at {PG_ADMIN_URL}: {exc}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database("secustream_eval") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="module")
