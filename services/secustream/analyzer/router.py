@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from secustream.analyzer.tiers import RoutingContext, Tier
 from secustream.analyzer.verdict import Verdict
@@ -21,13 +20,11 @@ class Router:
             raise ValueError("the router needs at least one tier")
         self.tiers = list(tiers)
 
-    def analyze(self, events: Sequence[SecurityEvent], context: RoutingContext | None = None,
-                docs: Sequence[dict[str, Any]] | None = None) -> list[Verdict]:
-        """One verdict per event. ``docs`` (the events' JSON dicts) may be passed to avoid dumping twice."""
+    def analyze(self, events: Sequence[SecurityEvent], context: RoutingContext | None = None) -> list[Verdict]:
+        """One verdict per event; every tier sees the same JSON dicts, dumped once here."""
         context = context or RoutingContext()
         started = time.perf_counter()
-        if docs is None:
-            docs = [e.model_dump(mode="json", exclude_none=True) for e in events]
+        docs = [e.model_dump(mode="json", exclude_none=True) for e in events]
         verdicts: list[Verdict | None] = [None] * len(events)
         for tier in self.tiers:
             open_idx = [i for i, v in enumerate(verdicts) if v is None or not v.conclusive]
