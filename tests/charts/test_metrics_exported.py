@@ -136,27 +136,10 @@ class Procs:
 
 
 def declare_kube(kmock: Any) -> None:
-    """The kinds the operator reads and writes, plus what Kopf waits for (TESTING-NOTES)."""
-    import kmock as km
+    """The kinds the operator reads and writes (shared with tests/operator), in namespace ``secustream``."""
+    from tests.operator.kopf_env import declare
 
-    resources = [
-        ("v1/namespaces", "Namespace", False), ("v1/events", "Event", True),
-        ("apiextensions.k8s.io/v1/customresourcedefinitions", "CustomResourceDefinition", False),
-        ("v1/secrets", "Secret", True), ("v1/configmaps", "ConfigMap", True), ("v1/services", "Service", True),
-        ("v1/persistentvolumeclaims", "PersistentVolumeClaim", True), ("apps/v1/deployments", "Deployment", True),
-        ("batch/v1/cronjobs", "CronJob", True), ("policy/v1/poddisruptionbudgets", "PodDisruptionBudget", True),
-        ("monitoring.coreos.com/v1/servicemonitors", "ServiceMonitor", True),
-        ("keda.sh/v1alpha1/scaledobjects", "ScaledObject", True),
-        ("kafka.strimzi.io/v1/kafkatopics", "KafkaTopic", True),
-        ("kopf.dev/v1/clusterkopfpeerings", "ClusterKopfPeering", False),
-        ("secustream.io/v1alpha1/secustreampipelines", "SecuStreamPipeline", True),
-    ]
-    for key, kind, namespaced in resources:
-        kmock.resources[key] = km.ResourceInfo(
-            kind=kind, namespaced=namespaced, verbs={"list", "watch", "get", "patch", "create", "delete"},
-            subresources={"status"} if key.startswith("secustream") else set())
-    kmock.objects["v1/namespaces", None, "secustream"] = {
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "secustream"}}
+    declare(kmock, namespace="secustream")
 
 
 def scrape_job(monitor: dict[str, Any], service: dict[str, Any], target: str, pod: str) -> dict[str, Any]:
@@ -226,12 +209,10 @@ async def test_metrics_used_by_dashboards_and_alerts_are_exported(
         "metadata": {"name": "demo", "namespace": "secustream", "uid": "uid-demo", "generation": 1,
                      "resourceVersion": "1"}, "spec": pipeline_spec}
     try:
-        # `kopf run` on the operator's handlers (what secustream-operator wraps): secustream_operator.main
-        # passes namespaces=None to kopf.operator() when watching all namespaces, which crashes Kopf's
-        # namespace observer (reported to the operator's owner), so the wrapper is not used here.
-        handlers = Path(__import__("secustream_operator.handlers").handlers.__file__)
-        procs.start("operator", [str(BIN / "kopf"), "run", "-A", "--standalone", "--quiet",
-                                 f"--liveness=http://127.0.0.1:{ports['operator_health']}/healthz", str(handlers)],
+        # the operator's real entry point (what its Deployment runs), watching all namespaces
+        procs.start("operator", [str(BIN / "secustream-operator"), "--standalone",
+                                 f"--liveness=http://127.0.0.1:{ports['operator_health']}/healthz",
+                                 f"--metrics-port={ports['operator']}"],
                     {"SECUSTREAM_KUBE_API_URL": str(kmock.url), "SECUSTREAM_OPERATOR_RESYNC_SECONDS": "1",
                      "SECUSTREAM_OPERATOR_METRICS_PORT": str(ports["operator"]),
                      "SECUSTREAM_OPERATOR_AUTOSCALE_TICK_SECONDS": "1",

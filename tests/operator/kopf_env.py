@@ -37,12 +37,12 @@ RESOURCES = [
 ]
 
 
-def declare(kmock: Any) -> None:
+def declare(kmock: Any, namespace: str = "ns1") -> None:
     for key, kind, namespaced in RESOURCES:
         kmock.resources[key] = km.ResourceInfo(kind=kind, namespaced=namespaced, verbs=VERBS,
                                                subresources={"status"} if key.startswith("secustream") else set())
-    kmock.objects["v1/namespaces", None, "ns1"] = {"apiVersion": "v1", "kind": "Namespace",
-                                                   "metadata": {"name": "ns1"}}
+    kmock.objects["v1/namespaces", None, namespace] = {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": namespace}}
 
 
 def env(monkeypatch: Any, kmock: Any, **extra: str) -> None:
