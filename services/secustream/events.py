@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Any
 from uuid import UUID, uuid4
@@ -56,6 +57,17 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_ZERO = timedelta(0)
+
+
+@lru_cache(maxsize=65_536)
+def _canonical_ip(value: str) -> str:
+    """Canonical text of an address (raises ValueError); memoised, since the same addresses recur."""
+    if _CANONICAL_IPV4.match(value) and all(int(o) <= 255 for o in value.split(".")):
+        return value  # already a canonical dotted quad, no need for ipaddress
+    return str(ip_address(value.strip("[]")))
+
+
 class Endpoint(_Part):
     ip: str | None = None
     port: int | None = Field(default=None, ge=0, le=65535)
@@ -68,9 +80,7 @@ class Endpoint(_Part):
     def _valid_ip(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if _CANONICAL_IPV4.match(value) and all(int(o) <= 255 for o in value.split(".")):
-            return value  # hot path: already canonical dotted quad, no need for ipaddress
-        return str(ip_address(value.strip("[]")))
+        return _canonical_ip(value)
 
 
 class ProcessInfo(_Part):
@@ -141,8 +151,8 @@ class SecurityEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+        if value.tzinfo is None or value.utcoffset() == _ZERO:
+            return value.replace(tzinfo=UTC)  # cheaper than astimezone for the common "Z" stamps
         return value.astimezone(UTC)
 
 

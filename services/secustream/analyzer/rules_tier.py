@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from secustream.analyzer.rules import RuleHit, RulesEngine
@@ -16,14 +17,19 @@ NO_HIT_SCORE = 0.05
 NO_HIT_CONFIDENCE = 0.6
 
 
-def verdict_from_hits(event: SecurityEvent, hits: Sequence[RuleHit], version: str) -> Verdict:
-    """Highest severity decides; ids, techniques and actions are unioned in rule order."""
+def verdict_from_hits(event: SecurityEvent, hits: Sequence[RuleHit], version: str,
+                      analyzed_at: datetime | None = None) -> Verdict:
+    """Highest severity decides; ids, techniques and actions are unioned in rule order.
+
+    ``analyzed_at`` lets a batch share one clock read (reading the clock per event is measurable).
+    """
+    analyzed_at = analyzed_at or datetime.now(UTC)
     if not hits:
         return Verdict(
             event_id=event.event_id, risk_level=RiskLevel.LOW, risk_score=NO_HIT_SCORE,
             threat_type=ThreatClass.BENIGN.value, confidence=NO_HIT_CONFIDENCE, tier="rules",
             reason="no rule matched", analysis="No detection rule matched this event.",
-            analyzer_version=version, conclusive=False,
+            analyzer_version=version, analyzed_at=analyzed_at, conclusive=False,
         )
     top = max(hits, key=lambda h: (RISK_ORDER[h.severity], h.confidence))
     ordered = sorted(hits, key=lambda h: -RISK_ORDER[h.severity])
@@ -40,6 +46,7 @@ def verdict_from_hits(event: SecurityEvent, hits: Sequence[RuleHit], version: st
         recommended_actions=list(dict.fromkeys(a for h in ordered for a in h.recommended_actions)),
         analysis="; ".join(f"{h.rule_id} ({h.severity.value}): {h.detail}" for h in ordered),
         analyzer_version=version,
+        analyzed_at=analyzed_at,
     )
 
 
@@ -62,4 +69,5 @@ class RulesTier:
         if self.sigma is not None:
             sigma_hits = self.sigma.evaluate(events, docs)
             all_hits = [native + extra for native, extra in zip(all_hits, sigma_hits, strict=True)]
-        return [verdict_from_hits(e, h, self._version) for e, h in zip(events, all_hits, strict=True)]
+        now = datetime.now(UTC)
+        return [verdict_from_hits(e, h, self._version, now) for e, h in zip(events, all_hits, strict=True)]

@@ -106,7 +106,7 @@ class Condition:
     def holds(self, event: dict[str, Any]) -> bool:
         node: Any = event
         for part in self.path:
-            node = node.get(part) if isinstance(node, dict) else None
+            node = node.get(part) if node.__class__ is dict else None
             if node is None:
                 break
         return self.predicate(node)
@@ -171,9 +171,19 @@ class Rule:
         return self.spec.id
 
     def matches(self, event: dict[str, Any]) -> bool:
-        if not all(c.holds(event) for c in self.match):
-            return False
-        return not self.any_of or any(all(c.holds(event) for c in block) for block in self.any_of)
+        # Plain loops, not all()/any() over generators: this runs per event x candidate rule.
+        for condition in self.match:
+            if not condition.holds(event):
+                return False
+        if not self.any_of:
+            return True
+        for block in self.any_of:
+            for condition in block:
+                if not condition.holds(event):
+                    break
+            else:
+                return True
+        return False
 
 
 def compile_rule(raw: Any, origin: str) -> Rule:
