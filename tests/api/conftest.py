@@ -119,6 +119,7 @@ def api(module_pg_url: str, module_redis_url: str) -> Iterator[Api]:
         yield built
     finally:
         built.app.state.ctx.hub.close()
+        built.app.state.ctx.pages.close()
         built.state.close()
         built.engine.dispose()
 

@@ -6,10 +6,12 @@ Refuses to build with an insecure SECRET_KEY unless DEV_MODE; bootstraps the fir
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,12 +19,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
+from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from secustream.api.deps import ApiContext
 from secustream.api.live import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
+from secustream.api.pages import page_reader
 from secustream.api.routes import auth, events, insights, live, system, users
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, check_secret_key
@@ -74,12 +78,12 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     api = settings.API_V1_STR
     app = FastAPI(title=f"{settings.PROJECT_NAME} API", version=settings.PROJECT_VERSION,
                   description=DESCRIPTION.format(api=api), openapi_url=f"{api}/openapi.json", docs_url="/docs",
-                  redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+                  redoc_url=None, swagger_ui_oauth2_redirect_url=None, lifespan=_lifespan)
     hasher = PasswordHasher(settings.PASSWORD_HASH_ROUNDS)
     hub = LiveHub(state, VERDICTS_CHANNEL)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=TokenCodec.from_settings(settings), hasher=hasher,
-                               throttle=make_throttle(settings, state), hub=hub)
+                               throttle=make_throttle(settings, state), hub=hub, pages=page_reader(engine))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
@@ -101,6 +105,13 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     return app
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Close the events list's connection pool when the server stops."""
+    yield
+    app.state.ctx.pages.close()
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -112,12 +123,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(DataError)
-    async def bad_value(_request: Request, exc: DataError) -> JSONResponse:
+    @app.exception_handler(psycopg.DataError)  # the same, from the events list's raw driver
+    async def bad_value(_request: Request, exc: Exception) -> JSONResponse:
         """A value PostgreSQL cannot store or compare (e.g. a NUL character) is the client's error."""
         return JSONResponse({"detail": "invalid value in the request (e.g. a NUL character)"}, status_code=400)
 
     @app.exception_handler(SQLAlchemyError)
-    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    @app.exception_handler(psycopg.Error)
+    @app.exception_handler(PoolTimeout)
+    async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         log.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 

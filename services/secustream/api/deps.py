@@ -6,9 +6,9 @@ nothing (engine, signing key, throttle, live hub) may live in module globals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -23,6 +23,9 @@ from secustream.config import Settings
 from secustream.state import StateStore
 from secustream.storage import queries
 
+if TYPE_CHECKING:  # pages.py builds on this module's auth checks
+    from secustream.api.pages import PageReader
+
 
 @dataclass
 class ApiContext:
@@ -35,9 +38,11 @@ class ApiContext:
     hasher: PasswordHasher
     throttle: LoginThrottle
     hub: LiveHub
+    pages: PageReader  # the events list's hot path (api/pages.py)
 
 
-def get_ctx(request: Request) -> ApiContext:
+async def get_ctx(request: Request) -> ApiContext:
+    """Async on purpose: a sync dependency costs a threadpool round trip per request."""
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
@@ -60,16 +65,21 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> dict[str, Any]:
-    """The active user named by a valid bearer token; 401 otherwise (disabled users included)."""
+async def bearer_subject(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+    """The verified subject of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        username = ctx.tokens.subject(token)
+        return ctx.tokens.subject(token)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
-    with ctx.engine.connect() as conn:
-        user = queries.get_user_by_name(conn, username)
+
+
+Subject = Annotated[str, Depends(bearer_subject)]
+
+
+def active(user: dict[str, Any] | None) -> dict[str, Any]:
+    """The user row if it exists and is enabled; 401 otherwise (so disabling a user revokes their tokens)."""
     if user is None:
         raise _unauthorized("unknown user")
     if not user["is_active"]:
@@ -77,16 +87,27 @@ def current_user(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)])
     return user
 
 
+def check_role(user: dict[str, Any], role: Role) -> dict[str, Any]:
+    """The user, if their role ranks at least ``role``; 403 otherwise."""
+    if ROLE_RANK.get(user["role"], -1) < ROLE_RANK[role]:  # StrEnum keys match plain strings
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires the {role.value} role")
+    return user
+
+
+def current_user(ctx: Ctx, username: Subject) -> dict[str, Any]:
+    """The active user named by a valid bearer token; 401 otherwise (disabled users included)."""
+    with ctx.engine.connect() as conn:
+        return active(queries.get_user_by_name(conn, username))
+
+
 CurrentUser = Annotated[dict[str, Any], Depends(current_user)]
 
 
-def require(role: Role) -> Callable[..., dict[str, Any]]:
+def require(role: Role) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Dependency factory: the current user, if their role ranks at least ``role``; 403 otherwise."""
 
-    def check(user: CurrentUser) -> dict[str, Any]:
-        if ROLE_RANK.get(user["role"], -1) < ROLE_RANK[role]:  # StrEnum keys match plain strings
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires the {role.value} role")
-        return user
+    async def check(user: CurrentUser) -> dict[str, Any]:  # async: no threadpool hop for a comparison
+        return check_role(user, role)
 
     return check
 

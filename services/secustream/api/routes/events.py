@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 
 from secustream.analyzer.rules import RuleSet
 from secustream.analyzer.rules.suppressions import suppress_false_positive
 from secustream.analyzer.verdict import RiskLevel
-from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Ctx, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Ctx, Subject, Viewer
+from secustream.api.pages import event_out
 from secustream.api.schemas import (
     THREAT_PATTERN,
     TIER_PATTERN,
     EventDetail,
-    EventOut,
     EventPage,
     FeedbackIn,
     FeedbackLabel,
     FeedbackOut,
     Message,
-    VerdictOut,
+    Role,
 )
 from secustream.storage import queries
 
@@ -32,15 +33,9 @@ NOT_FOUND = {404: {"model": Message, "description": "No event with this id"}}
 EventId = Annotated[UUID, Path(description="The event id (UUID)")]
 
 
-def event_out(row: dict[str, Any]) -> EventOut:
-    event, verdict = queries.split_verdict(row)
-    return EventOut(**event, event_id=event["id"],
-                    verdict=VerdictOut.model_validate(verdict) if verdict is not None else None)
-
-
 @router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
-def list_events(
-    conn: Conn, _user: Viewer,
+async def list_events(
+    ctx: Ctx, username: Subject,
     risk_level: Annotated[list[RiskLevel] | None, Query(description="One or more risk levels")] = None,
     tier: Annotated[list[Annotated[str, Query(pattern=TIER_PATTERN)]] | None,
                     Query(description="Deciding tier(s): rules, model, llm")] = None,
@@ -54,11 +49,13 @@ def list_events(
     q: Annotated[str | None, Query(min_length=2, max_length=200, description="Text in the verdict's analysis")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
-) -> EventPage:
+) -> Response:
     """Events with their verdicts, newest first (event time, then id), one keyset page at a time.
 
     Verdict filters (risk level, tier, threat type, q) return analysed events only.
     """
+    # The hot path: one worker-thread hop for the account check and the page, JSON built by the reader
+    # (api/pages.py); ``response_model`` documents the body.
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
@@ -69,10 +66,10 @@ def list_events(
         since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
     )
     try:
-        page = queries.list_events(conn, filters, limit, cursor)
+        body = await run_in_threadpool(ctx.pages.page, username, Role.VIEWER, filters, limit, cursor)
     except queries.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
-    return EventPage(items=[event_out(r) for r in page.rows], next_cursor=page.next_cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{event_id}", response_model=EventDetail, responses={**AUTH_RESPONSES, **NOT_FOUND})
