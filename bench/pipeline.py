@@ -4,7 +4,9 @@ Prints, from one run on the same broker and database:
   (a) raw consume-and-discard rate (confluent-kafka consumer group, batch consume),
   (b) analyzer rules-only rate from Kafka to committed PostgreSQL rows (decode, rules with Redis
       windows, insert-or-ignore, publish results + Redis feed, commit), and the ratio b/a;
-  (c) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
+  (c) the database write alone: the same number of event + verdict rows stored with the analyzer's
+      repository and batch size, no Kafka, no rules (a ceiling for b on this database);
+  (d) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
 
 Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--latency-rate 1000]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
@@ -26,6 +28,7 @@ from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
+from secustream.analyzer.rules_tier import verdict_from_hits
 from secustream.analyzer.service import build_worker
 from secustream.config import Settings
 from secustream.generator import EventGenerator
@@ -35,6 +38,7 @@ from secustream.messaging.client import TrackedProducer, consumer_config, produc
 from secustream.messaging.local_broker import LocalBroker
 from secustream.state import RedisState
 from secustream.storage.migrate import upgrade
+from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 
 PG_ADMIN = os.environ.get("SECUSTREAM_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
@@ -123,6 +127,22 @@ def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int) ->
         return n / elapsed
 
 
+def store_rate(n: int, batch: int) -> float:
+    """Rows per second through ``VerdictRepository.store`` alone (rows are built before the clock starts)."""
+    generator = EventGenerator(seed=99, attack_ratio=0.05, start=datetime(2026, 11, 25, tzinfo=UTC), rate=1000)
+    now = datetime.now(UTC)
+    items = [AnalyzedEvent(g.event, verdict_from_hits(g.event, [], "bench"), now) for g in generator.next_batch(n)]
+    with fresh_database() as url:
+        engine = create_engine(url)
+        repository = VerdictRepository(engine)
+        started = time.perf_counter()
+        for i in range(0, n, batch):
+            repository.store(items[i:i + batch])
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    return n / elapsed
+
+
 def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple[float, float, int]:
     suffix = uuid.uuid4().hex[:6]
     topics = {"events": f"lat-events-{suffix}", "results": f"lat-results-{suffix}", "dlq": f"lat-dlq-{suffix}"}
@@ -181,6 +201,9 @@ def main() -> None:
             print(f"{'(a) raw consume-and-discard':44} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
             ana = analyzer_rate(bootstrap, topics, args.events, batch)
             print(f"{'(b) analyzer rules-only -> committed rows':44} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}",
+                  flush=True)
+            ceiling = store_rate(args.events, batch)
+            print(f"{'(c) database write alone (ceiling for b)':44} {batch:>6} {ceiling:>10.0f} {ceiling / raw:>10.2f}",
                   flush=True)
         p50, p99, n = latency_at(bootstrap, args.latency_rate, args.latency_seconds, 500)
         print(f"produce->stored latency at {args.latency_rate:.0f} events/s over {n} events: "

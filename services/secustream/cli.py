@@ -319,7 +319,34 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--attack-ratio", type=float, default=0.05)
     ev.add_argument("--model", default=None, help="classifier artifact (default: MODEL_PATH or the active one)")
     ev.set_defaults(func=cmd_evaluate)
+
+    bench = sub.add_parser("bench", help="run a benchmark from bench/ (each prints a ratio to a same-run baseline)")
+    bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed to the script (see its --help)")
+    bench.set_defaults(func=cmd_bench)
     return parser
+
+
+BENCHMARKS = {"pipeline": "pipeline.py", "model": "model.py", "api": "api.py", "sigma": "sigma_eval.py"}
+
+
+def bench_script(name: str, checkout: Path) -> Path:
+    """The benchmark script for ``name``; benchmarks ship with the source checkout, not the wheel."""
+    script = checkout / "bench" / BENCHMARKS[name]
+    if not script.is_file():
+        raise FileNotFoundError(f"benchmark scripts live in the source checkout's bench/; {script} not found")
+    return script
+
+
+def cmd_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    try:
+        script = bench_script(args.name, Path(__file__).resolve().parents[2])
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.bench_args])
 
 
 def main(argv: list[str] | None = None) -> int:
