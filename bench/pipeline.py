@@ -8,7 +8,7 @@ Prints, from one run on the same broker and database:
       repository and batch size, no Kafka, no rules (a ceiling for b on this database);
   (d) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
 
-Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--latency-rate 1000]
+Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--replicas 1,2] [--latency-rate 1000]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
 (SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
 """
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -98,29 +101,62 @@ def count_rows(url: str) -> int:
         engine.dispose()
 
 
-def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int) -> float:
+def wait_for_rows(url: str, n: int, timeout: float = 600) -> float:
+    """Seconds from the first stored row to ``n`` rows, polling on one connection (cheap: 4 counts/s)."""
+    engine = create_engine(url)
+    first = None
+    deadline = time.monotonic() + timeout
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                count = int(conn.execute(text("select count(*) from verdicts")).scalar() or 0)
+                conn.rollback()
+                if count and first is None:
+                    first = time.perf_counter()
+                if count >= n:
+                    break
+                time.sleep(0.005 if first is None else 0.25)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - (first or time.perf_counter())
+
+
+def bench_settings(bootstrap: str, topics: dict[str, str], url: str, batch: int) -> dict[str, str]:
+    return {"KAFKA_SERVER": bootstrap, "KAFKA_TOPIC": topics["events"], "KAFKA_RESULTS_TOPIC": topics["results"],
+            "KAFKA_DLQ_TOPIC": topics["dlq"], "KAFKA_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+            "DATABASE_URL": url, "REDIS_URL": REDIS, "ANALYZER_BATCH_SIZE": str(batch), "RULES_RELOAD_SECONDS": "0",
+            "MODEL_ENABLED": "false", "LLM_ENABLED": "false", "PROMETHEUS_PORT": "0", "LOG_LEVEL": "WARNING"}
+
+
+def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int, replicas: int = 1) -> float:
+    """Rules-only analyzer rate; ``replicas`` > 1 runs that many `secustream analyze` processes in one group."""
     RedisState.from_url(REDIS).client.flushdb()
     with fresh_database() as url:
-        settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
-                            KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
-                            KAFKA_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:6]}", DATABASE_URL=url, REDIS_URL=REDIS,
-                            ANALYZER_BATCH_SIZE=batch, RULES_RELOAD_SECONDS=0, MODEL_ENABLED=False, LLM_ENABLED=False)
-        engine = create_engine(settings.DATABASE_URL)
-        worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
-        stop = threading.Event()
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        consumed = worker.metrics.consumed._value
-        thread.start()
-        while consumed.get() == 0:
-            time.sleep(0.005)
-        first = time.perf_counter()
-        deadline = time.monotonic() + 600
-        while count_rows(url) < n and time.monotonic() < deadline:
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - first
-        stop.set()
-        thread.join(60)
-        engine.dispose()
+        values = bench_settings(bootstrap, topics, url, batch)
+        if replicas > 1:
+            env = {**os.environ, **values}
+            procs = [subprocess.Popen([sys.executable, "-m", "secustream.cli", "analyze"], env=env)
+                     for _ in range(replicas)]
+            try:
+                elapsed = wait_for_rows(url, n)
+            finally:
+                for proc in procs:
+                    proc.send_signal(signal.SIGTERM)
+                for proc in procs:
+                    proc.wait(60)
+        else:
+            settings = Settings(**values)  # type: ignore[arg-type]
+            engine = create_engine(url)
+            worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
+            stop = threading.Event()
+            thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+            thread.start()
+            try:
+                elapsed = wait_for_rows(url, n)
+            finally:
+                stop.set()
+                thread.join(60)
+                engine.dispose()
         stored = count_rows(url)
         if stored != n:
             raise RuntimeError(f"analyzer stored {stored}/{n}")
@@ -185,6 +221,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="500,2000")
     parser.add_argument("--latency-rate", type=float, default=1000.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--replicas", default="1", help="comma list: analyzer processes in one consumer group")
     args = parser.parse_args()
     broker = None if os.environ.get("KAFKA_SERVER") else LocalBroker().start()
     bootstrap = os.environ.get("KAFKA_SERVER") or broker.bootstrap  # type: ignore[union-attr]
@@ -195,15 +232,16 @@ def main() -> None:
         ensure_topics(bootstrap, topics.values(), PARTITIONS)
         print(f"producing {args.events} generated events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
         produce_stream(bootstrap, topics["events"], args.events)
-        print(f"{'stage':44} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
+        print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:
             raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
-            print(f"{'(a) raw consume-and-discard':44} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
-            ana = analyzer_rate(bootstrap, topics, args.events, batch)
-            print(f"{'(b) analyzer rules-only -> committed rows':44} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}",
-                  flush=True)
+            print(f"{'(a) raw consume-and-discard':52} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
+            for replicas in [int(r) for r in args.replicas.split(",")]:
+                ana = analyzer_rate(bootstrap, topics, args.events, batch, replicas)
+                label = "(b) analyzer rules-only -> committed rows" + (f", {replicas} procs" if replicas > 1 else "")
+                print(f"{label:52} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}", flush=True)
             ceiling = store_rate(args.events, batch)
-            print(f"{'(c) database write alone (ceiling for b)':44} {batch:>6} {ceiling:>10.0f} {ceiling / raw:>10.2f}",
+            print(f"{'(c) database write alone (ceiling for b)':52} {batch:>6} {ceiling:>10.0f} {ceiling / raw:>10.2f}",
                   flush=True)
         p50, p99, n = latency_at(bootstrap, args.latency_rate, args.latency_seconds, 500)
         print(f"produce->stored latency at {args.latency_rate:.0f} events/s over {n} events: "
