@@ -115,9 +115,11 @@ def build_api(pg_url: str, redis_url: str, **overrides: object) -> Api:
 @pytest.fixture(scope="module")
 def api(module_pg_url: str, module_redis_url: str) -> Iterator[Api]:
     built = build_api(module_pg_url, module_redis_url)
+    built.client.__enter__()  # runs the lifespan: requests use the events list's async pool on the client's loop
     try:
         yield built
     finally:
+        built.client.__exit__(None, None, None)
         built.app.state.ctx.hub.close()
         built.app.state.ctx.pages.close()
         built.state.close()

@@ -3,13 +3,18 @@ duplicates or gaps, one event in full, feedback semantics, stats, and 4xx (never
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from secustream.api.pages import PostgresPages, SqlAlchemyPages
+from secustream.api.schemas import Role
+from secustream.storage import queries
 from secustream.storage.repository import AnalyzedEvent
 from tests.api.conftest import T0, Api, seed, seed_item
 
@@ -254,3 +259,35 @@ def test_model_versions_listed(api: Api) -> None:
              "active": True, "created_at": T0}])
     body = api.client.get("/api/v1/models?kind=classifier", headers=api.headers("viewer")).json()
     assert [(m["version"], m["active"]) for m in body] == [(2, True), (1, False)]
+
+
+@pytest.mark.parametrize("query", [q for q, _ in FILTERS], ids=[q or "no-filter" for q, _ in FILTERS])
+def test_raw_reader_pages_equal_the_portable_ones(api: Api, data: list[AnalyzedEvent], query: str) -> None:
+    """The PostgreSQL hot path (async pool over HTTP, blocking pool from a thread) returns byte for byte what
+    the SQLAlchemy reader and the pydantic models return, page after page."""
+    pages = api.app.state.ctx.pages
+    assert isinstance(pages, PostgresPages) and pages._async is not None, "the lifespan started the async pool"
+    portable = SqlAlchemyPages(api.engine)
+    blocking = PostgresPages(api.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), 2)
+    params = parse_qs(query)
+    filters = queries.EventFilters(
+        risk_levels=params.get("risk_level", []), tiers=params.get("tier", []),
+        threat_types=params.get("threat_type", []),
+        since=datetime.fromisoformat(params["since"][0]) if "since" in params else None,
+        until=datetime.fromisoformat(params["until"][0]) if "until" in params else None,
+        source_ip=params.get("source_ip", [None])[0], user=params.get("user", [None])[0],
+        host=params.get("host", [None])[0], q=params.get("q", [None])[0])
+    cursor = None
+    try:
+        for _ in range(3):
+            url = f"{EVENTS}?{query}&limit=7" + (f"&cursor={cursor}" if cursor else "")
+            served = api.client.get(url, headers=api.headers("viewer"))
+            assert served.status_code == 200 and served.headers["content-type"] == "application/json"
+            want = asyncio.run(portable.page("viewer-user", Role.VIEWER, filters, 7, cursor))
+            assert served.content == want
+            assert asyncio.run(blocking.page("viewer-user", Role.VIEWER, filters, 7, cursor)) == want
+            cursor = served.json()["next_cursor"]
+            if cursor is None:
+                break
+    finally:
+        blocking.close()

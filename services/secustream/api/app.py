@@ -5,6 +5,7 @@ Refuses to build with an insecure SECRET_KEY unless DEV_MODE; bootstraps the fir
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -107,9 +108,14 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Close the events list's connection pool when the server stops."""
-    yield
-    app.state.ctx.pages.close()
+    """The events list's async pool lives on the serving loop: opened at start-up, closed before the loop ends."""
+    pages = app.state.ctx.pages
+    await pages.start()
+    try:
+        yield
+    finally:
+        await pages.stop()
+        pages.close()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -145,6 +151,11 @@ def from_env() -> FastAPI:
 
     settings = load_settings()
     kafka = settings.KAFKA_SERVER
-    return create_app(settings, make_engine(settings.DATABASE_URL, pool_size=20, max_overflow=20),
-                      RedisState.from_url(settings.REDIS_URL), CollectorRegistry(),
-                      kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
+    app = create_app(settings, make_engine(settings.DATABASE_URL, pool_size=20, max_overflow=20),
+                     RedisState.from_url(settings.REDIS_URL), CollectorRegistry(),
+                     kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
+    # The app's long-lived objects (routes, schemas, models) leave the collector's view: full collections stay
+    # short instead of pausing every in-flight request (measured: lower p99 of the events list).
+    gc.collect()
+    gc.freeze()
+    return app

@@ -8,13 +8,15 @@ the page shows, and serialises them with orjson in one go; the pydantic models s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any, Protocol
 
 import orjson
-from psycopg import Connection
+from fastapi.concurrency import run_in_threadpool
+from psycopg import AsyncConnection, Connection
 from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from sqlalchemy import Engine
 
 from secustream.api.deps import active, check_role
@@ -25,14 +27,21 @@ USER_SQL = "SELECT role, is_active FROM users WHERE username = %s"
 
 
 class PageReader(Protocol):
-    def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
         """The page as JSON (an ``EventPage``) after checking that ``username`` is active and ranks ``role``.
 
-        Blocking: call it from a worker thread. Raises HTTPException (401/403) or queries.CursorError.
+        Raises HTTPException (401/403) or queries.CursorError.
         """
         ...
 
-    def close(self) -> None: ...
+    async def start(self) -> None:
+        """Called by the app's lifespan on the serving event loop."""
+
+    async def stop(self) -> None:
+        """Called by the app's lifespan before that loop ends."""
+
+    def close(self) -> None:
+        """Release what ``start`` did not (the owner's teardown when no lifespan ran)."""
 
 
 def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
@@ -51,24 +60,59 @@ def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
     return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
 
 
+def _account(found: tuple[Any, ...] | None, role: Role) -> None:
+    check_role(active({"role": found[0], "is_active": found[1]} if found else None), role)
+
+
 def _configure(conn: Connection[Any]) -> None:
     """UTC timestamps (serialised with 'Z', as pydantic does) and orjson for the JSONB lists."""
     conn.execute("SET TIME ZONE 'UTC'")
     set_json_loads(orjson.loads, conn)
 
 
+async def _configure_async(conn: AsyncConnection[Any]) -> None:
+    await conn.execute("SET TIME ZONE 'UTC'")
+    set_json_loads(orjson.loads, conn)
+
+
 class PostgresPages:
-    """Pages through the raw driver on a pool of its own (opened on first use, so idle apps hold nothing)."""
+    """Pages through the raw driver: an async pool on the loop the lifespan started it on (no thread hop, no
+    GIL hand-offs), and a blocking pool used from a worker thread on any other loop (apps served without a
+    lifespan, e.g. `secustream up` or test clients). Both open on first use, so idle apps hold nothing."""
 
     def __init__(self, conninfo: str, max_size: int) -> None:
+        self._conninfo, self._max_size = conninfo, max_size
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
                                     kwargs={"autocommit": True}, name="secustream-api-pages")
+        self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
 
-    def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def start(self) -> None:
+        pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
+                                   configure=_configure_async, kwargs={"autocommit": True},
+                                   name="secustream-api-pages-async")
+        await pool.open()
+        self._async = (asyncio.get_running_loop(), pool)
+
+    async def stop(self) -> None:
+        if self._async is not None:
+            _loop, pool = self._async
+            self._async = None
+            await pool.close()
+
+    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+            return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
+        async with self._async[1].connection() as conn:
+            _account(await (await conn.execute(USER_SQL, (username,))).fetchone(), role)
+            sql, params = queries.page_sql(f, limit, cursor)
+            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]  # literals only
+        return page_json(rows, limit)
+
+    def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
+                       cursor: str | None) -> bytes:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
-            found = conn.execute(USER_SQL, (username,)).fetchone()
-            check_role(active({"role": found[0], "is_active": found[1]} if found else None), role)
+            _account(conn.execute(USER_SQL, (username,)).fetchone(), role)
             sql, params = queries.page_sql(f, limit, cursor)
             rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # built from literals only
         return page_json(rows, limit)
@@ -89,7 +133,17 @@ class SqlAlchemyPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+        return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
+
+    async def start(self) -> None:
+        """Nothing to start: the engine's pool is used from worker threads."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
+                       cursor: str | None) -> bytes:
         with self._engine.begin() as conn:
             check_role(active(queries.get_user_by_name(conn, username)), role)
             page = queries.list_events(conn, f, limit, cursor)
