@@ -79,6 +79,30 @@ def test_role_claim_is_not_trusted(api: Api) -> None:
     assert api.client.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"}).status_code == 403
 
 
+def test_remembered_tokens_still_expire_and_still_meet_the_account(api: Api) -> None:
+    """The verified-token cache skips only the signature check: expiry and the user row are checked every time."""
+    key, alg = api.settings.SECRET_KEY, api.settings.ALGORITHM
+    exp = int(time.time()) + 2
+    short = jwt.encode({"sub": "viewer-user", "role": "viewer", "exp": exp}, key, algorithm=alg)
+    events = "/api/v1/events?limit=1"
+    assert api.client.get(events, headers={"Authorization": f"Bearer {short}"}).status_code == 200  # now remembered
+    assert _me(api, short)[0] == 200
+    time.sleep(max(0.0, exp + 1 - time.time()) + 0.1)  # jose accepts through the second of exp
+    assert _me(api, short) == (401, "token expired")
+    assert api.client.get(events, headers={"Authorization": f"Bearer {short}"}).status_code == 401
+
+    viewer_id = api.users["viewer"]["id"]
+    token = api.token("viewer")
+    assert api.client.get(events, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    admin = api.headers("admin")
+    assert api.client.patch(f"/api/v1/users/{viewer_id}", headers=admin, json={"is_active": False}).status_code == 200
+    try:
+        denied = api.client.get(events, headers={"Authorization": f"Bearer {token}"})
+        assert (denied.status_code, denied.json()["detail"]) == (401, "account disabled")
+    finally:
+        api.client.patch(f"/api/v1/users/{viewer_id}", headers=admin, json={"is_active": True})
+
+
 def test_expiry_follows_settings() -> None:
     codec = TokenCodec("k" * 40, "HS256", 5)
     issued = datetime.now(UTC) - timedelta(minutes=6)

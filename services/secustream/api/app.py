@@ -30,7 +30,7 @@ from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeader
 from secustream.api.pages import page_reader
 from secustream.api.routes import auth, events, insights, live, system, users
 from secustream.api.schemas import Message
-from secustream.api.security import PasswordHasher, TokenCodec, check_secret_key
+from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
 from secustream.api.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from secustream.config import Settings
 from secustream.state import VERDICTS_CHANNEL, StateStore
@@ -82,8 +82,9 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None, lifespan=_lifespan)
     hasher = PasswordHasher(settings.PASSWORD_HASH_ROUNDS)
     hub = LiveHub(state, VERDICTS_CHANNEL)
+    tokens = TokenCodec.from_settings(settings)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
-                               kafka_ready=kafka_ready, tokens=TokenCodec.from_settings(settings), hasher=hasher,
+                               kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
                                throttle=make_throttle(settings, state), hub=hub, pages=page_reader(engine))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from secustream.api.live import LiveHub
 from secustream.api.schemas import ROLE_RANK, Role
-from secustream.api.security import PasswordHasher, TokenCodec, TokenError
+from secustream.api.security import PasswordHasher, TokenCodec, TokenError, VerifiedTokens
 from secustream.api.throttle import LoginThrottle
 from secustream.config import Settings
 from secustream.state import StateStore
@@ -35,6 +35,7 @@ class ApiContext:
     registry: CollectorRegistry
     kafka_ready: Callable[[], bool] | None
     tokens: TokenCodec
+    verified: VerifiedTokens  # bearer checks: tokens' verified signatures (security.py)
     hasher: PasswordHasher
     throttle: LoginThrottle
     hub: LiveHub
@@ -70,7 +71,7 @@ async def bearer_subject(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_s
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        return ctx.tokens.subject(token)
+        return ctx.verified.subject(token)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
 
