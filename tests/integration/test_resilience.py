@@ -12,7 +12,7 @@ from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
 from secustream.messaging.client import TrackedProducer, producer_config
 
-from .pipeline_helpers import make_settings, rows, scalar, start_analyzer_process, wait_for
+from .pipeline_helpers import make_settings, rows, running_worker, scalar, start_analyzer_process, wait_for
 
 
 def test_sigkill_mid_stream_loses_nothing_and_duplicates_nothing(kafka_bootstrap, topics, pg_url, redis_url,
@@ -81,3 +81,32 @@ def test_two_replicas_share_the_brute_force_window_through_redis(kafka_bootstrap
     for log in logs:  # each replica really analysed part of the attack
         assert "partitions assigned" in log.read_text()
 
+
+
+def test_failed_store_is_retried_with_the_batch_after_it_nothing_lost_or_doubled(kafka_bootstrap, topics, pg_url,
+                                                                                 redis_url):
+    """The persist stage fails while the next batch is already analysed: both are rewound and redone."""
+    settings = make_settings(kafka_bootstrap, topics, pg_url, redis_url, ANALYZER_BATCH_SIZE=200)
+    start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    batch = EventGenerator(seed=5, attack_ratio=0.1, start=start, rate=50).next_batch(3000)
+    with running_worker(settings) as worker:
+        real_store = worker.repository.store
+        calls = {"n": 0}
+
+        def flaky_store(items):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] in (2, 3):
+                raise RuntimeError("database unavailable (injected)")
+            return real_store(items)
+
+        worker.repository.store = flaky_store  # type: ignore[method-assign]
+        producer = TrackedProducer(producer_config(kafka_bootstrap, "test"))
+        produce_generated(batch, producer, topics["events"])
+        producer.flush_or_raise()
+        wait_for(lambda: scalar(pg_url, "select count(*) from verdicts") == len(batch), 120, "all verdicts")
+        errors = worker.metrics.errors.labels(stage="RuntimeError")._value.get()
+
+    assert calls["n"] > 3, "the failing batches were retried"
+    assert errors == 2
+    assert scalar(pg_url, "select count(*) from events") == len(batch)
+    assert scalar(pg_url, "select count(distinct event_id) from verdicts") == len(batch)
