@@ -14,6 +14,15 @@ from secustream.runtime import require_kafka, setup_logging, stop_on_signals
 log = logging.getLogger("secustream")
 
 
+def migrated_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """The database engine, after checking the schema is there and current (one clear line if not)."""
+    from secustream.storage.database import make_engine
+    from secustream.storage.migrate import require_schema
+
+    require_schema(settings.DATABASE_URL)
+    return make_engine(settings.DATABASE_URL)
+
+
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.up import run_up
 
@@ -31,7 +40,6 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics, serve_metrics
     from secustream.state import make_state
-    from secustream.storage.database import make_engine
     from secustream.storage.repository import VerdictRepository
 
     bootstrap = require_kafka(settings)
@@ -41,7 +49,7 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         serve_metrics(registry, settings.PROMETHEUS_PORT)
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC], settings.KAFKA_PARTITIONS)
     state = None if args.no_redis else make_state(settings.REDIS_URL)
-    label_sink = None if args.no_labels else VerdictRepository(make_engine(settings.DATABASE_URL)).store_labels
+    label_sink = None if args.no_labels else VerdictRepository(migrated_engine(settings)).store_labels
     rate = args.rate or settings.GENERATOR_EVENTS_PER_SECOND
     ratio = settings.GENERATOR_ATTACK_RATIO if args.attack_ratio is None else args.attack_ratio
     seed = settings.GENERATOR_SEED if args.seed is None else args.seed
@@ -62,7 +70,6 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.messaging.admin import ensure_topics
     from secustream.metrics import serve_metrics
     from secustream.state import RedisState
-    from secustream.storage.database import make_engine
 
     bootstrap = require_kafka(settings)
     if args.batch_size:
@@ -73,7 +80,7 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
         serve_metrics(registry, settings.PROMETHEUS_PORT)
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
                   settings.KAFKA_PARTITIONS)
-    worker = build_worker(settings, bootstrap, make_engine(settings.DATABASE_URL),
+    worker = build_worker(settings, bootstrap, migrated_engine(settings),
                           RedisState.from_url(settings.REDIS_URL), registry)
     log.info("analyzer consuming %s as group %s", settings.KAFKA_TOPIC, settings.KAFKA_CONSUMER_GROUP)
     worker.run(stop)
@@ -86,12 +93,13 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from secustream.api.app import create_app
+    from secustream.api.security import check_secret_key
     from secustream.runtime import kafka_reachable
     from secustream.state import RedisState
-    from secustream.storage.database import make_engine
 
+    check_secret_key(settings)  # the signing key first: it is the more fundamental misconfiguration
     kafka = settings.KAFKA_SERVER
-    app = create_app(settings, make_engine(settings.DATABASE_URL), RedisState.from_url(settings.REDIS_URL),
+    app = create_app(settings, migrated_engine(settings), RedisState.from_url(settings.REDIS_URL),
                      CollectorRegistry(), kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
     uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info")
     return 0
@@ -103,7 +111,6 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
 
     from secustream.api.security import PasswordHasher
     from secustream.storage import queries
-    from secustream.storage.database import make_engine
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -112,7 +119,7 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     if len(password) < 12 or len(password.encode()) > 72:
         raise SystemExit("users: the password needs 12 to 72 bytes")
     hashed = PasswordHasher(settings.PASSWORD_HASH_ROUNDS).hash(password)
-    engine = make_engine(settings.DATABASE_URL)
+    engine = migrated_engine(settings)
     with engine.begin() as conn:
         existing = queries.get_user_by_name(conn, args.username)
         if existing is None:
@@ -168,7 +175,6 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
-    from secustream.storage.database import make_engine
     from secustream.training.classifier import TrainConfig
     from secustream.training.pipeline import TrainPlan, run_training
 
@@ -178,17 +184,16 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
                      train=TrainConfig(arch=args.arch, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
                                        lr=args.lr, max_length=args.max_length, seed=args.seed,
                                        device=settings.MODEL_DEVICE, max_seconds=args.max_seconds))
-    outcome = run_training(plan, make_engine(settings.DATABASE_URL), settings.MODEL_DIR, settings.rules_path,
+    outcome = run_training(plan, migrated_engine(settings), settings.MODEL_DIR, settings.rules_path,
                            settings.MODEL_DEVICE)
     print(outcome.summary())
     return 0
 
 
 def cmd_optimize_llm(settings: Settings, args: argparse.Namespace) -> int:
-    from secustream.storage.database import make_engine
     from secustream.training.optimize import run_optimization
 
-    outcome = run_optimization(settings, make_engine(settings.DATABASE_URL), settings.MODEL_DIR,
+    outcome = run_optimization(settings, migrated_engine(settings), settings.MODEL_DIR,
                                demo_events=args.demo_events, seed=args.seed, max_demos=args.max_demos)
     print(outcome.summary())
     return 0
@@ -199,10 +204,9 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     path = args.model or settings.MODEL_PATH
     if not path:
-        from secustream.storage.database import make_engine
         from secustream.training.registry import CLASSIFIER, active
 
-        current = active(make_engine(settings.DATABASE_URL), CLASSIFIER)
+        current = active(migrated_engine(settings), CLASSIFIER)
         if current is None:
             raise SystemExit("evaluate: no --model given and no active classifier in the registry (run train)")
         path = current.artifact_path

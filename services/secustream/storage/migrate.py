@@ -35,3 +35,34 @@ def current(database_url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "the migrations directory has no head"
+    return head
+
+
+def require_schema(database_url: str) -> None:
+    """Stop with one clear line unless the database is reachable and migrated to this version's head.
+
+    Why: a command against an empty or older database would otherwise fail deep inside a query
+    with a driver traceback ("no such table …") that does not say what to run.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    where = make_url(database_url).render_as_string(hide_password=True)
+    try:
+        revision = current(database_url)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        raise SystemExit(f"cannot use the database at {where}: {reason}") from None
+    head = head_revision()
+    if revision is None:
+        raise SystemExit(f"the database at {where} has no SecuStream schema yet; run `secustream migrate` first")
+    if revision != head:
+        raise SystemExit(f"the database at {where} is at schema revision {revision}, this version needs {head}; "
+                         "run `secustream migrate`")
