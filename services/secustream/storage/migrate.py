@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
+# alembic is imported inside the functions: importing it logs plugin set-up at INFO, which only
+# `secustream migrate` should show (require_schema runs at the start of every database command).
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -18,10 +24,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(database_url), revision)
 
 
@@ -55,12 +65,18 @@ def require_schema(database_url: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     where = make_url(database_url).render_as_string(hide_password=True)
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # a read-only check: no "Context impl …" lines on every start
     try:
         revision = current(database_url)
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
         raise SystemExit(f"cannot use the database at {where}: {reason}") from None
-    head = head_revision()
+    else:
+        head = head_revision()
+    finally:
+        alembic_log.setLevel(level)
     if revision is None:
         raise SystemExit(f"the database at {where} has no SecuStream schema yet; run `secustream migrate` first")
     if revision != head:
