@@ -128,6 +128,23 @@ def bench_settings(bootstrap: str, topics: dict[str, str], url: str, batch: int)
             "MODEL_ENABLED": "false", "LLM_ENABLED": "false", "PROMETHEUS_PORT": "0", "LOG_LEVEL": "WARNING"}
 
 
+@contextmanager
+def worker_in_thread(values: dict[str, str], bootstrap: str, url: str):  # type: ignore[no-untyped-def]
+    """An analyzer worker running in a thread of this process; stopped gracefully on exit."""
+    engine = create_engine(url)
+    worker = build_worker(Settings(**values), bootstrap, engine, RedisState.from_url(REDIS),  # type: ignore[arg-type]
+                          CollectorRegistry())
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(60)
+        engine.dispose()
+
+
 def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int, replicas: int = 1) -> float:
     """Rules-only analyzer rate; ``replicas`` > 1 runs that many `secustream analyze` processes in one group."""
     RedisState.from_url(REDIS).client.flushdb()
@@ -145,18 +162,8 @@ def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int, re
                 for proc in procs:
                     proc.wait(60)
         else:
-            settings = Settings(**values)  # type: ignore[arg-type]
-            engine = create_engine(url)
-            worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
-            stop = threading.Event()
-            thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-            thread.start()
-            try:
+            with worker_in_thread(values, bootstrap, url):
                 elapsed = wait_for_rows(url, n)
-            finally:
-                stop.set()
-                thread.join(60)
-                engine.dispose()
         stored = count_rows(url)
         if stored != n:
             raise RuntimeError(f"analyzer stored {stored}/{n}")
@@ -185,26 +192,15 @@ def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple
     ensure_topics(bootstrap, topics.values(), PARTITIONS)
     RedisState.from_url(REDIS).client.flushdb()
     with fresh_database() as url:
-        settings = Settings(KAFKA_SERVER=bootstrap, KAFKA_TOPIC=topics["events"],  # type: ignore[call-arg]
-                            KAFKA_RESULTS_TOPIC=topics["results"], KAFKA_DLQ_TOPIC=topics["dlq"],
-                            KAFKA_CONSUMER_GROUP=f"lat-{suffix}", DATABASE_URL=url, REDIS_URL=REDIS,
-                            ANALYZER_BATCH_SIZE=batch, ANALYZER_POLL_TIMEOUT_SECONDS=0.05, RULES_RELOAD_SECONDS=0,
-                            MODEL_ENABLED=False, LLM_ENABLED=False)
-        engine = create_engine(url)
-        worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS), CollectorRegistry())
-        stop = threading.Event()
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        thread.start()
-        time.sleep(4)  # group join before the clock starts
+        values = {**bench_settings(bootstrap, topics, url, batch), "ANALYZER_POLL_TIMEOUT_SECONDS": "0.05"}
         count = int(rate * seconds)
-        producer = TrackedProducer(producer_config(bootstrap, "bench-lat", **{"linger.ms": 1}))
-        run_generator(EventGenerator(seed=7, attack_ratio=0.05, rate=rate), producer, topics["events"], rate,
-                      threading.Event(), count)
-        deadline = time.monotonic() + 120
-        while count_rows(url) < count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        thread.join(60)
+        with worker_in_thread(values, bootstrap, url):
+            time.sleep(4)  # group join before the clock starts
+            producer = TrackedProducer(producer_config(bootstrap, "bench-lat", **{"linger.ms": 1}))
+            run_generator(EventGenerator(seed=7, attack_ratio=0.05, rate=rate), producer, topics["events"], rate,
+                          threading.Event(), count)
+            wait_for_rows(url, count, timeout=120)
+        engine = create_engine(url)
         with engine.connect() as conn:
             lat = [float(r[0]) for r in conn.execute(text(
                 "select extract(epoch from (stored_at - produced_at)) from events where produced_at is not null"))]

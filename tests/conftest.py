@@ -97,8 +97,8 @@ def pg_url(empty_pg_url: str) -> str:
     return empty_pg_url
 
 
-@pytest.fixture
-def redis_url() -> str:
+def flushed_redis_url() -> str:
+    """The test Redis database, emptied (a missing Redis fails under CI, skips elsewhere)."""
     import redis
 
     try:
@@ -108,3 +108,8 @@ def redis_url() -> str:
     except Exception as exc:
         service_missing(f"Redis at {REDIS_TEST_URL}: {exc}")
     return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return flushed_redis_url()

@@ -19,8 +19,9 @@ def migrated_engine(settings: Settings):  # type: ignore[no-untyped-def]
     from secustream.storage.database import make_engine
     from secustream.storage.migrate import require_schema
 
-    require_schema(settings.DATABASE_URL)
-    return make_engine(settings.DATABASE_URL)
+    engine = make_engine(settings.DATABASE_URL)
+    require_schema(engine)
+    return engine
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import redis
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -33,7 +32,7 @@ from secustream.storage import queries
 from secustream.storage.database import make_engine
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
-from tests.conftest import REDIS_TEST_URL, fresh_database, service_missing
+from tests.conftest import flushed_redis_url, fresh_database
 
 PASSWORD = "correct horse battery"
 ROLES = ("viewer", "analyst", "admin")
@@ -49,13 +48,7 @@ def module_pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def module_redis_url() -> str:
-    try:
-        client = redis.Redis.from_url(REDIS_TEST_URL)
-        client.flushdb()
-        client.close()
-    except Exception as exc:
-        service_missing(f"Redis at {REDIS_TEST_URL}: {exc}")
-    return REDIS_TEST_URL
+    return flushed_redis_url()
 
 
 def make_settings(**overrides: object) -> Settings:

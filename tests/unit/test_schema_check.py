@@ -8,24 +8,26 @@ from pathlib import Path
 
 import pytest
 
+from secustream.storage.database import make_engine
 from secustream.storage.migrate import downgrade, head_revision, require_schema, upgrade
 
 
 def test_empty_then_older_then_current_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
     with pytest.raises(SystemExit, match="no SecuStream schema yet; run `secustream migrate`"):
-        require_schema(url)
+        require_schema(engine)
     upgrade(url)
-    require_schema(url)  # current: no error
+    require_schema(engine)  # current: no error
     downgrade(url, "-1")
     with pytest.raises(SystemExit, match=f"needs {head_revision()}; run `secustream migrate`"):
-        require_schema(url)
+        require_schema(engine)
 
 
 def test_unreachable_database_names_it_without_the_password() -> None:
     url = "postgresql+psycopg://svc:s3cret-pw@127.0.0.1:1/nowhere"
     with pytest.raises(SystemExit) as info:
-        require_schema(url)
+        require_schema(make_engine(url))
     message = str(info.value)
     assert message.startswith("cannot use the database at postgresql+psycopg://svc:***@127.0.0.1:1/nowhere")
     assert "s3cret-pw" not in message

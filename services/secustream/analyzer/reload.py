@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
+from secustream.analyzer.filewatch import ChangeWatch
 from secustream.analyzer.rules import RuleError, RulesEngine, RuleSet
 from secustream.analyzer.rules.model import path_fingerprint
 from secustream.metrics import AnalyzerMetrics
@@ -17,22 +17,15 @@ class RulesReloader:
     def __init__(self, path: Path, engine: RulesEngine, interval: float, metrics: AnalyzerMetrics | None = None):
         self.path = path
         self.engine = engine
-        self.interval = interval
         self.metrics = metrics
-        self._seen = path_fingerprint(path)
-        self._next_check = time.monotonic() + interval
+        self._watch = ChangeWatch(lambda: path_fingerprint(path), interval)
         if metrics:
             metrics.rules_loaded.set(len(engine.ruleset.rules))
 
     def maybe_reload(self) -> bool:
         """Reload when the files changed; returns True when a new rule set became active."""
-        if self.interval <= 0 or time.monotonic() < self._next_check:
+        if not self._watch.changed():
             return False
-        self._next_check = time.monotonic() + self.interval
-        current = path_fingerprint(self.path)
-        if current == self._seen:
-            return False
-        self._seen = current
         try:
             ruleset = RuleSet.load(self.path)
         except (RuleError, OSError) as exc:

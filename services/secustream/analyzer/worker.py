@@ -207,13 +207,6 @@ class AnalyzerWorker:
             log.debug("lag read failed: %s", exc)
 
     # ---- one batch ------------------------------------------------------------------------
-    def process(self, messages: Sequence[Message]) -> BatchOutcome:
-        """Both stages and the commit for one batch, synchronously (the loop overlaps batches)."""
-        batch = self.prepare(messages)
-        outcome = self.persist(batch)
-        commit_offsets(self.consumer, batch.messages)
-        return outcome
-
     def prepare(self, messages: Sequence[Message]) -> PreparedBatch:
         """Decode and analyse: CPU work with no side effect outside the shared rule windows."""
         started = time.perf_counter()

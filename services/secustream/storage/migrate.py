@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 # alembic is imported inside the functions: importing it logs plugin set-up at INFO, which only
 # `secustream migrate` should show (require_schema runs at the start of every database command).
@@ -36,15 +37,20 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 
 def current(database_url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
     engine = create_engine(database_url)
     try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(engine)
     finally:
         engine.dispose()
+
+
+def revision_of(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str:
@@ -55,21 +61,20 @@ def head_revision() -> str:
     return head
 
 
-def require_schema(database_url: str) -> None:
+def require_schema(engine: Engine) -> None:
     """Stop with one clear line unless the database is reachable and migrated to this version's head.
 
     Why: a command against an empty or older database would otherwise fail deep inside a query
     with a driver traceback ("no such table …") that does not say what to run.
     """
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    where = make_url(database_url).render_as_string(hide_password=True)
+    where = engine.url.render_as_string(hide_password=True)
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)  # a read-only check: no "Context impl …" lines on every start
     try:
-        revision = current(database_url)
+        revision = revision_of(engine)
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
         raise SystemExit(f"cannot use the database at {where}: {reason}") from None

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass
 
@@ -252,12 +253,4 @@ class RuleSet:
 def path_fingerprint(path: Path | str) -> str:
     """Cheap change detector for hot reload: names, sizes and mtimes of the rule files."""
     path = Path(path)
-    files = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
-    parts = []
-    for f in files:
-        try:
-            st = f.stat()
-        except FileNotFoundError:
-            continue
-        parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return files_fingerprint(sorted(path.glob("*.y*ml")) if path.is_dir() else [path])

@@ -9,12 +9,12 @@ So the cost per event grows with the rules that can apply, not with the rules lo
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secustream.analyzer.filewatch import ChangeWatch
 from secustream.analyzer.rules.engine import RuleHit
 from secustream.analyzer.sigma.fields import event_logsource
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet, path_fingerprint
@@ -172,9 +172,8 @@ class SigmaEngine:
         self._state = state
         self._suppressed = suppressed
         self._reload_path = reload_path
-        self._reload_interval = reload_interval
-        self._seen = path_fingerprint(reload_path) if reload_path is not None else ""
-        self._next_check = time.monotonic() + reload_interval
+        self._watch = (ChangeWatch(lambda: path_fingerprint(reload_path), reload_interval)
+                       if reload_path is not None else None)
         self.replace_rules(ruleset)
 
     def replace_rules(self, ruleset: SigmaRuleSet) -> None:
@@ -189,13 +188,8 @@ class SigmaEngine:
 
     def maybe_reload(self) -> bool:
         """Reload the rules directory when its files changed (checked at most every ``reload_interval``)."""
-        if self._reload_path is None or self._reload_interval <= 0 or time.monotonic() < self._next_check:
+        if self._watch is None or self._reload_path is None or not self._watch.changed():
             return False
-        self._next_check = time.monotonic() + self._reload_interval
-        current = path_fingerprint(self._reload_path)
-        if current == self._seen:
-            return False
-        self._seen = current
         try:
             ruleset = SigmaRuleSet.load(self._reload_path)
         except OSError as exc:

@@ -29,6 +29,7 @@ from sigma.rule import SigmaRule
 from sigma.validation import SigmaValidator
 from sigma.validators.core import validators as core_validators
 
+from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.sigma.fields import KNOWN_CATEGORIES, KNOWN_PRODUCTS, KNOWN_SERVICES, Resolver
 from secustream.analyzer.sigma.mapping import DEFAULT_LEVEL, LEVELS, mitre_ids, threat_type
 from secustream.analyzer.sigma.matcher import Compiler, Predicate, Requirement, UnsupportedSigma, requirements
@@ -129,14 +130,7 @@ def rule_files(path: Path | str) -> list[Path]:
 
 def path_fingerprint(path: Path | str) -> str:
     """Cheap change detector for hot reload: names, sizes and mtimes of the rule files."""
-    parts = []
-    for f in rule_files(path):
-        try:
-            st = f.stat()
-        except FileNotFoundError:
-            continue
-        parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return files_fingerprint(rule_files(path))
 
 
 def _slug(text: str) -> str:
