@@ -5,6 +5,7 @@ A bad value stops start-up with one line naming the variable (see ``load_setting
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,15 @@ class Settings(BaseSettings):
     # --- analyzer
     ANALYZER_BATCH_SIZE: int = Field(default=500, ge=1, le=100_000)
     ANALYZER_POLL_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=60)
+    # poison isolation and retries (docs/pipeline.md "Poison isolation")
+    ANALYZER_RETRY_INITIAL_SECONDS: float = Field(default=0.5, gt=0, le=60)  # first infrastructure retry delay
+    ANALYZER_RETRY_MAX_SECONDS: float = Field(default=10.0, gt=0, le=600)  # cap of the exponential backoff
+    ANALYZER_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=1000)  # same batch failing this often is isolated
+    ANALYZER_STALL_SECONDS: float = Field(default=120.0, gt=0)  # /healthz 503 after this long without a commit
+    EVENT_MAX_BYTES: int = Field(default=1_048_576, ge=1024)  # larger messages go to the DLQ ("oversized")
+    DLQ_MAX_PAYLOAD_BYTES: int = Field(default=262_144, ge=1024)  # DLQ copies are truncated to this (+size, hash)
+    EVENT_TIME_EARLIEST: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # earlier event times are flagged, re-timed
+    EVENT_TIME_MAX_AHEAD_SECONDS: float = Field(default=86_400.0, ge=0)  # later than now + this: flagged, re-timed
     RULES_PATH: str = ""  # file or directory of YAML rules; empty = the packaged defaults
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
     SIGMA_RULES_PATH: str = ""  # Sigma rules dir (recursive) or file; empty = packaged starter set; "off" = none

@@ -6,7 +6,6 @@ line stays in ``raw``.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -68,19 +67,34 @@ def _canonical_ip(value: str) -> str:
     return str(ip_address(value.strip("[]")))
 
 
+# Bounds of the indexed columns (storage/models.py); the schema enforces them so that a record the
+# database would refuse is refused at decode, with a reason, instead of failing a whole batch's COPY.
+MAX_IP = 45  # the longest textual IPv6 (IPv4-mapped); a longer scope id is refused
+MAX_NAME = 256  # host, user, domain
+MAX_PRODUCT = 128
+MAX_ACTION = 128
+MAX_MESSAGE = 8192
+MAX_RAW = 65536
+
+
 class Endpoint(_Part):
     ip: str | None = None
     port: int | None = Field(default=None, ge=0, le=65535)
-    host: str | None = None
-    user: str | None = None
-    domain: str | None = None
+    host: str | None = Field(default=None, max_length=MAX_NAME)
+    user: str | None = Field(default=None, max_length=MAX_NAME)
+    domain: str | None = Field(default=None, max_length=MAX_NAME)
 
     @field_validator("ip")
     @classmethod
     def _valid_ip(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        return _canonical_ip(value)
+        if len(value) > MAX_IP + 2:
+            raise ValueError(f"address longer than {MAX_IP} characters")
+        canonical = _canonical_ip(value)
+        if len(canonical) > MAX_IP:
+            raise ValueError(f"address longer than {MAX_IP} characters")
+        return canonical
 
 
 class ProcessInfo(_Part):
@@ -132,9 +146,9 @@ class SecurityEvent(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)
     timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
     event_type: EventType
-    action: str | None = Field(default=None, max_length=128)
+    action: str | None = Field(default=None, max_length=MAX_ACTION)
     outcome: Outcome = Outcome.UNKNOWN
-    message: str | None = Field(default=None, max_length=8192)
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE)
     source: Endpoint = Field(default_factory=Endpoint)
     destination: Endpoint = Field(default_factory=Endpoint)
     process: ProcessInfo | None = None
@@ -142,18 +156,22 @@ class SecurityEvent(BaseModel):
     network: NetworkInfo | None = None
     dns: DnsInfo | None = None
     http: HttpInfo | None = None
-    product: str | None = None
-    vendor: str | None = None
-    dataset: str | None = None
+    product: str | None = Field(default=None, max_length=MAX_PRODUCT)
+    vendor: str | None = Field(default=None, max_length=MAX_PRODUCT)
+    dataset: str | None = Field(default=None, max_length=MAX_PRODUCT)
     unmapped: dict[str, Any] = Field(default_factory=dict)
-    raw: str | None = Field(default=None, max_length=65536)
+    raw: str | None = Field(default=None, max_length=MAX_RAW)
 
     @field_validator("timestamp")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() == _ZERO:
             return value.replace(tzinfo=UTC)  # cheaper than astimezone for the common "Z" stamps
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+05:00: the UTC instant is before year 1
+            edge = datetime.min if value.year < 5000 else datetime.max
+            return edge.replace(tzinfo=UTC)  # kept; the analyzer flags it as outside the sane window
 
 
 class EventDecodeError(ValueError):
@@ -168,27 +186,38 @@ def encode_event(event: SecurityEvent) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
 
 
-def decode_event(payload: bytes | str | None) -> SecurityEvent:
-    """Parse a Kafka payload, raising ``EventDecodeError`` with a short human reason."""
+DEFAULT_MAX_EVENT_BYTES = 1_048_576
+
+
+def decode_event(payload: bytes | str | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> SecurityEvent:
+    """Parse a Kafka payload, raising ``EventDecodeError`` with a short human reason.
+
+    Hostile input is an ordinary outcome here: pydantic-core's parser bounds nesting depth and
+    refuses invalid UTF-8 and lone surrogates; anything else it raises becomes a reason too, so
+    one record can never escape as an exception that fails its batch.
+    """
     if payload is None:
         raise EventDecodeError("empty message (tombstone)")
+    if len(payload) > max_bytes:
+        raise EventDecodeError(f"oversized: {len(payload)} bytes > {max_bytes}")
     try:
-        return SecurityEvent.model_validate_json(payload)  # fast path: one pass in pydantic-core
-    except ValidationError:
-        pass
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventDecodeError(f"malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise EventDecodeError(f"expected a JSON object, got {type(data).__name__}")
-    try:
-        return SecurityEvent.model_validate(data)
+        return SecurityEvent.model_validate_json(payload)  # one pass in pydantic-core
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "event"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise EventDecodeError(f"schema violation at {where}: {first.get('msg')}{more}") from None
+        raise EventDecodeError(_decode_reason(exc)) from None
+    except (ValueError, OverflowError, RecursionError, TypeError, UnicodeError) as exc:
+        raise EventDecodeError(f"undecodable: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _decode_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    kind, msg = first.get("type"), str(first.get("msg"))
+    if kind == "json_invalid":
+        return f"malformed JSON: {msg.removeprefix('Invalid JSON: ')}"
+    if kind == "model_type":
+        return f"expected a JSON object: {msg}"
+    where = ".".join(str(p) for p in first.get("loc", ())) or "event"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"schema violation at {where}: {msg}{more}"
 
 
 def grouping_key(event: SecurityEvent) -> str:

@@ -6,6 +6,7 @@ Every name starts ``secustream_``; dashboards and alerts may only use names defi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -24,6 +25,9 @@ class GeneratorMetrics:
                                        ["format"], registry=registry)
         self.target_rate = Gauge("secustream_generator_target_events_per_second", "Configured generator rate",
                                  registry=registry)
+        self.labels_failed = Counter("secustream_generator_labels_failed_total",
+                                     "Ground-truth labels the label store could not take (events still produced)",
+                                     registry=registry)
 
 
 class AnalyzerMetrics:
@@ -35,8 +39,24 @@ class AnalyzerMetrics:
         self.stored = Counter("secustream_events_stored_total", "New event rows written", registry=registry)
         self.duplicates = Counter("secustream_events_duplicate_total",
                                   "Redelivered events already stored (ignored)", registry=registry)
-        self.dlq = Counter("secustream_dlq_messages_total", "Messages sent to the dead-letter topic",
-                           ["reason"], registry=registry)
+        self.dlq = Counter("secustream_dlq_messages_total",
+                           "Records sent to the dead-letter topic, by refusing stage and reason kind",
+                           ["stage", "reason"], registry=registry)
+        self.replayed = Counter("secustream_events_replayed_total",
+                                "Messages delivered again at offsets this process had already consumed "
+                                "(rebalance or restart); not counted in consumed", registry=registry)
+        self.retries = Counter("secustream_analyzer_retries_total",
+                               "Batch retries by fault kind (infrastructure: backoff, same batch; record: isolation)",
+                               ["kind"], registry=registry)
+        self.sanitized = Counter("secustream_events_sanitized_total",
+                                 "Events stored after a repair (nul: NUL removed; timestamp: outside the window)",
+                                 ["what"], registry=registry)
+        self.last_commit = Gauge("secustream_last_commit_timestamp_seconds",
+                                 "Unix time of the last committed batch (process start until the first)",
+                                 registry=registry)
+        self.stalled = Gauge("secustream_analyzer_stalled_seconds",
+                             "Seconds without a commit while records wait (0 when idle or progressing)",
+                             registry=registry)
         self.rule_hits = Counter("secustream_rule_hits_total", "Verdicts each rule contributed to", ["rule_id"],
                                  registry=registry)
         self.batch_seconds = Histogram("secustream_batch_duration_seconds",
@@ -48,7 +68,8 @@ class AnalyzerMetrics:
         self.end_to_end = Histogram("secustream_produce_to_stored_seconds",
                                     "Producer timestamp to verdict committed in the database",
                                     buckets=LATENCY_BUCKETS, registry=registry)
-        self.lag = Gauge("secustream_consumer_lag", "Messages behind the end of the assigned partitions",
+        self.lag = Gauge("secustream_consumer_lag",
+                         "Messages between the group's committed offsets and the end of the assigned partitions",
                          registry=registry)
         self.rules_loaded = Gauge("secustream_rules_loaded", "Enabled rules in the active rule set",
                                   registry=registry)
@@ -82,12 +103,21 @@ class HybridMetrics:
                                    ["kind"], registry=registry)
 
 
+HealthCheck = Callable[[], tuple[bool, str]]
+
+
+def _always_healthy() -> tuple[bool, str]:
+    return True, "ok"
+
+
 class _Handler(BaseHTTPRequestHandler):
     registry: CollectorRegistry
+    health: HealthCheck
 
     def do_GET(self) -> None:
         if self.path.startswith("/healthz"):
-            body, ctype, status = b"ok\n", "text/plain", 200
+            healthy, detail = type(self).health()
+            body, ctype, status = f"{detail}\n".encode(), "text/plain", 200 if healthy else 503
         elif self.path.startswith("/metrics") or self.path == "/":
             body, ctype, status = generate_latest(self.registry), CONTENT_TYPE_LATEST, 200
         else:
@@ -102,9 +132,13 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
 
-def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Serve /metrics and /healthz on ``port`` in a daemon thread (port 0 picks a free one)."""
-    handler = type("MetricsHandler", (_Handler,), {"registry": registry})
+def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0",
+                  health: HealthCheck = _always_healthy) -> ThreadingHTTPServer:
+    """Serve /metrics and /healthz on ``port`` in a daemon thread (port 0 picks a free one).
+
+    ``health`` answers /healthz: 200 with its detail when healthy, 503 otherwise.
+    """
+    handler = type("MetricsHandler", (_Handler,), {"registry": registry, "health": staticmethod(health)})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()

@@ -7,6 +7,8 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from secustream.events import SecurityEvent, encode_event
 from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
@@ -85,7 +87,8 @@ def test_two_replicas_share_the_brute_force_window_through_redis(kafka_bootstrap
 
 def test_failed_store_is_retried_with_the_batch_after_it_nothing_lost_or_doubled(kafka_bootstrap, topics, pg_url,
                                                                                  redis_url):
-    """The persist stage fails while the next batch is already analysed: both are rewound and redone."""
+    """The persist stage fails (infrastructure) while the next batch is already analysed: the same
+    batch is retried in hand, not re-consumed or re-analysed, and nothing is lost or doubled."""
     settings = make_settings(kafka_bootstrap, topics, pg_url, redis_url, ANALYZER_BATCH_SIZE=200)
     start = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     batch = EventGenerator(seed=5, attack_ratio=0.1, start=start, rate=50).next_batch(3000)
@@ -96,7 +99,7 @@ def test_failed_store_is_retried_with_the_batch_after_it_nothing_lost_or_doubled
         def flaky_store(items):  # type: ignore[no-untyped-def]
             calls["n"] += 1
             if calls["n"] in (2, 3):
-                raise RuntimeError("database unavailable (injected)")
+                raise psycopg.OperationalError("database unavailable (injected)")
             return real_store(items)
 
         worker.repository.store = flaky_store  # type: ignore[method-assign]
@@ -104,9 +107,13 @@ def test_failed_store_is_retried_with_the_batch_after_it_nothing_lost_or_doubled
         produce_generated(batch, producer, topics["events"])
         producer.flush_or_raise()
         wait_for(lambda: scalar(pg_url, "select count(*) from verdicts") == len(batch), 120, "all verdicts")
-        errors = worker.metrics.errors.labels(stage="RuntimeError")._value.get()
+        errors = worker.metrics.errors.labels(stage="OperationalError")._value.get()
+        retries = worker.metrics.retries.labels(kind="infrastructure")._value.get()
+        consumed = worker.metrics.consumed._value.get()
+        replayed = worker.metrics.replayed._value.get()
 
     assert calls["n"] > 3, "the failing batches were retried"
-    assert errors == 2
+    assert errors == 2 and retries == 2
+    assert consumed == len(batch) and replayed == 0, "a retry re-consumes nothing"
     assert scalar(pg_url, "select count(*) from events") == len(batch)
     assert scalar(pg_url, "select count(distinct event_id) from verdicts") == len(batch)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 
 from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream import __version__
+from secustream.analyzer.faults import Backoff
+from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.reload import RulesReloader
 from secustream.analyzer.router import Router
 from secustream.analyzer.rules import RulesEngine, RuleSet
 from secustream.analyzer.rules.engine import Suppression
 from secustream.analyzer.rules_tier import RulesTier
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
-from secustream.analyzer.worker import AnalyzerWorker, Topics
+from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
 from secustream.metrics import AnalyzerMetrics, HybridMetrics
+from secustream.sanitize import TimeWindow
 from secustream.state import StateStore
 from secustream.storage.repository import VerdictRepository
 
@@ -36,6 +40,17 @@ def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression |
         return None
     return SigmaEngine(SigmaRuleSet.load(path), state, suppressed, reload_path=path,
                        reload_interval=settings.RULES_RELOAD_SECONDS)
+
+
+def record_limits(settings: Settings) -> RecordLimits:
+    return RecordLimits(max_event_bytes=settings.EVENT_MAX_BYTES, dlq_max_bytes=settings.DLQ_MAX_PAYLOAD_BYTES,
+                        time_window=TimeWindow(settings.EVENT_TIME_EARLIEST,
+                                               timedelta(seconds=settings.EVENT_TIME_MAX_AHEAD_SECONDS)))
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(Backoff(settings.ANALYZER_RETRY_INITIAL_SECONDS, settings.ANALYZER_RETRY_MAX_SECONDS),
+                       settings.ANALYZER_MAX_ATTEMPTS)
 
 
 def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
@@ -60,5 +75,6 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
         consumer=consumer, producer=producer, router=router, repository=VerdictRepository(db), state=state,
         metrics=metrics, topics=topics_from(settings), batch_size=settings.ANALYZER_BATCH_SIZE,
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
-        reloader=reloader,
+        reloader=reloader, limits=record_limits(settings), retry=retry_policy(settings),
+        health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),
     )

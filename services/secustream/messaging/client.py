@@ -95,6 +95,14 @@ class TrackedProducer:
     def poll(self, timeout: float = 0) -> None:
         self._producer.poll(timeout)
 
+    def ping(self, timeout: float = 2.0) -> bool:
+        """Can the cluster be reached at all? (Tells a broker outage from a record the broker refuses.)"""
+        try:
+            self._producer.list_topics(timeout=timeout)
+            return True
+        except Exception:
+            return False
+
     def flush_or_raise(self, timeout: float = 30.0) -> None:
         failed_before = self.tracker.failed
         remaining = self._producer.flush(timeout)

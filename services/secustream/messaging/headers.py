@@ -11,6 +11,9 @@ SOURCE_FORMAT = "x-secustream-format"
 ERROR = "x-secustream-error"
 ERROR_STAGE = "x-secustream-error-stage"
 ORIGIN = "x-secustream-origin"  # topic/partition/offset of a DLQ'd message
+ORIGINAL_SIZE = "x-secustream-original-size"  # bytes of a DLQ'd payload that was truncated
+ORIGINAL_SHA256 = "x-secustream-original-sha256"  # hex digest of the untruncated payload
+TRUNCATED = "x-secustream-truncated"  # "1" when the DLQ copy is a truncated prefix
 
 Headers = list[tuple[str, bytes]]
 

@@ -161,6 +161,15 @@ class VerdictRepository:
         finally:
             raw.close()
 
+    def ping(self) -> bool:
+        """Does the database answer? (Tells an outage from a record the database refuses.)"""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
     def store_labels(self, labels: Sequence[tuple[object, str, str | None]]) -> None:
         if not labels:
             return
