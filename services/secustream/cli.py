@@ -36,12 +36,11 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from secustream.generator.engine import EventGenerator
-    from secustream.generator.runner import run_generator
+    from secustream.generator.runner import open_label_store, run_generator
     from secustream.messaging.admin import ensure_topics
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics, serve_metrics
     from secustream.state import make_state
-    from secustream.storage.repository import VerdictRepository
 
     bootstrap = require_kafka(settings)
     stop = stop_on_signals()
@@ -50,7 +49,9 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         serve_metrics(registry, settings.PROMETHEUS_PORT)
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC], settings.KAFKA_PARTITIONS)
     state = None if args.no_redis else make_state(settings.REDIS_URL)
-    label_sink = None if args.no_labels else VerdictRepository(migrated_engine(settings)).store_labels
+    metrics = GeneratorMetrics(registry)
+    # Labels are a side channel: a database that is down (at start or later) costs labels, not events.
+    label_sink = None if args.no_labels else open_label_store(settings.DATABASE_URL, metrics)
     rate = args.rate or settings.GENERATOR_EVENTS_PER_SECOND
     ratio = settings.GENERATOR_ATTACK_RATIO if args.attack_ratio is None else args.attack_ratio
     seed = settings.GENERATOR_SEED if args.seed is None else args.seed
@@ -59,8 +60,11 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     log.info("generating %s events at %.1f/s (attack ratio %.2f, seed %s) to %s",
              args.count or "unbounded", rate, ratio, seed, settings.KAFKA_TOPIC)
     produced = run_generator(generator, producer, settings.KAFKA_TOPIC, rate, stop, args.count, state, label_sink,
-                             GeneratorMetrics(registry), settings.RECENT_STREAM_MAXLEN)
-    log.info("produced %d events", produced)
+                             metrics, settings.RECENT_STREAM_MAXLEN)
+    if label_sink is None:
+        log.info("produced %d events (labels not recorded)", produced)
+    else:
+        log.info("produced %d events; %d labels could not be stored", produced, label_sink.failed)
     return 0
 
 
@@ -77,12 +81,12 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"ANALYZER_BATCH_SIZE": args.batch_size})
     stop = stop_on_signals()
     registry = CollectorRegistry()
-    if settings.PROMETHEUS_PORT:
-        serve_metrics(registry, settings.PROMETHEUS_PORT)
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
                   settings.KAFKA_PARTITIONS)
     worker = build_worker(settings, bootstrap, migrated_engine(settings),
                           RedisState.from_url(settings.REDIS_URL), registry)
+    if settings.PROMETHEUS_PORT:
+        serve_metrics(registry, settings.PROMETHEUS_PORT, health=worker.health.check)
     log.info("analyzer consuming %s as group %s", settings.KAFKA_TOPIC, settings.KAFKA_CONSUMER_GROUP)
     worker.run(stop)
     log.info("analyzer stopped cleanly")
@@ -147,9 +151,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when every line read is on the events topic or the DLQ; 1 only when some could not be delivered."""
     from prometheus_client import CollectorRegistry
 
-    from secustream.ingest import ingest_lines, print_progress
+    from secustream.ingest import ingest_lines, print_progress, read_lines
     from secustream.messaging.admin import ensure_topics
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics
@@ -157,7 +162,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     bootstrap = require_kafka(settings)
     normalise = NORMALIZERS[args.format]
-    if args.format in ("sshd", "linux-auth") and args.year:
+    if args.format in ("sshd", "linux-auth", "syslog") and args.year:
         from functools import partial
 
         normalise = partial(normalise, year=args.year)
@@ -166,13 +171,13 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     if str(path) != "-" and not path.is_file():
         raise SystemExit(f"ingest: {path} is not a readable file")
-    handle = sys.stdin if str(path) == "-" else path.open(encoding="utf-8", errors="replace")
+    handle = sys.stdin.buffer if str(path) == "-" else path.open("rb")  # bytes: any line, decoded per line
     with handle:
-        report = ingest_lines(handle, args.format, normalise, producer, settings.KAFKA_TOPIC,
+        report = ingest_lines(read_lines(handle), args.format, normalise, producer, settings.KAFKA_TOPIC,
                               settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()),
                               progress=print_progress)
     print(report.summary())
-    return 0
+    return 0 if report.ok else 1
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -254,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--attack-ratio", type=float, default=None)
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--count", type=int, default=None, help="stop after this many events")
-    gen.add_argument("--no-labels", action="store_true", help="don't record ground truth in the training store")
+    gen.add_argument("--no-labels", action="store_true",
+                     help="don't record ground truth in the training store (a database that is down only costs labels)")
     gen.add_argument("--no-redis", action="store_true", help="don't push to the recent-events Redis stream")
     gen.set_defaults(func=cmd_generate)
 
@@ -286,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing.add_argument("--format", required=True, choices=sorted(NORMALIZERS))
     ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
-    ing.add_argument("file", help="path, or - for stdin")
+    ing.add_argument("file", help="path, or - for stdin (read as bytes: any line, invalid UTF-8 escaped)")
     ing.set_defaults(func=cmd_ingest)
 
     rules = sub.add_parser("rules", help="detection content tools")

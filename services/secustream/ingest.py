@@ -1,16 +1,95 @@
-"""Publish real log files as normalised events; lines that don't parse go to the DLQ, never fatal."""
+"""Publish real log files as normalised events; a line that cannot be published goes to the DLQ, never fatal.
+
+Why: real logs hold binary junk (a TLS handshake sent to an HTTP port), invalid UTF-8, NUL bytes and
+lines longer than anyone planned. The input is read as bytes, one bounded line at a time; each line
+is published, or dead-lettered with its stage and reason and its original bytes (cut to a bound,
+with the original size and sha256 in headers). Nothing a line holds stops the lines after it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from confluent_kafka import KafkaException
 
 from secustream.events import SecurityEvent, encode_event, grouping_key
 from secustream.messaging import headers as h
-from secustream.messaging.client import TrackedProducer
+from secustream.messaging.client import PublishError, TrackedProducer
 from secustream.metrics import GeneratorMetrics
+from secustream.normalizers.decoding import INVALID_UTF8, failure_reason, normalize_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 1 << 20
+"""Longest line read whole; the rest of a longer one is hashed, skipped and the line dead-lettered."""
+DLQ_MAX_BYTES = 64 << 10
+"""Longest DLQ copy of a line; a longer one is cut and carries its original size and sha256."""
+_SKIP_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class RawLine:
+    """One input line without its "\\n": ``data`` is at most ``MAX_LINE_BYTES`` of its ``size`` bytes."""
+
+    number: int
+    data: bytes
+    size: int
+    sha256: str | None = None  # of the whole line, computed while skipping an overlong one
+
+    @property
+    def overlong(self) -> bool:
+        return self.size > len(self.data)
+
+
+def _strip_eol(chunk: bytes) -> bytes:
+    return chunk[:-1] if chunk.endswith(b"\n") else chunk
+
+
+def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[RawLine]:
+    """The lines of a byte stream (split at "\\n" only), never holding more than ``limit`` bytes of one."""
+    number = 0
+    while chunk := stream.readline(limit + 1):
+        number += 1
+        data = _strip_eol(chunk)
+        if len(data) <= limit:
+            yield RawLine(number, data, len(data))
+            continue
+        digest, size, tail = hashlib.sha256(data), len(data), chunk
+        while not tail.endswith(b"\n") and (tail := stream.readline(_SKIP_CHUNK)):
+            body = _strip_eol(tail)
+            digest.update(body)
+            size += len(body)
+        yield RawLine(number, data[:limit], size, digest.hexdigest())
+
+
+def as_raw_lines(lines: Iterable[RawLine | bytes | str]) -> Iterator[RawLine]:
+    """Accept already-split lines (bytes or text) as well as ``read_lines`` output."""
+    for number, item in enumerate(lines, start=1):
+        if isinstance(item, RawLine):
+            yield item
+            continue
+        data = _strip_eol(item.encode("utf-8", errors="surrogateescape") if isinstance(item, str) else item)
+        yield RawLine(number, data, len(data))
+
+
+def dlq_copy(line: RawLine, limit: int = DLQ_MAX_BYTES) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The line's original bytes for the DLQ, cut to ``limit``; a cut copy names the original's size and sha256."""
+    if not line.overlong and line.size <= limit:
+        return line.data, []
+    digest = line.sha256 or hashlib.sha256(line.data).hexdigest()
+    return line.data[:limit], [(h.TRUNCATED, b"1"), (h.ORIGINAL_SIZE, str(line.size).encode()),
+                               (h.ORIGINAL_SHA256, digest.encode())]
+
+
+def reason_kind(reason: str) -> str:
+    """The part of a reason that groups lines in the summary (before the first colon)."""
+    return reason.split(":", 1)[0][:60]
 
 
 @dataclass
@@ -19,51 +98,96 @@ class IngestReport:
     published: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    invalid_utf8: int = 0  # published with their undecodable bytes escaped
+    lost: int = 0  # neither published nor dead-lettered (the DLQ refused them too)
+    delivery_error: str | None = None
+
+    def reject(self, stage: str, reason: str) -> None:
+        self.rejected += 1
+        kind = f"{stage}: {reason_kind(reason)}" if stage != "normalise" else reason_kind(reason)
+        self.reasons[kind] = self.reasons.get(kind, 0) + 1
+
+    @property
+    def ok(self) -> bool:
+        """Every line read is on the events topic or the DLQ (rejections are reported, not failures)."""
+        return not self.lost and self.delivery_error is None
 
     def summary(self) -> str:
-        top = ", ".join(f"{r} x{n}" for r, n in sorted(self.reasons.items(), key=lambda kv: -kv[1])[:5])
-        return (f"read {self.read} lines: published {self.published} events, rejected {self.rejected}"
+        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        top = ", ".join(f"{r} x{n}" for r, n in ranked[:8]) + (f", +{len(ranked) - 8} more" if len(ranked) > 8 else "")
+        text = (f"read {self.read} lines: published {self.published} events, rejected {self.rejected}"
                 + (f" (sent to DLQ; reasons: {top})" if self.rejected else ""))
+        if self.invalid_utf8:
+            text += f"; {self.invalid_utf8} lines had invalid UTF-8 (published with the bytes escaped)"
+        if self.lost:
+            text += f"; {self.lost} lines lost (the DLQ refused them too)"
+        if self.delivery_error:
+            text += f"; delivery failed: {self.delivery_error}"
+        return text
 
 
-def ingest_lines(lines: Iterable[str], fmt: str, normalise: Callable[[str], SecurityEvent],
+def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Callable[[str], SecurityEvent],
                  producer: TrackedProducer, topic: str, dlq_topic: str, metrics: GeneratorMetrics | None = None,
                  progress_every: int = 10_000, progress: Callable[[str], None] | None = None) -> IngestReport:
-    """Normalise and produce every non-blank line; flushes before returning."""
-    from secustream.normalizers import NormalizationError
-
+    """Normalise and produce every non-blank line, dead-lettering any line that fails; flushes before returning."""
     report = IngestReport()
     fmt_header = (h.SOURCE_FORMAT, fmt.encode())
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip("\r\n")
-        if not line.strip():
+    failed_before = producer.tracker.failed
+
+    def dead_letter(line: RawLine, stage: str, reason: str) -> None:
+        report.reject(stage, reason)
+        if metrics:
+            metrics.ingest_rejected.labels(format=fmt).inc()
+        value, cut = dlq_copy(line)
+        try:
+            producer.produce(dlq_topic, value, headers=[
+                fmt_header, (h.ERROR, reason.encode(errors="backslashreplace")[:1000]),
+                (h.ERROR_STAGE, stage.encode()), (h.ORIGIN, f"line {line.number}".encode()), *cut])
+        except KafkaException as exc:
+            report.lost += 1
+            log.error("line %d: the DLQ refused it too (%s); it is lost", line.number, exc.args[0])
+
+    for line in as_raw_lines(lines):
+        if not line.data.strip():
             continue
         report.read += 1
-        now = str(time.time()).encode()
-        try:
-            event = normalise(line)
-        except (NormalizationError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
-            report.rejected += 1
-            kind = reason.split(":", 1)[0][:60]
-            report.reasons[kind] = report.reasons.get(kind, 0) + 1
-            producer.produce(dlq_topic, line.encode(), headers=[
-                fmt_header, (h.ERROR, reason.encode()[:1000]), (h.ERROR_STAGE, b"normalise"),
-                (h.ORIGIN, f"line {number}".encode())])
-            if metrics:
-                metrics.ingest_rejected.labels(format=fmt).inc()
-            continue
-        producer.produce(topic, encode_event(event), key=grouping_key(event),
-                         headers=[fmt_header, (h.PRODUCED_AT, now)])
-        report.published += 1
-        if metrics:
-            metrics.produced.labels(source="ingest", event_type=event.event_type.value).inc()
         if progress and report.read % progress_every == 0:
             progress(f"ingest: {report.read} lines read, {report.published} published, {report.rejected} rejected")
+        if line.overlong:
+            dead_letter(line, "read", f"line too long: {line.size} bytes (limit {len(line.data)})")
+            continue
+        try:
+            event = normalize_bytes(normalise, line.data.removesuffix(b"\r"))
+            value = encode_event(event)
+        except Exception as exc:  # whatever one line does to a normaliser, only that line is rejected
+            dead_letter(line, "normalise", failure_reason(exc))
+            continue
+        try:
+            producer.produce(topic, value, key=grouping_key(event),
+                             headers=[fmt_header, (h.PRODUCED_AT, str(time.time()).encode())])
+        except KafkaException as exc:  # e.g. MSG_SIZE_TOO_LARGE: this record only
+            if metrics:
+                metrics.produce_errors.labels(source="ingest").inc()
+            dead_letter(line, "produce", f"produce failed: {exc.args[0]}")
+            continue
+        report.published += 1
+        if event.unmapped.get(INVALID_UTF8):
+            report.invalid_utf8 += 1
+        if metrics:
+            metrics.produced.labels(source="ingest", event_type=event.event_type.value).inc()
         producer.poll(0)
-    producer.flush_or_raise()
+    try:
+        producer.flush_or_raise()
+    except PublishError as exc:
+        report.delivery_error = f"{exc} ({producer.tracker.failed - failed_before} failed deliveries)"
+        if metrics:
+            metrics.produce_errors.labels(source="ingest").inc(producer.tracker.failed - failed_before)
     return report
 
 
 def print_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+__all__ = ["DLQ_MAX_BYTES", "MAX_LINE_BYTES", "IngestReport", "RawLine", "dlq_copy", "ingest_lines", "print_progress",
+           "read_lines"]

@@ -16,6 +16,7 @@ REQUIRED_ALERTS = {
     "SecuStreamConsumerLagHigh",       # analyzer consumer lag high and growing
     "SecuStreamNoAnalyzerReady",       # no analyzer ready
     "SecuStreamDeadLetters",           # DLQ rate above zero
+    "SecuStreamPartitionStuck",        # records wait and nothing is committed (stalled partition)
     "SecuStreamHighRiskSpike",         # spike of high/critical verdicts
     "SecuStreamLLMBudgetExhausted",    # LLM budget exhausted
     "SecuStreamLLMErrorRate",          # LLM error rate high

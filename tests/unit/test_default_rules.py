@@ -46,7 +46,11 @@ def test_rules_are_complete(ruleset: RuleSet) -> None:
     assert severe_classes >= CAMPAIGN_CLASSES
     by_id = {r.id: r.spec for r in ruleset.rules}
     brute = by_id["SSH-BRUTE-FORCE"].threshold
-    assert brute is not None and (brute.count, brute.window_seconds, brute.group_by) == (10, 60, ["source.ip"])
+    assert brute is not None and (brute.count, brute.window_seconds) == (10, 60)
+    pam = by_id["PAM-BRUTE-FORCE"].threshold
+    assert pam is not None and (pam.count, pam.window_seconds) == (10, 60)
+    # a source known only by a host name (PAM rhost) is grouped by that name
+    assert brute.group_by == pam.group_by == ["source.ip|source.host"]
     scan = by_id["PORT-SCAN"].threshold
     assert scan is not None and (scan.count, scan.window_seconds, scan.distinct) == (20, 60, "destination.port")
 
@@ -89,9 +93,12 @@ def test_sshd_sample_log_flags_exactly_the_brute_force_sources(ruleset: RuleSet)
         for h in event_hits:
             if h.severity in SEVERE:
                 flagged[h.rule_id].add(event.source.ip)
-    # 203.0.113.99 (9 in 30 s), 198.51.100.77 (15 over 20 min) and the single-failure noise stay below
+    # 203.0.113.99 (9 in 30 s), 198.51.100.77 (15 over 20 min) and the single-failure noise stay below.
+    # PAM-BRUTE-FORCE counts PAM's own lines: one per invalid-user attempt from 198.51.100.23, but only
+    # one (+ "PAM 5 more") per connection from 203.0.113.45, which stays below it.
     assert dict(flagged) == {
-        "SSH-BRUTE-FORCE": {"203.0.113.45", "198.51.100.23", "45.155.205.233", "2001:db8:bad:1::66"}
+        "SSH-BRUTE-FORCE": {"203.0.113.45", "198.51.100.23", "45.155.205.233", "2001:db8:bad:1::66"},
+        "PAM-BRUTE-FORCE": {"198.51.100.23"},
     }
 
 

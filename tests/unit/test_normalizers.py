@@ -317,7 +317,7 @@ def test_ecs_inference_without_category() -> None:
 
 
 def test_registry_and_iteration() -> None:
-    assert set(NORMALIZERS) == {"jsonl", "sshd", "windows", "linux-auth", "auditd", "web-access"}
+    assert set(NORMALIZERS) == {"jsonl", "sshd", "windows", "linux-auth", "auditd", "web-access", "syslog"}
     assert NORMALIZERS["sshd"] is normalize_sshd
     with pytest.raises(TypeError):
         NORMALIZERS["x"] = normalize_sshd  # type: ignore[index]

@@ -65,6 +65,25 @@ def test_secure_iso_timestamps_and_bad_lines_are_counted() -> None:
         (27, "not a syslog line (e"), (28, "bad timestamp: day i")]
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    ("Jun 15 02:04:59 combo sshd(pam_unix)[20882]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh "
+     "ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root",
+     {"action": "ssh_pam_auth_failure", "source.host": "220-135-151-1.hinet-ip.hinet.net", "source.ip": None,
+      "destination.user": "root", "unmapped.pam_module": "pam_unix", "dataset": "sshd"}),
+    ("Jun 15 02:04:59 combo su(pam_unix)[21416]: session opened for user cyrus by (uid=0)",
+     {"action": "session_opened", "destination.user": "cyrus", "unmapped.pam_service": "su",
+      "unmapped.pam_module": "pam_unix", "process.pid": 21416}),
+    ("Jun 15 02:04:59 combo login(pam_unix)[2211]: authentication failure; logname=LOGIN uid=0 euid=0 tty=tty2 "
+     "ruser= rhost= ", {"action": "pam_auth_failure", "source.host": None, "unmapped.pam_service": "login"}),
+    ("Jun 15 02:04:59 combo -- MARK --", {"event_type": "other", "action": "syslog_message", "process": None}),
+])
+def test_old_pam_tag_forms(line: str, expected: dict[str, Any]) -> None:
+    """The old ``prog(pam_module)[pid]:`` tag (RHEL 4 era /var/log/secure and messages) is understood."""
+    doc = normalize_linux_auth(line, year=2005).model_dump(mode="json")
+    for path, want in expected.items():
+        assert get_field(doc, path) == want, path
+
+
 AUDIT_CASES: list[tuple[int, dict[str, Any]]] = [
     (1, {"event_type": "process", "action": "execve_syscall", "process.pid": 2601, "process.parent_pid": 2210,
          "process.executable": "/usr/bin/curl", "unmapped.type": "SYSCALL", "unmapped.key": "exec",

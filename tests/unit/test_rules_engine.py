@@ -93,6 +93,35 @@ def test_distinct_threshold_counts_values() -> None:
     assert hits_for(body, events) == [0, 0, 0, 0, 1]
 
 
+HOST_FALLBACK = ("    match: {event_type: auth, outcome: failure}\n"
+                 "    threshold: {count: 3, window_seconds: 10, group_by: [source.ip | source.host]}\n")
+
+
+def test_group_by_alternatives_take_the_first_field_present() -> None:
+    """``source.ip|source.host``: a PAM rhost that is a host name groups on that name."""
+    def fail(at: float, **source: str) -> SecurityEvent:
+        return SecurityEvent(event_type="auth", outcome="failure", source=source, timestamp=T0 + timedelta(seconds=at))
+
+    events = [fail(0, host="bad.example.com"), fail(1, ip="1.1.1.1"), fail(2, host="bad.example.com"),
+              fail(3, ip="1.1.1.1", host="other.example.com"), fail(4, user="x"), fail(5, host="bad.example.com"),
+              fail(6, ip="1.1.1.1")]
+    engine = RulesEngine(RuleSet.from_yaml_text(rule_yaml(HOST_FALLBACK)), MemoryState())
+    hits = engine.evaluate(events)
+    assert [len(h) for h in hits] == [0, 0, 0, 0, 0, 1, 1]  # the ip wins over a host; no ip or host: not counted
+    assert hits[5][0].detail == "3 events within 10s for source.host=bad.example.com"
+    assert hits[6][0].detail == "3 events within 10s for source.ip=1.1.1.1"
+    assert engine.ruleset.rules[0].spec.threshold.group_by == ["source.ip|source.host"]  # type: ignore[union-attr]
+
+
+def test_suppression_field_follows_group_by_alternatives() -> None:
+    from secustream.analyzer.rules.suppressions import suppression_field
+
+    ruleset = RuleSet.from_yaml_text(rule_yaml(HOST_FALLBACK))
+    by_host = {"source": {"host": "bad.example.com", "user": "root"}}
+    assert suppression_field(ruleset, "R-1", by_host) == ("source.host", "bad.example.com")
+    assert suppression_field(ruleset, "R-1", {"source": {"ip": "1.1.1.1"}}) == ("source.ip", "1.1.1.1")
+
+
 def test_verdict_takes_highest_severity_and_unions() -> None:
     text = """
 rules:
@@ -125,6 +154,8 @@ rules:
         (rule_yaml("    mitre: [X1]\n    match: {a: 1}\n"), "MITRE"),
         (rule_yaml(""), "needs 'match' or 'any'"),
         (rule_yaml("    match: {a: 1}\n    threshold: {count: 1, window_seconds: 5, group_by: [a]}\n"), "count"),
+        (rule_yaml("    match: {a: 1}\n    threshold: {count: 2, window_seconds: 5, group_by: ['source.ip|']}\n"),
+         "empty field path"),
         (rule_yaml("    match: {a: 1}\n") + "  - {id: R-1, description: d, severity: low, threat_type: benign, "
                                             "match: {a: 1}}\n", "duplicate rule id R-1"),
         ("rules: [", "invalid YAML"),

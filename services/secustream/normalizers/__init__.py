@@ -16,6 +16,7 @@ from secustream.normalizers.base import NormalizationError
 from secustream.normalizers.jsonl import normalize_jsonl
 from secustream.normalizers.linux_auth import normalize_linux_auth
 from secustream.normalizers.sshd import normalize_sshd
+from secustream.normalizers.syslog import normalize_syslog
 from secustream.normalizers.web import normalize_web_access
 from secustream.normalizers.windows import normalize_windows
 
@@ -24,6 +25,7 @@ Normalizer = Callable[[str], SecurityEvent]
 NORMALIZERS: Mapping[str, Normalizer] = MappingProxyType({
     "jsonl": normalize_jsonl, "sshd": normalize_sshd, "windows": normalize_windows,
     "linux-auth": normalize_linux_auth, "auditd": normalize_auditd, "web-access": normalize_web_access,
+    "syslog": normalize_syslog,
 })
 """Read-only registry by ``--format`` name."""
 
@@ -38,7 +40,7 @@ class NormalizedLine(NamedTuple):
 def iter_normalized(lines: Iterable[str], fmt: str, **options: Any) -> Iterator[NormalizedLine]:
     """Normalise every non-blank line; failures come back as ``error`` instead of stopping the file.
 
-    ``options`` go to the normaliser (e.g. ``year=2024`` for sshd RFC3164 lines).
+    ``options`` go to the normaliser (e.g. ``year=2024`` for sshd/linux-auth/syslog RFC3164 lines).
     """
     try:
         normalize = NORMALIZERS[fmt]
@@ -55,5 +57,5 @@ def iter_normalized(lines: Iterable[str], fmt: str, **options: Any) -> Iterator[
 
 
 __all__ = ["NORMALIZERS", "NormalizationError", "NormalizedLine", "Normalizer", "iter_normalized",
-           "normalize_auditd", "normalize_jsonl", "normalize_linux_auth", "normalize_sshd", "normalize_web_access",
-           "normalize_windows"]
+           "normalize_auditd", "normalize_jsonl", "normalize_linux_auth", "normalize_sshd", "normalize_syslog",
+           "normalize_web_access", "normalize_windows"]

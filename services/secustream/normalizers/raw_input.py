@@ -3,7 +3,9 @@
 Why: shippers (Vector, Fluent Bit, Winlogbeat's Kafka output) can publish raw lines straight to
 Kafka. A message that is not a ``SecurityEvent`` but carries the ``x-secustream-format`` header
 (``windows``, ``linux-auth``, ``auditd``, ``web-access``, ``sshd``, ``jsonl``) is normalised here; if
-that fails too, the caller dead-letters it with the normaliser's reason.
+that fails too, the caller dead-letters it with the normaliser's reason. Bytes are decoded as
+``secustream ingest`` decodes them (``normalizers.decoding``): invalid UTF-8 is escaped and marked,
+and no exception from a normaliser escapes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Sequence
 
 from secustream.events import SecurityEvent
 from secustream.messaging import headers as h
-from secustream.normalizers import NORMALIZERS, NormalizationError
+from secustream.normalizers import NORMALIZERS
+from secustream.normalizers.decoding import failure_reason, normalize_bytes
 
 
 def normalize_raw_message(payload: bytes | str | None, headers: Sequence[tuple[str, bytes | None]] | None,
@@ -22,8 +25,7 @@ def normalize_raw_message(payload: bytes | str | None, headers: Sequence[tuple[s
     fmt = raw_format.decode(errors="replace") if raw_format else None
     if fmt is None or fmt not in NORMALIZERS or payload is None:
         return None, decode_reason
-    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
     try:
-        return NORMALIZERS[fmt](text), ""
-    except NormalizationError as exc:
-        return None, f"{fmt} normaliser: {exc.reason}"
+        return normalize_bytes(NORMALIZERS[fmt], payload), ""
+    except Exception as exc:  # any normaliser failure dead-letters this one message, never the batch
+        return None, f"{fmt} normaliser: {failure_reason(exc)}"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from secustream.analyzer.rules.model import Rule, RuleSet
+from secustream.analyzer.rules.model import Rule, RuleSet, group_value
 from secustream.analyzer.verdict import RiskLevel
 from secustream.events import SecurityEvent, get_field
 from secustream.state import StateStore, WindowObservation
@@ -95,7 +95,8 @@ class RulesEngine:
                 if threshold is None:
                     hits[index].append(_hit(rule, "matched"))
                     continue
-                group = [get_field(doc, f) for f in threshold.group_by]
+                found = [group_value(doc, alternatives) for alternatives in rule.group_by]
+                group = [value for _, value in found]
                 if any(g is None for g in group):
                     continue
                 if threshold.distinct:
@@ -105,7 +106,7 @@ class RulesEngine:
                     member = str(member)
                 else:
                     member = str(event.event_id)
-                group_label = ",".join(f"{f}={g}" for f, g in zip(threshold.group_by, group, strict=True))
+                group_label = ",".join(f"{path}={value}" for path, value in found)
                 observations.append(
                     WindowObservation(
                         key=f"{rule.id}:{'|'.join(str(g) for g in group)}",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.verdict import RiskLevel
-from secustream.events import ThreatClass
+from secustream.events import ThreatClass, get_field
 
 
 class RuleError(ValueError):
@@ -127,12 +127,38 @@ def compile_block(block: dict[str, Any]) -> tuple[Condition, ...]:
     return tuple(conditions)
 
 
+def group_alternatives(entry: str) -> tuple[str, ...]:
+    """``source.ip|source.host`` → ``("source.ip", "source.host")``: the group value is the first present."""
+    return tuple(part.strip() for part in entry.split("|"))
+
+
+def group_value(event: dict[str, Any], alternatives: tuple[str, ...]) -> tuple[str, Any]:
+    """(the path that had a value, the value) for one ``group_by`` entry; (first path, None) when none has."""
+    for path in alternatives:
+        value = get_field(event, path)
+        if value is not None:
+            return path, value
+    return alternatives[0], None
+
+
 class ThresholdSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int = Field(ge=2)
     window_seconds: float = Field(gt=0, le=7 * 86400)
     group_by: list[str] = Field(min_length=1)
     distinct: str | None = None
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_paths(cls, entries: list[str]) -> list[str]:
+        """Each entry is a dotted path, or alternatives ``a|b`` (the first one present groups the event)."""
+        out = []
+        for entry in entries:
+            parts = group_alternatives(entry)
+            if not all(parts):
+                raise ValueError(f"group_by entry {entry!r} has an empty field path")
+            out.append("|".join(parts))
+        return out
 
 
 class RuleSpec(BaseModel):
@@ -166,6 +192,12 @@ class Rule:
     spec: RuleSpec
     match: tuple[Condition, ...]
     any_of: tuple[tuple[Condition, ...], ...] = field(default=())
+    group_by: tuple[tuple[str, ...], ...] = field(init=False)  # threshold.group_by, alternatives split
+
+    def __post_init__(self) -> None:
+        threshold = self.spec.threshold
+        groups = tuple(group_alternatives(g) for g in threshold.group_by) if threshold else ()
+        object.__setattr__(self, "group_by", groups)
 
     @property
     def id(self) -> str:

@@ -29,8 +29,8 @@ FALLBACK_FIELDS = ("source.ip", "source.host", "source.user")
 def suppression_field(ruleset: RuleSet, rule_id: str, doc: dict[str, Any]) -> tuple[str, str] | None:
     fields: list[str] = []
     rule = next((r for r in ruleset.rules if r.id == rule_id), None)
-    if rule is not None and rule.spec.threshold is not None:
-        fields.extend(rule.spec.threshold.group_by)
+    for alternatives in rule.group_by if rule is not None else ():
+        fields.extend(alternatives)  # "source.ip|source.host": whichever of them the event has
     fields.extend(FALLBACK_FIELDS)
     for f in fields:
         value = get_field(doc, f)
