@@ -21,6 +21,7 @@ from confluent_kafka import KafkaException
 from secustream.events import SecurityEvent, encode_event, grouping_key
 from secustream.messaging import headers as h
 from secustream.messaging.client import PublishError, TrackedProducer
+from secustream.messaging.dead_letter import dead_letter, reason_kind
 from secustream.metrics import GeneratorMetrics
 from secustream.normalizers.decoding import INVALID_UTF8, failure_reason, normalize_bytes
 
@@ -78,20 +79,6 @@ def as_raw_lines(lines: Iterable[RawLine | bytes | str]) -> Iterator[RawLine]:
         yield RawLine(number, data, len(data))
 
 
-def dlq_copy(line: RawLine, limit: int = DLQ_MAX_BYTES) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The line's original bytes for the DLQ, cut to ``limit``; a cut copy names the original's size and sha256."""
-    if not line.overlong and line.size <= limit:
-        return line.data, []
-    digest = line.sha256 or hashlib.sha256(line.data).hexdigest()
-    return line.data[:limit], [(h.TRUNCATED, b"1"), (h.ORIGINAL_SIZE, str(line.size).encode()),
-                               (h.ORIGINAL_SHA256, digest.encode())]
-
-
-def reason_kind(reason: str) -> str:
-    """The part of a reason that groups lines in the summary (before the first colon)."""
-    return reason.split(":", 1)[0][:60]
-
-
 @dataclass
 class IngestReport:
     read: int = 0
@@ -134,15 +121,14 @@ def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Ca
     fmt_header = (h.SOURCE_FORMAT, fmt.encode())
     failed_before = producer.tracker.failed
 
-    def dead_letter(line: RawLine, stage: str, reason: str) -> None:
+    def reject(line: RawLine, stage: str, reason: str) -> None:
         report.reject(stage, reason)
         if metrics:
             metrics.ingest_rejected.labels(format=fmt).inc()
-        value, cut = dlq_copy(line)
+        letter = dead_letter(line.data, None, [fmt_header], stage=stage, reason=reason, origin=f"line {line.number}",
+                             max_bytes=DLQ_MAX_BYTES, original_size=line.size, original_sha256=line.sha256)
         try:
-            producer.produce(dlq_topic, value, headers=[
-                fmt_header, (h.ERROR, reason.encode(errors="backslashreplace")[:1000]),
-                (h.ERROR_STAGE, stage.encode()), (h.ORIGIN, f"line {line.number}".encode()), *cut])
+            producer.produce(dlq_topic, letter.value, headers=letter.headers)
         except KafkaException as exc:
             report.lost += 1
             log.error("line %d: the DLQ refused it too (%s); it is lost", line.number, exc.args[0])
@@ -154,13 +140,13 @@ def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Ca
         if progress and report.read % progress_every == 0:
             progress(f"ingest: {report.read} lines read, {report.published} published, {report.rejected} rejected")
         if line.overlong:
-            dead_letter(line, "read", f"line too long: {line.size} bytes (limit {len(line.data)})")
+            reject(line, "read", f"line too long: {line.size} bytes (limit {len(line.data)})")
             continue
         try:
             event = normalize_bytes(normalise, line.data.removesuffix(b"\r"))
             value = encode_event(event)
         except Exception as exc:  # whatever one line does to a normaliser, only that line is rejected
-            dead_letter(line, "normalise", failure_reason(exc))
+            reject(line, "normalise", failure_reason(exc))
             continue
         try:
             producer.produce(topic, value, key=grouping_key(event),
@@ -168,7 +154,7 @@ def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Ca
         except KafkaException as exc:  # e.g. MSG_SIZE_TOO_LARGE: this record only
             if metrics:
                 metrics.produce_errors.labels(source="ingest").inc()
-            dead_letter(line, "produce", f"produce failed: {exc.args[0]}")
+            reject(line, "produce", f"produce failed: {exc.args[0]}")
             continue
         report.published += 1
         if event.unmapped.get(INVALID_UTF8):
@@ -189,5 +175,5 @@ def print_progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-__all__ = ["DLQ_MAX_BYTES", "MAX_LINE_BYTES", "IngestReport", "RawLine", "dlq_copy", "ingest_lines", "print_progress",
+__all__ = ["DLQ_MAX_BYTES", "MAX_LINE_BYTES", "IngestReport", "RawLine", "ingest_lines", "print_progress",
            "read_lines"]

@@ -115,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
     health: HealthCheck
 
     def do_GET(self) -> None:
-        if self.path.startswith("/healthz"):
+        if self.path.startswith("/livez"):  # the process answers: for liveness probes (a restart cures no outage)
+            body, ctype, status = b"ok\n", "text/plain", 200
+        elif self.path.startswith("/healthz"):
             healthy, detail = type(self).health()
             body, ctype, status = f"{detail}\n".encode(), "text/plain", 200 if healthy else 503
         elif self.path.startswith("/metrics") or self.path == "/":
@@ -134,9 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0",
                   health: HealthCheck = _always_healthy) -> ThreadingHTTPServer:
-    """Serve /metrics and /healthz on ``port`` in a daemon thread (port 0 picks a free one).
+    """Serve /metrics, /healthz and /livez on ``port`` in a daemon thread (port 0 picks a free one).
 
-    ``health`` answers /healthz: 200 with its detail when healthy, 503 otherwise.
+    ``health`` answers /healthz: 200 with its detail when healthy, 503 otherwise (readiness, and what
+    an SRE checks). /livez only says the process serves HTTP: the liveness probe, so that a database
+    outage makes analyzers unready rather than restarting them in a loop.
     """
     handler = type("MetricsHandler", (_Handler,), {"registry": registry, "health": staticmethod(health)})
     server = ThreadingHTTPServer((host, port), handler)

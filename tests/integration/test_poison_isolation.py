@@ -271,6 +271,7 @@ def test_stuck_partition_turns_healthz_unhealthy_and_recovers(kafka_bootstrap, t
         producer.flush_or_raise()
         wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 503, 30, "/healthz to turn 503")
         assert "stalled" in httpx.get(f"{base}/healthz").text
+        assert httpx.get(f"{base}/livez").status_code == 200, "liveness stays up: a restart cures no outage"
         assert registry.get_sample_value("secustream_analyzer_stalled_seconds") > 2.0
         outage["on"] = False
         wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 60, "/healthz to recover")

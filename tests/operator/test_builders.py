@@ -95,7 +95,8 @@ def test_every_pod_is_restricted_with_resources_and_probes() -> None:
                     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
                 if obj["kind"] == "Deployment":
                     main = pod["containers"][0]
-                    assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+                    liveness = "/livez" if main["name"] == "analyzer" else "/healthz"
+                    assert main["livenessProbe"]["httpGet"]["path"] == liveness
                     assert "readinessProbe" in main
 
 

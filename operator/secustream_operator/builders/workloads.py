@@ -102,7 +102,9 @@ def analyzer(ctx: Context, replicas: int | None) -> dict[str, Any]:
     mounts = [{"name": "models", "mountPath": MODEL_DIR}, *rule_mounts]
     c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec)], "analyzer", mounts)
     c["ports"] = [metrics_port()]
-    c["livenessProbe"] = common.http_probe("/healthz", "metrics")
+    # /healthz turns 503 when records wait and nothing is committed (e.g. the database is down): the pod
+    # goes unready and the stuck-partition alert fires; liveness only asks whether the process answers.
+    c["livenessProbe"] = common.http_probe("/livez", "metrics")
     c["readinessProbe"] = common.http_probe("/healthz", "metrics", period=5)
     extra: dict[str, Any] = {"terminationGracePeriodSeconds": 60}
     gpu = spec["analyzer"]["gpu"]

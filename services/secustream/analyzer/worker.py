@@ -27,7 +27,6 @@ from typing import TypeVar
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from secustream.analyzer.dead_letter import dead_letter, reason_kind
 from secustream.analyzer.faults import Backoff, FaultKind, InfrastructureDown, classify, describe, isolate
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.reload import RulesReloader
@@ -37,6 +36,7 @@ from secustream.analyzer.verdict import Verdict
 from secustream.events import DEFAULT_MAX_EVENT_BYTES, EventDecodeError, SecurityEvent, decode_event
 from secustream.messaging import headers as h
 from secustream.messaging.client import TrackedProducer, commit_offsets
+from secustream.messaging.dead_letter import dead_letter, reason_kind
 from secustream.metrics import AnalyzerMetrics
 from secustream.normalizers.raw_input import normalize_raw_message
 from secustream.sanitize import TimeWindow, bound_time, payload_may_hold_nul, strip_nul

@@ -25,16 +25,22 @@ class DeadLetter:
 
 
 def dead_letter(value: bytes | None, key: bytes | str | None, headers: Sequence[tuple[str, bytes | None]] | None,
-                *, stage: str, reason: str, origin: str, max_bytes: int) -> DeadLetter:
-    """The message to produce to the DLQ for ``value`` refused at ``stage`` because of ``reason``."""
+                *, stage: str, reason: str, origin: str, max_bytes: int, original_size: int | None = None,
+                original_sha256: str | None = None) -> DeadLetter:
+    """The message to produce to the DLQ for ``value`` refused at ``stage`` because of ``reason``.
+
+    ``original_size``/``original_sha256`` describe the whole record when ``value`` is already only
+    a prefix of it (``ingest`` never holds more than 1 MiB of a line).
+    """
     payload = value or b""
+    size = original_size if original_size is not None else len(payload)
     extra: list[tuple[str, bytes]] = [
         (h.ERROR, reason.encode("utf-8", "backslashreplace")[:MAX_REASON_BYTES]),
         (h.ERROR_STAGE, stage.encode()), (h.ORIGIN, origin.encode("utf-8", "backslashreplace")),
     ]
-    if len(payload) > max_bytes:
-        extra += [(h.ORIGINAL_SIZE, str(len(payload)).encode()),
-                  (h.ORIGINAL_SHA256, hashlib.sha256(payload).hexdigest().encode()), (h.TRUNCATED, b"1")]
+    if size > max_bytes or size > len(payload):
+        digest = original_sha256 or hashlib.sha256(payload).hexdigest()
+        extra += [(h.ORIGINAL_SIZE, str(size).encode()), (h.ORIGINAL_SHA256, digest.encode()), (h.TRUNCATED, b"1")]
         payload = payload[:max_bytes]
     kept = [(k, v if v is not None else b"") for k, v in (headers or ()) if k not in _OWN_HEADERS]
     if isinstance(key, bytes) and len(key) > max_bytes:
@@ -43,5 +49,5 @@ def dead_letter(value: bytes | None, key: bytes | str | None, headers: Sequence[
 
 
 def reason_kind(reason: str) -> str:
-    """The low-cardinality part of a reason (before the first colon), the metric's label."""
-    return reason.split(":", 1)[0][:40]
+    """The low-cardinality part of a reason (before the first colon): a metric label, a summary group."""
+    return reason.split(":", 1)[0][:60]
