@@ -112,3 +112,17 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 30.0)
         return got
     finally:
         consumer.close()
+
+
+def committed_to_end(bootstrap: str, topic: str, group: str) -> bool:
+    """Every partition's committed offset reached its end (Tansu's watermark may trail: >= counts)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        for tp in consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10):
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        consumer.close()

@@ -22,7 +22,7 @@ from secustream.generator import EventGenerator
 from secustream.messaging import headers as h
 from secustream.messaging.client import TrackedProducer, producer_config
 
-from .pipeline_helpers import make_settings, rows, running_worker, wait_for
+from .pipeline_helpers import committed_to_end, make_settings, rows, running_worker, wait_for
 
 MAX_EVENT_BYTES = 65_536
 POOL = EventGenerator(seed=21, attack_ratio=0.1, start=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
@@ -95,19 +95,6 @@ records = st.lists(st.one_of(st.tuples(st.just("valid"), st.integers(0, len(POOL
                              st.tuples(st.just("hostile"), hostile_record())), min_size=1, max_size=30)
 
 
-def _all_committed(bootstrap: str, topic: str, group: str) -> bool:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        for tp in consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10):
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
-
-
 class DlqReader:
     """Reads the DLQ incrementally: key → (stage, reason)."""
 
@@ -162,7 +149,7 @@ def test_hostile_records_never_stall_and_valid_events_are_stored_once(kafka_boot
                         and all(i in stored or i in letters for i in hostile_ids))
 
             wait_for(accounted, 60, "every record stored or dead-lettered")
-            wait_for(lambda: _all_committed(kafka_bootstrap, topics["events"], topics["group"]), 60,
+            wait_for(lambda: committed_to_end(kafka_bootstrap, topics["events"], topics["group"]), 60,
                      "every partition committed to its end")
             counts = rows(pg_url, "select id::text, count(*) from events where id::text = any(:ids) group by id",
                           ids=valid_ids)

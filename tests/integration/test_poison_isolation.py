@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import httpx
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
@@ -32,7 +31,7 @@ from secustream.state import RedisState
 from secustream.storage.migrate import upgrade
 
 from ..conftest import fresh_database
-from .pipeline_helpers import make_settings, read_topic, rows, running_worker, scalar, wait_for
+from .pipeline_helpers import committed_to_end, make_settings, read_topic, rows, running_worker, scalar, wait_for
 
 START = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -51,21 +50,6 @@ def _dlq_by_key(bootstrap: str, topic: str, expected: int) -> dict[str, dict[str
         headers = {k: v for k, v in msg.headers() or []}
         found[(msg.key() or b"").decode()] = {**headers, "__value": msg.value()}
     return found
-
-
-def _committed_to_end(bootstrap: str, topic: str, group: str) -> bool:
-    """Every partition's committed offset reached its end (Tansu's watermark may trail: >= counts)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-        for tp in committed:
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
-    finally:
-        consumer.close()
 
 
 def test_each_reported_poison_case_is_isolated_and_the_valid_events_are_stored(kafka_bootstrap, topics, pg_url,
@@ -104,7 +88,7 @@ def test_each_reported_poison_case_is_isolated_and_the_valid_events_are_stored(k
             producer.produce(topics["events"], encode_event(item.event), key=str(item.event.event_id), partition=0)
         assert not hostile
         producer.flush_or_raise()
-        wait_for(lambda: _committed_to_end(kafka_bootstrap, topics["events"], topics["group"]), 120,
+        wait_for(lambda: committed_to_end(kafka_bootstrap, topics["events"], topics["group"]), 120,
                  "the partition to be committed to its end")
         metrics = worker.metrics
 
@@ -169,7 +153,7 @@ def test_store_and_analyze_poison_are_isolated_by_bisection(kafka_bootstrap, top
         produce_generated(batch, producer, topics["events"])
         producer.flush_or_raise()
         wait_for(lambda: scalar(pg_url, "select count(*) from verdicts") == 595, 120, "595 verdicts")
-        wait_for(lambda: _committed_to_end(kafka_bootstrap, topics["events"], topics["group"]), 60, "commits")
+        wait_for(lambda: committed_to_end(kafka_bootstrap, topics["events"], topics["group"]), 60, "commits")
         record_retries = worker.metrics.retries.labels(kind="record")._value.get()
 
     dlq = read_topic(kafka_bootstrap, topics["dlq"], 5)

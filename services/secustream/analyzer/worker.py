@@ -234,20 +234,19 @@ class AnalyzerWorker:
 
         A batch stuck in infrastructure retries is abandoned instead: the next owner redoes it.
         """
-        self._abandon.set()
-        try:
-            self._finish_in_flight()
-        finally:
-            self._abandon.clear()
+        self._release_in_flight()
         _log_partitions("revoked")(consumer, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._release_in_flight()
+        _log_partitions("lost")(consumer, partitions)
+
+    def _release_in_flight(self) -> None:
         self._abandon.set()
         try:
             self._finish_in_flight()
         finally:
             self._abandon.clear()
-        _log_partitions("lost")(consumer, partitions)
 
     def _rewind(self, messages: Sequence[Message]) -> None:
         first: dict[tuple[str, int], int] = {}
