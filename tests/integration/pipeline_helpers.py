@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
@@ -114,15 +114,32 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 30.0)
         consumer.close()
 
 
-def committed_to_end(bootstrap: str, topic: str, group: str) -> bool:
-    """Every partition's committed offset reached its end (Tansu's watermark may trail: >= counts)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+def end_offsets(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int, int]:
+    """The true end of each partition, by reading it to EOF (Tansu's ListOffsets(latest) answer is wrong)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "end-reader", "enable.auto.commit": False,
+                         "enable.partition.eof": True})
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        for tp in consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10):
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
-            if high > 0 and tp.offset < high:
-                return False
-        return True
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        ends: dict[int, int] = {}
+        deadline = time.monotonic() + timeout
+        while len(ends) < len(parts) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                err = msg.error()
+                if err is not None and err.code() == KafkaError._PARTITION_EOF:
+                    ends[msg.partition()] = msg.offset()
+        assert len(ends) == len(parts), f"could not read {topic} to its end"
+        return ends
+    finally:
+        consumer.close()
+
+
+def committed_to_end(bootstrap: str, topic: str, group: str) -> bool:
+    """Every partition's committed offset reached the partition's end: nothing is stuck."""
+    ends = end_offsets(bootstrap, topic)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+        return all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in committed)
     finally:
         consumer.close()

@@ -257,6 +257,8 @@ def test_stuck_partition_turns_healthz_unhealthy_and_recovers(kafka_bootstrap, t
         assert "stalled" in httpx.get(f"{base}/healthz").text
         assert httpx.get(f"{base}/livez").status_code == 200, "liveness stays up: a restart cures no outage"
         assert registry.get_sample_value("secustream_analyzer_stalled_seconds") > 2.0
+        # lag is read from committed offsets: the 50 stuck records show (it used to read ~0 here)
+        wait_for(lambda: registry.get_sample_value("secustream_consumer_lag") == 50, 30, "lag to show the 50")
         outage["on"] = False
         wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 60, "/healthz to recover")
         wait_for(lambda: scalar(pg_url, "select count(*) from verdicts") == 50, 30, "the batch stored")
