@@ -7,6 +7,7 @@ REDIS_URL point at real services.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,21 @@ from secustream.storage.migrate import upgrade
 from secustream.storage.repository import VerdictRepository
 
 log = logging.getLogger("secustream.up")
+
+
+def dev_admin_password(data_dir: Path) -> str:
+    """The dev admin's password, kept (mode 0600) beside the SQLite file it belongs to.
+
+    Why: the admin is created once per database; a password generated afresh on every run would be
+    printed, and refused, from the second run on.
+    """
+    path = data_dir / "dev-admin-password"
+    if path.is_file() and (kept := path.read_text().strip()):
+        return kept
+    password = secrets.token_urlsafe(12)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password
 
 
 def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: float, attack_ratio: float,
@@ -66,7 +82,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         threads.append(_thread("generator", _guard(stop, run_generator), generator, producer, settings.KAFKA_TOPIC,
                                rate, stop, None, state, repo.store_labels, gen_metrics,
                                settings.RECENT_STREAM_MAXLEN))
-        api_settings, login_hint = dev_settings(settings)
+        api_settings, login_hint = dev_settings(settings, dev_admin_password(data_dir))
         app = create_app(api_settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
                                                lifespan="off"))

@@ -134,9 +134,11 @@ class VerifiedTokens:
         return sub
 
 
-def dev_settings(settings: Settings) -> tuple[Settings, str]:
+def dev_settings(settings: Settings, password: str | None = None) -> tuple[Settings, str]:
     """For `secustream up`: a per-run signing key when none is set, and a dev admin when none is configured.
 
+    ``password`` is the dev admin's (``up`` keeps it in its data dir, so a second run prints one
+    that still works: the admin is created once and never changed); one is generated when None.
     Returns the settings to build the app with and a one-line sign-in hint for the console.
     """
     update: dict[str, object] = {}
@@ -145,7 +147,7 @@ def dev_settings(settings: Settings) -> tuple[Settings, str]:
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         hint = f"{settings.FIRST_ADMIN_USERNAME} (password from FIRST_ADMIN_PASSWORD)"
     else:
-        password = secrets.token_urlsafe(12)
+        password = password or secrets.token_urlsafe(12)
         update.update(FIRST_ADMIN_USERNAME=settings.FIRST_ADMIN_USERNAME or "admin", FIRST_ADMIN_PASSWORD=password)
-        hint = f"{update['FIRST_ADMIN_USERNAME']} / {password}   (dev admin, generated for this run)"
+        hint = f"{update['FIRST_ADMIN_USERNAME']} / {password}   (dev admin of this data dir)"
     return settings.model_copy(update=update), hint
