@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import threading
 import time
 from pathlib import Path
@@ -49,8 +50,24 @@ def dev_admin_password(data_dir: Path) -> str:
     return password
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Stop before starting anything when the dashboard's port is taken (e.g. by another `up`).
+
+    Why: uvicorn's bind failure only ended the API thread; the rest ran on, headless, while the
+    printed dashboard URL pointed at the other process.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"up: port {port} is already in use ({exc.strerror}); is another `secustream up` "
+                             f"running? Stop it, or pass --port") from None
+
+
 def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: float, attack_ratio: float,
            port: int, seed: int | None = None, status_every: float = 5.0) -> None:
+    ensure_port_free(settings.API_HOST, port)
     data_dir.mkdir(parents=True, exist_ok=True)
     broker: LocalBroker | None = None
     threads: list[threading.Thread] = []
@@ -86,7 +103,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         app = create_app(api_settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
                                                lifespan="off"))
-        threads.append(_thread("api", server.run))
+        threads.append(_thread("api", _guard(stop, server.run)))
         print(f"dashboard: http://127.0.0.1:{port}/", flush=True)
         print(f"events   : http://127.0.0.1:{port}{settings.API_V1_STR}/events", flush=True)
         print(f"metrics  : http://127.0.0.1:{port}/metrics", flush=True)
@@ -110,7 +127,7 @@ def _guard(stop: threading.Event, fn):  # type: ignore[no-untyped-def]
     def wrapped(*args):  # type: ignore[no-untyped-def]
         try:
             return fn(*args)
-        except Exception:
+        except (Exception, SystemExit):  # uvicorn exits its thread with SystemExit when it cannot serve
             log.exception("%s failed; stopping", getattr(fn, "__name__", fn))
             stop.set()
             raise
