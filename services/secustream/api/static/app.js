@@ -114,7 +114,7 @@ function rowHtml(item) {
   const time = new Date(item.timestamp).toLocaleString();
   return `<td>${esc(time)}</td><td class="risk-${esc(v.risk_level)}">${esc(v.risk_level || "pending")}</td>` +
     `<td>${esc(v.threat_type)}</td><td>${esc(v.tier)}</td><td>${esc(item.event_type)}${item.action ? "/" + esc(item.action) : ""}</td>` +
-    `<td>${esc(item.source_ip)}</td><td>${esc(item.source_user)}</td><td>${esc(item.destination_host || item.source_host || item.host)}</td>` +
+    `<td>${esc(item.source_ip || item.source_host)}</td><td>${esc(item.source_user)}</td><td>${esc(item.destination_host || item.source_host || item.host)}</td>` +
     `<td title="${esc(v.reason)}">${esc(v.reason)}</td>`;
 }
 
