@@ -3,7 +3,8 @@
 Prints, from one run on the same broker and database:
   (a) raw consume-and-discard rate (confluent-kafka consumer group, batch consume),
   (b) analyzer rules-only rate from Kafka to committed PostgreSQL rows (decode, rules with Redis
-      windows, insert-or-ignore, publish results + Redis feed, commit), and the ratio b/a;
+      windows, insert-or-ignore, publish results + Redis feed, commit), the ratio b/a, and the
+      process CPU µs per event (steadier than wall clock when the machine is shared);
   (c) the database write alone: the same number of event + verdict rows stored with the analyzer's
       repository and batch size, no Kafka, no rules (a ceiling for b on this database);
   (d) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
@@ -145,8 +146,14 @@ def worker_in_thread(values: dict[str, str], bootstrap: str, url: str):  # type:
         engine.dispose()
 
 
-def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int, replicas: int = 1) -> float:
-    """Rules-only analyzer rate; ``replicas`` > 1 runs that many `secustream analyze` processes in one group."""
+def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int,
+                  replicas: int = 1) -> tuple[float, float | None]:
+    """Rules-only analyzer rate, and CPU µs per event for the in-process worker (None for subprocesses).
+
+    ``replicas`` > 1 runs that many `secustream analyze` processes in one group. CPU per event is the
+    figure to compare across runs on a busy machine: wall-clock rates there swing with the neighbours.
+    """
+    cpu_us: float | None = None
     RedisState.from_url(REDIS).client.flushdb()
     with fresh_database() as url:
         values = bench_settings(bootstrap, topics, url, batch)
@@ -163,11 +170,13 @@ def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int, re
                     proc.wait(60)
         else:
             with worker_in_thread(values, bootstrap, url):
+                cpu_before = time.process_time()  # after the rules are loaded
                 elapsed = wait_for_rows(url, n)
+            cpu_us = (time.process_time() - cpu_before) / n * 1e6
         stored = count_rows(url)
         if stored != n:
             raise RuntimeError(f"analyzer stored {stored}/{n}")
-        return n / elapsed
+        return n / elapsed, cpu_us
 
 
 def store_rate(n: int, batch: int) -> float:
@@ -233,9 +242,10 @@ def main() -> None:
             raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
             print(f"{'(a) raw consume-and-discard':52} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
             for replicas in [int(r) for r in args.replicas.split(",")]:
-                ana = analyzer_rate(bootstrap, topics, args.events, batch, replicas)
+                ana, cpu_us = analyzer_rate(bootstrap, topics, args.events, batch, replicas)
                 label = "(b) analyzer rules-only -> committed rows" + (f", {replicas} procs" if replicas > 1 else "")
-                print(f"{label:52} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}", flush=True)
+                cpu = f"   {cpu_us:.0f} µs CPU/event" if cpu_us is not None else ""
+                print(f"{label:52} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}{cpu}", flush=True)
             ceiling = store_rate(args.events, batch)
             print(f"{'(c) database write alone (ceiling for b)':52} {batch:>6} {ceiling:>10.0f} {ceiling / raw:>10.2f}",
                   flush=True)

@@ -157,6 +157,7 @@ class AnalyzerWorker:
         self._next_lag = 0.0
         self._in_flight: _InFlight | None = None
         self._highest: dict[tuple[str, int], int] = {}  # highest offset consumed, per partition
+        self._committed: dict[tuple[str, int], int] = {}  # next offset, per partition we committed
         self._stop = threading.Event()
         self._abandon = threading.Event()  # set while partitions are revoked: retry waits give up
         metrics.last_commit.set(time.time())
@@ -221,7 +222,7 @@ class AnalyzerWorker:
     def _commit(self, in_flight: _InFlight) -> None:
         """Offsets are committed here, on the consuming thread (librdkafka's consumer is not shared)."""
         in_flight.future.result()
-        commit_offsets(self.consumer, in_flight.batch.messages)
+        self._committed.update(commit_offsets(self.consumer, in_flight.batch.messages))
         self.health.committed()
         self.metrics.last_commit.set(time.time())
 
@@ -235,11 +236,18 @@ class AnalyzerWorker:
         A batch stuck in infrastructure retries is abandoned instead: the next owner redoes it.
         """
         self._release_in_flight()
+        self._forget(partitions)
         _log_partitions("revoked")(consumer, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._release_in_flight()
+        self._forget(partitions)
         _log_partitions("lost")(consumer, partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        """Another member may commit these now: their next lag read asks the group coordinator again."""
+        for tp in partitions:
+            self._committed.pop((tp.topic, tp.partition), None)
 
     def _release_in_flight(self) -> None:
         self._abandon.set()
@@ -263,7 +271,10 @@ class AnalyzerWorker:
     def _update_lag(self) -> None:
         """Lag = end of each assigned partition minus the group's committed offset (what is really waiting).
 
-        Tansu's high watermark can trail the true end slightly; negative differences count as 0.
+        Committed offsets are the ones this worker committed itself; the group coordinator is asked
+        only for partitions it has not committed since they were assigned (a blocking round trip,
+        kept off the steady state: asked every few seconds it cost the p99 latency). Tansu's high
+        watermark can trail the true end slightly; negative differences count as 0.
         """
         now = time.monotonic()
         if now < self._next_lag:
@@ -271,18 +282,22 @@ class AnalyzerWorker:
         self._next_lag = now + self.lag_interval
         try:
             assignment = self.consumer.assignment()
+            unknown = [tp for tp in assignment if (tp.topic, tp.partition) not in self._committed]
+            if unknown:
+                for tp in self.consumer.committed(unknown, timeout=2):
+                    if tp.offset >= 0:
+                        self._committed[(tp.topic, tp.partition)] = tp.offset
             total = 0
-            if assignment:
-                for tp in self.consumer.committed(assignment, timeout=2):
-                    # The fetcher's cached watermark first: Tansu answers ListOffsets(latest) wrongly
-                    # (seen: 1 for a partition holding 12 records), its fetch responses rightly.
-                    low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-                    if high < 0:
-                        low, high = self.consumer.get_watermark_offsets(tp, timeout=2, cached=False)
-                    if high < 0:
-                        continue
-                    start = tp.offset if tp.offset >= 0 else max(low, 0)
-                    total += max(0, high - start)
+            for tp in assignment:
+                # The fetcher's cached watermark first: Tansu answers ListOffsets(latest) wrongly
+                # (seen: 1 for a partition holding 12 records), its fetch responses rightly.
+                low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    low, high = self.consumer.get_watermark_offsets(tp, timeout=2, cached=False)
+                if high < 0:
+                    continue
+                start = self._committed.get((tp.topic, tp.partition), max(low, 0))
+                total += max(0, high - start)
             self._lag = total
             self.metrics.lag.set(total)
             self.health.lag(total)
@@ -335,14 +350,15 @@ class AnalyzerWorker:
         return self.repository.ping() and self.state.ping() and self.producer.ping()
 
     # ---- one batch ------------------------------------------------------------------------
-    def _count_consumed(self, msg: Message) -> None:
+    def _is_replay(self, msg: Message) -> bool:
+        """Seen before (a rewind or redelivery): counted as replayed, not consumed again."""
         key = (msg.topic(), msg.partition())
         offset = msg.offset()
         if offset is not None and offset <= self._highest.get(key, -1):
-            self.metrics.replayed.inc()
-            return
-        self._highest[key] = offset if offset is not None else self._highest.get(key, -1)
-        self.metrics.consumed.inc()
+            return True
+        if offset is not None:
+            self._highest[key] = offset
+        return False
 
     def _decode(self, msg: Message, now: datetime) -> SecurityEvent | Refused:
         """One message → event, or the stage and reason it is refused for. Never raises."""
@@ -384,6 +400,7 @@ class AnalyzerWorker:
         produced: list[float | None] = []
         refused: list[Refused] = []
         seen_ids: set[object] = set()
+        replays = 0
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -391,7 +408,7 @@ class AnalyzerWorker:
                     log.warning("consume error: %s", err)
                 continue
             good.append(msg)
-            self._count_consumed(msg)
+            replays += self._is_replay(msg)
             decoded = self._decode(msg, now)
             if isinstance(decoded, Refused):
                 refused.append(decoded)
@@ -403,6 +420,9 @@ class AnalyzerWorker:
             sources.append(msg)
             produced.append(h.produced_at(msg.headers()))
         if good:
+            self.metrics.consumed.inc(len(good) - replays)
+            if replays:
+                self.metrics.replayed.inc(replays)
             self.health.busy()
         items: list[AnalyzedEvent] = []
         kept: list[Message] = []

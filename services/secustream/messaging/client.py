@@ -115,8 +115,8 @@ class TrackedProducer:
         self._producer.flush(timeout)
 
 
-def commit_offsets(consumer: Consumer, messages: Sequence[Message]) -> None:
-    """Synchronously commit next-offsets (max offset + 1) per partition of the processed batch."""
+def commit_offsets(consumer: Consumer, messages: Sequence[Message]) -> dict[tuple[str, int], int]:
+    """Synchronously commit next-offsets (max offset + 1) per partition of the processed batch; returns them."""
     latest: dict[tuple[str, int], int] = {}
     for msg in messages:
         key = (msg.topic(), msg.partition())
@@ -124,12 +124,13 @@ def commit_offsets(consumer: Consumer, messages: Sequence[Message]) -> None:
         if offset is not None and offset >= latest.get(key, -1):
             latest[key] = offset
     if not latest:
-        return
+        return {}
     offsets = [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
     try:
         consumer.commit(offsets=offsets, asynchronous=False)
     except KafkaException as exc:
         err = exc.args[0] if exc.args else None
         if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
-            return
+            return {}
         raise
+    return {key: offset + 1 for key, offset in latest.items()}
