@@ -182,6 +182,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.training.classifier import TrainConfig
+    from secustream.training.evaluate import real_cache_dir
     from secustream.training.pipeline import TrainPlan, run_training
 
     plan = TrainPlan(seed=args.seed, events=args.events, held_out_events=args.held_out_events,
@@ -189,7 +190,10 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
                      use_weak_labels=not args.no_weak_labels,
                      train=TrainConfig(arch=args.arch, init=args.init, epochs=args.epochs, batch_size=args.batch_size,
                                        lr=args.lr, max_length=args.max_length, seed=args.seed,
-                                       device=settings.MODEL_DEVICE, max_seconds=args.max_seconds))
+                                       device=settings.MODEL_DEVICE, max_seconds=args.max_seconds,
+                                       dedupe=args.dedupe),
+                     corpora=None if args.no_real else settings.corpora_path, real_background=args.real_background,
+                     cache_dir=real_cache_dir(settings))
     outcome = run_training(plan, migrated_engine(settings), settings.MODEL_DIR, settings.rules_path,
                            settings.MODEL_DEVICE)
     print(outcome.summary())
@@ -206,20 +210,35 @@ def cmd_optimize_llm(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from secustream.training.evaluate import run_evaluation
+    from secustream.training.evaluate import run_evaluation, run_real_evaluation
 
-    path = args.model or settings.MODEL_PATH
-    if not path:
-        from secustream.training.registry import CLASSIFIER, active
-
-        current = active(migrated_engine(settings), CLASSIFIER)
-        if current is None:
-            raise SystemExit("evaluate: no --model given and no active classifier in the registry (run train)")
-        path = current.artifact_path
+    if args.corpus != "synthetic":
+        path = args.model or settings.MODEL_PATH or _active_classifier(settings, required=False)
+        print(f"evaluating {path or 'no model (rules only)'} on {args.corpus}")
+        print(run_real_evaluation(settings, Path(path) if path else None, args.corpus, args.split,
+                                  args.per_recording, args.sample_seed))
+        return 0
+    if args.seed is None:
+        raise SystemExit("evaluate: --seed is required for the synthetic corpus (a seed not used in training)")
+    path = args.model or settings.MODEL_PATH or _active_classifier(settings)
     print(f"evaluating {path} on a fresh stream: seed {args.seed}, {args.events} events")
     for result in run_evaluation(settings, Path(path), args.seed, args.events, args.attack_ratio):
         print(result.render())
     return 0
+
+
+def _active_classifier(settings: Settings, required: bool = True) -> str | None:
+    from secustream.training.registry import CLASSIFIER, active
+
+    try:
+        current = active(migrated_engine(settings), CLASSIFIER)
+    except (Exception, SystemExit):  # no database: evaluate the rules alone
+        if required:
+            raise
+        return None
+    if current is None and required:
+        raise SystemExit("evaluate: no --model given and no active classifier in the registry (run train)")
+    return current.artifact_path if current else None
 
 
 def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
@@ -316,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-seconds", type=float, default=None, help="stop training after this long")
     tr.add_argument("--no-feedback", action="store_true", help="ignore analyst feedback")
     tr.add_argument("--no-weak-labels", action="store_true", help="ignore high-confidence LLM verdicts")
+    tr.add_argument("--no-real", action="store_true",
+                    help="skip real data (Sigma weak labels, OTRF background, the real dev judge)")
+    tr.add_argument("--real-background", type=int, default=200,
+                    help="OTRF background events sampled per recording for training and the dev judge")
+    tr.add_argument("--dedupe", action="store_true", help="merge identical (text, label) examples (faster epochs)")
     tr.set_defaults(func=cmd_train)
 
     opt = sub.add_parser("optimize-llm", help="optimise the DSPy program on feedback (BootstrapFewShot)")
@@ -324,8 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--max-demos", type=int, default=4)
     opt.set_defaults(func=cmd_optimize_llm)
 
-    ev = sub.add_parser("evaluate", help="rules-only vs model-only vs hybrid on a fresh labelled stream")
-    ev.add_argument("--seed", type=int, required=True, help="a seed not used in training")
+    ev = sub.add_parser("evaluate", help="rules-only vs model-only vs hybrid on a fresh labelled stream or real data")
+    ev.add_argument("--corpus", choices=["synthetic", "otrf", "sigmahq"], default="synthetic",
+                    help="synthetic: a generator stream; otrf: the OTRF recordings (CORPORA_DIR); sigmahq: its "
+                         "regression events")
+    ev.add_argument("--split", choices=["train", "dev", "test"], default="test", help="OTRF split")
+    ev.add_argument("--per-recording", type=int, default=300,
+                    help="OTRF background events sampled per recording (0 = all); attack events are all kept")
+    ev.add_argument("--sample-seed", type=int, default=0, help="seed of the OTRF background sample")
+    ev.add_argument("--seed", type=int, default=None, help="synthetic: a generator seed not used in training")
     ev.add_argument("--events", type=int, default=20_000)
     ev.add_argument("--attack-ratio", type=float, default=0.05)
     ev.add_argument("--model", default=None, help="classifier artifact (default: MODEL_PATH or the active one)")

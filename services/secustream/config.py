@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     MODEL_BATCH_SIZE: int = Field(default=256, ge=1, le=8192)
     MODEL_THREADS: int = Field(default=0, ge=0, le=256)  # 0 = torch's default
     MODEL_RELOAD_SECONDS: float = Field(default=30.0, ge=0)  # registry poll for hot swap; 0 = never
+    # out-of-distribution gate (docs/analyzer.md): outside what it was trained on, the model abstains
+    MODEL_OOD_ENABLED: bool = True
+    MODEL_OOD_UNSEEN_KIND: bool = True  # abstain on a product / event kind never seen in training
+    MODEL_OOD_DISTANCE_QUANTILE: float = Field(default=0.995, gt=0, le=1)  # abstain farther than this share of
+    #   held-out training events from the nearest training centroid (embedding space)
+    MODEL_OOD_MIN_KIND_EXAMPLES: int = Field(default=20, ge=1)  # a kind seen fewer times in training is unseen
+    MODEL_BOOTSTRAP: bool = True  # `secustream up`: train a small model in the background when none is active
+    CORPORA_DIR: str = ""  # real corpora (SigmaHQ, OTRF) for train/evaluate; empty = ../shared/corpora
 
     # --- hybrid analyzer: LLM tier (OPENAI_API_KEY, LLM_MODEL, LLM_API_BASE above)
     LLM_ENABLED: bool = True
@@ -155,6 +163,13 @@ class Settings(BaseSettings):
         if self.RULES_PATH:
             return Path(self.RULES_PATH)
         return Path(__file__).parent / "rules"
+
+    @property
+    def corpora_path(self) -> Path:
+        """Where ``evaluate --corpus`` and ``train`` find the real corpora (``../shared/corpora`` by default)."""
+        if self.CORPORA_DIR:
+            return Path(self.CORPORA_DIR)
+        return Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 
     @property
     def sigma_rules_path(self) -> Path | None:

@@ -101,6 +101,9 @@ class HybridMetrics:
                                    ["kind", "name"], registry=registry)
         self.model_swaps = Counter("secustream_model_swaps_total", "Hot swaps to a newly active version",
                                    ["kind"], registry=registry)
+        self.model_abstentions = Counter("secustream_model_abstentions_total",
+                                         "Events the model tier abstained on (outside its training distribution)",
+                                         registry=registry)
 
 
 HealthCheck = Callable[[], tuple[bool, str]]

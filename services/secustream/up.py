@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
 
 from secustream.analyzer.service import build_worker
 from secustream.api.app import create_app
@@ -91,6 +92,9 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         registry = CollectorRegistry()
         repo = VerdictRepository(db)
 
+        settings, model_dir = _model_settings(settings, data_dir)
+        if _should_bootstrap(settings, db):
+            threads.append(_thread("bootstrap-model", _bootstrap, db, model_dir, settings))
         worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
         gen_metrics = GeneratorMetrics(registry)
         producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))
@@ -119,6 +123,37 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         if broker is not None:
             broker.stop()
         print("stopped.", flush=True)
+
+
+def _model_settings(settings: Settings, data_dir: Path) -> tuple[Settings, Path]:
+    """Models live in the data dir unless MODEL_DIR says otherwise; the registry is polled every 5 s
+    (a first model becomes active within seconds of being trained)."""
+    defaults = Settings.model_fields
+    model_dir = Path(settings.MODEL_DIR) if defaults["MODEL_DIR"].default != settings.MODEL_DIR \
+        else data_dir / "models"
+    update: dict[str, object] = {"MODEL_DIR": str(model_dir)}
+    if defaults["MODEL_RELOAD_SECONDS"].default == settings.MODEL_RELOAD_SECONDS:
+        update["MODEL_RELOAD_SECONDS"] = 5.0
+    return settings.model_copy(update=update), model_dir
+
+
+def _should_bootstrap(settings: Settings, db: Engine) -> bool:
+    if not (settings.MODEL_BOOTSTRAP and settings.MODEL_ENABLED) or settings.MODEL_PATH:
+        return False
+    from secustream.training.bootstrap import needs_bootstrap
+
+    return needs_bootstrap(db)
+
+
+def _bootstrap(db: Engine, model_dir: Path, settings: Settings) -> None:
+    """A failed first training leaves the rules (and the LLM) running: it logs, it never stops `up`."""
+    from secustream.training.bootstrap import bootstrap_model
+
+    try:
+        bootstrap_model(db, model_dir, settings.rules_path, device=settings.MODEL_DEVICE if
+                        settings.MODEL_DEVICE != "auto" else "cpu", say=lambda line: print(line, flush=True))
+    except Exception:
+        log.exception("model    : first-model training failed; the rules keep deciding (run `secustream train`)")
 
 
 def _guard(stop: threading.Event, fn):  # type: ignore[no-untyped-def]

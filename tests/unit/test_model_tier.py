@@ -83,8 +83,13 @@ class _FixedClassifier:
     def __init__(self, label: str, confidence: float, risk: float) -> None:
         self.answer = Prediction(label, confidence, risk)
 
+    gate = None
+
     def predict(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
         return [self.answer] * len(texts)
+
+    def assess(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
+        return self.predict(texts), np.zeros((len(texts), 4), dtype=np.float32)
 
 
 def _tier(clf, *, llm: bool = True, budget: int = 10) -> ModelTier:  # type: ignore[no-untyped-def]

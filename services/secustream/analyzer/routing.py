@@ -10,8 +10,10 @@ Order of the table (first match wins), for an event no rule decided:
 | yes                | no                       | yes            | 0           | model | llm budget exhausted  |
 | yes                | no                       | yes            | > 0 / ?     | llm   | the escalation reason |
 
-Escalation is wanted when a rule asked for it, when model confidence is below the threshold, or when
-the predicted risk is at or above the high-risk threshold. Under load the model decides everything
+Escalation is wanted when a rule asked for it, when the model abstained because the event lies
+outside its training distribution, when model confidence is below the threshold, or when the
+predicted risk is at or above the high-risk threshold. An abstaining model never decides: where the
+table says "model", the rules' verdict stands. Under load the model decides everything
 ("widens what it decides") so the consumer catches up.
 """
 
@@ -28,6 +30,7 @@ class Route(StrEnum):
 
 class Escalation(StrEnum):
     RULE_REQUEST = "rule_request"
+    OUT_OF_DISTRIBUTION = "out_of_distribution"
     LOW_CONFIDENCE = "low_confidence"
     HIGH_RISK = "high_risk"
 
@@ -48,9 +51,11 @@ class Decision:
 
 
 def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool,
-                      t: RouterThresholds) -> Escalation | None:
+                      t: RouterThresholds, out_of_distribution: bool = False) -> Escalation | None:
     if rule_requested:
         return Escalation.RULE_REQUEST
+    if out_of_distribution:
+        return Escalation.OUT_OF_DISTRIBUTION
     if confidence < t.escalate_below_confidence:
         return Escalation.LOW_CONFIDENCE
     if risk_score >= t.escalate_at_risk:
@@ -59,10 +64,10 @@ def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool
 
 
 def decide(*, confidence: float, risk_score: float, lag: int, llm_available: bool, budget_left: int | None,
-           thresholds: RouterThresholds, rule_requested: bool = False) -> Decision:
+           thresholds: RouterThresholds, rule_requested: bool = False, out_of_distribution: bool = False) -> Decision:
     """Where an event the rules left open goes. ``budget_left`` None means "unknown, try"."""
     t = thresholds
-    wanted = wanted_escalation(confidence, risk_score, rule_requested, t)
+    wanted = wanted_escalation(confidence, risk_score, rule_requested, t, out_of_distribution)
     if wanted is None:
         return Decision(Route.MODEL, f"model confident ({confidence:.2f} >= {t.escalate_below_confidence:.2f}, "
                                      f"risk {risk_score:.2f} < {t.escalate_at_risk:.2f})")
@@ -82,4 +87,6 @@ def _describe(wanted: Escalation, confidence: float, risk: float, t: RouterThres
         return f"model confidence {confidence:.2f} < {t.escalate_below_confidence:.2f}"
     if wanted is Escalation.HIGH_RISK:
         return f"predicted risk {risk:.2f} >= {t.escalate_at_risk:.2f}"
+    if wanted is Escalation.OUT_OF_DISTRIBUTION:
+        return "outside the model's training distribution"
     return "a rule requested llm review"

@@ -10,7 +10,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from secustream.analyzer.model.classifier import LABELS, ThreatClassifier, build_model, load_tokenizer, pick_device
+from secustream.analyzer.model.gate import DistributionGate
 from secustream.training.dataset import Example
 from secustream.training.metrics import accuracy, classification_report, macro_f1
 
@@ -38,6 +39,7 @@ class TrainConfig:
     max_seconds: float | None = None  # stop early (keeps what it learned) on slow machines
     dedupe: bool = False  # merge identical (text, label) pairs (faster epochs; fewer steps hurt accuracy)
     freeze_embeddings: bool = False  # keep the (MiniLM-projected) word embeddings: fewer weights to update
+    on_progress: Callable[[int, int], None] | None = None  # (batches done, total) after every batch
 
 
 @dataclass
@@ -89,7 +91,7 @@ def dedupe(examples: Sequence[Example]) -> list[Example]:
     for e in examples:
         groups.setdefault((e.text, e.label, e.weak), []).append(e)
     return [Example(text, label, group[0].source, math.sqrt(len(group)) * sum(g.weight for g in group) / len(group),
-                    weak) for (text, label, weak), group in groups.items()]
+                    weak, group[0].kind) for (text, label, weak), group in groups.items()]
 
 
 def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "candidate") -> ThreatClassifier:
@@ -135,6 +137,8 @@ def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "ca
             optim.step()
             sched.step()
             bar.update(1)
+            if cfg.on_progress is not None:
+                cfg.on_progress(bar.n, steps)
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             if cfg.max_seconds and time.monotonic() - started > cfg.max_seconds:
                 stop = True
@@ -146,9 +150,24 @@ def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "ca
     clf = ThreatClassifier(model, tokenizer, LABELS, max_length=cfg.max_length, device=device, name=name,
                            meta={"arch": cfg.arch, "init": cfg.init, "train_examples": len(fit),
                                  "train_seconds": round(time.monotonic() - started, 1)})
-    val_logits = clf.logits([e.text for e in val])
+    val_logits, val_emb = clf.forward([e.text for e in val])
     clf.temperature = _fit_temperature(val_logits, np.array([label_id[e.label] for e in val]))
+    clf.gate = fit_gate(clf, fit, val_emb, cfg.seed)
     return clf
+
+
+def fit_gate(clf: ThreatClassifier, fit: Sequence[Example], held_out_embeddings: np.ndarray, seed: int = 0,
+             max_texts: int = 20_000) -> DistributionGate:
+    """The OOD gate of ``clf``: centroids of (up to ``max_texts`` distinct) training texts, kinds of all."""
+    unique: dict[str, Example] = {}
+    for e in fit:
+        unique.setdefault(e.text, e)
+    sample = list(unique.values())
+    if len(sample) > max_texts:
+        sample = random.Random(seed).sample(sample, max_texts)
+    _logits, emb = clf.forward([e.text for e in sample])
+    return DistributionGate.fit(emb, [e.text for e in sample], [e.label for e in sample],
+                                [e.kind for e in fit], held_out_embeddings, seed=seed)
 
 
 def save_candidate(clf: ThreatClassifier, path: Path, metrics: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from secustream.analyzer.model.context import burst_counts
+from secustream.analyzer.model.gate import event_kind
 from secustream.analyzer.model.text import render_event
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.feedback import FeedbackLabel
@@ -32,9 +33,10 @@ BENIGN_LABELS = (FeedbackLabel.FALSE_POSITIVE, FeedbackLabel.BENIGN)
 class Example:
     text: str
     label: str
-    source: str  # "generator" | "feedback" | "llm_weak"
+    source: str  # "generator" | "feedback" | "llm_weak" | "sigma_weak" | "otrf_background"
     weight: float = 1.0
     weak: bool = False
+    kind: str = ""  # event_kind(event): what the OOD gate's kind check counts
 
 
 def render_stream(events: Sequence[SecurityEvent], chunk: int = 2000) -> list[str]:
@@ -54,7 +56,7 @@ def generated_examples(seed: int, count: int, attack_ratio: float = 0.3,
                          rate=50)
     batch = gen.next_batch(count)
     texts = render_stream([g.event for g in batch])
-    return [Example(t, g.label.value, "generator") for t, g in zip(texts, batch, strict=True)]
+    return [Example(t, g.label.value, "generator", kind=event_kind(g.event)) for t, g in zip(texts, batch, strict=True)]
 
 
 def feedback_class(label: str, corrected: str | None, verdict_class: str | None) -> str | None:
@@ -81,7 +83,8 @@ def feedback_examples(engine: Engine) -> list[Example]:
             cls = feedback_class(label, corrected, verdict_class)
             if cls is None:
                 continue
-            out.append(Example(render_event(SecurityEvent.model_validate(payload)), cls, "feedback", 2.0))
+            event = SecurityEvent.model_validate(payload)
+            out.append(Example(render_event(event), cls, "feedback", 2.0, kind=event_kind(event)))
     return out
 
 
@@ -93,8 +96,8 @@ def weak_llm_examples(engine: Engine, min_confidence: float = 0.9, limit: int = 
             .order_by(VerdictRow.analyzed_at.desc()).limit(limit))
     valid = {c.value for c in ThreatClass}
     with Session(engine) as session:
-        return [Example(render_event(SecurityEvent.model_validate(p)), cls, "llm_weak", WEAK_LABEL_WEIGHT, True)
-                for p, cls in session.execute(stmt) if cls in valid]
+        events = [(SecurityEvent.model_validate(p), cls) for p, cls in session.execute(stmt) if cls in valid]
+    return [Example(render_event(e), cls, "llm_weak", WEAK_LABEL_WEIGHT, True, event_kind(e)) for e, cls in events]
 
 
 def split(examples: Sequence[Example], held_out: float, seed: int) -> tuple[list[Example], list[Example]]:

@@ -10,11 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.model.classifier import ThreatClassifier
-from secustream.analyzer.model.hybrid import build_llm_tier, thresholds_from
+from secustream.analyzer.model.hybrid import build_llm_tier, gate_from, thresholds_from
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.analyzer.router import Router
 from secustream.analyzer.rules import RulesEngine, RuleSet
@@ -71,6 +72,20 @@ def _run(name: str, tiers: list[Tier], batches: list[list], truth: list[str],  #
                       {k: v / n for k, v in deciding.items()}, 1000 * llm_calls / n, 1000 * escalations / n)
 
 
+def serving_model_tier(settings: Settings, classifier: ThreatClassifier, state: MemoryState | None = None,
+                       metrics: HybridMetrics | None = None, llm: Any = None) -> ModelTier:
+    """The model tier as the analyzer builds it from ``settings``, around an already loaded classifier."""
+    source = ModelSource(lambda _p: classifier, path="loaded")
+    return ModelTier(source, state or MemoryState(), VERSION, thresholds_from(settings), llm_available=llm is not None,
+                     budget_left=llm.budget.remaining if llm is not None else None,
+                     batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics, gate=gate_from(settings))
+
+
+def load_classifier(settings: Settings, path: Path) -> ThreatClassifier:
+    return ThreatClassifier.load(path, device=settings.MODEL_DEVICE, backend=settings.MODEL_BACKEND,
+                                 threads=settings.MODEL_THREADS)
+
+
 def run_evaluation(settings: Settings, classifier_path: Path, seed: int, events: int = 20_000,
                    attack_ratio: float = 0.05, batch_size: int = 500) -> list[ModeResult]:
     gen = EventGenerator(seed=seed, attack_ratio=attack_ratio, start=datetime(2026, 6, 1, tzinfo=UTC), rate=50)
@@ -78,14 +93,10 @@ def run_evaluation(settings: Settings, classifier_path: Path, seed: int, events:
     truth = [g.label.value for g in stream]
     batches = [stream[i : i + batch_size] for i in range(0, len(stream), batch_size)]
     ruleset = RuleSet.load(settings.rules_path)
-    classifier = ThreatClassifier.load(classifier_path, device=settings.MODEL_DEVICE, backend=settings.MODEL_BACKEND,
-                                       threads=settings.MODEL_THREADS)
+    classifier = load_classifier(settings, classifier_path)
 
     def model_tier(state: MemoryState, metrics: HybridMetrics | None, llm) -> ModelTier:  # type: ignore[no-untyped-def]
-        source = ModelSource(lambda _p: classifier, path=classifier_path)
-        return ModelTier(source, state, VERSION, thresholds_from(settings), llm_available=llm is not None,
-                         budget_left=llm.budget.remaining if llm is not None else None,
-                         batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics)
+        return serving_model_tier(settings, classifier, state, metrics, llm)
 
     results = [_run("rules-only", [RulesTier(RulesEngine(ruleset, MemoryState()), VERSION)], batches, truth, None)]
     state = MemoryState()
@@ -102,3 +113,29 @@ def run_evaluation(settings: Settings, classifier_path: Path, seed: int, events:
         llm.close()
     results.append(hybrid)
     return results
+
+
+def run_real_evaluation(settings: Settings, classifier_path: Path | None, corpus: str, split: str = "test",
+                        background: int = 200, seed: int = 0) -> str:
+    """``evaluate --corpus otrf|sigmahq``: the real-data table (rules: native + the full SigmaHQ corpus)."""
+    from secustream.training import real_eval, realdata
+
+    corpora = settings.corpora_path
+    detectors = realdata.Detectors.load(settings.rules_path, corpora / "sigmahq" / "rules")
+    classifier = load_classifier(settings, classifier_path) if classifier_path else None
+
+    def factory() -> ModelTier:
+        assert classifier is not None
+        return serving_model_tier(settings, classifier)
+
+    model = factory if classifier is not None else None
+    if corpus == "otrf":
+        rows = realdata.otrf_split(corpora, split, detectors, real_cache_dir(settings), background, seed)
+        return real_eval.render_otrf(split, real_eval.compare(rows, model))
+    rows = realdata.sigmahq_regression(corpora, detectors)
+    return real_eval.render_sigmahq(real_eval.compare(rows, model))
+
+
+def real_cache_dir(settings: Settings) -> Path:
+    """Rule verdicts on real samples are cached next to the models (``MODEL_DIR/cache``)."""
+    return Path(settings.MODEL_DIR) / "cache"

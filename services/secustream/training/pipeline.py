@@ -1,8 +1,10 @@
 """``secustream train``: build the labelled set, fine-tune, evaluate on held-out data, register, promote.
 
+Sources: the generator, analyst feedback, high-confidence LLM verdicts and, when the corpora are
+there, real telemetry (Sigma weak labels and OTRF background of the train split, ``real_examples``).
 Held-out data is a generator stream with a different seed (plus a slice of feedback), so identical
-renderings cannot leak from training into the score. The candidate is promoted only if it beats
-the active version re-scored on the same held-out set, and always has to beat the majority class.
+renderings cannot leak from training into the score, and the OTRF dev split (real recordings never
+trained on). ``judge`` promotes only a candidate better on both (docs/analyzer.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.rules import RuleSet
-from secustream.training import registry
+from secustream.training import otrf, realdata, registry
 from secustream.training.classifier import (
     EvalResult,
     TrainConfig,
@@ -25,7 +27,10 @@ from secustream.training.classifier import (
     train_classifier,
 )
 from secustream.training.dataset import Example, feedback_examples, generated_examples, split, weak_llm_examples
+from secustream.training.judge import judge, real_figures, rules_figures
 from secustream.training.metrics import ClassScore, format_report
+from secustream.training.real_examples import real_examples
+from secustream.training.realdata import LabelledEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,10 @@ class TrainPlan:
     use_weak_labels: bool = True
     weak_min_confidence: float = 0.9
     train: TrainConfig = field(default_factory=TrainConfig)
+    corpora: Path | None = None  # real data (SigmaHQ + OTRF); None or missing: synthetic + feedback only
+    real_background: int = 200  # OTRF background events sampled per recording (train and dev splits)
+    sigma_rules: Path | None = None  # weak-labelling rules; default: the corpus' sigmahq/rules
+    cache_dir: Path | None = None  # rule verdicts on the real samples (realdata)
 
 
 @dataclass
@@ -53,6 +62,7 @@ class TrainOutcome:
     reason: str
     sources: dict[str, int]
     suppressions_created: int = 0
+    real: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"candidate v{self.version}: macro-F1 {self.candidate.macro_f1:.4f} "
@@ -60,7 +70,9 @@ class TrainOutcome:
                  f"majority-class baseline: macro-F1 {self.baseline.macro_f1:.4f}"]
         if self.active_before is not None:
             lines.append(f"active version on the same held-out set: macro-F1 {self.active_before.macro_f1:.4f}")
-        lines.append(f"training examples by source: {self.sources}")
+        lines.append("training examples by source: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
+        for key, value in self.real.items():
+            lines.append(f"real dev ({key}): {value}")
         report = {k: ClassScore(v["precision"], v["recall"], v["f1"], int(v["support"]))
                   for k, v in self.candidate.per_class.items()}
         lines.append(format_report(report))
@@ -88,6 +100,13 @@ def run_training(plan: TrainPlan, engine: Engine, model_dir: str | Path, rules_p
         extra_train, extra_held = split(extra, 0.2, plan.seed)
         train += extra_train
         held += [e for e in extra_held if not e.weak]  # never score on weak labels
+    real_dev: list[LabelledEvent] = []
+    if plan.corpora is not None and (plan.corpora / otrf.OTRF_DIR).is_dir():
+        detectors = realdata.Detectors.load(rules_path or Path(__file__).parents[1] / "rules",
+                                            plan.sigma_rules or plan.corpora / "sigmahq" / "rules")
+        real_train = realdata.otrf_split(plan.corpora, "train", detectors, plan.cache_dir, plan.real_background)
+        real_dev = realdata.otrf_split(plan.corpora, "dev", detectors, plan.cache_dir, plan.real_background)
+        train += real_examples(real_train)
     sources: dict[str, int] = {}
     for e in train:
         sources[e.source] = sources.get(e.source, 0) + 1
@@ -99,31 +118,34 @@ def run_training(plan: TrainPlan, engine: Engine, model_dir: str | Path, rules_p
     baseline = majority_baseline(train, held)
     current = registry.active(engine, registry.CLASSIFIER)
     active_before: EvalResult | None = None
+    active_clf: ThreatClassifier | None = None
     if current is not None:
         try:
-            active_before = evaluate_classifier(ThreatClassifier.load(current.artifact_path, device=loader_device),
-                                                held)
+            active_clf = ThreatClassifier.load(current.artifact_path, device=loader_device)
+            active_before = evaluate_classifier(active_clf, held)
         except Exception as exc:  # a vanished artifact must not block a good candidate
             log.warning("active v%d could not be re-scored (%s); using its recorded metrics", current.version, exc)
             recorded = float(current.metrics.get("macro_f1", 0.0))
             active_before = EvalResult(recorded, float(current.metrics.get("accuracy", 0.0)))
-    if candidate.macro_f1 <= baseline.macro_f1:
-        promoted, reason = False, "does not beat the majority-class baseline"
-    elif active_before is not None and candidate.macro_f1 <= active_before.macro_f1:
-        promoted, reason = False, (f"macro-F1 {candidate.macro_f1:.4f} does not beat active "
-                                   f"v{current.version if current else '?'} ({active_before.macro_f1:.4f})")
-    else:
-        promoted = True
-        reason = "beats the baseline" + (f" and active v{current.version} ({active_before.macro_f1:.4f})"
-                                         if current and active_before else " (no active version)")
+    real_candidate = real_reference = None
+    real: dict[str, Any] = {}
+    if real_dev:
+        real_candidate = real_figures(clf, real_dev)
+        real_reference = real_figures(active_clf, real_dev) if active_clf is not None else rules_figures(real_dev)
+        real = {"candidate": real_candidate.render(),
+                ("active" if active_clf is not None else "rules alone"): real_reference.render()}
+    verdict = judge(candidate, baseline, active_before, current.version if current else None,
+                    real_candidate, real_reference, reference_is_rules=active_clf is None)
+    promoted, reason = verdict.promoted, verdict.reason
     path = registry.artifact_dir(model_dir, registry.CLASSIFIER, version)
     metrics: dict[str, Any] = {**candidate.as_dict(), "baseline_macro_f1": baseline.macro_f1,
                                "active_macro_f1_same_set": active_before.macro_f1 if active_before else None,
-                               "sources": sources, "arch": plan.train.arch}
+                               "sources": sources, "arch": plan.train.arch,
+                               "real_dev": real_candidate.__dict__ if real_candidate else None}
     clf.name = name
     clf.save(path, {"metrics": metrics, "version": version})
     registry.register(engine, registry.CLASSIFIER, version, name, path, metrics,
                       notes=reason)
     if promoted:
         registry.promote(engine, registry.CLASSIFIER, version)
-    return TrainOutcome(version, path, candidate, baseline, active_before, promoted, reason, sources, created)
+    return TrainOutcome(version, path, candidate, baseline, active_before, promoted, reason, sources, created, real)

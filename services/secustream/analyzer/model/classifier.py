@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, PreTrainedTokenizerBase
 
+from secustream.analyzer.model.gate import DistributionGate
 from secustream.events import ThreatClass
 
 LABELS: tuple[str, ...] = tuple(c.value for c in ThreatClass)
@@ -105,8 +106,10 @@ class ThreatClassifier:
 
     def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, labels: Sequence[str], *,
                  max_length: int = 64, temperature: float = 1.0, device: torch.device | None = None,
-                 name: str = "unregistered", meta: dict[str, Any] | None = None, dedupe: bool = True) -> None:
+                 name: str = "unregistered", meta: dict[str, Any] | None = None, dedupe: bool = True,
+                 gate: DistributionGate | None = None) -> None:
         self.dedupe = dedupe
+        self.gate = gate
         self.device = device or pick_device()
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -124,6 +127,8 @@ class ThreatClassifier:
         meta = {**self.meta, **(extra or {}), "labels": self.labels, "max_length": self.max_length,
                 "temperature": self.temperature, "name": self.name}
         (path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        if self.gate is not None:
+            self.gate.save(path)
         self.meta = meta
 
     @classmethod
@@ -143,17 +148,23 @@ class ThreatClassifier:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         return cls(model, tokenizer, meta["labels"], max_length=int(meta.get("max_length", 64)),
                    temperature=float(meta.get("temperature", 1.0)), device=dev, name=str(meta.get("name", path.name)),
-                   meta=meta)
+                   meta=meta, gate=DistributionGate.load(path))
 
     # ---- inference ---------------------------------------------------------------------------
     def logits(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Raw logits in input order (length-sorted chunks keep padding small)."""
+        return self.forward(texts, batch_size)[0]
+
+    def forward(self, texts: Sequence[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, pooled embeddings) in input order; the embedding is what the OOD gate measures."""
+        hidden = int(getattr(self.model.config, "hidden_size", 0))
         if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+            return np.zeros((0, len(self.labels)), dtype=np.float32), np.zeros((0, hidden), dtype=np.float32)
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
                                  return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        pooled_out = np.empty((len(texts), hidden), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
@@ -167,27 +178,43 @@ class ThreatClassifier:
                     mask[row, : len(seq)] = 1
                 t_ids = torch.from_numpy(ids).to(self.device, non_blocking=True)
                 t_mask = torch.from_numpy(mask).to(self.device, non_blocking=True)
-                logits = self.model(input_ids=t_ids, attention_mask=t_mask).logits
+                pooled = self.model.bert(input_ids=t_ids, attention_mask=t_mask)[1]
+                logits = self.model.classifier(pooled)  # dropout is the identity in eval mode
                 out[idx] = logits.float().cpu().numpy()
-        return out
+                pooled_out[idx] = pooled.float().cpu().numpy()
+        return out, pooled_out
+
+    def scores(self, texts: Sequence[str], batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(calibrated probabilities, embeddings); identical texts are scored once."""
+        if not self.dedupe:
+            logits, pooled = self.forward(texts, batch_size)
+            return _softmax(logits / self.temperature), pooled
+        unique: dict[str, int] = {}
+        slots = np.asarray([unique.setdefault(t, len(unique)) for t in texts], dtype=np.int64)
+        logits, pooled = self.forward(list(unique), batch_size)
+        probs = _softmax(logits / self.temperature)
+        return (probs[slots], pooled[slots]) if len(slots) else (probs, pooled)
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Calibrated probabilities; identical texts are scored once."""
-        if not self.dedupe:
-            logits = self.logits(texts, batch_size) / self.temperature
-            logits -= logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits)
-            return probs / probs.sum(axis=1, keepdims=True)
-        unique: dict[str, int] = {}
-        slots = [unique.setdefault(t, len(unique)) for t in texts]
-        logits = self.logits(list(unique), batch_size) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        return probs[np.asarray(slots, dtype=np.int64)] if slots else probs
+        return self.scores(texts, batch_size)[0]
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
-        probs = self.probabilities(texts, batch_size)
-        risks = risk_from_probs(probs, self.labels)
-        best = probs.argmax(axis=1)
-        return [Prediction(self.labels[b], float(p[b]), float(r)) for b, p, r in zip(best, probs, risks, strict=True)]
+        return predictions(self.scores(texts, batch_size)[0], self.labels)
+
+    def assess(self, texts: Sequence[str], batch_size: int = 256) -> tuple[list[Prediction], np.ndarray]:
+        """Predictions and the embeddings the OOD gate checks, from one forward pass."""
+        probs, embeddings = self.scores(texts, batch_size)
+        return predictions(probs, self.labels), embeddings
+
+
+def predictions(probs: np.ndarray, labels: Sequence[str]) -> list[Prediction]:
+    risks = risk_from_probs(probs, labels)
+    best = probs.argmax(axis=1)
+    return [Prediction(labels[b], float(p[b]), float(r)) for b, p, r in zip(best, probs, risks, strict=True)]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)

@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
+from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.analyzer.routing import RouterThresholds
 from secustream.analyzer.tiers import RoutingContext, Tier
@@ -45,6 +46,11 @@ class TimedTier:
 def thresholds_from(settings: Settings) -> RouterThresholds:
     return RouterThresholds(settings.ROUTER_ESCALATE_BELOW_CONFIDENCE, settings.ROUTER_ESCALATE_AT_RISK,
                             settings.ROUTER_LAG_THRESHOLD)
+
+
+def gate_from(settings: Settings) -> GateSettings:
+    return GateSettings(settings.MODEL_OOD_ENABLED, settings.MODEL_OOD_UNSEEN_KIND,
+                        settings.MODEL_OOD_DISTANCE_QUANTILE, settings.MODEL_OOD_MIN_KIND_EXAMPLES)
 
 
 def classifier_loader(settings: Settings):  # type: ignore[no-untyped-def]
@@ -111,5 +117,5 @@ def build_hybrid(settings: Settings, state: StateStore, db: Engine | None, versi
                              interval=settings.MODEL_RELOAD_SECONDS, metrics=metrics)
         model = ModelTier(source, state, version, thresholds_from(settings), llm_available=llm is not None,
                           budget_left=llm.budget.remaining if llm is not None else None,
-                          batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics)
+                          batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics, gate=gate_from(settings))
     return HybridTiers(model, llm)
