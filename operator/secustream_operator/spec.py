@@ -53,7 +53,9 @@ DEFAULTS: dict[str, Any] = {
             "runtimeClassName": "nvidia",
         },
         "tiers": {
-            "model": {"escalateBelowConfidence": 0.8, "batchSize": 64},
+            "model": {"escalateBelowConfidence": 0.8, "batchSize": 64,
+                      "outOfDistribution": {"enabled": True, "unseenKind": True, "distanceQuantile": 0.995,
+                                            "minKindExamples": 20}},
             "llm": {
                 "enabled": True,
                 "model": "openai/gpt-4o-mini",
@@ -184,6 +186,11 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
     if not isinstance(conf, int | float) or isinstance(conf, bool) or not 0 <= conf <= 1:
         errors.append(f"spec.analyzer.tiers.model.escalateBelowConfidence: must be within 0..1, got {conf!r}")
     _int(spec, "analyzer.tiers.model.batchSize", 1, 4096, errors)
+    quantile = _get(spec, "analyzer.tiers.model.outOfDistribution.distanceQuantile")
+    if not isinstance(quantile, int | float) or isinstance(quantile, bool) or not 0.5 <= quantile <= 1:
+        errors.append("spec.analyzer.tiers.model.outOfDistribution.distanceQuantile: must be within 0.5..1, "
+                      f"got {quantile!r}")
+    _int(spec, "analyzer.tiers.model.outOfDistribution.minKindExamples", 1, 10**9, errors)
     _int(spec, "analyzer.tiers.llm.maxCallsPerMinute", 0, 100_000, errors)
     _int(spec, "analyzer.tiers.llm.timeoutSeconds", 1, 600, errors)
     rules = _get(spec, "rules") or {}

@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # out-of-distribution gate (docs/analyzer.md): outside what it was trained on, the model abstains
     MODEL_OOD_ENABLED: bool = True
     MODEL_OOD_UNSEEN_KIND: bool = True  # abstain on a product / event kind never seen in training
-    MODEL_OOD_DISTANCE_QUANTILE: float = Field(default=0.995, gt=0, le=1)  # abstain farther than this share of
+    MODEL_OOD_DISTANCE_QUANTILE: float = Field(default=0.995, ge=0.5, le=1)  # abstain farther than this share of
     #   held-out training events from the nearest training centroid (embedding space)
     MODEL_OOD_MIN_KIND_EXAMPLES: int = Field(default=20, ge=1)  # a kind seen fewer times in training is unseen
     MODEL_BOOTSTRAP: bool = True  # `secustream up`: train a small model in the background when none is active
