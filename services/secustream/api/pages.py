@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from secustream.api.deps import active, check_role
 from secustream.api.schemas import EventOut, EventPage, Role, VerdictOut
-from secustream.storage import queries
+from secustream.storage import alerts, queries
 
 USER_SQL = "SELECT role, is_active FROM users WHERE username = %s"
 
@@ -32,6 +32,11 @@ class PageReader(Protocol):
 
         Raises HTTPException (401/403) or queries.CursorError.
         """
+        ...
+
+    async def alert_page(self, username: str, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        """An ``AlertPage`` (the alert queue), the same way; raises alerts.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:
@@ -100,22 +105,26 @@ class PostgresPages:
             await pool.close()
 
     async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+        return page_json(await self._rows(username, role, *queries.page_sql(f, limit, cursor)), limit)
+
+    async def alert_page(self, username: str, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        rows = await self._rows(username, role, *alerts.alert_page_sql(f, limit, cursor))
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+
+    async def _rows(self, username: str, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The account check and one statement on one pooled connection (SQL built from literals only)."""
         if self._async is None or self._async[0] is not asyncio.get_running_loop():
-            return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
+            return await run_in_threadpool(self._rows_blocking, username, role, sql, params)
         async with self._async[1].connection() as conn:
             _account(await (await conn.execute(USER_SQL, (username,))).fetchone(), role)
-            sql, params = queries.page_sql(f, limit, cursor)
-            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]  # literals only
-        return page_json(rows, limit)
+            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
 
-    def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
-                       cursor: str | None) -> bytes:
+    def _rows_blocking(self, username: str, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
             _account(conn.execute(USER_SQL, (username,)).fetchone(), role)
-            sql, params = queries.page_sql(f, limit, cursor)
-            rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # built from literals only
-        return page_json(rows, limit)
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._pool.close()
@@ -141,6 +150,17 @@ class SqlAlchemyPages:
 
     async def stop(self) -> None:
         """Nothing to stop."""
+
+    async def alert_page(self, username: str, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        return await run_in_threadpool(self._alert_page_blocking, username, role, f, limit, cursor)
+
+    def _alert_page_blocking(self, username: str, role: Role, f: alerts.AlertFilters, limit: int,
+                             cursor: str | None) -> bytes:
+        with self._engine.begin() as conn:
+            check_role(active(queries.get_user_by_name(conn, username)), role)
+            rows = alerts.alert_page_rows(conn, f, limit, cursor)
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
 
     def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
                        cursor: str | None) -> bytes:

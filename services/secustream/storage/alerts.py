@@ -539,3 +539,7 @@ def count_rows(conn: Connection) -> dict[str, int]:
     return {"alerts": int(conn.scalar(select(func.count()).select_from(A)) or 0),
             "incidents": int(conn.scalar(select(func.count()).select_from(I)) or 0),
             "hits": int(conn.scalar(select(func.coalesce(func.sum(A.c.count), 0))) or 0)}
+
+
+def alerts_by_id(conn: Connection, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(A).where(A.c.id.in_(list(ids)))).mappings()]
