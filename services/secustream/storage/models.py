@@ -42,6 +42,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # Tokens carry the version they were issued under; bumping it (password, role, status change, logout,
+    # revoke) refuses every older token at once (migration 0006).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class Event(Base):
@@ -160,7 +163,8 @@ class ModelVersion(Base):
 
 
 class RuleSuppression(Base):
-    """An analyst's "false positive" on a rule hit: the rule stops firing where ``field`` == ``value``."""
+    """A rule stops firing where ``field`` == ``value``: added by an admin, or proposed by an analyst's
+    "false positive" and in force only once an admin approves it (``status``, migration 0006)."""
 
     __tablename__ = "rule_suppressions"
 
@@ -174,11 +178,29 @@ class RuleSuppression(Base):
     source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="approved", server_default="approved")
+    approved_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Hits the suppression stopped (nothing is dropped silently; migration 0007).
     hit_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_rule_suppressions_rule_id", "rule_id"),)
+
+
+class AuditEntry(Base):
+    """Security audit log: who did what to which account or suppression, and when (GET /audit)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))  # username; None for the system (e.g. a lockout)
+    action: Mapped[str] = mapped_column(String(48), nullable=False)
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
 
 
 class RuleOverride(Base):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from secustream.alerts.triage import feed_resolution
 from secustream.analyzer.rules import RuleSet
 from secustream.analyzer.verdict import RiskLevel
-from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Conn, Ctx, Subject, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Claims, Conn, Ctx, Viewer
 from secustream.api.schemas import Message, Role
 from secustream.api.schemas_alerts import (
     AlertBulkPatch,
@@ -42,7 +42,7 @@ def _aware(name: str, value: datetime | None) -> None:
 
 @router.get("", response_model=AlertPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
 async def list_alerts(
-    ctx: Ctx, username: Subject,
+    ctx: Ctx, claims: Claims,
     alert_status: Annotated[list[AlertStatus] | None, Query(alias="status", description="One or more")] = None,
     level: Annotated[list[RiskLevel] | None, Query(description="One or more levels")] = None,
     rule: Annotated[str | None, Query(max_length=128, description="Detection: a rule id or tier:class")] = None,
@@ -63,7 +63,7 @@ async def list_alerts(
                                  detection=rule, entity=entity, since=since, until=until, incident_id=incident,
                                  assignee=assignee)
     try:
-        body = await ctx.pages.alert_page(username, Role.VIEWER, filters, limit, cursor)
+        body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, limit, cursor)
     except store.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
