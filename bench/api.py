@@ -299,10 +299,10 @@ def main() -> int:
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(DB_NAME))
     with engine.begin() as conn:
-        if queries.get_user_by_name(conn, "bench") is None:
-            queries.create_user(conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
+        user = queries.get_user_by_name(conn, "bench") or queries.create_user(
+            conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
-    token = TokenCodec(secret, "HS256", 120).issue("bench", "viewer")[0]
+    token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
     proc, port = start_api(args.workers, secret)
     results = []
     try:

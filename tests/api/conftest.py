@@ -72,8 +72,11 @@ class Api:
     users: dict[str, dict[str, object]]
 
     def token(self, role: str) -> str:
-        username = str(self.users[role]["username"])
-        return self.app.state.ctx.tokens.issue(username, role)[0]
+        """A fresh token for the role's user at the account's current token version."""
+        with self.engine.connect() as conn:
+            user = queries.get_user(conn, int(self.users[role]["id"]))  # type: ignore[call-overload]
+        assert user is not None, role
+        return self.app.state.ctx.tokens.issue(int(user["id"]), int(user["token_version"]), role)[0]
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.token(role)}"}
@@ -150,6 +153,14 @@ def seed(engine: Engine, n: int) -> list[AnalyzedEvent]:
     items = [seed_item(i) for i in range(n)]
     VerdictRepository(engine).store(items)
     return items
+
+
+def seed_alerts(engine: Engine, items: list[AnalyzedEvent]) -> None:
+    """Count the seeded verdicts into alerts and incidents, as the analyzer's alert stage does."""
+    from secustream.alerts.hits import AlertPolicy
+    from secustream.alerts.stage import AlertStage
+
+    AlertStage(engine, AlertPolicy()).process(items)
 
 
 # --------------------------------------------------------------------------- a real HTTP server

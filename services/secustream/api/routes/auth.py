@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 
-from secustream.api.deps import AUTH_RESPONSES, Ctx, CurrentUser
+from secustream.api.deps import AUTH_RESPONSES, Conn, Ctx, CurrentUser
 from secustream.api.schemas import Message, Token, UserOut
-from secustream.storage import queries
+from secustream.storage import audit, queries
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger(__name__)
@@ -43,8 +43,17 @@ async def login(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordReques
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="incorrect username or password",
                             headers={"WWW-Authenticate": "Bearer"})
     await run_in_threadpool(ctx.throttle.succeeded, username)
-    token, lifetime = ctx.tokens.issue(str(user["username"]), str(user["role"]))
+    token, lifetime = ctx.tokens.issue(int(user["id"]), int(user["token_version"]), str(user["role"]))
     return Token(access_token=token, expires_in=lifetime)
+
+
+@router.post("/logout", status_code=204, response_class=Response, responses=AUTH_RESPONSES)
+def logout(conn: Conn, user: CurrentUser) -> Response:
+    """Sign out: every token of the caller's account stops working (all sessions: tokens are stateless, so
+    the account's token version is what can be revoked)."""
+    queries.revoke_tokens(conn, int(user["id"]))
+    audit.record(conn, "logout", actor=str(user["username"]), target=f"user:{user['id']}")
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserOut, responses=AUTH_RESPONSES)
