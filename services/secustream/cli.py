@@ -181,10 +181,14 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    import torch
+
     from secustream.training.classifier import TrainConfig
     from secustream.training.evaluate import real_cache_dir
     from secustream.training.pipeline import TrainPlan, run_training
 
+    if settings.MODEL_THREADS:  # on a shared machine 1 thread trains faster than spinning on 2
+        torch.set_num_threads(settings.MODEL_THREADS)
     plan = TrainPlan(seed=args.seed, events=args.events, held_out_events=args.held_out_events,
                      attack_ratio=args.attack_ratio, use_feedback=not args.no_feedback,
                      use_weak_labels=not args.no_weak_labels,
@@ -193,6 +197,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
                                        device=settings.MODEL_DEVICE, max_seconds=args.max_seconds,
                                        dedupe=args.dedupe),
                      corpora=None if args.no_real else settings.corpora_path, real_background=args.real_background,
+                     real_training=not args.no_real_training,
                      cache_dir=real_cache_dir(settings))
     outcome = run_training(plan, migrated_engine(settings), settings.MODEL_DIR, settings.rules_path,
                            settings.MODEL_DEVICE)
@@ -337,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-weak-labels", action="store_true", help="ignore high-confidence LLM verdicts")
     tr.add_argument("--no-real", action="store_true",
                     help="skip real data (Sigma weak labels, OTRF background, the real dev judge)")
+    tr.add_argument("--no-real-training", action="store_true",
+                    help="train without real examples; the candidate is still judged on the real dev split")
     tr.add_argument("--real-background", type=int, default=200,
                     help="OTRF background events sampled per recording for training and the dev judge")
     tr.add_argument("--dedupe", action="store_true", help="merge identical (text, label) examples (faster epochs)")

@@ -47,6 +47,7 @@ class TrainPlan:
     train: TrainConfig = field(default_factory=TrainConfig)
     corpora: Path | None = None  # real data (SigmaHQ + OTRF); None or missing: synthetic + feedback only
     real_background: int = 200  # OTRF background events sampled per recording (train and dev splits)
+    real_training: bool = True  # False: train without real examples (the real dev judge still runs)
     sigma_rules: Path | None = None  # weak-labelling rules; default: the corpus' sigmahq/rules
     cache_dir: Path | None = None  # rule verdicts on the real samples (realdata)
 
@@ -104,9 +105,10 @@ def run_training(plan: TrainPlan, engine: Engine, model_dir: str | Path, rules_p
     if plan.corpora is not None and (plan.corpora / otrf.OTRF_DIR).is_dir():
         detectors = realdata.Detectors.load(rules_path or Path(__file__).parents[1] / "rules",
                                             plan.sigma_rules or plan.corpora / "sigmahq" / "rules")
-        real_train = realdata.otrf_split(plan.corpora, "train", detectors, plan.cache_dir, plan.real_background)
         real_dev = realdata.otrf_split(plan.corpora, "dev", detectors, plan.cache_dir, plan.real_background)
-        train += real_examples(real_train)
+        if plan.real_training:
+            train += real_examples(realdata.otrf_split(plan.corpora, "train", detectors, plan.cache_dir,
+                                                       plan.real_background))
     sources: dict[str, int] = {}
     for e in train:
         sources[e.source] = sources.get(e.source, 0) + 1

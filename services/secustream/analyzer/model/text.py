@@ -13,7 +13,9 @@ from ipaddress import ip_address
 
 from secustream.events import SecurityEvent
 
-_PERSON = re.compile(r"\b[a-z]+\.[a-z]+\d*\b")
+# first.last names; not file names (``whoami.exe``, ``win32u.dll``: the name of a binary is signal)
+_PERSON = re.compile(r"\b[a-z]+\.(?!(?:exe|dll|sys|ps1|psm1|bat|cmd|vbs|js|hta|sct|msi|inf|cpl|scr|lnk|txt|log|dat"
+                     r"|xml|xsl|json|ini|cfg|conf|sh|py|so|bin|tmp|evtx|dmp|zip|local|com|net|org)\b)[a-z]+\d*\b")
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
 _LONGNUM = re.compile(r"\b\d{5,}\b")
@@ -37,10 +39,13 @@ def ip_zone(ip: str | None) -> str:
 
 
 def host_role(host: str | None) -> str:
-    """``WS-1023`` → ``workstation``; ``srv-web-03`` → ``srv web``; ``dc01`` → ``dc``."""
+    """``WS-1023`` → ``workstation``; ``srv-web-03`` → ``srv web``; ``dc01`` → ``dc``;
+    ``WORKSTATION6.mordor.local`` → ``workstation`` (the domain of an FQDN says nothing of the role)."""
     if not host:
         return ""
     h = host.lower()
+    if "." in h and not _IPV4.fullmatch(h):
+        h = h.split(".", 1)[0]
     if h.startswith("ws-") or h.startswith("lx-"):
         return "workstation"
     h = re.sub(r"[-_.]?\d+$", "", h)
@@ -69,6 +74,20 @@ def scrub(text: str, limit: int = 160) -> str:
     text = _BLOB.sub(lambda m: f"blob{len(m.group(0)) // 10 * 10}", text)
     text = _LONGNUM.sub("num", text)
     return text[:limit]
+
+
+# Unmapped fields that identify one record, process, session or moment (ids, GUIDs, times, shipper
+# bookkeeping) make every event unique and carry no threat signal; the event id and the rest stay.
+_NOISE_KEY = re.compile(r"(?i)(guid|id$|^@|time|record|keywords|rulename|version|^tags$|port$|^host|hostname|"
+                        r"severity|opcode|^task$|^level$|sourcemodule|^computer$|^message$|^export$|truncated|"
+                        r"logon|^channel$|^provider|accounttype|^domain$|accountname|^user$)")
+_FIRST_KEYS = ("EventID", "event_code")
+
+
+def _signal_keys(unmapped: dict[str, object], limit: int = 4) -> list[str]:
+    first = [k for k in _FIRST_KEYS if k in unmapped]
+    rest = [k for k in unmapped if k not in _FIRST_KEYS and not _NOISE_KEY.search(k)]
+    return (first + rest)[:limit]
 
 
 def _domain(query: str) -> str:
@@ -113,8 +132,7 @@ def render_event(event: SecurityEvent, burst: int | None = None) -> str:
         hp = event.http
         parts.append(f"http {hp.method or ''} {hp.status_code or ''} bytes {magnitude(hp.bytes)}")
     if event.unmapped:
-        keys = " ".join(f"{k} {scrub(str(v), 30)}" for k, v in list(event.unmapped.items())[:4]
-                        if k not in ("record_id",))
+        keys = " ".join(f"{k} {scrub(str(event.unmapped[k]), 30)}" for k in _signal_keys(event.unmapped))
         if keys:
             parts.append(keys)
     if event.message and not event.process and event.event_type.value not in ("dns", "network", "http"):
