@@ -189,6 +189,13 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
     if settings.MODEL_THREADS:  # on a shared machine 1 thread trains faster than spinning on 2
         torch.set_num_threads(settings.MODEL_THREADS)
+    if args.bootstrap:
+        from secustream.training.bootstrap import bootstrap_model
+
+        device = settings.MODEL_DEVICE if settings.MODEL_DEVICE != "auto" else "cpu"
+        bootstrap_model(migrated_engine(settings), Path(settings.MODEL_DIR), settings.rules_path, device,
+                        say=lambda line: print(line, flush=True))
+        return 0
     plan = TrainPlan(seed=args.seed, events=args.events, held_out_events=args.held_out_events,
                      attack_ratio=args.attack_ratio, use_feedback=not args.no_feedback,
                      use_weak_labels=not args.no_weak_labels,
@@ -347,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--real-background", type=int, default=200,
                     help="OTRF background events sampled per recording for training and the dev judge")
     tr.add_argument("--dedupe", action="store_true", help="merge identical (text, label) examples (faster epochs)")
+    tr.add_argument("--bootstrap", action="store_true",
+                    help="train the small first model `up` uses when none is active (other options ignored)")
     tr.set_defaults(func=cmd_train)
 
     opt = sub.add_parser("optimize-llm", help="optimise the DSPy program on feedback (BootstrapFewShot)")

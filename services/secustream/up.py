@@ -7,8 +7,11 @@ REDIS_URL point at real services.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -94,7 +97,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
 
         settings, model_dir = _model_settings(settings, data_dir)
         if _should_bootstrap(settings, db):
-            threads.append(_thread("bootstrap-model", _bootstrap, db, model_dir, settings))
+            threads.append(_thread("bootstrap-model", _bootstrap, db_url, model_dir, settings, stop))
         worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
         gen_metrics = GeneratorMetrics(registry)
         producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))
@@ -145,15 +148,23 @@ def _should_bootstrap(settings: Settings, db: Engine) -> bool:
     return needs_bootstrap(db)
 
 
-def _bootstrap(db: Engine, model_dir: Path, settings: Settings) -> None:
-    """A failed first training leaves the rules (and the LLM) running: it logs, it never stops `up`."""
-    from secustream.training.bootstrap import bootstrap_model
-
-    try:
-        bootstrap_model(db, model_dir, settings.rules_path, device=settings.MODEL_DEVICE if
-                        settings.MODEL_DEVICE != "auto" else "cpu", say=lambda line: print(line, flush=True))
-    except Exception:
-        log.exception("model    : first-model training failed; the rules keep deciding (run `secustream train`)")
+def _bootstrap(db_url: str, model_dir: Path, settings: Settings, stop: threading.Event) -> None:
+    """`secustream train --bootstrap` in a child process (training in a thread would fight the pipeline's
+    threads for the GIL); its progress lines are relayed. A failure leaves the rules (and the LLM) running."""
+    env = {**os.environ, "DATABASE_URL": db_url, "MODEL_DIR": str(model_dir),
+           "MODEL_THREADS": str(settings.MODEL_THREADS or 1)}
+    proc = subprocess.Popen([sys.executable, "-m", "secustream.cli", "train", "--bootstrap"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if stop.is_set():
+            proc.terminate()
+            break
+        if line.startswith("model    :"):
+            print(line.rstrip(), flush=True)
+    if proc.wait() != 0 and not stop.is_set():
+        log.error("model    : first-model training failed (exit %s); the rules keep deciding (run `secustream "
+                  "train`)", proc.returncode)
 
 
 def _guard(stop: threading.Event, fn):  # type: ignore[no-untyped-def]

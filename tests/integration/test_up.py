@@ -24,6 +24,7 @@ def test_up_serves_dashboard_with_events_and_stops_cleanly(tmp_path) -> None:  #
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
     try:
         deadline = time.monotonic() + 90
         items: list[dict] = []  # type: ignore[type-arg]
@@ -55,6 +56,19 @@ def test_up_serves_dashboard_with_events_and_stops_cleanly(tmp_path) -> None:  #
         assert "secustream_events_analyzed_total" in metrics and "secustream_events_produced_total" in metrics
         stamps = [i["timestamp"] for i in items]
         assert stamps == sorted(stamps, reverse=True), "events must be newest first"
+        # on by default: from an empty data dir, a first model is trained in the background and the model tier
+        # shows in the API's tier mix within 120 s of `up` starting (the whole budget, start-up included)
+        tiers: dict[str, int] = {}
+        while time.monotonic() < started + 120 and not tiers.get("model"):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            stats = httpx.get(f"{base}/api/v1/stats?bucket=hour", headers=headers, timeout=5)
+            if stats.status_code == 200:
+                tiers = stats.json()["totals"]["tier"]
+            time.sleep(1)
+        out = log.read_text()
+        assert tiers.get("model", 0) > 0, f"tier mix after {time.monotonic() - started:.0f} s: {tiers}\n{out[-3000:]}"
+        assert "model    : no active model; training a first one in the background" in out
+        assert re.search(r"model    : v1 active after \d+ s", out), out[-3000:]
         time.sleep(5.5)  # at least one live-rate line
     finally:
         proc.send_signal(signal.SIGINT)

@@ -120,6 +120,7 @@ def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "ca
     model.train()
     bar = tqdm(total=steps, desc=f"train {cfg.arch}", unit="batch", disable=not cfg.progress, mininterval=2)
     stop = False
+    done = 0
     for _epoch in range(cfg.epochs):
         rng.shuffle(fit)
         for s in range(0, len(fit), cfg.batch_size):
@@ -137,8 +138,9 @@ def train_classifier(train: Sequence[Example], cfg: TrainConfig, name: str = "ca
             optim.step()
             sched.step()
             bar.update(1)
+            done += 1
             if cfg.on_progress is not None:
-                cfg.on_progress(bar.n, steps)
+                cfg.on_progress(done, steps)
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             if cfg.max_seconds and time.monotonic() - started > cfg.max_seconds:
                 stop = True

@@ -61,26 +61,29 @@ def real_figures(clf: ThreatClassifier, rows: Sequence[LabelledEvent]) -> RealFi
 def judge(candidate: EvalResult, baseline: EvalResult, active: EvalResult | None, active_version: int | None,
           real_candidate: RealFigures | None = None, real_reference: RealFigures | None = None,
           reference_is_rules: bool = False) -> Judgement:
-    """Synthetic: beat the majority class and the active version. Real: no more noise, no fewer detections."""
+    """Synthetic: beat the majority class and the active version. Real: no more noise, no fewer detections.
+    Every failed criterion is named, so a rejection says all that is wrong with the challenger."""
+    failures: list[str] = []
     if candidate.macro_f1 <= baseline.macro_f1:
-        return Judgement(False, "does not beat the majority-class baseline")
+        failures.append("does not beat the majority-class baseline")
     if active is not None and candidate.macro_f1 <= active.macro_f1:
-        return Judgement(False, f"synthetic macro-F1 {candidate.macro_f1:.4f} does not beat active "
-                                f"v{active_version} ({active.macro_f1:.4f})")
+        failures.append(f"synthetic macro-F1 {candidate.macro_f1:.4f} does not beat active v{active_version} "
+                        f"({active.macro_f1:.4f})")
     real = ""
     if real_candidate is not None and real_reference is not None:
         ref_name = "the rules alone" if reference_is_rules else f"active v{active_version}"
         slack = NOISE_TOLERANCE if reference_is_rules else 0.0
         if real_candidate.background_high_share > real_reference.background_high_share + slack:
-            return Judgement(False, f"raises real background noise on the OTRF dev split: "
-                                    f"{real_candidate.background_high_share:.2%} at high/critical vs "
-                                    f"{real_reference.background_high_share:.2%} with {ref_name}")
+            failures.append(f"raises real background noise on the OTRF dev split: "
+                            f"{real_candidate.background_high_share:.2%} at high/critical vs "
+                            f"{real_reference.background_high_share:.2%} with {ref_name}")
         if real_candidate.detected < real_reference.detected:
-            return Judgement(False, f"lowers technique detection on the OTRF dev split: {real_candidate.detected}/"
-                                    f"{real_candidate.recordings} recordings vs {real_reference.detected} with "
-                                    f"{ref_name}")
+            failures.append(f"lowers technique detection on the OTRF dev split: {real_candidate.detected}/"
+                            f"{real_candidate.recordings} recordings vs {real_reference.detected} with {ref_name}")
         real = f"; real dev: {real_candidate.render()} (vs {real_reference.render()} with {ref_name})"
     elif real_candidate is None:
         real = "; real data not judged (corpora not found)"
+    if failures:
+        return Judgement(False, "; ".join(failures))
     beats = f" and active v{active_version} ({active.macro_f1:.4f})" if active is not None else " (no active version)"
     return Judgement(True, f"beats the baseline{beats}{real}")
