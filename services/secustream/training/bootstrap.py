@@ -2,8 +2,9 @@
 
 Why train instead of shipping weights: the model must match this installation's renderer, labels
 and tokenizer exactly, and a compact student on a few thousand generated events trains in under
-a minute on two CPU cores (capped at 50 s of optimisation; a capped model is weaker, never absent). It only knows the kinds of events the generator makes; the
-out-of-distribution gate makes it abstain on everything else (real Windows telemetry, say) until
+a minute on two CPU cores (capped at 50 s of optimisation: a capped model is weaker, never absent).
+It only knows the kinds of events the generator makes; the out-of-distribution gate makes it
+abstain on everything else (real Windows telemetry, say) until
 ``secustream train`` retrains it with real data. It goes through the same registry and promotion
 judge as any other version, and analyzers pick it up by the registry poll (hot swap).
 """
