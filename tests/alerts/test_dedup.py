@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
-from secustream.alerts.hits import AlertHit, block_start, stable_id
+from secustream.alert_hit import AlertHit, stable_id
+from secustream.alerts.hits import block_start
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.storage import alerts as store
 from secustream.storage.models import Alert, AlertHitRow, Incident

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from secustream.alerts.attack import advances, chain
-from secustream.alerts.hits import AlertHit, linkable, stable_id
+from secustream.alert_hit import AlertHit, linkable, stable_id
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
+from secustream.attack import advances, chain, tactic_of
 from secustream.storage.models import (
     Alert,
     AlertAudit,
@@ -509,8 +509,6 @@ def attack_heat(conn: Connection, since: datetime | None = None) -> dict[str, An
         stmt = stmt.where(A.c.last_seen >= since)
     tactics: dict[str, dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
     techniques: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
-    from secustream.alerts.attack import tactic_of
-
     for tac, mitre, count in conn.execute(stmt):
         for t in tac or []:
             tactics[t]["alerts"] += 1
