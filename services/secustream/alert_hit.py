@@ -36,7 +36,7 @@ class AlertHit:
     window_seconds: int
     event_id: uuid.UUID
     event_time: datetime
-    entities: tuple[tuple[str, str], ...]  # every (kind, value) of the event, for incident linking
+    entities: tuple[tuple[str, str, str], ...]  # every (kind, value, role) of the event, for incident linking
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -45,7 +45,11 @@ def stable_id(*parts: object) -> uuid.UUID:
     return uuid.UUID(bytes=digest[:16], version=5)
 
 
-def linkable(entity: tuple[str, str]) -> bool:
+ACTOR, TARGET = "actor", "target"
+"""An entity's role in an event: who acted (source side, process, GUIDs) or what was acted on (destination)."""
+
+
+def linkable(entity: tuple[str, ...]) -> bool:
     """May this entity join alerts into one incident? (not a value that names everybody)"""
-    kind, value = entity
+    kind, value = entity[0], entity[1]
     return value.lower() not in COMMON_VALUES.get(kind, set()) and not value.strip("{}").startswith("00000000-")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from secustream.alert_hit import AlertHit, stable_id
+from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel, Verdict
 from secustream.attack import tactics_of
 from secustream.events import SecurityEvent, get_field
@@ -47,18 +47,22 @@ class AlertPolicy:
     detections: DetectionLookup = field(default=lambda _rule_id: None)
 
 
-def entities_of(event: SecurityEvent) -> list[tuple[str, str]]:
-    """Every entity of the event, (kind, value), in a stable order without repeats."""
-    out: dict[tuple[str, str], None] = {}
+def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
+    """Every entity of the event as (kind, value, role), in a stable order without repeats.
+
+    Roles: the source side, the process user and GUIDs act; the destination side is acted on.
+    """
+    out: dict[tuple[str, str, str], None] = {}
     src, dst = event.source, event.destination
-    for kind, value in (("ip", src.ip), ("user", src.user), ("host", dst.host), ("host", src.host),
-                        ("user", dst.user), ("user", event.process.user if event.process else None)):
+    for kind, value, role in (("ip", src.ip, ACTOR), ("user", src.user, ACTOR), ("host", src.host, ACTOR),
+                              ("user", event.process.user if event.process else None, ACTOR),
+                              ("host", dst.host, TARGET), ("user", dst.user, TARGET)):
         if value:
-            out[(kind, str(value).lower() if kind != "ip" else str(value))] = None
+            out[(kind, str(value) if kind == "ip" else str(value).lower(), role)] = None
     for key in _GUID_KEYS:
         value = event.unmapped.get(key)
         if isinstance(value, str) and value:
-            out[("guid", value.strip("{}").lower())] = None
+            out[("guid", value.strip("{}").lower(), ACTOR)] = None
     return list(out)
 
 
@@ -75,7 +79,7 @@ def grouping_entity(event: SecurityEvent, doc: dict[str, Any] | None, group_by: 
                         ("user", dst.user)):
         if value:
             return kind, str(value) if kind == "ip" else str(value).lower()
-    guids = [v for k, v in entities_of(event) if k == "guid"]
+    guids = [e[1] for e in entities_of(event) if e[0] == "guid"]
     return ("guid", guids[0]) if guids else ("none", "-")
 
 
