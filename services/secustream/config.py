@@ -116,6 +116,19 @@ class Settings(BaseSettings):
     ROUTER_ESCALATE_AT_RISK: float = Field(default=0.9, ge=0, le=1.01)
     ROUTER_LAG_THRESHOLD: int = Field(default=1000, ge=0)
 
+    # --- alerts, incidents and notifications (docs/alerts.md)
+    ALERTS_ENABLED: bool = True
+    ALERT_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "medium"  # verdicts at or above alert
+    ALERT_DEDUP_WINDOW_SECONDS: int = Field(default=600, ge=1, le=7 * 86_400)  # or the rule's window if longer
+    INCIDENT_WINDOW_SECONDS: int = Field(default=3600, ge=1, le=30 * 86_400)  # alerts sharing an entity this close
+    INCIDENT_STORY_LLM: bool = True  # incident stories by the LLM tier when one is configured, else the template
+    ALERT_WEBHOOK_URL: str = ""  # empty = no notifications
+    ALERT_WEBHOOK_FORMAT: Literal["json", "alertmanager"] = "json"
+    ALERT_WEBHOOK_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "high"  # quieter alerts/incidents
+    ALERT_WEBHOOK_RETRIES: int = Field(default=5, ge=1, le=20)  # attempts before the dead-letter table
+    ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
+    ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
+
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
     FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set

@@ -156,6 +156,14 @@ def seed(engine: Engine, n: int) -> list[AnalyzedEvent]:
     return items
 
 
+def seed_alerts(engine: Engine, items: list[AnalyzedEvent]) -> None:
+    """Count the seeded verdicts into alerts and incidents, as the analyzer's alert stage does."""
+    from secustream.alerts.hits import AlertPolicy
+    from secustream.alerts.stage import AlertStage
+
+    AlertStage(engine, AlertPolicy()).process(items)
+
+
 # --------------------------------------------------------------------------- a real HTTP server
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from secustream.storage import queries
-from tests.api.conftest import Api, seed
+from tests.api.conftest import Api, seed, seed_alerts
 
 WHO = (None, "viewer", "analyst", "admin", "disabled")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
@@ -52,6 +52,16 @@ def _feedback_then_delete(api: Api, who: str | None) -> tuple[str, dict[str, Any
     if who in ("analyst", "admin"):  # make sure there is one of theirs to delete
         api.client.put(f"/api/v1/events/{eid}/feedback", json={"label": "benign"}, headers=api.headers(who))
     return f"/api/v1/events/{eid}/feedback", {}
+
+
+def _alert_id(api: Api) -> str:
+    page = api.client.get("/api/v1/alerts?limit=1", headers=api.headers("admin")).json()
+    return str(page["items"][0]["id"])
+
+
+def _incident_id(api: Api) -> str:
+    page = api.client.get("/api/v1/incidents?limit=1", headers=api.headers("admin")).json()
+    return str(page["items"][0]["id"])
 
 
 P = "/api/v1"
@@ -94,6 +104,19 @@ CASES = [
     Case("POST", f"{P}/users/{{user_id}}/unlock", "admin", 204,
          lambda a: (f"{P}/users/{_throwaway_user(a)}/unlock", {})),
     Case("POST", f"{P}/users/revoke-tokens", "admin", 200, lambda a: (f"{P}/users/revoke-tokens", {})),
+    Case("GET", f"{P}/alerts", "viewer", 200, lambda a: (f"{P}/alerts?status=open&status=acknowledged", {})),
+    Case("GET", f"{P}/alerts/attack", "viewer", 200, lambda a: (f"{P}/alerts/attack", {})),
+    Case("GET", f"{P}/alerts/suppressed", "viewer", 200, lambda a: (f"{P}/alerts/suppressed", {})),
+    Case("GET", f"{P}/alerts/dead-letters", "admin", 200, lambda a: (f"{P}/alerts/dead-letters", {})),
+    Case("POST", f"{P}/alerts/bulk", "analyst", 200,
+         lambda a: (f"{P}/alerts/bulk", {"json": {"ids": [_alert_id(a)], "status": "acknowledged"}})),
+    Case("GET", f"{P}/alerts/{{alert_id}}", "viewer", 200, lambda a: (f"{P}/alerts/{_alert_id(a)}", {})),
+    Case("PATCH", f"{P}/alerts/{{alert_id}}", "analyst", 200,
+         lambda a: (f"{P}/alerts/{_alert_id(a)}", {"json": {"assignee": "matrix", "notes": "looked"}})),
+    Case("GET", f"{P}/incidents", "viewer", 200, lambda a: (f"{P}/incidents?status=open", {})),
+    Case("GET", f"{P}/incidents/{{incident_id}}", "viewer", 200,
+         lambda a: (f"{P}/incidents/{_incident_id(a)}", {})),
+    Case("GET", f"{P}/entities/{{kind}}/{{value}}", "viewer", 200, lambda a: (f"{P}/entities/ip/10.0.1.1", {})),
 ]
 STREAMING = {("GET", f"{P}/stream")}  # covered in test_live.py
 
@@ -108,7 +131,7 @@ def expected(case: Case, who: str | None) -> int:
 
 @pytest.fixture(scope="module")
 def seeded(api: Api) -> Api:
-    seed(api.engine, 20)
+    seed_alerts(api.engine, seed(api.engine, 20))
     return api
 
 

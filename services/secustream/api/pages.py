@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from secustream.api.deps import active, check_role
 from secustream.api.schemas import EventOut, EventPage, Role, VerdictOut
 from secustream.api.security import TokenClaims
-from secustream.storage import queries
+from secustream.storage import alerts, queries
 
 USER_SQL = "SELECT role, is_active, token_version FROM users WHERE id = %s"
 
@@ -35,6 +35,11 @@ class PageReader(Protocol):
 
         Raises HTTPException (401/403) or queries.CursorError.
         """
+        ...
+
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        """An ``AlertPage`` (the alert queue), the same way; raises alerts.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:
@@ -105,22 +110,27 @@ class PostgresPages:
 
     async def page(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
+        return page_json(await self._rows(claims, role, *queries.page_sql(f, limit, cursor)), limit)
+
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        rows = await self._rows(claims, role, *alerts.alert_page_sql(f, limit, cursor))
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+
+    async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The account check and one statement on one pooled connection (SQL built from literals only)."""
         if self._async is None or self._async[0] is not asyncio.get_running_loop():
-            return await run_in_threadpool(self._page_blocking, claims, role, f, limit, cursor)
+            return await run_in_threadpool(self._rows_blocking, claims, role, sql, params)
         async with self._async[1].connection() as conn:
             _account(await (await conn.execute(USER_SQL, (claims.user_id,))).fetchone(), claims, role)
-            sql, params = queries.page_sql(f, limit, cursor)
-            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]  # literals only
-        return page_json(rows, limit)
+            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
 
-    def _page_blocking(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
-                       cursor: str | None) -> bytes:
+    def _rows_blocking(self, claims: TokenClaims, role: Role, sql: str,
+                       params: dict[str, Any]) -> list[tuple[Any, ...]]:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
             _account(conn.execute(USER_SQL, (claims.user_id,)).fetchone(), claims, role)
-            sql, params = queries.page_sql(f, limit, cursor)
-            rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # built from literals only
-        return page_json(rows, limit)
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._pool.close()
@@ -147,6 +157,17 @@ class SqlAlchemyPages:
 
     async def stop(self) -> None:
         """Nothing to stop."""
+
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        return await run_in_threadpool(self._alert_page_blocking, claims, role, f, limit, cursor)
+
+    def _alert_page_blocking(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                             cursor: str | None) -> bytes:
+        with self._engine.begin() as conn:
+            check_role(active(queries.get_user(conn, claims.user_id), claims), role)
+            rows = alerts.alert_page_rows(conn, f, limit, cursor)
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
 
     def _page_blocking(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
                        cursor: str | None) -> bytes:
