@@ -273,7 +273,7 @@ def start_api(workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, DATABASE_URL=db_url(DB_NAME), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
                              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning", "--no-access-log"], env=env)
+                             "--log-level", "warning", "--no-access-log", "--no-proxy-headers"], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

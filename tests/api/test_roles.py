@@ -101,6 +101,8 @@ CASES = [
     Case("DELETE", f"{P}/users/{{user_id}}", "admin", 204, lambda a: (f"{P}/users/{_throwaway_user(a)}", {})),
     Case("POST", f"{P}/users/{{user_id}}/revoke-tokens", "admin", 204,
          lambda a: (f"{P}/users/{_throwaway_user(a)}/revoke-tokens", {})),
+    Case("POST", f"{P}/users/{{user_id}}/unlock", "admin", 204,
+         lambda a: (f"{P}/users/{_throwaway_user(a)}/unlock", {})),
     Case("POST", f"{P}/users/revoke-tokens", "admin", 200, lambda a: (f"{P}/users/revoke-tokens", {})),
     Case("GET", f"{P}/alerts", "viewer", 200, lambda a: (f"{P}/alerts?status=open&status=acknowledged", {})),
     Case("GET", f"{P}/alerts/attack", "viewer", 200, lambda a: (f"{P}/alerts/attack", {})),
