@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ahocorasick
@@ -23,8 +22,9 @@ import ahocorasick
 from secustream.analyzer.filewatch import ChangeWatch
 from secustream.analyzer.rules.engine import RuleHit
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
-from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet, path_fingerprint
+from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView
+from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.sigma.plan import KEYWORDS, Constraint
 from secustream.events import SecurityEvent
 from secustream.state import StateStore, WindowObservation
@@ -60,7 +60,7 @@ class _Literals:
     traces, image paths, registry keys) and a repeat then costs one dict lookup.
     """
 
-    __slots__ = ("automaton", "memo", "needles")
+    __slots__ = ("automaton", "guards", "memo", "needles")
     FEW = 8
     MEMO_SIZE = 8192
 
@@ -68,6 +68,7 @@ class _Literals:
         self.memo: dict[str, tuple[int, ...]] = {}
         self.needles: tuple[tuple[str, tuple[int, ...]], ...] = ()
         self.automaton: Any = None
+        self.guards: tuple[str, ...] = ()
         if len(literals) <= self.FEW:
             self.needles = tuple((lit, tuple(cids)) for lit, cids in literals.items())
         else:
@@ -75,8 +76,15 @@ class _Literals:
             for literal, cids in literals.items():
                 self.automaton.add_word(literal, tuple(cids))
             self.automaton.make_automaton()
+            self.guards = guards(list(literals), self.FEW // 2)
 
     def search(self, lowered: str) -> tuple[int, ...]:
+        if self.guards:
+            for guard in self.guards:
+                if guard in lowered:
+                    break
+            else:
+                return ()
         if self.automaton is None:
             found: list[int] = []
             for literal, cids in self.needles:
@@ -93,6 +101,28 @@ class _Literals:
                 self.memo.clear()
             self.memo[value] = found
         return found
+
+
+def guards(literals: list[str], most: int) -> tuple[str, ...]:
+    """A few short substrings, one of which every literal contains (empty when more than ``most`` would be needed).
+
+    A text holding none of them holds no literal either, and ``in`` over a few guards is far cheaper
+    than an automaton pass (Mimikatz's 20 keywords share ``::``, ``kiwi`` and ``mimi``).
+    """
+    uncovered = set(literals)
+    chosen: list[str] = []
+    while uncovered:
+        if len(chosen) == most:
+            return ()
+        grams: dict[str, int] = {}
+        for literal in uncovered:
+            for size in (2, 3, 4):
+                for gram in {literal[i:i + size] for i in range(len(literal) - size + 1)}:
+                    grams[gram] = grams.get(gram, 0) + 1
+        best = max(grams, key=lambda g: (grams[g], len(g), g))
+        chosen.append(best)
+        uncovered = {lit for lit in uncovered if best not in lit}
+    return tuple(chosen)
 
 
 _Scan = tuple[dict[str, tuple[int, ...]] | None, _Literals | None, tuple[int, ...]]
@@ -234,12 +264,11 @@ class SigmaEngine:
     """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch)."""
 
     def __init__(self, ruleset: SigmaRuleSet, state: StateStore, suppressed: Suppression | None = None,
-                 reload_path: Path | None = None, reload_interval: float = 0.0) -> None:
+                 sources: SigmaSources | None = None, reload_interval: float = 0.0) -> None:
         self._state = state
         self._suppressed = suppressed
-        self._reload_path = reload_path
-        self._watch = (ChangeWatch(lambda: path_fingerprint(reload_path), reload_interval)
-                       if reload_path is not None else None)
+        self._sources = sources
+        self._watch = ChangeWatch(sources.watch_fingerprint, reload_interval) if sources is not None else None
         self.replace_rules(ruleset)
 
     def replace_rules(self, ruleset: SigmaRuleSet) -> None:
@@ -253,17 +282,17 @@ class SigmaEngine:
         return self._index.ruleset
 
     def maybe_reload(self) -> bool:
-        """Reload the rules directory when its files changed (checked at most every ``reload_interval``)."""
-        if self._watch is None or self._reload_path is None or not self._watch.changed():
+        """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``)."""
+        if self._watch is None or self._sources is None or not self._watch.changed():
             return False
         try:
-            ruleset = SigmaRuleSet.load(self._reload_path)
+            ruleset = self._sources.load()
         except OSError as exc:
             log.error("sigma reload failed, keeping %d rules: %s", len(self.ruleset.rules), exc)
             return False
         self.replace_rules(ruleset)
-        log.info("sigma rules reloaded from %s: %d rules, %d correlations, %d issues", self._reload_path,
-                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues))
+        log.info("sigma rules reloaded: %d rules, %d correlations, %d issues, %d left out by the pack filters",
+                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues), ruleset.filtered_out)
         return True
 
     def evaluate(self, events: Sequence[SecurityEvent],

@@ -117,6 +117,7 @@ class CompiledPack:
     issues: tuple[LoadIssue, ...]
     fingerprint: str
     sources: tuple[str, ...] = ()
+    filtered_out: int = 0  # rules and correlations a filter left out (``filter_pack``)
 
 
 @dataclass(frozen=True)
@@ -402,28 +403,33 @@ def compile_documents(documents: list[tuple[str, str]]) -> CompiledPack:
                         tuple(o for o, _ in documents))
 
 
-def assemble(pack: CompiledPack, keep: RuleFilter | None = None) -> SigmaRuleSet:
-    """The runnable rule set: the filter applied, predicates and field resolvers compiled (fast: no pySigma).
-
-    A correlation the filter keeps keeps its member rules too; members the filter left out only feed
-    the correlation (they do not emit hits of their own).
-    """
-    kept_corr = tuple(c for c in pack.correlations if keep is None or keep.keeps((c.rule_id,), c.info))
+def filter_pack(pack: CompiledPack, keep: RuleFilter) -> CompiledPack:
+    """The rules ``keep`` keeps. A correlation it keeps keeps its member rules too; members the filter
+    left out only feed the correlation (they emit no hits of their own)."""
+    kept_corr = tuple(c for c in pack.correlations if keep.keeps((c.rule_id,), c.info))
     needed = {m for c in kept_corr for m in c.members}
-    own = [keep is None or keep.keeps((r.rule_id, *r.refs), r.info) for r in pack.rules]
-    chosen = [i for i, r in enumerate(pack.rules) if own[i] or i in needed]
+    own = [keep.keeps((r.rule_id, *r.refs), r.info) for r in pack.rules]
+    chosen = [i for i in range(len(pack.rules)) if own[i] or i in needed]
     position = {old: new for new, old in enumerate(chosen)}
-    compiler = Compiler()
-    rules = tuple(replace(pack.rules[i], predicate=compiler.compile(pack.rules[i].plan),
-                          emits=pack.rules[i].emits and own[i]) for i in chosen)
+    rules = tuple(pack.rules[i] if own[i] else replace(pack.rules[i], emits=False) for i in chosen)
     correlations = tuple(replace(c, members=tuple(position[m] for m in c.members)) for c in kept_corr)
-    for corr in correlations:
+    return replace(pack, rules=rules, correlations=correlations,
+                   filtered_out=pack.filtered_out + len(pack.rules) - len(chosen)
+                   + len(pack.correlations) - len(kept_corr))
+
+
+def assemble(pack: CompiledPack, keep: RuleFilter | None = None) -> SigmaRuleSet:
+    """The runnable rule set: the filter applied, predicates and field resolvers compiled (fast: no pySigma)."""
+    if keep is not None:
+        pack = filter_pack(pack, keep)
+    compiler = Compiler()
+    rules = tuple(replace(r, predicate=compiler.compile(r.plan)) for r in pack.rules)
+    for corr in pack.correlations:
         for name in (*(f for fields in corr.group_by for f in fields), corr.value_field):
             if name:
                 compiler.field(name)
-    filtered_out = sum(1 for i, r in enumerate(pack.rules) if not own[i] and i not in needed)
-    return SigmaRuleSet(rules, correlations, pack.issues, MappingProxyType(dict(compiler.resolvers)),
-                        pack.fingerprint, pack.sources, filtered_out)
+    return SigmaRuleSet(rules, pack.correlations, pack.issues, MappingProxyType(dict(compiler.resolvers)),
+                        pack.fingerprint, pack.sources, pack.filtered_out)
 
 
 def merge_packs(packs: Sequence[CompiledPack]) -> CompiledPack:
@@ -454,7 +460,7 @@ def merge_packs(packs: Sequence[CompiledPack]) -> CompiledPack:
         return packs[0]
     digest = hashlib.sha256("|".join(p.fingerprint for p in packs).encode()).hexdigest()[:16]
     return CompiledPack(tuple(rules), tuple(correlations), tuple(issues), digest,
-                        tuple(s for p in packs for s in p.sources))
+                        tuple(s for p in packs for s in p.sources), sum(p.filtered_out for p in packs))
 
 
 def build_ruleset(documents: list[tuple[str, str]], keep: RuleFilter | None = None) -> SigmaRuleSet:
