@@ -99,6 +99,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from secustream.api.app import create_app
+    from secustream.api.proxies import server_options
     from secustream.api.security import check_secret_key
     from secustream.runtime import kafka_reachable
     from secustream.state import RedisState
@@ -107,7 +108,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     kafka = settings.KAFKA_SERVER
     app = create_app(settings, migrated_engine(settings), RedisState.from_url(settings.REDIS_URL),
                      CollectorRegistry(), kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
-    uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info")
+    uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info",
+                **server_options())  # type: ignore[arg-type]
     return 0
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import socket
 from datetime import timedelta
+from typing import Any
 
 from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream import __version__
+from secustream.alerts.hits import AlertPolicy, Detection, DetectionLookup
+from secustream.alerts.notify import WebhookConfig, WebhookSink
+from secustream.alerts.stage import AlertStage
+from secustream.alerts.story import build_story_writer
 from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.reload import RulesReloader
@@ -20,12 +25,14 @@ from secustream.analyzer.rules_tier import RulesTier
 from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.packs import SigmaSources
+from secustream.analyzer.verdict import RiskLevel
 from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
-from secustream.metrics import AnalyzerMetrics, HybridMetrics
+from secustream.metrics import AlertMetrics, AnalyzerMetrics, HybridMetrics
 from secustream.sanitize import TimeWindow
 from secustream.state import StateStore
+from secustream.storage import alerts as alerts_store
 from secustream.storage.repository import VerdictRepository
 
 ANALYZER_VERSION = f"secustream-{__version__}"
@@ -65,6 +72,50 @@ def retry_policy(settings: Settings) -> RetryPolicy:
                        settings.ANALYZER_MAX_ATTEMPTS)
 
 
+def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> DetectionLookup:
+    """rule id → title, window and grouping fields, read from the live (hot-reloaded) rule sets."""
+
+    def lookup(rule_id: str) -> Detection | None:
+        if rule_id.startswith("sigma:"):
+            if sigma is None:
+                return None
+            found = sigma.find(rule_id)
+            if found is None:
+                return None
+            seconds = getattr(found, "seconds", None)
+            return Detection(found.title, seconds)
+        rule = next((r for r in engine.ruleset.rules if r.id == rule_id), None)
+        if rule is None:
+            return None
+        threshold = rule.spec.threshold
+        return Detection(rule.spec.description, threshold.window_seconds if threshold else None,
+                         rule.group_by[0] if rule.group_by else ())
+
+    return lookup
+
+
+def build_alert_stage(settings: Settings, db: Engine, lookup: DetectionLookup, llm_tier: Any | None,
+                      registry: CollectorRegistry | None = None) -> AlertStage | None:
+    """Alerts, incidents, stories and the webhook from settings; None when ALERTS_ENABLED is off."""
+    if not settings.ALERTS_ENABLED:
+        return None
+    policy = AlertPolicy(RiskLevel(settings.ALERT_MIN_LEVEL), settings.ALERT_DEDUP_WINDOW_SECONDS, lookup)
+    webhook = None
+    if settings.ALERT_WEBHOOK_URL:
+        def dead_letter(target: str, kind: str, subject: str, payload: dict[str, Any], attempts: int,
+                        error: str) -> None:
+            with db.begin() as conn:
+                alerts_store.add_dead_letter(conn, target, kind, subject, payload, attempts, error)
+
+        webhook = WebhookSink(WebhookConfig(
+            settings.ALERT_WEBHOOK_URL, settings.ALERT_WEBHOOK_FORMAT, settings.ALERT_WEBHOOK_RETRIES,
+            settings.ALERT_WEBHOOK_BACKOFF_SECONDS, settings.ALERT_WEBHOOK_TIMEOUT_SECONDS), dead_letter)
+    return AlertStage(db, policy, incident_window=timedelta(seconds=settings.INCIDENT_WINDOW_SECONDS),
+                      stories=build_story_writer(settings, llm_tier), webhook=webhook,
+                      notify_min_level=RiskLevel(settings.ALERT_WEBHOOK_MIN_LEVEL),
+                      metrics=AlertMetrics(registry) if registry is not None else None)
+
+
 def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
                  client_id: str | None = None) -> AnalyzerWorker:
     metrics = AnalyzerMetrics(registry)
@@ -89,4 +140,5 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
         reloader=reloader, limits=record_limits(settings), retry=retry_policy(settings),
         health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),
+        alerts=build_alert_stage(settings, db, detection_lookup(engine, sigma), hybrid.llm, registry),
     )

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from secustream.api.live import LiveHub
 from secustream.api.schemas import ROLE_RANK, Role
-from secustream.api.security import PasswordHasher, TokenCodec, TokenError, VerifiedTokens
+from secustream.api.security import PasswordHasher, TokenClaims, TokenCodec, TokenError, VerifiedTokens
 from secustream.api.throttle import LoginThrottle
 from secustream.config import Settings
 from secustream.state import StateStore
@@ -51,12 +51,17 @@ Ctx = Annotated[ApiContext, Depends(get_ctx)]
 
 
 def get_conn(ctx: Ctx) -> Iterator[Connection]:
-    """One transaction per request, committed when the handler returns without error."""
+    """One transaction per request, committed when the handler returns without error.
+
+    Scoped to the handler (``scope="function"``): the commit runs before the response is sent, so a
+    write is visible to the client's very next request, and a failed commit answers 503 (the database
+    error handler) with the whole transaction rolled back, never a 200 for something not stored.
+    """
     with ctx.engine.begin() as conn:
         yield conn
 
 
-Conn = Annotated[Connection, Depends(get_conn)]
+Conn = Annotated[Connection, Depends(get_conn, scope="function")]
 
 # tokenUrl is relative to the OpenAPI document's server; the real path is set in create_app's docs.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
@@ -66,25 +71,31 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def bearer_subject(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
-    """The verified subject of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
+async def bearer_claims(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims:
+    """The verified claims of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
     if not token:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        return ctx.verified.subject(token)
+        return ctx.verified.claims(token)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from None
 
 
-Subject = Annotated[str, Depends(bearer_subject)]
+Claims = Annotated[TokenClaims, Depends(bearer_claims)]
 
 
-def active(user: dict[str, Any] | None) -> dict[str, Any]:
-    """The user row if it exists and is enabled; 401 otherwise (so disabling a user revokes their tokens)."""
+def active(user: dict[str, Any] | None, claims: TokenClaims) -> dict[str, Any]:
+    """The user row if it exists, is enabled and still honours the token's version; 401 otherwise.
+
+    A password reset, role change, disable, logout or admin revocation bumps the account's version, so every
+    token issued before it is refused here, on the next request.
+    """
     if user is None:
         raise _unauthorized("unknown user")
     if not user["is_active"]:
         raise _unauthorized("account disabled")
+    if user["token_version"] != claims.version:
+        raise _unauthorized("token revoked: sign in again")
     return user
 
 
@@ -95,10 +106,10 @@ def check_role(user: dict[str, Any], role: Role) -> dict[str, Any]:
     return user
 
 
-def current_user(ctx: Ctx, username: Subject) -> dict[str, Any]:
-    """The active user named by a valid bearer token; 401 otherwise (disabled users included)."""
+def current_user(ctx: Ctx, claims: Claims) -> dict[str, Any]:
+    """The active user a valid, unrevoked bearer token names; 401 otherwise (disabled users included)."""
     with ctx.engine.connect() as conn:
-        return active(queries.get_user_by_name(conn, username))
+        return active(queries.get_user(conn, claims.user_id), claims)
 
 
 CurrentUser = Annotated[dict[str, Any], Depends(current_user)]

@@ -177,6 +177,10 @@ class UserUpdate(BaseModel):
     _check_password = field_validator("password")(_password_bytes)
 
 
+class RevokedCount(BaseModel):
+    accounts: int = Field(description="Accounts whose existing tokens no longer work")
+
+
 class RuleOut(BaseModel):
     id: str
     description: str

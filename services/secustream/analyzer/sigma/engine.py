@@ -239,6 +239,8 @@ class _Index:
             for position, rule_index in enumerate(corr.members):
                 self.members[rule_index] = (*self.members.get(rule_index, ()), (corr, position))
         self._by_logsource: dict[frozenset[str], _Prefilter] = {}
+        self.by_id: dict[str, DetectionRule | Correlation] = {r.rule_id: r for r in ruleset.rules}
+        self.by_id.update((c.rule_id, c) for c in ruleset.correlations)
 
     def candidates(self, tokens: frozenset[str]) -> _Prefilter:
         found = self._by_logsource.get(tokens)
@@ -280,6 +282,10 @@ class SigmaEngine:
     @property
     def ruleset(self) -> SigmaRuleSet:
         return self._index.ruleset
+
+    def find(self, rule_id: str) -> DetectionRule | Correlation | None:
+        """A loaded rule or correlation by its ``sigma:`` id (title, author, references for attribution)."""
+        return self._index.by_id.get(rule_id)
 
     def maybe_reload(self) -> bool:
         """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``)."""

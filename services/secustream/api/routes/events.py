@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from secustream.analyzer.rules import RuleSet
 from secustream.analyzer.rules.suppressions import suppress_false_positive
 from secustream.analyzer.verdict import RiskLevel
-from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Ctx, Subject, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer
 from secustream.api.pages import event_out
 from secustream.api.schemas import (
     THREAT_PATTERN,
@@ -34,7 +34,7 @@ EventId = Annotated[UUID, Path(description="The event id (UUID)")]
 
 @router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
 async def list_events(
-    ctx: Ctx, username: Subject,
+    ctx: Ctx, claims: Claims,
     risk_level: Annotated[list[RiskLevel] | None, Query(description="One or more risk levels")] = None,
     tier: Annotated[list[Annotated[str, Query(pattern=TIER_PATTERN)]] | None,
                     Query(description="Deciding tier(s): rules, model, llm")] = None,
@@ -65,7 +65,7 @@ async def list_events(
         since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
     )
     try:
-        body = await ctx.pages.page(username, Role.VIEWER, filters, limit, cursor)
+        body = await ctx.pages.page(claims, Role.VIEWER, filters, limit, cursor)
     except queries.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
