@@ -22,7 +22,7 @@ from secustream.analyzer.sigma.loader import CompiledPack, compile_documents, re
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-1"
+FORMAT = "plan-2"
 
 
 def content_fingerprint(documents: list[tuple[str, str]], root: Path | str) -> str:

@@ -14,7 +14,7 @@ Node shapes (the first item names the node):
 - ``("v", field, tests)``: tests over the raw field value (numbers, regex, cidr, cased strings …)
 - ``("kw", tests)``: Sigma ``keywords`` over the event's texts (``fields.keyword_texts``)
 
-String tests are ``("eq"|"contains"|"start"|"end", (values, ...))`` or ``("glob", regex)``; one
+String tests are ``("eq"|"contains"|"start"|"end", (values, ...))`` or ``("glob", regex, longest literal)``; one
 ``("s", …)`` node holds every alternative of an OR on one field, so ``Image|endswith: [a, b, c]``
 becomes one ``str.endswith(tuple)`` call. Raw tests are ``("str", cased, string_test)``,
 ``("num", n)``, ``("bool", b)``, ``("re", pattern, flags)``, ``("cidr", network)``,
@@ -154,8 +154,9 @@ def string_test(value: SigmaString, cased: bool) -> StringTest:
         if len(parts) == 2 and parts[0] is multi and isinstance(parts[1], str):
             return ("end", (norm(parts[1]),))
         if parts == [multi]:
-            return ("glob", ".*")
-    return ("glob", "".join(".*" if p is multi else "." if p is single else re.escape(norm(p)) for p in parts))
+            return ("glob", ".*", "")
+    longest = max((norm(p) for p in parts if isinstance(p, str)), key=len, default="")
+    return ("glob", "".join(".*" if p is multi else "." if p is single else re.escape(norm(p)) for p in parts), longest)
 
 
 def _value_tests(value: Any) -> tuple[Node, ...]:
@@ -243,10 +244,8 @@ MAX_ALTERNATIVES = 32
 def _literals(test: StringTest) -> tuple[str, ...] | None:
     """Literals one of which a value passing ``test`` contains (None: no usable literal)."""
     kind = test[0]
-    if kind == "glob":
-        pieces = re.split(r"\.\*|\.", test[1])
-        longest = max((re.sub(r"\\(.)", r"\1", p) for p in pieces), key=len, default="")
-        return (longest,) if len(longest) >= MIN_LITERAL else None
+    if kind == "glob":  # the longest literal piece between the wildcards
+        return (test[2],) if len(test[2]) >= MIN_LITERAL else None
     values = test[1]
     return values if all(len(v) >= MIN_LITERAL for v in values) else None
 
