@@ -15,6 +15,8 @@ from urllib.parse import quote
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from secustream.feedback import PROPOSAL_DAYS
+
 DEFAULT_SECRET_KEY = "change-me"
 
 
@@ -150,6 +152,8 @@ class Settings(BaseSettings):
     GRAFANA_URL: str = ""  # dashboard links to Grafana when set
     MAX_REQUEST_BYTES: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=16)  # bcrypt cost factor
+    # an analyst's false positive proposes a rule + entity suppression that lapses after this many days
+    SUPPRESSION_PROPOSAL_DAYS: float = Field(default=PROPOSAL_DAYS, gt=0, le=365)
 
     @field_validator("API_V1_STR")
     @classmethod

@@ -109,7 +109,8 @@ def get_alert(alert_id: AlertId, conn: Conn, _user: Viewer) -> Any:
               responses={**AUTH_RESPONSES, **NOT_FOUND, 400: {"model": Message}})
 def patch_alert(alert_id: AlertId, body: AlertPatch, conn: Conn, user: Analyst, ctx: Ctx) -> Any:
     """Acknowledge, assign, annotate or close an alert (with a resolution). Every change is audited; a false
-    positive also becomes feedback on its events and suppresses its rule for its entity."""
+    positive also becomes feedback on its events and proposes suppressing its rule for its entity (an admin
+    approves it: POST /suppressions/{id}/approve)."""
     found = _triage(conn, [alert_id], body, user, ctx)
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="alert not found")
@@ -133,5 +134,6 @@ def _triage(conn: Any, ids: list[UUID], body: AlertPatch, user: dict[str, Any], 
         ruleset = RuleSet.load(ctx.settings.rules_path)
         for alert in after:
             if before.get(alert["id"], {}).get("resolution") != resolution:
-                feed_resolution(conn, alert, resolution, int(user["id"]), changes.get("notes"), ruleset)
+                feed_resolution(conn, alert, resolution, int(user["id"]), changes.get("notes"), ruleset,
+                                ctx.settings.SUPPRESSION_PROPOSAL_DAYS)
     return after
