@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     RULES_PATH: str = ""  # file or directory of YAML rules; empty = the packaged defaults
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
     SIGMA_RULES_PATH: str = ""  # Sigma rules dir (recursive) or file; empty = packaged starter set; "off" = none
+    # installed Sigma content packs (docs/sigma.md "Content packs"): `secustream rules install` writes here
+    SIGMA_PACKS_DIR: str = ""  # empty = none (`secustream up` uses <data-dir>/packs)
+    SIGMA_CACHE_DIR: str = ""  # compiled rules by content fingerprint; empty = <packs dir>/.cache, else no cache
+    SIGMA_MIN_LEVEL: Literal["informational", "low", "medium", "high", "critical"] = "medium"  # packs only
+    SIGMA_STATUSES: str = "stable,test"  # comma list of stable/test/experimental (packs only)
+    SIGMA_INCLUDE: str = ""  # comma list of tag/id/logsource patterns (fnmatch); empty = all
+    SIGMA_EXCLUDE: str = ""  # comma list of tag/id/logsource patterns; wins over SIGMA_INCLUDE
     MODEL_DIR: str = "./models"
 
     # --- hybrid analyzer: model tier (docs/analyzer.md)
@@ -196,6 +203,17 @@ class Settings(BaseSettings):
         if self.SIGMA_RULES_PATH:
             return Path(self.SIGMA_RULES_PATH)
         return Path(__file__).parent / "rules" / "sigma"
+
+    @property
+    def sigma_packs_dir(self) -> Path | None:
+        return Path(self.SIGMA_PACKS_DIR) if self.SIGMA_PACKS_DIR else None
+
+    @property
+    def sigma_cache_dir(self) -> Path | None:
+        if self.SIGMA_CACHE_DIR:
+            return Path(self.SIGMA_CACHE_DIR)
+        packs = self.sigma_packs_dir
+        return packs / ".cache" if packs is not None else None
 
 
 def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:

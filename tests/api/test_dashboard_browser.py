@@ -100,6 +100,13 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         for risk in page.locator("#feed tbody tr td:nth-child(2)").all_inner_texts():
             assert risk == "critical"
 
+        # sign out revokes on the server: the token the page held no longer works anywhere
+        token = page.evaluate("sessionStorage.getItem('secustream.token')")
+        page.click("#logout")
+        expect(page.locator("#login-view")).to_be_visible()
+        assert page.evaluate("sessionStorage.getItem('secustream.token')") is None
+        assert api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
     with api.engine.connect() as conn:
         stored = queries.list_feedback(conn, item.event.event_id)
     assert [(f["username"], f["label"], f["note"]) for f in stored] == [

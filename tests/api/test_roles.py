@@ -83,6 +83,7 @@ CASES = [
     Case("DELETE", f"{P}/events/{{event_id}}/feedback", "analyst", 204, lambda a: ("", {})),  # built per user
     Case("GET", f"{P}/stats", "viewer", 200, lambda a: (f"{P}/stats?bucket=day&since=2026-10-01T00:00:00Z", {})),
     Case("GET", f"{P}/rules", "viewer", 200, lambda a: (f"{P}/rules", {})),
+    Case("GET", f"{P}/rules/coverage", "viewer", 200, lambda a: (f"{P}/rules/coverage", {})),
     Case("PUT", f"{P}/rules/{{rule_id}}", "admin", 200,
          lambda a: (f"{P}/rules/SSH-BRUTE-FORCE", {"json": {"enabled": True}})),
     Case("GET", f"{P}/suppressions", "viewer", 200, lambda a: (f"{P}/suppressions", {})),

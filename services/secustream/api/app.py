@@ -29,7 +29,7 @@ from secustream.api.live import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
 from secustream.api.proxies import ClientAddress
-from secustream.api.routes import alerts, audit, auth, events, incidents, insights, live, system, users
+from secustream.api.routes import alerts, audit, auth, content, events, incidents, insights, live, system, users
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
 from secustream.api.throttle import LoginThrottle, ThrottlePolicy
@@ -98,8 +98,9 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
+    app.state.coverage = content.CoverageView(settings)
     app.include_router(system.router)
-    for module in (auth, events, alerts, incidents, insights, users, audit, live):
+    for module in (auth, events, alerts, incidents, insights, content, users, audit, live):
         app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)

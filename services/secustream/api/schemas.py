@@ -256,3 +256,12 @@ class ModelVersionOut(BaseModel):
     active: bool
     notes: str | None
     created_at: datetime
+
+
+class RuleCoverage(BaseModel):
+    """ATT&CK coverage of the loaded Sigma rules (docs/sigma.md "Coverage")."""
+
+    rules: int = Field(description="rules and correlations that emit hits")
+    with_attack_tags: int = Field(description="of them, rules tagged with at least one ATT&CK technique")
+    techniques: int = Field(description="distinct techniques covered")
+    tactics: dict[str, dict[str, int]] = Field(description="tactic -> technique -> number of rules")

@@ -53,6 +53,12 @@ function signOut(message) {
   show("login");
 }
 
+async function logOut() {
+  // Revoke on the server too (every token of the account), then forget the token here either way.
+  try { await api("/auth/logout", {method: "POST"}); } catch (_) { /* already unusable */ }
+  signOut();
+}
+
 async function signIn(event) {
   event.preventDefault();
   $("#login-error").textContent = "";
@@ -313,7 +319,7 @@ function grafanaLinks() {
 document.addEventListener("DOMContentLoaded", () => {
   grafanaLinks();
   $("#login-form").addEventListener("submit", signIn);
-  $("#logout").addEventListener("click", () => signOut());
+  $("#logout").addEventListener("click", logOut);
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); $("#filter-error").textContent = ""; loadEvents(true); });
   $("#filters").addEventListener("reset", () => setTimeout(() => loadEvents(true), 0));
   $("#load-more").addEventListener("click", () => loadEvents(false));
