@@ -143,6 +143,35 @@ def test_trusted_proxies_reach_the_api_settings() -> None:
     assert by_key(build(raw))["ConfigMap/demo-config"]["data"]["TRUSTED_PROXIES"] == "10.244.0.0/16,fd00::/8"
 
 
+def test_alerts_spec_reaches_the_analyzer() -> None:
+    """spec.alerts becomes ALERT_*/INCIDENT_* settings; a webhook URL in a Secret stays out of the ConfigMap."""
+    from secustream.config import Settings
+
+    default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]
+    alert_keys = {k for k in default if k.startswith(("ALERT", "INCIDENT"))}
+    assert alert_keys <= set(Settings.model_fields), "the operator emits only settings the service reads"
+    assert default["ALERT_MIN_LEVEL"] == "medium" and default["ALERT_WEBHOOK_URL"] == ""
+    assert Settings(_env_file=None, **{k: default[k] for k in alert_keys}).ALERT_DEDUP_WINDOW_SECONDS == 600
+    raw = spec()
+    raw["alerts"] = {"minLevel": "high", "incidentWindowSeconds": 900,
+                     "webhook": {"urlSecretRef": {"name": "hooks"}, "payload": "alertmanager"}}
+    objs = by_key(build(raw))
+    data = objs["ConfigMap/demo-config"]["data"]
+    assert data["ALERT_MIN_LEVEL"] == "high" and data["INCIDENT_WINDOW_SECONDS"] == "900"
+    assert data["ALERT_WEBHOOK_FORMAT"] == "alertmanager" and "ALERT_WEBHOOK_URL" not in data
+    env = {e["name"]: e for e in objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hooks"
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    bad = spec()
+    bad["alerts"] = {"minLevel": "loud"}
+    try:
+        build(bad)
+    except Exception as exc:  # noqa: BLE001 - the operator's SpecError
+        assert "spec.alerts.minLevel" in str(exc)
+    else:
+        raise AssertionError("an invalid alerts level was accepted")
+
+
 def test_topics_and_service_monitors() -> None:
     objs = by_key(build(spec(**{"kafka.strimziCluster": "demo", "kafka.partitions": 8,
                                 "kafka.topic": "custom-events"})))
