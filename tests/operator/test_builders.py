@@ -165,7 +165,7 @@ def test_alerts_spec_reaches_the_analyzer() -> None:
     assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
     bad = spec()
     bad["alerts"] = {"minLevel": "loud"}
-    with pytest.raises(SpecError, match="spec.alerts.minLevel"):
+    with pytest.raises(SpecError, match=r"spec\.alerts\.minLevel"):
         build(bad)
 
 
