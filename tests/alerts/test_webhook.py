@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from secustream.alerts.notify import WebhookConfig, WebhookSink
 from secustream.storage import alerts as store
 
-from .helpers import analyse, sshd_events, stage_for, store_and_alert
+from .helpers import sshd_alerted
 
 
 class Receiver:
@@ -98,9 +98,7 @@ def test_stage_dead_letters_after_the_last_retry(receiver, pg_url: str) -> None:
             store.add_dead_letter(conn, *args)
 
     sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0), dead_letter)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine, webhook=sink)
-    store_and_alert(db, stage, items)
+    stage, _items = sshd_alerted(db, webhook=sink)
     assert stage.wait_idle(30)
     with db.connect() as conn:
         letters = store.list_dead_letters(conn)

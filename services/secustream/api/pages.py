@@ -39,7 +39,7 @@ class PageReader(Protocol):
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
-        """An ``AlertPage`` (the alert queue), the same way; raises alerts.CursorError on a bad cursor."""
+        """An ``AlertPage`` (the alert queue), the same way; raises queries.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:

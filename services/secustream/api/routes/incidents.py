@@ -12,6 +12,7 @@ from secustream.api.deps import AUTH_RESPONSES, Conn, Ctx, Viewer
 from secustream.api.schemas import Message
 from secustream.api.schemas_alerts import EntityKind, EntityView, IncidentDetail, IncidentPage
 from secustream.storage import alerts as store
+from secustream.storage.queries import CursorError
 
 router = APIRouter(tags=["incidents"])
 
@@ -32,7 +33,7 @@ def list_incidents(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="status is open or closed")
     try:
         return store.list_incidents(conn, statuses, limit, cursor)
-    except store.CursorError as exc:
+    except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
 
 
