@@ -109,3 +109,13 @@ def test_stage_dead_letters_after_the_last_retry(receiver, pg_url: str) -> None:
     assert r.attempts == 3 * len(letters)
     stage.close()
     db.dispose()
+
+
+def test_close_dead_letters_what_it_could_not_send(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(10_000)
+    dead: list[Any] = []
+    sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0.2), lambda *a: dead.append(a))
+    for i in range(5):
+        sink.notify("alert.created", {"id": f"a-{i}", "level": "high"})
+    sink.close(timeout=0.5)
+    assert sorted(d[2] for d in dead) == [f"a-{i}" for i in range(5)]  # every one accounted for
