@@ -158,6 +158,7 @@ def test_running_analyzer_picks_up_an_installed_pack_and_verdicts_carry_attribut
     time.sleep(0.01)
     [hits] = engine.evaluate([event])  # the hot-reload check runs before the batch
     assert [h.rule_id for h in hits] == ["sigma:5f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11"]
+    assert hits[0].detail == "matched Sigma rule 'Rule mimi' (by Test Author; ref https://example.org/mimi)"
     rule = engine.find(hits[0].rule_id)
     assert rule is not None and rule.info.author == "Test Author"
     assert rule.info.references == ("https://example.org/mimi",)
