@@ -22,6 +22,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.corpora import RULE_DIRS, SIGMAHQ, otrf_lines, otrf_recordings
+
 from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.sigma.cache import load_compiled
 from secustream.analyzer.sigma.filters import RuleFilter
@@ -29,7 +31,6 @@ from secustream.analyzer.sigma.loader import assemble, filter_pack, merge_packs
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
-from tests.corpora import RULE_DIRS, SIGMAHQ, otrf_lines, otrf_recordings
 
 HIGH = RISK_ORDER[RiskLevel.HIGH]
 
