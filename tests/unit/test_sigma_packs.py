@@ -192,3 +192,16 @@ def test_cli_install_list_and_coverage(pack_v1: Path, tmp_path: Path, capsys: py
     data = json.loads(capsys.readouterr().out)
     assert data["tactics"] == {"credential_access": {"T1003.001": 1}} and data["rules"] == 1
 
+
+
+def test_up_keeps_packs_in_the_data_dir_and_says_how_to_add_the_corpus(pack_v1: Path, tmp_path: Path) -> None:
+    from secustream.config import Settings
+    from secustream.up import with_packs
+
+    settings, line = with_packs(Settings(), tmp_path / "data")
+    assert str(tmp_path / "data" / "packs") == settings.SIGMA_PACKS_DIR
+    assert "packs none" in line and "secustream rules install https://" in line
+    assert f"--packs-dir {tmp_path / 'data' / 'packs'}" in line
+    install(str(pack_v1), tmp_path / "data" / "packs", "core")
+    _settings, line = with_packs(Settings(), tmp_path / "data")
+    assert "packs core (2 rules)" in line
