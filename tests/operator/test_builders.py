@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+import pytest
 
 from secustream_operator import builders
 from secustream_operator.builders.common import CHECKSUM_ANNOTATION
-from secustream_operator.spec import normalise
+from secustream_operator.spec import SpecError, normalise
 from tests.operator.specs import MATRIX, spec
 
 
@@ -166,6 +167,31 @@ def test_trusted_proxies_reach_the_api_settings() -> None:
     raw = spec()
     raw["api"]["trustedProxies"] = ["10.244.0.0/16", "fd00::/8"]
     assert by_key(build(raw))["ConfigMap/demo-config"]["data"]["TRUSTED_PROXIES"] == "10.244.0.0/16,fd00::/8"
+
+
+def test_alerts_spec_reaches_the_analyzer() -> None:
+    """spec.alerts becomes ALERT_*/INCIDENT_* settings; a webhook URL in a Secret stays out of the ConfigMap."""
+    from secustream.config import Settings
+
+    default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]
+    alert_keys = {k for k in default if k.startswith(("ALERT", "INCIDENT"))}
+    assert alert_keys <= set(Settings.model_fields), "the operator emits only settings the service reads"
+    assert default["ALERT_MIN_LEVEL"] == "medium" and default["ALERT_WEBHOOK_URL"] == ""
+    assert Settings(_env_file=None, **{k: default[k] for k in alert_keys}).ALERT_DEDUP_WINDOW_SECONDS == 600
+    raw = spec()
+    raw["alerts"] = {"minLevel": "high", "incidentWindowSeconds": 900,
+                     "webhook": {"urlSecretRef": {"name": "hooks"}, "payload": "alertmanager"}}
+    objs = by_key(build(raw))
+    data = objs["ConfigMap/demo-config"]["data"]
+    assert data["ALERT_MIN_LEVEL"] == "high" and data["INCIDENT_WINDOW_SECONDS"] == "900"
+    assert data["ALERT_WEBHOOK_FORMAT"] == "alertmanager" and "ALERT_WEBHOOK_URL" not in data
+    env = {e["name"]: e for e in objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hooks"
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    bad = spec()
+    bad["alerts"] = {"minLevel": "loud"}
+    with pytest.raises(SpecError, match=r"spec\.alerts\.minLevel"):
+        build(bad)
 
 
 def test_topics_and_service_monitors() -> None:

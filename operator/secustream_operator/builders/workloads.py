@@ -41,6 +41,12 @@ def llm_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [secret_env("OPENAI_API_KEY", ref, optional=True)] if ref.get("name") else []
 
 
+def alerts_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The webhook URL from its Secret (it may carry a token), when spec.alerts.webhook.urlSecretRef is set."""
+    ref = spec["alerts"]["webhook"].get("urlSecretRef") or {}
+    return [secret_env("ALERT_WEBHOOK_URL", {"key": "url", **ref})] if ref.get("name") else []
+
+
 def rules_mount(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not (ctx.spec.get("rules") or {}).get("files"):
         return [], []
@@ -138,7 +144,8 @@ def analyzer(ctx: Context, replicas: int | None) -> dict[str, Any]:
     rule_mounts, rule_volumes = rules_mount(ctx)
     pack_inits, pack_mounts, pack_volumes = sigma_packs(ctx)
     mounts = [{"name": "models", "mountPath": MODEL_DIR}, *rule_mounts, *pack_mounts]
-    c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec)], "analyzer", mounts)
+    c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec), *alerts_env(spec)],
+                         "analyzer", mounts)
     c["ports"] = [metrics_port()]
     # /healthz turns 503 when records wait and nothing is committed (e.g. the database is down): the pod
     # goes unready and the stuck-partition alert fires; liveness only asks whether the process answers.
