@@ -135,6 +135,31 @@ def test_commands_env_and_secrets() -> None:
     assert redis_secret["ConfigMap/demo-rules"]["data"] == {"extra.yaml": "- id: r1\n  severity: high\n"}
 
 
+def test_sigma_packs_install_in_init_containers_and_filters_reach_the_settings() -> None:
+    default = by_key(build(spec()))
+    config = default["ConfigMap/demo-config"]["data"]
+    assert "SIGMA_PACKS_DIR" not in config and config["SIGMA_MIN_LEVEL"] == "medium"
+    assert config["SIGMA_STATUSES"] == "stable,test"
+    assert "initContainers" not in default["Deployment/demo-analyzer"]["spec"]["template"]["spec"]
+    objs = by_key(build(MATRIX["sigma-packs"]))
+    config = objs["ConfigMap/demo-config"]["data"]
+    assert config["SIGMA_PACKS_DIR"] == "/var/lib/secustream/sigma-packs"
+    assert (config["SIGMA_MIN_LEVEL"], config["SIGMA_STATUSES"], config["SIGMA_EXCLUDE"]) == (
+        "high", "stable", "attack.t1059*")
+    pod = objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]
+    core, local = pod["initContainers"]
+    assert core["name"] == "sigma-pack-sigma-core"
+    assert core["args"] == ["rules", "install", "https://example.org/sigma_core.zip", "--name", "sigma_core",
+                            "--packs-dir", "/var/lib/secustream/sigma-packs"]
+    assert local["args"][2] == "/etc/secustream/sigma-pack-sources/local"
+    assert {"name": "sigma-src-local", "mountPath": "/etc/secustream/sigma-pack-sources/local",
+            "readOnly": True} in local["volumeMounts"]
+    assert {"name": "sigma-src-local", "configMap": {"name": "my-sigma-rules"}} in pod["volumes"]
+    assert {"name": "sigma-packs", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
+    mount = {"name": "sigma-packs", "mountPath": "/var/lib/secustream/sigma-packs"}
+    assert mount in pod["containers"][0]["volumeMounts"] and mount in core["volumeMounts"]
+
+
 def test_trusted_proxies_reach_the_api_settings() -> None:
     """spec.api.trustedProxies becomes TRUSTED_PROXIES; none by default (the TCP peer is the client)."""
     default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from secustream_operator import naming
-from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, Context
+from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, SIGMA_PACKS_DIR, Context
 
 
 def settings(spec: dict[str, Any]) -> dict[str, str]:
@@ -42,8 +42,16 @@ def settings(spec: dict[str, Any]) -> dict[str, str]:
     }
     if spec["redis"].get("url"):
         data["REDIS_URL"] = spec["redis"]["url"]
-    if (spec.get("rules") or {}).get("files"):
+    rules = spec.get("rules") or {}
+    if rules.get("files"):
         data["RULES_PATH"] = RULES_DIR
+    if rules.get("sigmaPacks"):
+        data["SIGMA_PACKS_DIR"] = SIGMA_PACKS_DIR
+    filters = rules.get("sigmaFilters") or {}
+    data["SIGMA_MIN_LEVEL"] = filters.get("minLevel", "medium")
+    data["SIGMA_STATUSES"] = ",".join(filters.get("statuses") or ["stable", "test"])
+    data["SIGMA_INCLUDE"] = ",".join(filters.get("include") or [])
+    data["SIGMA_EXCLUDE"] = ",".join(filters.get("exclude") or [])
     return data
 
 
