@@ -58,6 +58,8 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         page.fill("#password", PASSWORD)
         page.click("#login-form button[type=submit]")
         expect(page.locator("#whoami")).to_contain_text("analyst-user (analyst)")
+        expect(page.locator("#view-alerts")).to_be_visible()  # the alert queue is the default view
+        page.click('#views a[data-view="events"]')
         expect(page.locator("#feed tbody tr")).to_have_count(48)
         expect(page.locator("#live-status")).to_have_text("live")
         expect(page.locator("#risk-chart svg rect").first).to_be_attached()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from secustream.analyzer.rules import RuleSet
 from secustream.events import get_field
 from secustream.feedback import PROPOSAL_DAYS, FeedbackLabel, SuppressionStatus
 from secustream.storage import audit
+from secustream.storage.alerts import count_suppressed
 from secustream.storage.models import Event, Feedback, RuleSuppression, User
 from secustream.storage.models import Verdict as VerdictRow
 
@@ -100,31 +102,43 @@ class SuppressionIndex:
         self._engine = engine
         self._interval = interval
         self._next = 0.0
-        self._by_rule: dict[str, list[tuple[str | None, str | None]]] = {}
+        self._by_rule: dict[str, list[tuple[int, str | None, str | None]]] = {}
+        self._hits: Counter[int] = Counter()  # hits stopped per suppression id, not yet added to its row
+
+    def flush(self) -> None:
+        """Add the hits stopped since the last flush to the suppressions' counters (nothing dropped silently)."""
+        hits, self._hits = self._hits, Counter()
+        if not hits:
+            return
+        try:
+            with self._engine.begin() as conn:
+                count_suppressed(conn, dict(hits), datetime.now(UTC))
+        except Exception as exc:  # keep them for the next flush
+            self._hits.update(hits)
+            log.warning("suppressed-hit counts not written: %s", exc)
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next:
             return
         self._next = now + self._interval
+        self.flush()
         try:
             with Session(self._engine) as s:
                 rows = s.scalars(select(RuleSuppression).where(
                     RuleSuppression.active.is_(True), RuleSuppression.status == SuppressionStatus.APPROVED.value,
                     or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > datetime.now(UTC))))
-                index: dict[str, list[tuple[str | None, str | None]]] = {}
+                index: dict[str, list[tuple[int, str | None, str | None]]] = {}
                 for r in rows:
-                    index.setdefault(r.rule_id, []).append((r.field, r.value))
+                    index.setdefault(r.rule_id, []).append((r.id, r.field, r.value))
             self._by_rule = index
         except Exception as exc:  # keep the last good index when the database blips
             log.warning("rule suppressions not refreshed: %s", exc)
 
     def __call__(self, rule_id: str, doc: dict[str, Any]) -> bool:
         self.refresh()
-        for field, value in self._by_rule.get(rule_id, ()):
-            if field is None:  # a whole-rule suppression
-                return True
-            got = get_field(doc, field)
-            if got is not None and str(got) == value:
+        for suppression_id, field, value in self._by_rule.get(rule_id, ()):
+            if field is None or ((got := get_field(doc, field)) is not None and str(got) == value):
+                self._hits[suppression_id] += 1  # field None: a whole-rule suppression
                 return True
         return False

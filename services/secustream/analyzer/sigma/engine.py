@@ -253,6 +253,15 @@ class _Index:
         return found
 
 
+def attribution(rule: DetectionRule | Correlation) -> str:
+    """Title, author and first reference: the Detection Rule License asks for attribution wherever a
+    rule's output is shown, so every Sigma verdict's reason and analysis carry it."""
+    parts = [f"by {rule.info.author}"] if rule.info.author else []
+    if rule.info.references:
+        parts.append(f"ref {rule.info.references[0]}")
+    return f"'{rule.title}'" + (f" ({'; '.join(parts)})" if parts else "")
+
+
 def _hit(rule: DetectionRule | Correlation, detail: str) -> RuleHit:
     return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail)
 
@@ -320,7 +329,7 @@ class SigmaEngine:
                 if self._suppressed is not None and self._suppressed(rule.rule_id, doc):
                     continue
                 if rule.emits:
-                    hits[position].append(_hit(rule, f"matched Sigma rule '{rule.title}'"))
+                    hits[position].append(_hit(rule, f"matched Sigma rule {attribution(rule)}"))
                 for corr, member in index.members.get(i, ()):
                     obs = self._observation(corr, member, view, event)
                     if obs is not None:
@@ -334,7 +343,9 @@ class SigmaEngine:
                     fired.add((position, corr.rule_id))
                     what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
                             "temporal": "of the correlated rules"}[corr.kind]
-                    hits[position].append(_hit(corr, f"{count} {what} within {corr.seconds:g}s for {label}"))
+                    detail = (f"{count} {what} within {corr.seconds:g}s for {label}: "
+                              f"Sigma correlation {attribution(corr)}")
+                    hits[position].append(_hit(corr, detail))
         return hits
 
     @staticmethod

@@ -40,6 +40,7 @@ function show(view) {
   $("#login-view").hidden = view !== "login";
   $("#app-view").hidden = view !== "app";
   $("#logout").hidden = view !== "app";
+  $("#views").hidden = view !== "app";
 }
 
 function signOut(message) {
@@ -81,6 +82,8 @@ async function start() {
   } catch (_) { signOut(); return; }
   $("#whoami").textContent = `${state.user.username} (${state.user.role})`;
   show("app");
+  document.body.classList.toggle("can-triage", state.user.role !== "viewer");
+  route();  // alerts.js: the alert queue is the default view
   await Promise.all([loadEvents(true), loadStats()]);
   openStream();
 }
