@@ -9,6 +9,7 @@ A test checks that these defaults equal the CRD's ``default:`` values.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "redis": {},
     "database": {"secretRef": {"key": "uri"}},
     "generator": {"enabled": True, "replicas": 1, "eventsPerSecond": 50},
-    "api": {"replicas": 2, "serviceType": "ClusterIP", "jwtSecretRef": {"key": "secret"}},
+    "api": {"replicas": 2, "serviceType": "ClusterIP", "jwtSecretRef": {"key": "secret"}, "trustedProxies": []},
     "analyzer": {
         "replicas": {"min": 1, "max": 12},
         "autoscaling": {
@@ -72,7 +73,14 @@ DEFAULTS: dict[str, Any] = {
         "storage": {"size": "5Gi", "accessMode": "ReadWriteOnce"},
     },
     "monitoring": {"serviceMonitor": True, "prometheusReleaseLabel": "kube-prometheus-stack", "interval": "30s"},
+    "alerts": {
+        "enabled": True, "minLevel": "medium", "dedupWindowSeconds": 600, "incidentWindowSeconds": 3600,
+        "storyLlm": True,
+        "webhook": {"url": "", "urlSecretRef": {"key": "url"}, "payload": "json", "minLevel": "high", "retries": 5,
+                    "backoffSeconds": 1, "timeoutSeconds": 5},
+    },
 }
+ALERT_LEVELS = ("low", "medium", "high", "critical")
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -163,10 +171,23 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
     _secret_ref(spec, "database.secretRef", True, errors)
     _secret_ref(spec, "api.jwtSecretRef", True, errors)
     _secret_ref(spec, "analyzer.tiers.llm.apiKeySecretRef", False, errors)
+    _secret_ref(spec, "alerts.webhook.urlSecretRef", False, errors)
+    _enum(spec, "alerts.minLevel", ALERT_LEVELS, errors)
+    _enum(spec, "alerts.webhook.minLevel", ALERT_LEVELS, errors)
+    _enum(spec, "alerts.webhook.payload", ("json", "alertmanager"), errors)
+    _int(spec, "alerts.dedupWindowSeconds", 1, 7 * 86400, errors)
+    _int(spec, "alerts.incidentWindowSeconds", 1, 30 * 86400, errors)
+    _int(spec, "alerts.webhook.retries", 1, 20, errors)
     _int(spec, "generator.replicas", 0, 100, errors)
     _int(spec, "generator.eventsPerSecond", 1, 1_000_000, errors)
     _int(spec, "api.replicas", 1, 100, errors)
     _enum(spec, "api.serviceType", SERVICE_TYPES, errors)
+    proxies = _get(spec, "api.trustedProxies")
+    for cidr in proxies if isinstance(proxies, list) else [proxies]:
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            errors.append(f"spec.api.trustedProxies: {cidr!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)")
     _int(spec, "analyzer.replicas.min", 0, 1000, errors)
     _int(spec, "analyzer.replicas.max", 1, 1000, errors)
     lo, hi = _get(spec, "analyzer.replicas.min"), _get(spec, "analyzer.replicas.max")

@@ -21,7 +21,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream.analyzer.service import build_worker
+from secustream.analyzer.sigma.packs import installed
 from secustream.api.app import create_app
+from secustream.api.proxies import server_options
 from secustream.api.security import dev_settings
 from secustream.config import Settings
 from secustream.generator.engine import EventGenerator
@@ -69,6 +71,23 @@ def ensure_port_free(host: str, port: int) -> None:
                              f"running? Stop it, or pass --port") from None
 
 
+SIGMA_CORE_URL = "https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_core.zip"
+
+
+def with_packs(settings: Settings, data_dir: Path) -> tuple[Settings, str]:
+    """Settings whose Sigma packs live in ``<data-dir>/packs`` (unless SIGMA_PACKS_DIR says otherwise), and
+    the line telling the one command that adds the SigmaHQ corpus (picked up by the hot reload)."""
+    if not settings.SIGMA_PACKS_DIR:
+        settings = settings.model_copy(update={"SIGMA_PACKS_DIR": str(data_dir / "packs")})
+    packs_dir = settings.sigma_packs_dir
+    assert packs_dir is not None
+    packs_dir.mkdir(parents=True, exist_ok=True)
+    found = installed(packs_dir)
+    names = ", ".join(f"{p.name} ({p.meta.get('rules', '?')} rules)" for p in found) or "none"
+    return settings, (f"sigma    : packs {names} in {packs_dir}; add the SigmaHQ corpus with\n"
+                      f"           secustream rules install {SIGMA_CORE_URL} --packs-dir {packs_dir}")
+
+
 def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: float, attack_ratio: float,
            port: int, seed: int | None = None, status_every: float = 5.0) -> None:
     ensure_port_free(settings.API_HOST, port)
@@ -95,6 +114,8 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         registry = CollectorRegistry()
         repo = VerdictRepository(db)
 
+        settings, packs_line = with_packs(settings, data_dir)
+        print(packs_line, flush=True)
         settings, model_dir = _model_settings(settings, data_dir)
         if _should_bootstrap(settings, db):
             threads.append(_thread("bootstrap-model", _bootstrap, db_url, model_dir, settings, stop))
@@ -109,7 +130,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         api_settings, login_hint = dev_settings(settings, dev_admin_password(data_dir))
         app = create_app(api_settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
-                                               lifespan="off"))
+                                               lifespan="off", **server_options()))  # type: ignore[arg-type]
         threads.append(_thread("api", _guard(stop, server.run)))
         print(f"dashboard: http://127.0.0.1:{port}/", flush=True)
         print(f"events   : http://127.0.0.1:{port}{settings.API_V1_STR}/events", flush=True)

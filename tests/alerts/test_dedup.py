@@ -11,12 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
-from secustream.alerts.hits import AlertHit, block_start, stable_id
+from secustream.alert_hit import AlertHit, stable_id
+from secustream.alerts.hits import block_start
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.storage import alerts as store
 from secustream.storage.models import Alert, AlertHitRow, Incident
 
-from .helpers import analyse, sshd_events, stage_for, store_and_alert
+from .helpers import analyse, sshd_alerted, sshd_events, stage_for, store_and_alert
 
 REPO = Path(__file__).parents[2]
 
@@ -28,9 +29,7 @@ def table(db, model):  # type: ignore[no-untyped-def]
 
 def test_sshd_log_gives_one_alert_per_source_detection_and_window(pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine)
-    store_and_alert(db, stage, items)
+    _stage, items = sshd_alerted(db)
 
     # Independent oracle from the verdicts: alert-level hits per (rule, source, 10-minute block).
     expected: Counter[tuple[str, str, datetime]] = Counter()
@@ -51,6 +50,10 @@ def test_sshd_log_gives_one_alert_per_source_detection_and_window(pg_url: str) -
     assert len(sources) >= 2, "the sample holds several brute-forcing sources"
     assert len(alerts) == len(expected) < failed_passwords / 5  # not one per failed password
     assert all(a["first_seen"] <= a["last_seen"] for a in alerts)
+    # Each source is its own incident: they share only their target (bastion01), never an actor.
+    incidents = {a["incident_id"] for a in alerts}
+    assert len(incidents) == len(sources)
+    assert all(len({x["entity_value"] for x in alerts if x["incident_id"] == i}) == 1 for i in incidents)
     with db.connect() as conn:
         for a in alerts:  # sample events are the alert's own hits
             samples = store.sample_event_ids(conn, a["id"])
@@ -60,9 +63,7 @@ def test_sshd_log_gives_one_alert_per_source_detection_and_window(pg_url: str) -
 
 def test_replayed_batches_change_no_count(pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine)
-    store_and_alert(db, stage, items)
+    stage, items = sshd_alerted(db)
     before = (table(db, Alert), table(db, Incident), len(table(db, AlertHitRow)))
     store_and_alert(db, stage, items, batch=17)  # redelivered, in other batch boundaries
     stage.process(items)
@@ -89,7 +90,7 @@ def hit(alert_no: int, event_no: int) -> AlertHit:
         threat_type="brute_force", mitre_ids=("T1110",), tactics=("credential-access",), entity_kind="ip",
         entity_value=f"198.51.100.{alert_no}", window_start=T0, window_seconds=600,
         event_id=uuid.UUID(int=event_no), event_time=T0 + timedelta(milliseconds=event_no),
-        entities=(("ip", f"198.51.100.{alert_no}"),))
+        entities=(("ip", f"198.51.100.{alert_no}", "actor"), ("host", "bastion01", "target")))
 
 
 def hammer(url: str, first: int) -> None:
@@ -115,7 +116,7 @@ def test_two_analyzer_processes_lose_no_increment(pg_url: str) -> None:
     counts = {a["detection"]: a["count"] for a in table(db, Alert)}
     assert counts == {f"RACE-{n}": len(events) for n, events in expected.items()}
     incidents = table(db, Incident)
-    assert len(incidents) == ALERTS  # one entity each: one incident each, never two for one entity
+    assert len(incidents) == ALERTS  # one actor each (a shared target links nothing): never two for one actor
     assert sum(i["hit_count"] for i in incidents) == 2 * EVENTS_PER_PROCESS + SHARED
     db.dispose()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
-from secustream.alerts.attack import advances, chain
+from secustream.attack import advances, chain
 from secustream.generator.engine import EventGenerator
 from secustream.storage import alerts as store
 from secustream.storage.models import Alert, AlertHitRow, Incident

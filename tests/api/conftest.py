@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from secustream.analyzer.verdict import RiskLevel, Verdict
 from secustream.api.app import create_app
+from secustream.api.proxies import server_options
 from secustream.api.security import PasswordHasher
 from secustream.config import Settings
 from secustream.events import Endpoint, SecurityEvent
@@ -173,7 +174,7 @@ class LiveServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+                                                    lifespan="off", **server_options()))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

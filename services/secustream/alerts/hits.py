@@ -10,28 +10,19 @@ boundary gives two alerts, each with its own count; nothing depends on arrival o
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from secustream.alerts.attack import tactics_of
+from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel, Verdict
+from secustream.attack import tactics_of
 from secustream.events import SecurityEvent, get_field
 
 ENTITY_KINDS = ("ip", "user", "host", "guid")
 """Grouping entities: source IP, user, host, process/logon GUID."""
 
-# Values that name everybody, so they never join two alerts into one incident (they still group alerts).
-COMMON_VALUES = {
-    "user": {"root", "system", "administrator", "admin", "-", "unknown", "nobody", "local service",
-             "network service", "anonymous logon", "www-data"},
-    "ip": {"127.0.0.1", "::1", "0.0.0.0", "-"},
-    "host": {"localhost", "-", "unknown"},
-    "guid": {"{00000000-0000-0000-0000-000000000000}", "00000000-0000-0000-0000-000000000000"},
-}
 _GUID_KEYS = ("ProcessGuid", "ParentProcessGuid", "LogonGuid", "process_guid", "logon_guid")
 _KIND_OF_PATH = {"source.ip": "ip", "destination.ip": "ip", "source.user": "user", "destination.user": "user",
                  "process.user": "user", "source.host": "host", "destination.host": "host"}
@@ -56,51 +47,23 @@ class AlertPolicy:
     detections: DetectionLookup = field(default=lambda _rule_id: None)
 
 
-@dataclass(frozen=True, slots=True)
-class AlertHit:
-    """One event counted by one alert."""
+def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
+    """Every entity of the event as (kind, value, role), in a stable order without repeats.
 
-    alert_id: uuid.UUID
-    detection: str
-    title: str
-    level: str
-    threat_type: str
-    mitre_ids: tuple[str, ...]
-    tactics: tuple[str, ...]
-    entity_kind: str
-    entity_value: str
-    window_start: datetime
-    window_seconds: int
-    event_id: uuid.UUID
-    event_time: datetime
-    entities: tuple[tuple[str, str], ...]  # every (kind, value) of the event, for incident linking
-
-
-def stable_id(*parts: object) -> uuid.UUID:
-    """A UUID from the parts' text (the same everywhere, unlike uuid4)."""
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
-
-
-def entities_of(event: SecurityEvent) -> list[tuple[str, str]]:
-    """Every entity of the event, (kind, value), in a stable order without repeats."""
-    out: dict[tuple[str, str], None] = {}
+    Roles: the source side, the process user and GUIDs act; the destination side is acted on.
+    """
+    out: dict[tuple[str, str, str], None] = {}
     src, dst = event.source, event.destination
-    for kind, value in (("ip", src.ip), ("user", src.user), ("host", dst.host), ("host", src.host),
-                        ("user", dst.user), ("user", event.process.user if event.process else None)):
+    for kind, value, role in (("ip", src.ip, ACTOR), ("user", src.user, ACTOR), ("host", src.host, ACTOR),
+                              ("user", event.process.user if event.process else None, ACTOR),
+                              ("host", dst.host, TARGET), ("user", dst.user, TARGET)):
         if value:
-            out[(kind, str(value).lower() if kind != "ip" else str(value))] = None
+            out[(kind, str(value) if kind == "ip" else str(value).lower(), role)] = None
     for key in _GUID_KEYS:
         value = event.unmapped.get(key)
         if isinstance(value, str) and value:
-            out[("guid", value.strip("{}").lower())] = None
+            out[("guid", value.strip("{}").lower(), ACTOR)] = None
     return list(out)
-
-
-def linkable(entity: tuple[str, str]) -> bool:
-    """May this entity join alerts into one incident? (not a value that names everybody)"""
-    kind, value = entity
-    return value.lower() not in COMMON_VALUES.get(kind, set()) and not value.strip("{}").startswith("00000000-")
 
 
 def grouping_entity(event: SecurityEvent, doc: dict[str, Any] | None, group_by: Sequence[str]) -> tuple[str, str]:
@@ -116,7 +79,7 @@ def grouping_entity(event: SecurityEvent, doc: dict[str, Any] | None, group_by: 
                         ("user", dst.user)):
         if value:
             return kind, str(value) if kind == "ip" else str(value).lower()
-    guids = [v for k, v in entities_of(event) if k == "guid"]
+    guids = [e[1] for e in entities_of(event) if e[0] == "guid"]
     return ("guid", guids[0]) if guids else ("none", "-")
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from secustream.alerts.attack import advances
+from secustream.attack import advances
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,9 @@ from secustream.analyzer.router import Router
 from secustream.analyzer.rules import RulesEngine, RuleSet
 from secustream.analyzer.rules.engine import Suppression
 from secustream.analyzer.rules_tier import RulesTier
-from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
+from secustream.analyzer.sigma import SigmaEngine
+from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.verdict import RiskLevel
 from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
 from secustream.config import Settings
@@ -40,12 +42,22 @@ def topics_from(settings: Settings) -> Topics:
     return Topics(events=settings.KAFKA_TOPIC, results=settings.KAFKA_RESULTS_TOPIC, dlq=settings.KAFKA_DLQ_TOPIC)
 
 
-def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None) -> SigmaEngine | None:
-    """Sigma rules from SIGMA_RULES_PATH (load issues are logged, never fatal); None when switched off."""
-    path = settings.sigma_rules_path
-    if path is None:
+def sigma_sources(settings: Settings) -> SigmaSources | None:
+    """SIGMA_RULES_PATH (run whole) and the packs in SIGMA_PACKS_DIR (through the SIGMA_* filters)."""
+    path, packs = settings.sigma_rules_path, settings.sigma_packs_dir
+    if path is None and packs is None:
         return None
-    return SigmaEngine(SigmaRuleSet.load(path), state, suppressed, reload_path=path,
+    keep = RuleFilter.parse(settings.SIGMA_MIN_LEVEL, settings.SIGMA_STATUSES, settings.SIGMA_INCLUDE,
+                            settings.SIGMA_EXCLUDE)
+    return SigmaSources(path, packs, keep, settings.sigma_cache_dir)
+
+
+def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None) -> SigmaEngine | None:
+    """Sigma rules and packs (load issues are logged, never fatal); None when switched off."""
+    sources = sigma_sources(settings)
+    if sources is None:
+        return None
+    return SigmaEngine(sources.load(), state, suppressed, sources=sources,
                        reload_interval=settings.RULES_RELOAD_SECONDS)
 
 
@@ -67,8 +79,7 @@ def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> Detectio
         if rule_id.startswith("sigma:"):
             if sigma is None:
                 return None
-            found = next((r for r in (*sigma.ruleset.rules, *sigma.ruleset.correlations) if r.rule_id == rule_id),
-                         None)
+            found = sigma.find(rule_id)
             if found is None:
                 return None
             seconds = getattr(found, "seconds", None)

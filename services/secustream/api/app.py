@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -28,11 +28,13 @@ from secustream.api.deps import ApiContext
 from secustream.api.live import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
-from secustream.api.routes import alerts, auth, events, incidents, insights, live, system, users
+from secustream.api.proxies import ClientAddress
+from secustream.api.routes import alerts, audit, auth, content, events, incidents, insights, live, system, users
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
-from secustream.api.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
+from secustream.api.throttle import LoginThrottle, ThrottlePolicy
 from secustream.config import Settings
+from secustream.counters import FallbackCounters, MemoryCounters, RedisCounters
 from secustream.state import VERDICTS_CHANNEL, StateStore
 from secustream.storage import queries
 
@@ -53,12 +55,18 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def make_throttle(settings: Settings, state: StateStore) -> LoginThrottle:
-    """Redis-backed when the state store is Redis (shared by replicas), in-process otherwise."""
+def make_throttle(settings: Settings, state: StateStore, registry: CollectorRegistry) -> LoginThrottle:
+    """Counters in Redis when the state store is Redis (shared by replicas), falling back to in-process
+    counters while Redis is down (counted in ``secustream_login_throttle_fallback_total``); in-process only
+    otherwise (`secustream up`)."""
+    policy = ThrottlePolicy.from_settings(settings)
     client = getattr(state, "client", None)
-    if isinstance(client, redis.Redis):
-        return RedisLoginThrottle(client, settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
-    return MemoryLoginThrottle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
+    if not isinstance(client, redis.Redis):
+        return LoginThrottle(MemoryCounters(), policy)
+    fallback = Counter("secustream_login_throttle_fallback_total",
+                       "Login throttle operations served in-process because Redis was unavailable",
+                       registry=registry)
+    return LoginThrottle(FallbackCounters(RedisCounters(client), MemoryCounters(), on_fallback=fallback.inc), policy)
 
 
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
@@ -86,12 +94,13 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     tokens = TokenCodec.from_settings(settings)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=make_throttle(settings, state), hub=hub, pages=page_reader(engine))
+                               throttle=make_throttle(settings, state, registry), hub=hub, pages=page_reader(engine))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
+    app.state.coverage = content.CoverageView(settings)
     app.include_router(system.router)
-    for module in (auth, events, alerts, incidents, insights, users, live):
+    for module in (auth, events, alerts, incidents, insights, content, users, audit, live):
         app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
@@ -105,6 +114,7 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES)
     app.add_middleware(SecurityHeaders, api_prefix=api)
     app.add_middleware(HTTPMetrics, registry=registry, api_prefix=api)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # outermost: everything sees the client
     return app
 
 
@@ -145,7 +155,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def from_env() -> FastAPI:
-    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --workers N``): everything from env vars."""
+    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --workers N``): everything
+    from env vars (proxy headers are resolved by the app from TRUSTED_PROXIES, api/proxies.py)."""
     from secustream.config import load_settings
     from secustream.runtime import kafka_reachable
     from secustream.state import RedisState

@@ -1,105 +1,129 @@
-"""Failed-login throttling per username and per client IP.
+"""Login throttling that slows attackers without locking out the account's owner (OWASP ASVS V2 soft lockout).
 
-Why Redis: every API replica must see the same counters, or an attacker just spreads guesses over pods.
-The in-memory twin serves `secustream up` (one process, no Redis). Keys hold hashes, never usernames or IPs.
+Why three budgets: the old per-user lock let anyone lock any account (the admin's included) with five
+guesses every five minutes, and its per-IP counter was bypassed by a forged X-Forwarded-For. Now:
+
+- account + client (username, client address): after ``max_failures`` the pair is blocked 1 s, doubling
+  per further failure (cap: the window). A correct password is refused (429) from that client only.
+- client (client address, any username): after ``client_max_failures`` the client is blocked for the
+  window (a password spray), whatever it sends.
+- account (username, any client): after ``max_failures`` every attempt waits ``slowdown`` seconds first,
+  and a correct password is still accepted.
+
+Failures count until ``window`` seconds pass without one. A success clears its own account + client
+budget. Locks and slowdowns are reported (the API writes them to the audit log); an admin can unlock an
+account. The client address is the one ``api/proxies.py`` resolved (trusted proxies only). Counters live
+in ``secustream.counters`` (Redis, shared by replicas; in-process when Redis is down); keys are hashes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from typing import Protocol
+import math
+from dataclasses import dataclass
 
-import redis
+from secustream.config import Settings
+from secustream.counters import Counters
 
-_PREFIX = "secustream:login:fail:"
-
-
-def _key(kind: str, value: str) -> str:
-    return _PREFIX + kind + ":" + hashlib.sha256(value.lower().encode()).hexdigest()[:32]
+PREFIX = "secustream:login:"
 
 
-class LoginThrottle(Protocol):
-    def blocked_for(self, username: str, client_ip: str) -> int:
-        """Seconds until another attempt is allowed (0 = allowed now)."""
-        ...
-
-    def failed(self, username: str, client_ip: str) -> None: ...
-
-    def succeeded(self, username: str) -> None: ...
+def _h(value: str) -> str:
+    return hashlib.sha256(value.lower().encode()).hexdigest()[:32]
 
 
-class RedisLoginThrottle:
-    """Fixed window per key: the first failure starts a window of ``window`` seconds; ``max_failures`` blocks."""
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    max_failures: int  # per account + client before delays start; per account before every attempt slows
+    window: int  # seconds without a failure before the counts reset
+    client_max_failures: int  # per client across usernames (spray)
+    slowdown_seconds: float  # wait for every attempt on an account that is being guessed
 
-    def __init__(self, client: redis.Redis, max_failures: int, window: int) -> None:
-        self._redis = client
-        self.max_failures = max_failures
-        self.window = window
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ThrottlePolicy:
+        return cls(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS, settings.LOGIN_CLIENT_MAX_FAILURES,
+                   settings.LOGIN_SLOWDOWN_SECONDS)
 
-    def blocked_for(self, username: str, client_ip: str) -> int:
-        keys = [_key("user", username), _key("ip", client_ip)]
-        pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.get(key)
-            pipe.pttl(key)
-        replies = pipe.execute()
-        wait = 0
-        for i in range(len(keys)):
-            count, ttl_ms = replies[2 * i], replies[2 * i + 1]
-            if count is not None and int(count) >= self.max_failures:
-                wait = max(wait, max(1, -(-int(ttl_ms) // 1000)) if ttl_ms and ttl_ms > 0 else 1)
-        return wait
+    def pair_delay(self, failures: int) -> float:
+        """Seconds the account + client pair is blocked after its ``failures``-th failure (0 = not blocked)."""
+        if failures < self.max_failures:
+            return 0.0
+        return float(min(2 ** min(failures - self.max_failures, 30), self.window))
 
-    def failed(self, username: str, client_ip: str) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        for key in (_key("user", username), _key("ip", client_ip)):
-            pipe.incr(key)
-            pipe.expire(key, self.window, nx=True)
-        pipe.execute()
+    def client_delay(self, failures: int) -> float:
+        return float(self.window) if failures >= self.client_max_failures else 0.0
 
-    def succeeded(self, username: str) -> None:
-        self._redis.delete(_key("user", username))
+    def slowdown(self, account_failures: int) -> float:
+        return self.slowdown_seconds if account_failures >= self.max_failures else 0.0
 
 
-class MemoryLoginThrottle:
-    """Same semantics as the Redis version, for a single process."""
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What to do with a login attempt before its password is checked."""
 
-    def __init__(self, max_failures: int, window: int, clock: object = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._counts: dict[str, tuple[int, float]] = {}
+    retry_after: int = 0  # > 0: refuse with 429 and this Retry-After
+    slowdown: float = 0.0  # seconds to wait first
+    scope: str = ""  # which budget refused: "account+client" | "client"
 
-    def _now(self) -> float:
-        return float(self._clock())  # type: ignore[operator]
 
-    def _live(self, key: str, now: float) -> tuple[int, float] | None:
-        entry = self._counts.get(key)
-        if entry is not None and entry[1] <= now:
-            del self._counts[key]
-            return None
-        return entry
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """A budget spent by this failure (reported once, when it is first spent)."""
 
-    def blocked_for(self, username: str, client_ip: str) -> int:
-        now = self._now()
-        wait = 0.0
-        with self._lock:
-            for key in (_key("user", username), _key("ip", client_ip)):
-                entry = self._live(key, now)
-                if entry is not None and entry[0] >= self.max_failures:
-                    wait = max(wait, entry[1] - now)
-        return int(-(-wait // 1)) if wait > 0 else 0
+    scope: str  # "account+client" (blocked) | "client" (blocked) | "account" (slowed)
+    failures: int
+    seconds: float
 
-    def failed(self, username: str, client_ip: str) -> None:
-        now = self._now()
-        with self._lock:
-            for key in (_key("user", username), _key("ip", client_ip)):
-                entry = self._live(key, now)
-                self._counts[key] = (1, now + self.window) if entry is None else (entry[0] + 1, entry[1])
 
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._counts.pop(_key("user", username), None)
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    pair: str
+    pair_block: str
+    client: str
+    client_block: str
+    account: str
+
+    @classmethod
+    def of(cls, username: str, client: str) -> _Keys:
+        u, c = _h(username), _h(client)
+        return cls(f"{PREFIX}n:pair:{u}:{c}", f"{PREFIX}b:pair:{u}:{c}", f"{PREFIX}n:client:{c}",
+                   f"{PREFIX}b:client:{c}", f"{PREFIX}n:account:{u}")
+
+
+class LoginThrottle:
+    def __init__(self, counters: Counters, policy: ThrottlePolicy) -> None:
+        self.counters = counters
+        self.policy = policy
+
+    def check(self, username: str, client: str) -> Gate:
+        keys = _Keys.of(username, client)
+        (account,), (pair_left, client_left) = self.counters.read([keys.account], [keys.pair_block, keys.client_block])
+        if pair_left > 0 or client_left > 0:
+            scope = "account+client" if pair_left >= client_left else "client"
+            return Gate(retry_after=max(1, math.ceil(max(pair_left, client_left))), scope=scope)
+        return Gate(slowdown=self.policy.slowdown(account))
+
+    def failed(self, username: str, client: str) -> list[Lockout]:
+        keys, p = _Keys.of(username, client), self.policy
+        pair, client_n, account = self.counters.hit([keys.pair, keys.client, keys.account], p.window)
+        spent = []
+        if delay := p.pair_delay(pair):
+            self.counters.block(keys.pair_block, delay)
+            if pair == p.max_failures:
+                spent.append(Lockout("account+client", pair, delay))
+        if delay := p.client_delay(client_n):
+            self.counters.block(keys.client_block, delay)
+            if client_n == p.client_max_failures:
+                spent.append(Lockout("client", client_n, delay))
+        if account == p.max_failures:
+            spent.append(Lockout("account", account, p.slowdown_seconds))
+        return spent
+
+    def succeeded(self, username: str, client: str) -> None:
+        keys = _Keys.of(username, client)
+        self.counters.delete([keys.pair, keys.pair_block])
+
+    def unlock(self, username: str) -> int:
+        """An admin's unlock: every client's block on this account and the account's slowdown; returns keys."""
+        u = _h(username)
+        return self.counters.clear([f"{PREFIX}n:pair:{u}:", f"{PREFIX}b:pair:{u}:", f"{PREFIX}n:account:{u}"])

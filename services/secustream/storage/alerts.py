@@ -10,7 +10,6 @@ milliseconds per batch; SQLite (``secustream up``, one analyzer) serialises writ
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections import defaultdict
@@ -19,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, delete, func, select, text, tuple_, update
+from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from secustream.alerts.attack import advances, chain
-from secustream.alerts.hits import AlertHit, linkable, stable_id
+from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
 from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
+from secustream.attack import advances, chain, tactic_of
 from secustream.storage.models import (
     Alert,
     AlertAudit,
@@ -35,6 +34,7 @@ from secustream.storage.models import (
     NotificationDeadLetter,
     RuleSuppression,
 )
+from secustream.storage.queries import decode_cursor, encode_cursor
 
 A = Alert.__table__
 I = Incident.__table__  # noqa: E741
@@ -48,10 +48,6 @@ STATUSES = ("open", "acknowledged", "closed")
 RESOLUTIONS = ("true_positive", "false_positive", "benign")
 MAX_INCIDENT_ENTITIES = 50
 MAX_BRANCHES = 8
-
-
-class CursorError(ValueError):
-    """A page cursor that no page produced."""
 
 
 def _insert(conn: Connection, table):  # type: ignore[no-untyped-def]
@@ -94,7 +90,7 @@ class _Tally:
     levels: set[str] = field(default_factory=set)
     mitre: dict[str, None] = field(default_factory=dict)
     tactics: dict[str, None] = field(default_factory=dict)
-    entities: dict[tuple[str, str], None] = field(default_factory=dict)
+    entities: dict[tuple[str, str, str], None] = field(default_factory=dict)
 
     def add(self, hit: AlertHit) -> None:
         self.count += 1
@@ -104,7 +100,8 @@ class _Tally:
         self.mitre.update(dict.fromkeys(hit.mitre_ids))
         self.tactics.update(dict.fromkeys(hit.tactics))
         self.entities.update(dict.fromkeys(hit.entities))
-        self.entities[(hit.entity_kind, hit.entity_value)] = None
+        if not any(e[:2] == (hit.entity_kind, hit.entity_value) for e in hit.entities):
+            self.entities[(hit.entity_kind, hit.entity_value, ACTOR)] = None
 
 
 def _lock(conn: Connection) -> None:
@@ -166,8 +163,8 @@ def record(conn: Connection, hits: Sequence[AlertHit], incident_window: timedelt
             tactics=bindparam("ta", type_=A.c.tactics.type), updated_at=bindparam("now")), updates)
     conn.execute(H.insert(), [{"alert_id": h.alert_id, "event_id": h.event_id, "event_time": h.event_time}
                               for h in fresh])
-    entity_rows = [{"kind": k, "value": v[:512], "alert_id": a} for a, t in sorted(tallies.items())
-                   for k, v in t.entities]
+    entity_rows = [{"kind": k, "value": v[:512], "role": r, "alert_id": a} for a, t in sorted(tallies.items())
+                   for k, v, r in t.entities]
     conn.execute(_insert(conn, N).on_conflict_do_nothing(), entity_rows)
     changes.counted = len(fresh)
     changes.new_alerts = [row["id"] for row in inserts]
@@ -186,14 +183,22 @@ def record(conn: Connection, hits: Sequence[AlertHit], incident_window: timedelt
 
 def _link(conn: Connection, alert: dict[str, Any], tally: _Tally, window: timedelta,
           now: datetime) -> tuple[uuid.UUID, bool]:
-    """Join the new alert to the open incidents sharing an entity in the window (merging them), else open one."""
-    keys = [e for e in tally.entities if linkable(e)]
+    """Join the new alert to the open incidents it shares an entity with in the window (merging them), else open
+    one. Shared means: the same actor, or one alert's target is the other's actor (the victim acting next, e.g.
+    brute force on a host, then lateral movement from it). Two attackers on one target stay two incidents."""
+    entities = [e for e in tally.entities if linkable(e)]
+    actors = sorted({(k, v) for k, v, r in entities if r == ACTOR})
+    targets = sorted({(k, v) for k, v, r in entities if r == TARGET} - set(actors))
     candidates: list[tuple[uuid.UUID, datetime]] = []
-    if keys:
+    if actors or targets:
+        shared = tuple_(N.c.kind, N.c.value)
+        cond = and_(shared.in_(targets), N.c.role == ACTOR) if targets else None
+        if actors:
+            cond = shared.in_(actors) if cond is None else or_(shared.in_(actors), cond)
         candidates = list(conn.execute(
             select(I.c.id, I.c.first_seen).distinct()
             .select_from(N.join(A, A.c.id == N.c.alert_id).join(I, I.c.id == A.c.incident_id))
-            .where(tuple_(N.c.kind, N.c.value).in_(keys), I.c.status == "open", A.c.id != alert["id"],
+            .where(cond, I.c.status == "open", A.c.id != alert["id"],
                    A.c.last_seen >= alert["first_seen"] - window, A.c.first_seen <= alert["last_seen"] + window)
         ))
     if not candidates:
@@ -319,18 +324,6 @@ class AlertFilters:
     until: datetime | None = None
     incident_id: uuid.UUID | None = None
     assignee: str | None = None
-
-
-def encode_cursor(ts: datetime, key: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{_utc(ts).isoformat()}|{key}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        ts_text, id_text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
-        return _utc(datetime.fromisoformat(ts_text)), uuid.UUID(id_text)
-    except (ValueError, UnicodeDecodeError):
-        raise CursorError("invalid cursor: pass the next_cursor value of a previous page unchanged") from None
 
 
 def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -509,8 +502,6 @@ def attack_heat(conn: Connection, since: datetime | None = None) -> dict[str, An
         stmt = stmt.where(A.c.last_seen >= since)
     tactics: dict[str, dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
     techniques: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
-    from secustream.alerts.attack import tactic_of
-
     for tac, mitre, count in conn.execute(stmt):
         for t in tac or []:
             tactics[t]["alerts"] += 1

@@ -291,13 +291,14 @@ class AlertHitRow(Base):
 
 
 class AlertEntity(Base):
-    """Every entity of an alert's events: incident linking and the entity pages read it."""
+    """Every entity of an alert's events with its role (actor/target): incident linking and entity pages read it."""
 
     __tablename__ = "alert_entities"
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(String(512), primary_key=True)
     alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)
 
     __table_args__ = (Index("ix_alert_entities_alert", "alert_id"),)
 

@@ -388,12 +388,21 @@ def set_rule_override(conn: Connection, rule_id: str, enabled: bool, user_id: in
     return dict(conn.execute(select(t).where(t.c.rule_id == rule_id)).one()._mapping)
 
 
-def list_suppressions(conn: Connection, active: bool | None = None) -> list[dict[str, Any]]:
+def list_suppressions(conn: Connection, active: bool | None = None, status: str | None = None
+                      ) -> list[dict[str, Any]]:
     t = RuleSuppression.__table__
     stmt = select(t).order_by(t.c.id.desc())
     if active is not None:
         stmt = stmt.where(t.c.active == active)
+    if status is not None:
+        stmt = stmt.where(t.c.status == status)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def get_suppression(conn: Connection, suppression_id: int) -> dict[str, Any] | None:
+    t = RuleSuppression.__table__
+    row = conn.execute(select(t).where(t.c.id == suppression_id)).first()
+    return dict(row._mapping) if row is not None else None
 
 
 def create_suppression(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
@@ -405,8 +414,16 @@ def create_suppression(conn: Connection, values: dict[str, Any]) -> dict[str, An
 def set_suppression_active(conn: Connection, suppression_id: int, active: bool) -> dict[str, Any] | None:
     t = RuleSuppression.__table__
     conn.execute(update(t).where(t.c.id == suppression_id).values(active=active))
-    row = conn.execute(select(t).where(t.c.id == suppression_id)).first()
-    return dict(row._mapping) if row is not None else None
+    return get_suppression(conn, suppression_id)
+
+
+def approve_suppression(conn: Connection, suppression_id: int, user_id: int, changes: dict[str, Any]
+                        ) -> dict[str, Any] | None:
+    """Put a suppression in force (approved, active), with ``changes`` (e.g. a new ``expires_at``)."""
+    t = RuleSuppression.__table__
+    conn.execute(update(t).where(t.c.id == suppression_id).values(
+        status="approved", active=True, approved_by=user_id, approved_at=datetime.now(UTC), **changes))
+    return get_suppression(conn, suppression_id)
 
 
 def list_model_versions(conn: Connection, kind: str | None = None) -> list[dict[str, Any]]:

@@ -1,7 +1,10 @@
-"""Analyst "false positive" feedback on a rule hit becomes a rule suppression the rules tier honours.
+"""Analyst "false positive" feedback on a rule hit becomes a *proposed* rule suppression; admins approve.
 
 A suppression is narrow on purpose: one rule, one entity (the field the rule groups by, else the
-source address or host), so a false positive silences that rule for that entity only.
+source address or host), so a false positive silences that rule for that entity only. An analyst may
+not silence detection on their own (``POST /suppressions`` is admin-only), so their false positive is a
+proposal: not in force, and lapsing after ``SUPPRESSION_PROPOSAL_DAYS`` unless an admin approves (or
+extends) it. The rules tier honours approved, active, unexpired suppressions only.
 """
 
 from __future__ import annotations
@@ -9,16 +12,19 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from secustream.analyzer.rules import RuleSet
 from secustream.events import get_field
-from secustream.feedback import FeedbackLabel
-from secustream.storage.models import Event, Feedback, RuleSuppression
+from secustream.feedback import PROPOSAL_DAYS, FeedbackLabel, SuppressionStatus
+from secustream.storage import audit
+from secustream.storage.alerts import count_suppressed
+from secustream.storage.models import Event, Feedback, RuleSuppression, User
 from secustream.storage.models import Verdict as VerdictRow
 
 log = logging.getLogger(__name__)
@@ -40,43 +46,52 @@ def suppression_field(ruleset: RuleSet, rule_id: str, doc: dict[str, Any]) -> tu
 
 
 def suppress_false_positive(conn: Connection, event_id: uuid.UUID, user_id: int | None, note: str | None,
-                            ruleset: RuleSet) -> int:
-    """Suppress every rule that fired on ``event_id`` for the entity it fired on; returns rows created.
+                            ruleset: RuleSet, days: float = PROPOSAL_DAYS) -> int:
+    """Propose suppressing every rule that fired on ``event_id`` for the entity it fired on, for ``days``;
+    returns the proposals created (each also in the audit log).
 
-    Called by the API when an analyst marks a verdict false positive (and by ``sync_from_feedback``).
-    Idempotent: an identical active suppression is never added twice.
+    Called by the API when an analyst marks a verdict or an alert false positive (and by
+    ``sync_from_feedback``). Idempotent: nothing is proposed where a live suppression (proposed or approved)
+    already covers the rule and entity, nor twice from the same event (a rejected proposal stays rejected).
     """
     found = conn.execute(select(Event.payload, VerdictRow.rule_ids).join(VerdictRow, VerdictRow.event_id == Event.id)
                          .where(Event.id == event_id)).first()
     if found is None:
         return 0
     payload, rule_ids = found
+    now = datetime.now(UTC)
+    actor = conn.scalar(select(User.username).where(User.id == user_id)) if user_id is not None else None
     created = 0
     for rule_id in rule_ids or []:
         where = suppression_field(ruleset, rule_id, payload)
         if where is None:
             continue
+        same = (RuleSuppression.rule_id == rule_id, RuleSuppression.field == where[0],
+                RuleSuppression.value == where[1])
+        live = (RuleSuppression.active.is_(True),
+                or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > now))
         exists = conn.execute(select(RuleSuppression.id).where(
-            RuleSuppression.rule_id == rule_id, RuleSuppression.field == where[0],
-            RuleSuppression.value == where[1], RuleSuppression.active.is_(True))).first()
+            *same, or_(RuleSuppression.source_event_id == event_id, and_(*live)))).first()
         if exists is not None:
             continue
-        conn.execute(insert(RuleSuppression).values(
-            rule_id=rule_id, field=where[0], value=where[1], active=True,
+        new_id = conn.execute(insert(RuleSuppression).values(
+            rule_id=rule_id, field=where[0], value=where[1], active=True, status=SuppressionStatus.PROPOSED.value,
             reason=note or "analyst marked a hit false positive", created_by=user_id, source_event_id=event_id,
-            created_at=datetime.now(UTC)))
+            created_at=now, expires_at=now + timedelta(days=days)).returning(RuleSuppression.id)).scalar_one()
+        audit.record(conn, "suppression_proposed", actor=actor, target=f"suppression:{new_id}", rule_id=rule_id,
+                     field=where[0], value=where[1], event_id=str(event_id), days=days)
         created += 1
     return created
 
 
-def sync_from_feedback(engine: Engine, ruleset: RuleSet) -> int:
-    """Create missing suppressions for every false-positive feedback on rule verdicts; returns how many."""
+def sync_from_feedback(engine: Engine, ruleset: RuleSet, days: float = PROPOSAL_DAYS) -> int:
+    """Propose missing suppressions for every false-positive feedback on rule verdicts; returns how many."""
     created = 0
     with engine.begin() as conn:
         rows = conn.execute(select(Feedback.event_id, Feedback.user_id, Feedback.note)
                             .where(Feedback.label == FeedbackLabel.FALSE_POSITIVE.value)).all()
         for event_id, user_id, note in rows:
-            created += suppress_false_positive(conn, event_id, user_id, note, ruleset)
+            created += suppress_false_positive(conn, event_id, user_id, note, ruleset, days)
     return created
 
 
@@ -87,31 +102,43 @@ class SuppressionIndex:
         self._engine = engine
         self._interval = interval
         self._next = 0.0
-        self._by_rule: dict[str, list[tuple[str | None, str | None]]] = {}
+        self._by_rule: dict[str, list[tuple[int, str | None, str | None]]] = {}
+        self._hits: Counter[int] = Counter()  # hits stopped per suppression id, not yet added to its row
+
+    def flush(self) -> None:
+        """Add the hits stopped since the last flush to the suppressions' counters (nothing dropped silently)."""
+        hits, self._hits = self._hits, Counter()
+        if not hits:
+            return
+        try:
+            with self._engine.begin() as conn:
+                count_suppressed(conn, dict(hits), datetime.now(UTC))
+        except Exception as exc:  # keep them for the next flush
+            self._hits.update(hits)
+            log.warning("suppressed-hit counts not written: %s", exc)
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next:
             return
         self._next = now + self._interval
+        self.flush()
         try:
             with Session(self._engine) as s:
                 rows = s.scalars(select(RuleSuppression).where(
-                    RuleSuppression.active.is_(True),
+                    RuleSuppression.active.is_(True), RuleSuppression.status == SuppressionStatus.APPROVED.value,
                     or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > datetime.now(UTC))))
-                index: dict[str, list[tuple[str | None, str | None]]] = {}
+                index: dict[str, list[tuple[int, str | None, str | None]]] = {}
                 for r in rows:
-                    index.setdefault(r.rule_id, []).append((r.field, r.value))
+                    index.setdefault(r.rule_id, []).append((r.id, r.field, r.value))
             self._by_rule = index
         except Exception as exc:  # keep the last good index when the database blips
             log.warning("rule suppressions not refreshed: %s", exc)
 
     def __call__(self, rule_id: str, doc: dict[str, Any]) -> bool:
         self.refresh()
-        for field, value in self._by_rule.get(rule_id, ()):
-            if field is None:  # a whole-rule suppression
-                return True
-            got = get_field(doc, field)
-            if got is not None and str(got) == value:
+        for suppression_id, field, value in self._by_rule.get(rule_id, ()):
+            if field is None or ((got := get_field(doc, field)) is not None and str(got) == value):
+                self._hits[suppression_id] += 1  # field None: a whole-rule suppression
                 return True
         return False

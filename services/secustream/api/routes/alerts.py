@@ -28,6 +28,7 @@ from secustream.api.schemas_alerts import (
     SuppressionHits,
 )
 from secustream.storage import alerts as store
+from secustream.storage.queries import CursorError
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -64,7 +65,7 @@ async def list_alerts(
                                  assignee=assignee)
     try:
         body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, limit, cursor)
-    except store.CursorError as exc:
+    except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
 
@@ -109,7 +110,8 @@ def get_alert(alert_id: AlertId, conn: Conn, _user: Viewer) -> Any:
               responses={**AUTH_RESPONSES, **NOT_FOUND, 400: {"model": Message}})
 def patch_alert(alert_id: AlertId, body: AlertPatch, conn: Conn, user: Analyst, ctx: Ctx) -> Any:
     """Acknowledge, assign, annotate or close an alert (with a resolution). Every change is audited; a false
-    positive also becomes feedback on its events and suppresses its rule for its entity."""
+    positive also becomes feedback on its events and proposes suppressing its rule for its entity (an admin
+    approves it: POST /suppressions/{id}/approve)."""
     found = _triage(conn, [alert_id], body, user, ctx)
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="alert not found")
@@ -133,5 +135,6 @@ def _triage(conn: Any, ids: list[UUID], body: AlertPatch, user: dict[str, Any], 
         ruleset = RuleSet.load(ctx.settings.rules_path)
         for alert in after:
             if before.get(alert["id"], {}).get("resolution") != resolution:
-                feed_resolution(conn, alert, resolution, int(user["id"]), changes.get("notes"), ruleset)
+                feed_resolution(conn, alert, resolution, int(user["id"]), changes.get("notes"), ruleset,
+                                ctx.settings.SUPPRESSION_PROPOSAL_DAYS)
     return after

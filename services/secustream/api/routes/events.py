@@ -99,8 +99,9 @@ def list_feedback(event_id: EventId, conn: Conn, _user: Viewer) -> list[Feedback
 def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst, ctx: Ctx) -> FeedbackOut:
     """Record (or replace) the caller's feedback: true/false positive, benign, or a corrected class.
 
-    A false positive on a rule verdict also suppresses those rules for the entity they fired on
-    (the analyzers pick suppressions up within RULES_RELOAD_SECONDS)."""
+    A false positive on a rule verdict also proposes suppressing those rules for the entity they fired on:
+    scoped (rule + entity), lapsing after SUPPRESSION_PROPOSAL_DAYS, and in force only once an admin approves
+    it (``POST /suppressions/{id}/approve``; the analyzers pick it up within RULES_RELOAD_SECONDS)."""
     if body.label == FeedbackLabel.CORRECTED_CLASS and body.corrected_class is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="label corrected_class needs corrected_class")
     if body.label != FeedbackLabel.CORRECTED_CLASS and body.corrected_class is not None:
@@ -110,7 +111,8 @@ def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst,
     row = queries.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
                                   body.corrected_class.value if body.corrected_class else None, body.note)
     if body.label == FeedbackLabel.FALSE_POSITIVE:
-        suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path))
+        suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path),
+                                ctx.settings.SUPPRESSION_PROPOSAL_DAYS)
     return FeedbackOut.model_validate(row)
 
 

@@ -1,4 +1,4 @@
-"""User administration (admin only): create, disable, re-role, delete, revoke tokens. Admins cannot lock
+"""User administration (admin only): create, disable, re-role, delete, revoke tokens, unlock. Admins cannot lock
 themselves out. Every change that affects access is in the audit log."""
 
 from __future__ import annotations
@@ -89,6 +89,16 @@ def revoke_user_tokens(user_id: UserId, conn: Conn, admin: Admin) -> Response:
     _existing(conn, user_id)
     queries.revoke_tokens(conn, user_id)
     audit.record(conn, "tokens_revoked", actor=admin["username"], target=_target(user_id))
+    return Response(status_code=204)
+
+
+@router.post("/{user_id}/unlock", status_code=204, response_class=Response,
+             responses={**AUTH_RESPONSES, **NOT_FOUND})
+def unlock_user(user_id: UserId, ctx: Ctx, conn: Conn, admin: Admin) -> Response:
+    """Lift the login throttle on this account: every client's block and the account's slowdown."""
+    user = _existing(conn, user_id)
+    cleared = ctx.throttle.unlock(str(user["username"]))
+    audit.record(conn, "login_unlocked", actor=admin["username"], target=_target(user_id), counters=cleared)
     return Response(status_code=204)
 
 

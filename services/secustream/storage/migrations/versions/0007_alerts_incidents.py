@@ -130,8 +130,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("value", sa.String(length=512), nullable=False),
         sa.Column("alert_id", sa.Uuid(), nullable=False),
+        sa.Column("role", sa.String(length=8), nullable=False),
         sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("kind", "value", "alert_id"),
+        sa.PrimaryKeyConstraint("kind", "value", "alert_id", "role"),
     )
     with op.batch_alter_table("alert_entities", schema=None) as batch_op:
         batch_op.create_index("ix_alert_entities_alert", ["alert_id"], unique=False)
