@@ -199,6 +199,12 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
         bootstrap_model(migrated_engine(settings), Path(settings.MODEL_DIR), settings.rules_path, device,
                         say=lambda line: print(line, flush=True))
         return 0
+    corpora = None if args.no_real else settings.corpora_path
+    detectors = None
+    if corpora is not None and (corpora / "otrf-atomic-windows").is_dir():
+        from secustream.training.realdata import Detectors
+
+        detectors = Detectors.for_settings(settings, real_cache_dir(settings))
     plan = TrainPlan(seed=args.seed, events=args.events, held_out_events=args.held_out_events,
                      attack_ratio=args.attack_ratio, use_feedback=not args.no_feedback,
                      use_weak_labels=not args.no_weak_labels,
@@ -206,7 +212,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
                                        lr=args.lr, max_length=args.max_length, seed=args.seed,
                                        device=settings.MODEL_DEVICE, max_seconds=args.max_seconds,
                                        dedupe=args.dedupe),
-                     corpora=None if args.no_real else settings.corpora_path, real_background=args.real_background,
+                     corpora=corpora, detectors=detectors, real_background=args.real_background,
                      real_training=not args.no_real_training,
                      cache_dir=real_cache_dir(settings))
     outcome = run_training(plan, migrated_engine(settings), settings.MODEL_DIR, settings.rules_path,

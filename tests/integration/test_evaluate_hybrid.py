@@ -26,9 +26,9 @@ from .pipeline_helpers import make_settings, rows, running_worker, scalar, wait_
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-# Smaller than the defaults on purpose (2 shared cores): 6,000 generated events + the real sample (60 background
+# Smaller than the defaults on purpose (2 shared cores): 6,000 generated events + the real sample (40 background
 # events per OTRF train recording, their Sigma weak labels).
-REAL_BACKGROUND = "60"
+REAL_BACKGROUND = "40"
 TRAIN_ARGS = ["train", "--seed", "7", "--events", "6000", "--held-out-events", "2000", "--epochs", "3",
               "--batch-size", "64", "--arch", "student", "--real-background", REAL_BACKGROUND]
 CORPORA = Path(os.environ.get("CORPORA_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))

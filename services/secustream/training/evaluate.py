@@ -121,7 +121,7 @@ def run_real_evaluation(settings: Settings, classifier_path: Path | None, corpus
     from secustream.training import real_eval, realdata
 
     corpora = settings.corpora_path
-    detectors = realdata.Detectors.load(settings.rules_path, corpora / "sigmahq" / "rules")
+    detectors = realdata.Detectors.for_settings(settings, real_cache_dir(settings))
     classifier = load_classifier(settings, classifier_path) if classifier_path else None
 
     def factory() -> ModelTier:

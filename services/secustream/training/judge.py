@@ -3,8 +3,11 @@ no worse on real data.
 
 Real data is the OTRF dev split: the hybrid (rules replayed + this model, OOD gate off so the
 model's own opinion is judged, not the safety net's) must not put more background at high/critical
-than the active model did, nor detect fewer recordings' techniques. Without an active model the
-reference is the rules alone, with ``NOISE_TOLERANCE`` of slack. Every rejection names its figures.
+than the active model did (``NOISE_TOLERANCE`` of slack: a share measured on a few thousand events
+moves by a few events between equally good models), nor detect fewer recordings' techniques.
+Without an active model the reference is the rules alone, and the first model may add noise up to
+``NOISE_CEILING`` (1 % of background at high/critical, the product's target), never beyond.
+Every rejection names its figures.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from secustream.training.classifier import EvalResult
 from secustream.training.real_eval import RealModeResult, ReplayRulesTier, run_tiers, score
 from secustream.training.realdata import LabelledEvent
 
-NOISE_TOLERANCE = 0.002  # absolute share of background events at high/critical
+NOISE_TOLERANCE = 0.001  # absolute share of background events at high/critical
+NOISE_CEILING = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,10 @@ def judge(candidate: EvalResult, baseline: EvalResult, active: EvalResult | None
     real = ""
     if real_candidate is not None and real_reference is not None:
         ref_name = "the rules alone" if reference_is_rules else f"active v{active_version}"
-        slack = NOISE_TOLERANCE if reference_is_rules else 0.0
-        if real_candidate.background_high_share > real_reference.background_high_share + slack:
+        allowed = real_reference.background_high_share + NOISE_TOLERANCE
+        if reference_is_rules:
+            allowed = max(allowed, NOISE_CEILING)
+        if real_candidate.background_high_share > allowed:
             failures.append(f"raises real background noise on the OTRF dev split: "
                             f"{real_candidate.background_high_share:.2%} at high/critical vs "
                             f"{real_reference.background_high_share:.2%} with {ref_name}")

@@ -45,10 +45,10 @@ class TrainPlan:
     use_weak_labels: bool = True
     weak_min_confidence: float = 0.9
     train: TrainConfig = field(default_factory=TrainConfig)
-    corpora: Path | None = None  # real data (SigmaHQ + OTRF); None or missing: synthetic + feedback only
+    corpora: Path | None = None  # real data (OTRF); None or missing: synthetic + feedback only
+    detectors: realdata.Detectors | None = None  # the rules on real data (native + SigmaHQ corpus); with corpora
     real_background: int = 200  # OTRF background events sampled per recording (train and dev splits)
     real_training: bool = True  # False: train without real examples (the real dev judge still runs)
-    sigma_rules: Path | None = None  # weak-labelling rules; default: the corpus' sigmahq/rules
     cache_dir: Path | None = None  # rule verdicts on the real samples (realdata)
 
 
@@ -102,9 +102,8 @@ def run_training(plan: TrainPlan, engine: Engine, model_dir: str | Path, rules_p
         train += extra_train
         held += [e for e in extra_held if not e.weak]  # never score on weak labels
     real_dev: list[LabelledEvent] = []
-    if plan.corpora is not None and (plan.corpora / otrf.OTRF_DIR).is_dir():
-        detectors = realdata.Detectors.load(rules_path or Path(__file__).parents[1] / "rules",
-                                            plan.sigma_rules or plan.corpora / "sigmahq" / "rules")
+    if plan.corpora is not None and plan.detectors is not None and (plan.corpora / otrf.OTRF_DIR).is_dir():
+        detectors = plan.detectors
         real_dev = realdata.otrf_split(plan.corpora, "dev", detectors, plan.cache_dir, plan.real_background)
         if plan.real_training:
             train += real_examples(realdata.otrf_split(plan.corpora, "train", detectors, plan.cache_dir,

@@ -19,8 +19,12 @@ from pathlib import Path
 from secustream.analyzer.rules import RulesEngine, RuleSet
 from secustream.analyzer.rules_tier import RulesTier
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
+from secustream.analyzer.sigma.cache import load_compiled
+from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.loader import assemble
 from secustream.analyzer.tiers import RoutingContext
 from secustream.analyzer.verdict import Verdict
+from secustream.config import Settings
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
 from secustream.training import otrf, sigmahq
@@ -50,11 +54,22 @@ class Detectors:
     fingerprint: str
 
     @classmethod
-    def load(cls, rules_path: Path, sigma_path: Path | None) -> Detectors:
+    def load(cls, rules_path: Path, sigma_path: Path | None, keep: RuleFilter | None = None,
+             cache_dir: Path | None = None) -> Detectors:
+        """``keep``: the pack filters a user's analyzer applies (SIGMA_MIN_LEVEL, …); ``cache_dir``: the
+        compiled-rules cache (``analyzer/sigma/cache.py``), so the corpus is parsed once."""
         ruleset = RuleSet.load(rules_path)
-        sigma = SigmaRuleSet.load(sigma_path) if sigma_path is not None else SigmaRuleSet.empty()
-        digest = hashlib.sha256(f"{sigma.fingerprint}|{_native_fingerprint(rules_path)}".encode()).hexdigest()
-        return cls(ruleset, sigma, digest[:16])
+        sigma = assemble(load_compiled(sigma_path, cache_dir), keep) if sigma_path is not None \
+            else SigmaRuleSet.empty()
+        digest = hashlib.sha256(f"{sigma.fingerprint}|{keep}|{_native_fingerprint(rules_path)}".encode())
+        return cls(ruleset, sigma, digest.hexdigest()[:16])
+
+    @classmethod
+    def for_settings(cls, settings: Settings, cache_dir: Path | None) -> Detectors:
+        """Native rules plus the full SigmaHQ corpus of ``CORPORA_DIR``, through the SIGMA_* pack filters."""
+        keep = RuleFilter.parse(settings.SIGMA_MIN_LEVEL, settings.SIGMA_STATUSES, settings.SIGMA_INCLUDE,
+                                settings.SIGMA_EXCLUDE)
+        return cls.load(settings.rules_path, settings.corpora_path / "sigmahq" / "rules", keep, cache_dir)
 
     def tier(self) -> RulesTier:
         """A fresh rules tier (own state: stateful rules see only the stream handed to it)."""
