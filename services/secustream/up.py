@@ -108,17 +108,17 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         print(f"state    : {'redis ' + _redact(settings.REDIS_URL) if settings.REDIS_URL_OVERRIDE else 'in-process'}",
               flush=True)
         upgrade(db_url)
+        db = make_engine(db_url)
+        settings, model_dir = _model_settings(settings, data_dir)
+        if _should_bootstrap(settings, db):  # first, so the first model trains while the rest starts
+            threads.append(_thread("bootstrap-model", _bootstrap, db_url, model_dir, settings, stop))
         ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
                       settings.KAFKA_PARTITIONS)
-        db = make_engine(db_url)
         registry = CollectorRegistry()
         repo = VerdictRepository(db)
 
         settings, packs_line = with_packs(settings, data_dir)
         print(packs_line, flush=True)
-        settings, model_dir = _model_settings(settings, data_dir)
-        if _should_bootstrap(settings, db):
-            threads.append(_thread("bootstrap-model", _bootstrap, db_url, model_dir, settings, stop))
         worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
         gen_metrics = GeneratorMetrics(registry)
         producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))

@@ -2,7 +2,7 @@
 
 Why train instead of shipping weights: the model must match this installation's renderer, labels
 and tokenizer exactly, and a compact student on a few thousand generated events trains in under
-a minute on two CPU cores (capped at 50 s of optimisation: a capped model is weaker, never absent).
+a minute on two CPU cores (capped at 40 s of optimisation: a capped model is weaker, never absent).
 It only knows the kinds of events the generator makes; the out-of-distribution gate makes it
 abstain on everything else (real Windows telemetry, say) until
 ``secustream train`` retrains it with real data. It goes through the same registry and promotion
@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def bootstrap_plan(device: str = "cpu", progress: Callable[[int, int], None] | None = None) -> TrainPlan:
-    """Small on purpose: the default student on 4,000 generated events, 3 epochs (~90 s on 2 busy cores,
-    synthetic macro-F1 ~0.87 measured), capped at 50 s of optimisation so `up` shows the model tier fast."""
-    return TrainPlan(seed=7, events=4_000, held_out_events=1_000, use_feedback=False, use_weak_labels=False,
-                     train=TrainConfig(arch="student", epochs=3, batch_size=64, max_length=64, progress=False,
-                                       device=device, max_seconds=50, on_progress=progress))
+    """Small on purpose: a 1-layer student on 4,000 generated events, 3 epochs, capped at 40 s of
+    optimisation so `up` shows the model tier within two minutes even on two busy cores."""
+    return TrainPlan(seed=7, events=4_000, held_out_events=500, use_feedback=False, use_weak_labels=False,
+                     train=TrainConfig(arch="student-l1", epochs=3, batch_size=64, max_length=64, progress=False,
+                                       device=device, max_seconds=40, on_progress=progress))
 
 
 def needs_bootstrap(engine: Engine) -> bool:
@@ -52,7 +52,7 @@ def bootstrap_model(engine: Engine, model_dir: Path, rules_path: Path | None, de
             say(f"model    : training a first model in the background: batch {done}/{total} "
                 f"({now - started:.0f} s)")
 
-    say("model    : no active model; training a first one in the background (student, 4,000 generated events)")
+    say("model    : no active model; training a first one in the background (1-layer student, 4,000 generated events)")
     outcome = run_training(bootstrap_plan(device, progress), engine, model_dir, rules_path, device)
     state = "active" if outcome.promoted else "NOT promoted"
     say(f"model    : v{outcome.version} {state} after {time.monotonic() - started:.0f} s, synthetic macro-F1 "
