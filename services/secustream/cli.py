@@ -190,13 +190,14 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.training.evaluate import real_cache_dir
     from secustream.training.pipeline import TrainPlan, run_training
 
+    engine = migrated_engine(settings)  # first: a missing schema is one clear line, before any slow loading
     if settings.MODEL_THREADS:  # on a shared machine 1 thread trains faster than spinning on 2
         torch.set_num_threads(settings.MODEL_THREADS)
     if args.bootstrap:
         from secustream.training.bootstrap import bootstrap_model
 
         device = settings.MODEL_DEVICE if settings.MODEL_DEVICE != "auto" else "cpu"
-        bootstrap_model(migrated_engine(settings), Path(settings.MODEL_DIR), settings.rules_path, device,
+        bootstrap_model(engine, Path(settings.MODEL_DIR), settings.rules_path, device,
                         say=lambda line: print(line, flush=True))
         return 0
     corpora = None if args.no_real else settings.corpora_path
@@ -215,7 +216,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
                      corpora=corpora, detectors=detectors, real_background=args.real_background,
                      real_training=not args.no_real_training,
                      cache_dir=real_cache_dir(settings))
-    outcome = run_training(plan, migrated_engine(settings), settings.MODEL_DIR, settings.rules_path,
+    outcome = run_training(plan, engine, settings.MODEL_DIR, settings.rules_path,
                            settings.MODEL_DEVICE)
     print(outcome.summary())
     return 0
