@@ -6,6 +6,8 @@ three tiers on (trained model + LLM tier at a local endpoint)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 from collections import Counter
@@ -29,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 # Smaller than the defaults on purpose (2 shared cores): 6,000 generated events + the real sample (40 background
 # events per OTRF train recording, their Sigma weak labels).
 REAL_BACKGROUND = "40"
-TRAIN_ARGS = ["train", "--seed", "7", "--events", "6000", "--held-out-events", "2000", "--epochs", "3",
+TRAIN_ARGS = ["train", "--seed", "7", "--events", "6000", "--held-out-events", "1500", "--epochs", "3",
               "--batch-size", "64", "--arch", "student", "--real-background", REAL_BACKGROUND]
 CORPORA = Path(os.environ.get("CORPORA_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
 
@@ -46,8 +48,8 @@ def module_pg_url():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
-    """One `secustream train` run for the module (training is the slow part)."""
+def training_run(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
+    """One `secustream train` run for the module (training is the slow part): (database, output)."""
     if not (CORPORA / "otrf-atomic-windows").is_dir():
         pytest.fail(f"the real corpora are missing at {CORPORA} (set CORPORA_DIR)")
     pg_url = module_pg_url
@@ -55,17 +57,38 @@ def trained(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
     mp = pytest.MonkeyPatch()
     for key, value in _env(pg_url, model_dir).items():
         mp.setenv(key, value)
+    out = io.StringIO()
     try:
-        assert main(TRAIN_ARGS) == 0
+        with contextlib.redirect_stdout(out):
+            code = main(TRAIN_ARGS)
     finally:
         mp.undo()
+    print(out.getvalue())
+    assert code == 0
+    return pg_url, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained(training_run):  # type: ignore[no-untyped-def]
+    pg_url, _out = training_run
     from sqlalchemy import create_engine
 
     engine = create_engine(pg_url)
     current = registry.active(engine, registry.CLASSIFIER)
     engine.dispose()
-    assert current is not None and current.version == 1
+    assert current is not None and current.version == 1, _out
     return pg_url, Path(current.artifact_path)
+
+
+def test_train_on_synthetic_and_real_data_reports_its_sources_and_real_dev_figures(training_run):
+    """First in the module, so training has this test's time budget to itself."""
+    _pg_url, out = training_run
+    sources = re.search(r"training examples by source: (.*)", out)
+    assert sources, out
+    counts = {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", sources.group(1))}
+    assert counts["generator"] == 6000 and counts["otrf_background"] > 1000 and counts["sigma_weak"] > 10, out
+    assert re.search(r"real dev \(candidate\): [0-9.]+% of background at high/critical, \d+/\d+ recordings", out)
+    assert "PROMOTED" in out, out
 
 
 def _env(pg_url: str, model_dir: Path) -> dict[str, str]:
