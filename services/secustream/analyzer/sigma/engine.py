@@ -62,6 +62,7 @@ class _Literals:
 
     __slots__ = ("automaton", "guards", "memo", "needles")
     FEW = 8
+    GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
     MEMO_SIZE = 8192
 
     def __init__(self, literals: dict[str, list[int]]) -> None:
@@ -76,7 +77,8 @@ class _Literals:
             for literal, cids in literals.items():
                 self.automaton.add_word(literal, tuple(cids))
             self.automaton.make_automaton()
-            self.guards = guards(list(literals), self.FEW // 2)
+            if len(literals) <= self.GUARDED:
+                self.guards = guards(list(literals), self.FEW // 2)
 
     def search(self, lowered: str) -> tuple[int, ...]:
         if self.guards:
@@ -141,18 +143,19 @@ class _Prefilter:
     count: int
 
     @classmethod
-    def build(cls, rules: Sequence[DetectionRule], indices: Sequence[int]) -> _Prefilter:
-        ids: dict[tuple[str, Constraint], int] = {}
+    def build(cls, plans: _RulePlans, indices: Sequence[int]) -> _Prefilter:
         always: set[int] = set()
         anchored: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        used: set[int] = set()
         for i in indices:
-            for alternative in rules[i].requirement:
-                if not alternative:
-                    always.add(i)
-                    break
-                need = frozenset(ids.setdefault(pair, len(ids)) for pair in alternative)
-                anchor = max(alternative, key=lambda pair: _anchor_score(pair[1]))
-                anchored.setdefault(ids[anchor], []).append((i, need))
+            alternatives = plans.alternatives[i]
+            if alternatives is None:
+                always.add(i)
+                continue
+            for need, anchor in alternatives:
+                anchored.setdefault(anchor, []).append((i, need))
+                used.update(need)
+        ids = {plans.constraints[cid]: cid for cid in sorted(used)}
         values: dict[str, dict[str, list[int]]] = {}
         literals: dict[str, dict[str, list[int]]] = {}
         presence: dict[str, list[int]] = {}
@@ -230,6 +233,31 @@ def _anchor_score(constraint: Constraint) -> tuple[int, int]:
     return (_ANCHOR_RANK[constraint[0]], min(len(v) for v in constraint[1]))
 
 
+@dataclass(frozen=True)
+class _RulePlans:
+    """Every rule's alternatives as constraint ids, computed once per rule set (each logsource group
+    then only gathers the ids of its rules): ``None`` for a rule that needs nothing."""
+
+    constraints: tuple[tuple[str, Constraint], ...]  # constraint id → (field, constraint)
+    alternatives: tuple[tuple[tuple[frozenset[int], int], ...] | None, ...]  # per rule: (ids, anchor id)
+
+    @classmethod
+    def of(cls, rules: Sequence[DetectionRule]) -> _RulePlans:
+        ids: dict[tuple[str, Constraint], int] = {}
+        per_rule: list[tuple[tuple[frozenset[int], int], ...] | None] = []
+        for rule in rules:
+            if any(not alternative for alternative in rule.requirement):
+                per_rule.append(None)
+                continue
+            found = []
+            for alternative in rule.requirement:
+                need = frozenset(ids.setdefault(pair, len(ids)) for pair in alternative)
+                anchor = max(alternative, key=lambda pair: _anchor_score(pair[1]))
+                found.append((need, ids[anchor]))
+            per_rule.append(tuple(found))
+        return cls(tuple(ids), tuple(per_rule))
+
+
 class _Index:
     def __init__(self, ruleset: SigmaRuleSet) -> None:
         self.ruleset = ruleset
@@ -239,6 +267,7 @@ class _Index:
             for position, rule_index in enumerate(corr.members):
                 self.members[rule_index] = (*self.members.get(rule_index, ()), (corr, position))
         self._by_logsource: dict[frozenset[str], _Prefilter] = {}
+        self._plans = _RulePlans.of(ruleset.rules)
         self.by_id: dict[str, DetectionRule | Correlation] = {r.rule_id: r for r in ruleset.rules}
         self.by_id.update((c.rule_id, c) for c in ruleset.correlations)
 
@@ -246,7 +275,7 @@ class _Index:
         found = self._by_logsource.get(tokens)
         if found is None:
             rules = self.ruleset.rules
-            found = _Prefilter.build(rules, [i for i, r in enumerate(rules) if r.logsource <= tokens])
+            found = _Prefilter.build(self._plans, [i for i, r in enumerate(rules) if r.logsource <= tokens])
             if len(self._by_logsource) >= _MAX_CACHED_LOGSOURCES:
                 self._by_logsource.clear()
             self._by_logsource[tokens] = found
