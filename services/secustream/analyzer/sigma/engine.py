@@ -19,15 +19,17 @@ from typing import Any
 
 import ahocorasick
 
-from secustream.analyzer.filewatch import ChangeWatch
+from secustream.analyzer.reload import HotReload
 from secustream.analyzer.rules.engine import RuleHit
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView
 from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.sigma.plan import KEYWORDS, Constraint
+from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent
-from secustream.state import StateStore, WindowObservation
+from secustream.metrics import AnalyzerMetrics
+from secustream.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +306,19 @@ class SigmaEngine:
     """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch)."""
 
     def __init__(self, ruleset: SigmaRuleSet, state: StateStore, suppressed: Suppression | None = None,
-                 sources: SigmaSources | None = None, reload_interval: float = 0.0) -> None:
+                 sources: SigmaSources | None = None, reload_interval: float = 0.0,
+                 metrics: AnalyzerMetrics | None = None) -> None:
         self._state = state
         self._suppressed = suppressed
-        self._sources = sources
-        self._watch = ChangeWatch(sources.watch_fingerprint, reload_interval) if sources is not None else None
         self.replace_rules(ruleset)
+        self._reload = HotReload("sigma", sources.watch_fingerprint, sources.load, self._activate, reload_interval,
+                                 metrics, active=len(ruleset.rules)) if sources is not None else None
+
+    def _activate(self, ruleset: SigmaRuleSet) -> int:
+        self.replace_rules(ruleset)
+        log.info("sigma rules: %d rules, %d correlations, %d issues, %d left out by the pack filters",
+                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues), ruleset.filtered_out)
+        return len(ruleset.rules)
 
     def replace_rules(self, ruleset: SigmaRuleSet) -> None:
         """Swap the active set atomically (one attribute write)."""
@@ -327,17 +336,7 @@ class SigmaEngine:
 
     def maybe_reload(self) -> bool:
         """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``)."""
-        if self._watch is None or self._sources is None or not self._watch.changed():
-            return False
-        try:
-            ruleset = self._sources.load()
-        except OSError as exc:
-            log.error("sigma reload failed, keeping %d rules: %s", len(self.ruleset.rules), exc)
-            return False
-        self.replace_rules(ruleset)
-        log.info("sigma rules reloaded: %d rules, %d correlations, %d issues, %d left out by the pack filters",
-                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues), ruleset.filtered_out)
-        return True
+        return self._reload.maybe_reload() if self._reload is not None else False
 
     def evaluate(self, events: Sequence[SecurityEvent],
                  dumped: Sequence[dict[str, Any]] | None = None) -> list[list[RuleHit]]:
@@ -347,8 +346,7 @@ class SigmaEngine:
         index = self._index
         rules = index.ruleset.rules
         hits: list[list[RuleHit]] = [[] for _ in docs]
-        pending: list[tuple[int, Correlation, str]] = []
-        observations: list[WindowObservation] = []
+        windows: WindowBatch[Correlation] = WindowBatch()
         for position, (event, doc) in enumerate(zip(events, docs, strict=True)):
             view = EventView(doc, index.resolvers)
             for i in index.candidates(event_logsource(doc)).select(view):
@@ -360,39 +358,33 @@ class SigmaEngine:
                 if rule.emits:
                     hits[position].append(_hit(rule, f"matched Sigma rule {attribution(rule)}"))
                 for corr, member in index.members.get(i, ()):
-                    obs = self._observation(corr, member, view, event)
-                    if obs is not None:
-                        observations.append(obs[0])
-                        pending.append((position, corr, obs[1]))
-        if observations:
-            fired: set[tuple[int, str]] = set()
-            for (position, corr, label), count in zip(pending, self._state.observe_windows(observations), strict=True):
-                ok = count >= corr.count if corr.kind == "temporal" else _OPS[corr.op](count, corr.count)
-                if ok and (position, corr.rule_id) not in fired:
-                    fired.add((position, corr.rule_id))
-                    what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
-                            "temporal": "of the correlated rules"}[corr.kind]
-                    detail = (f"{count} {what} within {corr.seconds:g}s for {label}: "
-                              f"Sigma correlation {attribution(corr)}")
-                    hits[position].append(_hit(corr, detail))
+                    self._observe(windows, position, corr, member, view, event)
+        fired: set[tuple[int, str]] = set()
+        for position, corr, label, count in windows.counted(self._state):
+            ok = count >= corr.count if corr.kind == "temporal" else _OPS[corr.op](count, corr.count)
+            if ok and (position, corr.rule_id) not in fired:
+                fired.add((position, corr.rule_id))
+                what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
+                        "temporal": "of the correlated rules"}[corr.kind]
+                detail = f"{window_detail(count, what, corr.seconds, label)}: Sigma correlation {attribution(corr)}"
+                hits[position].append(_hit(corr, detail))
         return hits
 
     @staticmethod
-    def _observation(corr: Correlation, member: int, view: EventView,
-                     event: SecurityEvent) -> tuple[WindowObservation, str] | None:
+    def _observe(windows: WindowBatch[Correlation], position: int, corr: Correlation, member: int, view: EventView,
+                 event: SecurityEvent) -> None:
         fields = corr.group_by[member]
-        group = [view.get(f) for f in fields]
-        if any(g is None for g in group):
-            return None
+        group = [(f, view.get(f)) for f in fields]
+        if any(g is None for _f, g in group):
+            return
         if corr.kind == "value_count":
             value = view.get(corr.value_field or "")
             if value is None:
-                return None
+                return
             item, distinct = str(value), True
         elif corr.kind == "temporal":
             item, distinct = str(corr.members[member]), True
         else:
             item, distinct = str(event.event_id), False
-        key = f"sigma:{corr.rule_id}:" + "|".join(str(g) for g in group)
-        label = ",".join(f"{f}={g}" for f, g in zip(fields, group, strict=True)) or "all events"
-        return WindowObservation(key, item, event.timestamp.timestamp(), corr.seconds, distinct), label
+        windows.add(position, corr, f"sigma:{corr.rule_id}", group, item, event.timestamp.timestamp(), corr.seconds,
+                    distinct)
