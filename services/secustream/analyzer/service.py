@@ -52,13 +52,14 @@ def sigma_sources(settings: Settings) -> SigmaSources | None:
     return SigmaSources(path, packs, keep, settings.sigma_cache_dir)
 
 
-def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None) -> SigmaEngine | None:
+def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None,
+                metrics: AnalyzerMetrics | None = None) -> SigmaEngine | None:
     """Sigma rules and packs (load issues are logged, never fatal); None when switched off."""
     sources = sigma_sources(settings)
     if sources is None:
         return None
     return SigmaEngine(sources.load(), state, suppressed, sources=sources,
-                       reload_interval=settings.RULES_RELOAD_SECONDS)
+                       reload_interval=settings.RULES_RELOAD_SECONDS, metrics=metrics)
 
 
 def record_limits(settings: Settings) -> RecordLimits:
@@ -128,7 +129,7 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
     reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
     hybrid_metrics = HybridMetrics(registry)
     hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
-    sigma = build_sigma(settings, state, suppressions)
+    sigma = build_sigma(settings, state, suppressions, metrics)
     router = Router([RulesTier(engine, ANALYZER_VERSION, sigma), *hybrid.tiers(hybrid_metrics)])
     client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
     consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,

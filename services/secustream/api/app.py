@@ -32,7 +32,7 @@ from secustream.api.proxies import ClientAddress
 from secustream.api.routes import alerts, audit, auth, content, events, incidents, insights, live, system, users
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
-from secustream.api.throttle import LoginThrottle, ThrottlePolicy
+from secustream.api.throttle import LOCKOUT_SCOPES, LoginThrottle, ThrottlePolicy
 from secustream.config import Settings
 from secustream.counters import FallbackCounters, MemoryCounters, RedisCounters
 from secustream.state import VERDICTS_CHANNEL, StateStore
@@ -69,6 +69,15 @@ def make_throttle(settings: Settings, state: StateStore, registry: CollectorRegi
     return LoginThrottle(FallbackCounters(RedisCounters(client), MemoryCounters(), on_fallback=fallback.inc), policy)
 
 
+def lockout_counter(registry: CollectorRegistry) -> Counter:
+    """Login budgets spent, by scope (every scope exported from the start, so alerts see a 0)."""
+    counter = Counter("secustream_login_lockouts_total", "Login throttle budgets spent: account_client and "
+                      "client are blocked, account is slowed (docs/api.md)", ["scope"], registry=registry)
+    for scope in LOCKOUT_SCOPES:
+        counter.labels(scope)
+    return counter
+
+
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
     """Create the first admin when absent (idempotent; an existing user is never changed). True if created."""
     with engine.begin() as conn:
@@ -94,7 +103,8 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     tokens = TokenCodec.from_settings(settings)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=make_throttle(settings, state, registry), hub=hub, pages=page_reader(engine))
+                               throttle=make_throttle(settings, state, registry),
+                               login_lockouts=lockout_counter(registry), hub=hub, pages=page_reader(engine))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
@@ -152,6 +162,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def database_error(_request: Request, exc: Exception) -> JSONResponse:
         log.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    @app.exception_handler(redis.RedisError)
+    async def state_error(_request: Request, exc: Exception) -> JSONResponse:
+        """Redis down is an outage (503, retry later), never a 500; logins do not need it (api/throttle.py)."""
+        log.error("state store error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "state store (Redis) unavailable"}, status_code=503)
 
 
 def from_env() -> FastAPI:
