@@ -109,7 +109,7 @@ def test_promotion_rejects_a_generator_only_challenger_that_raises_real_noise(tr
     try:
         before = registry.active(engine, registry.CLASSIFIER)
         out = _run(["train", "--seed", "8", "--events", "3000", "--held-out-events", "1000", "--epochs", "2",
-                    "--arch", "tiny", "--max-length", "48", "--no-real-training", "--real-background",
+                    "--arch", "student", "--no-real-training", "--real-background",
                     REAL_BACKGROUND], env)
         assert "otrf_background" not in out.split("by source:")[1].splitlines()[0], out
         assert "not promoted: " in out and "raises real background noise on the OTRF dev split" in out, out
