@@ -2,7 +2,7 @@
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
 p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (the statement the API runs,
-``queries.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
+``page_store.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
 (index) EXPLAIN ANALYZE reports for each query. Both sides run in one uvloop event loop with the same
 closed-loop clients; the HTTP side uses a minimal keep-alive client so the client's CPU stays small next to
 the server's (client, API and PostgreSQL share the machine's cores).
@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
-from secustream.storage import queries
+from secustream.storage import pages as page_store
+from secustream.storage import users as user_store
 from secustream.storage.migrate import upgrade
 
 ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -100,9 +101,9 @@ COMBOS = [
 ]
 
 
-def filters_of(combo: Combo) -> queries.EventFilters:
+def filters_of(combo: Combo) -> page_store.EventFilters:
     p = combo.params
-    return queries.EventFilters(
+    return page_store.EventFilters(
         risk_levels=p.get("risk_level", []), tiers=p.get("tier", []), threat_types=p.get("threat_type", []),
         since=datetime.fromisoformat(p["since"]) if "since" in p else None, source_ip=p.get("source_ip"),
         user=p.get("user"), host=p.get("host"), q=p.get("q"))
@@ -153,7 +154,7 @@ def build(n: int, rebuild: bool) -> None:
 
 def page_statement(combo: Combo) -> tuple[str, dict[str, Any]]:
     """The exact statement and parameters the API executes for this combination's first page."""
-    return queries.page_sql(filters_of(combo), PAGE)
+    return page_store.page_sql(filters_of(combo), PAGE)
 
 
 def explain(sql: str, params: dict[str, Any]) -> list[str]:
@@ -299,8 +300,8 @@ def main() -> int:
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(DB_NAME))
     with engine.begin() as conn:
-        if queries.get_user_by_name(conn, "bench") is None:
-            queries.create_user(conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
+        if user_store.get_user_by_name(conn, "bench") is None:
+            user_store.create_user(conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue("bench", "viewer")[0]
     proc, port = start_api(args.workers, secret)

@@ -14,7 +14,7 @@ import pytest
 
 from secustream.api.pages import PostgresPages, SqlAlchemyPages
 from secustream.api.schemas import Role
-from secustream.storage import queries
+from secustream.storage import pages as page_store
 from secustream.storage.repository import AnalyzedEvent
 from tests.api.conftest import T0, Api, seed, seed_item
 
@@ -28,8 +28,8 @@ def data(api: Api) -> list[AnalyzedEvent]:
     # an event without a verdict yet (only shows up when no verdict filter is applied)
     pending = seed_item(N, ts=T0 + timedelta(hours=5))
     with api.engine.begin() as conn:
-        from secustream.storage.models import Event
         from secustream.storage.repository import event_row
+        from secustream.storage.tables import Event
 
         conn.execute(Event.__table__.insert(), [event_row(pending)])
     return [*items, AnalyzedEvent(pending.event, None)]  # type: ignore[arg-type]
@@ -249,7 +249,7 @@ def test_rules_and_suppressions(api: Api) -> None:
 
 
 def test_model_versions_listed(api: Api) -> None:
-    from secustream.storage.models import ModelVersion
+    from secustream.storage.tables import ModelVersion
 
     with api.engine.begin() as conn:
         conn.execute(ModelVersion.__table__.insert(), [
@@ -270,7 +270,7 @@ def test_raw_reader_pages_equal_the_portable_ones(api: Api, data: list[AnalyzedE
     portable = SqlAlchemyPages(api.engine)
     blocking = PostgresPages(api.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), 2)
     params = parse_qs(query)
-    filters = queries.EventFilters(
+    filters = page_store.EventFilters(
         risk_levels=params.get("risk_level", []), tiers=params.get("tier", []),
         threat_types=params.get("threat_type", []),
         since=datetime.fromisoformat(params["since"][0]) if "since" in params else None,

@@ -35,10 +35,10 @@ def test_benign_feedback_becomes_a_benign_example(api: Api) -> None:
 def test_false_positive_on_a_rule_hit_suppresses_that_rule_for_that_source(api: Api) -> None:
     from sqlalchemy import select
 
-    from secustream.analyzer.rules import RuleSet
-    from secustream.analyzer.rules.suppressions import SuppressionIndex
+    from secustream.analyzer.native import RuleSet
+    from secustream.analyzer.native.suppressions import SuppressionIndex
     from secustream.config import load_settings
-    from secustream.storage.models import RuleSuppression
+    from secustream.storage.tables import RuleSuppression
 
     item = seed(api.engine, 2)[1]  # odd seeds carry an SSH-BRUTE-FORCE rule hit
     assert item.verdict.rule_ids == ["SSH-BRUTE-FORCE"]

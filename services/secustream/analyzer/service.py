@@ -10,13 +10,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream import __version__
+from secustream.analyzer.detection import Detection, Detector
 from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
+from secustream.analyzer.native import RulesEngine, RuleSet
+from secustream.analyzer.native.engine import Suppression
 from secustream.analyzer.reload import RulesReloader
-from secustream.analyzer.router import Router
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules.engine import Suppression
-from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.router import Reload, Router
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
 from secustream.config import Settings
@@ -53,20 +53,34 @@ def retry_policy(settings: Settings) -> RetryPolicy:
                        settings.ANALYZER_MAX_ATTEMPTS)
 
 
+def build_router(settings: Settings, db: Engine | None, state: StateStore, hybrid_metrics: HybridMetrics | None,
+                 metrics: AnalyzerMetrics | None = None) -> Router:
+    """The cascade from settings, with every reload check it owns (rule files, suppressions, overrides)."""
+    from secustream.analyzer.model.hybrid import build_hybrid
+    from secustream.analyzer.native.suppressions import SuppressionIndex
+
+    reloads: list[Reload] = []
+    suppressions: Suppression | None = None
+    if db is not None:
+        index = SuppressionIndex(db, interval=max(settings.RULES_RELOAD_SECONDS, 1.0))
+        reloads.append(index.refresh)
+        suppressions = index
+    engine = RulesEngine(RuleSet.load(settings.rules_path), state, suppressions)
+    reloads.append(RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics).maybe_reload)
+    detectors: list[Detector] = [engine]
+    sigma = build_sigma(settings, state, suppressions)
+    if sigma is not None:
+        detectors.append(sigma)
+        reloads.append(sigma.maybe_reload)
+    hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
+    return Router(Detection(detectors, ANALYZER_VERSION), hybrid.model, hybrid.llm, thresholds=hybrid.thresholds,
+                  budget_left=hybrid.budget_left, reloads=reloads, metrics=hybrid_metrics)
+
+
 def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
                  client_id: str | None = None) -> AnalyzerWorker:
     metrics = AnalyzerMetrics(registry)
-    ruleset = RuleSet.load(settings.rules_path)
-    from secustream.analyzer.model.hybrid import build_hybrid
-    from secustream.training.suppressions import SuppressionIndex
-
-    suppressions = SuppressionIndex(db, interval=max(settings.RULES_RELOAD_SECONDS, 1.0))
-    engine = RulesEngine(ruleset, state, suppressions)
-    reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
-    hybrid_metrics = HybridMetrics(registry)
-    hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
-    sigma = build_sigma(settings, state, suppressions)
-    router = Router([RulesTier(engine, ANALYZER_VERSION, sigma), *hybrid.tiers(hybrid_metrics)])
+    router = build_router(settings, db, state, HybridMetrics(registry), metrics)
     client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
     consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,
                                         settings.KAFKA_SESSION_TIMEOUT_MS))
@@ -75,6 +89,6 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
         consumer=consumer, producer=producer, router=router, repository=VerdictRepository(db), state=state,
         metrics=metrics, topics=topics_from(settings), batch_size=settings.ANALYZER_BATCH_SIZE,
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
-        reloader=reloader, limits=record_limits(settings), retry=retry_policy(settings),
+        limits=record_limits(settings), retry=retry_policy(settings),
         health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),
     )

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,16 +24,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from secustream.api.deps import ApiContext
-from secustream.api.live import LiveHub
+from secustream.api.live_hub import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
-from secustream.api.routes import auth, events, insights, live, system, users
+from secustream.api.routes import auth, events, live, models, rules, stats, suppressions, system, users
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
-from secustream.api.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 from secustream.config import Settings
 from secustream.state import VERDICTS_CHANNEL, StateStore
-from secustream.storage import queries
+from secustream.storage import users as user_store
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -52,21 +50,13 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def make_throttle(settings: Settings, state: StateStore) -> LoginThrottle:
-    """Redis-backed when the state store is Redis (shared by replicas), in-process otherwise."""
-    client = getattr(state, "client", None)
-    if isinstance(client, redis.Redis):
-        return RedisLoginThrottle(client, settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
-    return MemoryLoginThrottle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
-
-
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
     """Create the first admin when absent (idempotent; an existing user is never changed). True if created."""
     with engine.begin() as conn:
-        if queries.get_user_by_name(conn, username) is not None:
+        if user_store.get_user_by_name(conn, username) is not None:
             return False
         try:
-            queries.create_user(conn, username, hasher.hash(password), "admin")
+            user_store.create_user(conn, username, hasher.hash(password), "admin")
         except IntegrityError:  # another replica won the race
             return False
     log.info("bootstrapped admin user %r", username)
@@ -83,14 +73,15 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     hasher = PasswordHasher(settings.PASSWORD_HASH_ROUNDS)
     hub = LiveHub(state, VERDICTS_CHANNEL)
     tokens = TokenCodec.from_settings(settings)
+    throttle = state.login_throttle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=make_throttle(settings, state), hub=hub, pages=page_reader(engine))
+                               throttle=throttle, hub=hub, pages=page_reader(engine))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
     app.include_router(system.router)
-    for module in (auth, events, insights, users, live):
+    for module in (auth, events, stats, rules, suppressions, models, users, live):
         app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
@@ -147,13 +138,13 @@ def from_env() -> FastAPI:
     """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --workers N``): everything from env vars."""
     from secustream.config import load_settings
     from secustream.runtime import kafka_reachable
-    from secustream.state import RedisState
+    from secustream.state import make_state
     from secustream.storage.database import make_engine
 
     settings = load_settings()
     kafka = settings.KAFKA_SERVER
     app = create_app(settings, make_engine(settings.DATABASE_URL, pool_size=20, max_overflow=20),
-                     RedisState.from_url(settings.REDIS_URL), CollectorRegistry(),
+                     make_state(settings.REDIS_URL), CollectorRegistry(),
                      kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
     # The app's long-lived objects (routes, schemas, models) leave the collector's view: full collections stay
     # short instead of pausing every in-flight request (measured: lower p99 of the events list).

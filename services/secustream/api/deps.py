@@ -10,18 +10,19 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Connection, Engine
 
-from secustream.api.live import LiveHub
-from secustream.api.schemas import ROLE_RANK, Role
+from secustream.api.access import active, check_role, unauthorized
+from secustream.api.live_hub import LiveHub
+from secustream.api.schemas import Role
 from secustream.api.security import PasswordHasher, TokenCodec, TokenError, VerifiedTokens
-from secustream.api.throttle import LoginThrottle
 from secustream.config import Settings
 from secustream.state import StateStore
-from secustream.storage import queries
+from secustream.state.throttle import LoginThrottle
+from secustream.storage import users as user_store
 
 if TYPE_CHECKING:  # pages.py builds on this module's auth checks
     from secustream.api.pages import PageReader
@@ -62,43 +63,23 @@ Conn = Annotated[Connection, Depends(get_conn)]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def bearer_subject(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
     """The verified subject of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
     if not token:
-        raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
+        raise unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
         return ctx.verified.subject(token)
     except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
+        raise unauthorized(str(exc)) from None
 
 
 Subject = Annotated[str, Depends(bearer_subject)]
 
 
-def active(user: dict[str, Any] | None) -> dict[str, Any]:
-    """The user row if it exists and is enabled; 401 otherwise (so disabling a user revokes their tokens)."""
-    if user is None:
-        raise _unauthorized("unknown user")
-    if not user["is_active"]:
-        raise _unauthorized("account disabled")
-    return user
-
-
-def check_role(user: dict[str, Any], role: Role) -> dict[str, Any]:
-    """The user, if their role ranks at least ``role``; 403 otherwise."""
-    if ROLE_RANK.get(user["role"], -1) < ROLE_RANK[role]:  # StrEnum keys match plain strings
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires the {role.value} role")
-    return user
-
-
 def current_user(ctx: Ctx, username: Subject) -> dict[str, Any]:
     """The active user named by a valid bearer token; 401 otherwise (disabled users included)."""
     with ctx.engine.connect() as conn:
-        return active(queries.get_user_by_name(conn, username))
+        return active(user_store.get_user_by_name(conn, username))
 
 
 CurrentUser = Annotated[dict[str, Any], Depends(current_user)]

@@ -19,18 +19,18 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from sqlalchemy import Engine
 
-from secustream.api.deps import active, check_role
+from secustream.api.access import active, check_role
 from secustream.api.schemas import EventOut, EventPage, Role, VerdictOut
-from secustream.storage import queries
-
-USER_SQL = "SELECT role, is_active FROM users WHERE username = %s"
+from secustream.storage import pages as page_store
+from secustream.storage import users as user_store
+from secustream.storage.pages import EventFilters
 
 
 class PageReader(Protocol):
-    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
         """The page as JSON (an ``EventPage``) after checking that ``username`` is active and ranks ``role``.
 
-        Raises HTTPException (401/403) or queries.CursorError.
+        Raises HTTPException (401/403) or page_store.CursorError.
         """
         ...
 
@@ -45,12 +45,12 @@ class PageReader(Protocol):
 
 
 def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
-    """An ``EventPage`` document from ``queries.page_sql`` rows (``limit`` + 1 rows mean a next page exists)."""
+    """An ``EventPage`` document from ``page_store.page_sql`` rows (``limit`` + 1 rows mean a next page exists)."""
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = queries.encode_cursor(rows[-1][0], uuid.UUID(rows[-1][1]))
-    events, verdicts = queries.PAGE_EVENT_FIELDS, queries.PAGE_VERDICT_FIELDS
+        next_cursor = page_store.encode_cursor(rows[-1][0], uuid.UUID(rows[-1][1]))
+    events, verdicts = page_store.PAGE_EVENT_FIELDS, page_store.PAGE_VERDICT_FIELDS
     n = len(events)
     items = []
     for row in rows:
@@ -99,21 +99,21 @@ class PostgresPages:
             self._async = None
             await pool.close()
 
-    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
         if self._async is None or self._async[0] is not asyncio.get_running_loop():
             return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
         async with self._async[1].connection() as conn:
-            _account(await (await conn.execute(USER_SQL, (username,))).fetchone(), role)
-            sql, params = queries.page_sql(f, limit, cursor)
+            _account(await (await conn.execute(user_store.ACCOUNT_SQL, (username,))).fetchone(), role)
+            sql, params = page_store.page_sql(f, limit, cursor)
             rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]  # literals only
         return page_json(rows, limit)
 
-    def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
+    def _page_blocking(self, username: str, role: Role, f: EventFilters, limit: int,
                        cursor: str | None) -> bytes:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
-            _account(conn.execute(USER_SQL, (username,)).fetchone(), role)
-            sql, params = queries.page_sql(f, limit, cursor)
+            _account(conn.execute(user_store.ACCOUNT_SQL, (username,)).fetchone(), role)
+            sql, params = page_store.page_sql(f, limit, cursor)
             rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # built from literals only
         return page_json(rows, limit)
 
@@ -122,7 +122,7 @@ class PostgresPages:
 
 
 def event_out(row: dict[str, Any]) -> EventOut:
-    event, verdict = queries.split_verdict(row)
+    event, verdict = page_store.split_verdict(row)
     return EventOut(**event, event_id=event["id"],
                     verdict=VerdictOut.model_validate(verdict) if verdict is not None else None)
 
@@ -133,7 +133,7 @@ class SqlAlchemyPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    async def page(self, username: str, role: Role, f: queries.EventFilters, limit: int, cursor: str | None) -> bytes:
+    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
         return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
 
     async def start(self) -> None:
@@ -142,11 +142,11 @@ class SqlAlchemyPages:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    def _page_blocking(self, username: str, role: Role, f: queries.EventFilters, limit: int,
+    def _page_blocking(self, username: str, role: Role, f: EventFilters, limit: int,
                        cursor: str | None) -> bytes:
         with self._engine.begin() as conn:
-            check_role(active(queries.get_user_by_name(conn, username)), role)
-            page = queries.list_events(conn, f, limit, cursor)
+            check_role(active(user_store.get_user_by_name(conn, username)), role)
+            page = page_store.list_events(conn, f, limit, cursor)
         body = EventPage(items=[event_out(r) for r in page.rows], next_cursor=page.next_cursor)
         return body.model_dump_json().encode()
 

@@ -9,9 +9,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass
 from secustream.feedback import FeedbackLabel
+from secustream.verdict import RiskLevel
 
 
 class Role(StrEnum):

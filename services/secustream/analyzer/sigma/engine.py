@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from secustream.analyzer.filewatch import ChangeWatch
-from secustream.analyzer.rules.engine import RuleHit
+from secustream.analyzer.native.engine import RuleHit
 from secustream.analyzer.sigma.fields import event_logsource
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet, path_fingerprint
 from secustream.analyzer.sigma.matcher import EventView
@@ -156,7 +156,7 @@ class _Index:
 
 
 def _hit(rule: DetectionRule | Correlation, detail: str) -> RuleHit:
-    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail)
+    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail, rule.review)
 
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -203,7 +203,6 @@ class SigmaEngine:
     def evaluate(self, events: Sequence[SecurityEvent],
                  dumped: Sequence[dict[str, Any]] | None = None) -> list[list[RuleHit]]:
         """Hits per event, in input order (same contract as ``RulesEngine.evaluate``)."""
-        self.maybe_reload()
         docs = list(dumped) if dumped is not None else [e.model_dump(mode="json") for e in events]
         index = self._index
         rules = index.ruleset.rules

@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from secustream.api.deps import AUTH_RESPONSES, Ctx, CurrentUser
 from secustream.api.schemas import Message, Token, UserOut
-from secustream.storage import queries
+from secustream.storage import users as user_store
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def login(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordReques
 
     def check() -> dict[str, object] | None:
         with ctx.engine.connect() as conn:
-            user = queries.get_user_by_name(conn, username)
+            user = user_store.get_user_by_name(conn, username)
         ok = ctx.hasher.verify(form.password, user["hashed_password"] if user else None)
         return user if ok and user is not None else None
 

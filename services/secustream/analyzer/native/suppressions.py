@@ -1,7 +1,8 @@
-"""Analyst "false positive" feedback on a rule hit becomes a rule suppression the rules tier honours.
+"""Analyst "false positive" feedback on a rule hit becomes a rule suppression detection honours.
 
 A suppression is narrow on purpose: one rule, one entity (the field the rule groups by, else the
-source address or host), so a false positive silences that rule for that entity only.
+source address or host), so a false positive silences that rule for that entity only. The rows live
+in ``storage/feedback.py``; this module decides what to suppress and answers "is this hit suppressed?".
 """
 
 from __future__ import annotations
@@ -9,17 +10,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
 
-from secustream.analyzer.rules import RuleSet
+from secustream.analyzer.native.schema import RuleSet
 from secustream.events import get_field
-from secustream.feedback import FeedbackLabel
-from secustream.storage.models import Event, Feedback, RuleSuppression
-from secustream.storage.models import Verdict as VerdictRow
+from secustream.storage import feedback as feedback_store
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +43,16 @@ def suppress_false_positive(conn: Connection, event_id: uuid.UUID, user_id: int 
     Called by the API when an analyst marks a verdict false positive (and by ``sync_from_feedback``).
     Idempotent: an identical active suppression is never added twice.
     """
-    found = conn.execute(select(Event.payload, VerdictRow.rule_ids).join(VerdictRow, VerdictRow.event_id == Event.id)
-                         .where(Event.id == event_id)).first()
+    found = feedback_store.fired_rules(conn, event_id)
     if found is None:
         return 0
     payload, rule_ids = found
     created = 0
-    for rule_id in rule_ids or []:
+    for rule_id in rule_ids:
         where = suppression_field(ruleset, rule_id, payload)
-        if where is None:
-            continue
-        exists = conn.execute(select(RuleSuppression.id).where(
-            RuleSuppression.rule_id == rule_id, RuleSuppression.field == where[0],
-            RuleSuppression.value == where[1], RuleSuppression.active.is_(True))).first()
-        if exists is not None:
-            continue
-        conn.execute(insert(RuleSuppression).values(
-            rule_id=rule_id, field=where[0], value=where[1], active=True,
-            reason=note or "analyst marked a hit false positive", created_by=user_id, source_event_id=event_id,
-            created_at=datetime.now(UTC)))
-        created += 1
+        if where is not None and feedback_store.add_suppression_once(
+                conn, rule_id, where[0], where[1], note or "analyst marked a hit false positive", user_id, event_id):
+            created += 1
     return created
 
 
@@ -73,21 +60,23 @@ def sync_from_feedback(engine: Engine, ruleset: RuleSet) -> int:
     """Create missing suppressions for every false-positive feedback on rule verdicts; returns how many."""
     created = 0
     with engine.begin() as conn:
-        rows = conn.execute(select(Feedback.event_id, Feedback.user_id, Feedback.note)
-                            .where(Feedback.label == FeedbackLabel.FALSE_POSITIVE.value)).all()
-        for event_id, user_id, note in rows:
+        for event_id, user_id, note in feedback_store.false_positives(conn):
             created += suppress_false_positive(conn, event_id, user_id, note, ruleset)
     return created
 
 
 class SuppressionIndex:
-    """The ``suppressed(rule_id, doc)`` callable for ``RulesEngine``; reloads active rows every ``interval``."""
+    """The ``suppressed(rule_id, doc)`` callable for the detectors; ``refresh()`` re-reads the active rows.
+
+    The router calls ``refresh`` between batches; it reads the database at most every ``interval``.
+    """
 
     def __init__(self, engine: Engine, interval: float = 10.0) -> None:
         self._engine = engine
         self._interval = interval
         self._next = 0.0
         self._by_rule: dict[str, list[tuple[str | None, str | None]]] = {}
+        self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -95,19 +84,11 @@ class SuppressionIndex:
             return
         self._next = now + self._interval
         try:
-            with Session(self._engine) as s:
-                rows = s.scalars(select(RuleSuppression).where(
-                    RuleSuppression.active.is_(True),
-                    or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > datetime.now(UTC))))
-                index: dict[str, list[tuple[str | None, str | None]]] = {}
-                for r in rows:
-                    index.setdefault(r.rule_id, []).append((r.field, r.value))
-            self._by_rule = index
+            self._by_rule = feedback_store.active_suppressions(self._engine)
         except Exception as exc:  # keep the last good index when the database blips
             log.warning("rule suppressions not refreshed: %s", exc)
 
     def __call__(self, rule_id: str, doc: dict[str, Any]) -> bool:
-        self.refresh()
         for field, value in self._by_rule.get(rule_id, ()):
             if field is None:  # a whole-rule suppression
                 return True
