@@ -234,6 +234,19 @@ def test_rules_and_suppressions(api: Api) -> None:
     api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("admin"), json={"enabled": True})
     assert api.client.put("/api/v1/rules/NO-SUCH-RULE", headers=api.headers("admin"),
                           json={"enabled": False}).status_code == 404
+    # Sigma rules are listed and overridable too: off, or another level
+    sigma = next(r for r in rules if r["id"] == "sigma:win-psexec-remote-execution")
+    assert sigma["enabled"] is True and sigma["level_override"] is None
+    lowered = api.client.put("/api/v1/rules/sigma:win-psexec-remote-execution", headers=api.headers("admin"),
+                             json={"enabled": True, "level": "low"})
+    assert lowered.status_code == 200, lowered.text
+    assert lowered.json()["level_override"] == "low" and lowered.json()["severity"] == sigma["severity"]
+    assert api.client.put("/api/v1/rules/sigma:no-such-rule", headers=api.headers("admin"),
+                          json={"enabled": False}).status_code == 404
+    assert api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("admin"),
+                          json={"enabled": True, "level": "extreme"}).status_code == 422
+    assert api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("analyst"),
+                          json={"enabled": False}).status_code == 403
     created = api.client.post("/api/v1/suppressions", headers=api.headers("admin"),
                               json={"rule_id": "SSH-BRUTE-FORCE", "field": "source.ip", "value": "10.0.0.9"})
     assert created.status_code == 201

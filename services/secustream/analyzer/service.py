@@ -15,6 +15,7 @@ from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.native.engine import Suppression
+from secustream.analyzer.overrides import OverrideWatch
 from secustream.analyzer.reload import RulesReloader
 from secustream.analyzer.router import Reload, Router
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
@@ -55,7 +56,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def build_router(settings: Settings, db: Engine | None, state: StateStore, hybrid_metrics: HybridMetrics | None,
                  metrics: AnalyzerMetrics | None = None) -> Router:
-    """The cascade from settings, with every reload check it owns (rule files, suppressions, overrides)."""
+    """The cascade from settings, with every reload check it owns (rule files, suppressions, overrides, model)."""
     from secustream.analyzer.model.hybrid import build_hybrid
     from secustream.analyzer.native.suppressions import SuppressionIndex
 
@@ -72,8 +73,11 @@ def build_router(settings: Settings, db: Engine | None, state: StateStore, hybri
     if sigma is not None:
         detectors.append(sigma)
         reloads.append(sigma.maybe_reload)
+    detection = Detection(detectors, ANALYZER_VERSION)
+    if db is not None:
+        reloads.append(OverrideWatch(db, detection, max(settings.RULES_RELOAD_SECONDS, 1.0)).refresh)
     hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
-    return Router(Detection(detectors, ANALYZER_VERSION), hybrid.model, hybrid.llm, thresholds=hybrid.thresholds,
+    return Router(detection, hybrid.model, hybrid.llm, thresholds=hybrid.thresholds,
                   budget_left=hybrid.budget_left, reloads=reloads, metrics=hybrid_metrics)
 
 

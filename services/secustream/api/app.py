@@ -28,6 +28,7 @@ from secustream.api.live_hub import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
 from secustream.api.routes import auth, events, live, models, rules, stats, suppressions, system, users
+from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
 from secustream.config import Settings
@@ -76,7 +77,8 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     throttle = state.login_throttle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=throttle, hub=hub, pages=page_reader(engine))
+                               throttle=throttle, hub=hub, pages=page_reader(engine),
+                               rules=RuleCatalog(settings))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from secustream.api.access import active, check_role, unauthorized
 from secustream.api.live_hub import LiveHub
+from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Role
 from secustream.api.security import PasswordHasher, TokenCodec, TokenError, VerifiedTokens
 from secustream.config import Settings
@@ -41,6 +42,7 @@ class ApiContext:
     throttle: LoginThrottle
     hub: LiveHub
     pages: PageReader  # the events list's hot path (api/pages.py)
+    rules: RuleCatalog  # native + Sigma rules, compiled once per change of the files
 
 
 async def get_ctx(request: Request) -> ApiContext:
