@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from secustream.analyzer.model.classifier import LABELS, Prediction, ThreatClassifier, build_model, load_tokenizer
+from secustream.analyzer.model.classifier import LABELS, ThreatClassifier, build_model, load_tokenizer
 from secustream.analyzer.model.context import burst_counts
 from secustream.analyzer.model.text import render_event
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
+
+from .fakes import FixedClassifier
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -73,28 +75,16 @@ def test_artifact_round_trip_and_calibrated_probabilities(tiny_classifier, tmp_p
     assert (int8.probabilities(texts).argmax(1) == hot.argmax(1)).mean() > 0.9
 
 
-class _FixedClassifier:
-    """Stands in for a classifier with known outputs, so each routing branch is exercised exactly."""
-
-    name = "fixed"
-
-    def __init__(self, label: str, confidence: float, risk: float) -> None:
-        self.answer = Prediction(label, confidence, risk)
-
-    def predict(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
-        return [self.answer] * len(texts)
-
-
 def _model(clf) -> ModelTier:  # type: ignore[no-untyped-def]
     return ModelTier(ModelSource(lambda _p: clf, path="pinned"), MemoryState(), "test")
 
 
 def test_model_tier_scores_and_knows_nothing_of_routing():
     e = SecurityEvent(event_type="dns", action="dns_query", dns={"query": "x.example"})
-    [v] = _model(_FixedClassifier("data_exfiltration", 0.99, 0.95)).score([e])  # type: ignore[misc]
+    [v] = _model(FixedClassifier("data_exfiltration", 0.99, 0.95)).score([e])  # type: ignore[misc]
     assert v.tier == "model" and v.risk_level == "critical" and v.risk_score == 0.95 and v.confidence == 0.99
     assert v.reason == "fixed: data_exfiltration at 0.99"
-    [low] = _model(_FixedClassifier("benign", 0.97, 0.03)).score([e])  # type: ignore[misc]
+    [low] = _model(FixedClassifier("benign", 0.97, 0.03)).score([e])  # type: ignore[misc]
     assert low.risk_level == "low"
     empty = ModelTier(ModelSource(lambda _p: None, engine=None), MemoryState(), "test")  # type: ignore[arg-type,return-value]
     assert empty.score([e]) is None  # no active model: no opinion

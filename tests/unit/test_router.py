@@ -12,7 +12,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.detection import Detection, RuleOverride
-from secustream.analyzer.model.classifier import Prediction
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.policy import RouterThresholds
@@ -22,6 +21,8 @@ from secustream.events import SecurityEvent
 from secustream.metrics import HybridMetrics
 from secustream.state import MemoryState
 from secustream.verdict import RiskLevel, Verdict
+
+from .fakes import FixedClassifier
 
 RULES = """
 rules:
@@ -43,16 +44,6 @@ detection:
 """
 
 T = RouterThresholds(escalate_below_confidence=0.8, escalate_at_risk=0.9, lag_threshold=100)
-
-
-class FixedClassifier:
-    name = "fixed"
-
-    def __init__(self, label: str, confidence: float, risk: float) -> None:
-        self.answer = Prediction(label, confidence, risk)
-
-    def predict(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
-        return [self.answer] * len(texts)
 
 
 class FakeLLM:
