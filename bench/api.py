@@ -274,7 +274,7 @@ def start_api(workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
     env = dict(os.environ, DATABASE_URL=db_url(DB_NAME), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
                              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning", "--no-access-log"], env=env)
+                             "--log-level", "warning", "--no-access-log", "--no-proxy-headers"], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -300,10 +300,10 @@ def main() -> int:
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(DB_NAME))
     with engine.begin() as conn:
-        if user_store.get_user_by_name(conn, "bench") is None:
-            user_store.create_user(conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
+        user = user_store.get_user_by_name(conn, "bench") or user_store.create_user(
+            conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
-    token = TokenCodec(secret, "HS256", 120).issue("bench", "viewer")[0]
+    token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
     proc, port = start_api(args.workers, secret)
     results = []
     try:

@@ -9,6 +9,7 @@ A test checks that these defaults equal the CRD's ``default:`` values.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "redis": {},
     "database": {"secretRef": {"key": "uri"}},
     "generator": {"enabled": True, "replicas": 1, "eventsPerSecond": 50},
-    "api": {"replicas": 2, "serviceType": "ClusterIP", "jwtSecretRef": {"key": "secret"}},
+    "api": {"replicas": 2, "serviceType": "ClusterIP", "jwtSecretRef": {"key": "secret"}, "trustedProxies": []},
     "analyzer": {
         "replicas": {"min": 1, "max": 12},
         "autoscaling": {
@@ -165,6 +166,12 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
     _int(spec, "generator.eventsPerSecond", 1, 1_000_000, errors)
     _int(spec, "api.replicas", 1, 100, errors)
     _enum(spec, "api.serviceType", SERVICE_TYPES, errors)
+    proxies = _get(spec, "api.trustedProxies")
+    for cidr in proxies if isinstance(proxies, list) else [proxies]:
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            errors.append(f"spec.api.trustedProxies: {cidr!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)")
     _int(spec, "analyzer.replicas.min", 0, 1000, errors)
     _int(spec, "analyzer.replicas.max", 1, 1000, errors)
     lo, hi = _get(spec, "analyzer.replicas.min"), _get(spec, "analyzer.replicas.max")

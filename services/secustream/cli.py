@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import threading
@@ -98,6 +99,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from secustream.api.app import create_app
+    from secustream.api.proxies import server_options
     from secustream.api.security import check_secret_key
     from secustream.runtime import kafka_reachable
     from secustream.state import make_state
@@ -106,7 +108,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     kafka = settings.KAFKA_SERVER
     app = create_app(settings, migrated_engine(settings), make_state(settings.REDIS_URL),
                      CollectorRegistry(), kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
-    uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info")
+    uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info",
+                **server_options())  # type: ignore[arg-type]
     return 0
 
 
@@ -242,6 +245,74 @@ def cmd_rules_test(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _packs_dir(settings: Settings, args: argparse.Namespace) -> Path:
+    packs = Path(args.packs_dir) if getattr(args, "packs_dir", None) else settings.sigma_packs_dir
+    if packs is None:
+        raise SystemExit("rules: no packs directory: set SIGMA_PACKS_DIR or pass --packs-dir")
+    return packs
+
+
+def cmd_rules_install(settings: Settings, args: argparse.Namespace) -> int:
+    """Install a pack atomically; analyzers watching SIGMA_PACKS_DIR pick it up within RULES_RELOAD_SECONDS."""
+    from secustream.analyzer.sigma.packs import PackError, install
+
+    packs = _packs_dir(settings, args)
+    try:
+        result = install(args.source, packs, args.name, allow_http=args.allow_http, cache_dir=settings.sigma_cache_dir)
+    except PackError as exc:
+        print(f"rules install: {exc} (the active pack is unchanged)", file=sys.stderr)
+        return 1
+    if not result.changed:
+        print(f"pack {result.name} {result.version} is already active: nothing to do")
+    else:
+        print(f"pack {result.name} {result.version} installed and active: {result.rules} rules, "
+              f"{result.issues} load issues (secustream rules list --issues)")
+    return 0
+
+
+def cmd_rules_list(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.analyzer.service import sigma_sources
+    from secustream.analyzer.sigma.cache import load_compiled
+    from secustream.analyzer.sigma.filters import RuleFilter
+    from secustream.analyzer.sigma.packs import describe, installed
+    from secustream.analyzer.sigma.report import pack_counts, render_counts
+
+    sources = sigma_sources(settings)
+    keep = sources.keep if sources is not None else RuleFilter()
+    packs_dir = Path(args.packs_dir) if args.packs_dir else settings.sigma_packs_dir
+    cache = settings.sigma_cache_dir or (packs_dir / ".cache" if packs_dir is not None else None)
+    packs = installed(packs_dir)
+    if not packs:
+        print("no content packs installed (secustream rules install SOURCE; docs/sigma.md)")
+    for pack, line in zip(packs, describe(packs), strict=True):
+        print(line)
+        counts = pack_counts(load_compiled(pack.path, cache), keep)
+        print("\n".join(render_counts(counts)))
+        for issue in counts.error_lines if args.issues else counts.error_lines[:5]:
+            print(f"    {issue}")
+    if packs:
+        print(f"filters: level >= {keep.min_level}, status in {','.join(keep.statuses)}"
+              + (f", include {','.join(keep.include)}" if keep.include else "")
+              + (f", exclude {','.join(keep.exclude)}" if keep.exclude else ""))
+    return 0
+
+
+def cmd_rules_coverage(settings: Settings, args: argparse.Namespace) -> int:
+    from secustream.analyzer.service import sigma_sources
+    from secustream.analyzer.sigma.report import render_coverage, ruleset_coverage
+
+    sources = sigma_sources(settings)
+    if sources is None:
+        print("Sigma rules are switched off (SIGMA_RULES_PATH=off and no SIGMA_PACKS_DIR)")
+        return 0
+    data = ruleset_coverage(sources.load())
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(render_coverage(data)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     rtest.add_argument("dir", nargs="?", default=None, help="rules directory (default: SIGMA_RULES_PATH)")
     rtest.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     rtest.set_defaults(func=cmd_rules_test)
+    rinst = rules_sub.add_parser("install", help="install a Sigma content pack (directory, zip or https URL to a zip)")
+    rinst.add_argument("source", help="a directory of Sigma rules, a SigmaHQ release zip, or an https:// URL to one")
+    rinst.add_argument("--name", default=None, help="pack name (default: from the source, e.g. sigma_core)")
+    rinst.add_argument("--packs-dir", default=None, help="default: SIGMA_PACKS_DIR")
+    rinst.add_argument("--allow-http", action="store_true", help="also fetch http:// URLs (local test servers)")
+    rinst.set_defaults(func=cmd_rules_install)
+    rlist = rules_sub.add_parser("list", help="installed packs: rule counts by level, status, logsource; load issues")
+    rlist.add_argument("--packs-dir", default=None, help="default: SIGMA_PACKS_DIR")
+    rlist.add_argument("--issues", action="store_true", help="print every load error, not the first five")
+    rlist.set_defaults(func=cmd_rules_list)
+    rcov = rules_sub.add_parser("coverage", help="ATT&CK tactic x technique counts of the loaded Sigma rules")
+    rcov.add_argument("--json", action="store_true")
+    rcov.set_defaults(func=cmd_rules_coverage)
 
     tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
     tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from secustream.feedback import PROPOSAL_DAYS
 
 DEFAULT_SECRET_KEY = "change-me"
 
@@ -91,6 +94,13 @@ class Settings(BaseSettings):
     RULES_PATH: str = ""  # file or directory of YAML rules; empty = the packaged defaults
     RULES_RELOAD_SECONDS: float = Field(default=5.0, ge=0)
     SIGMA_RULES_PATH: str = ""  # Sigma rules dir (recursive) or file; empty = packaged starter set; "off" = none
+    # installed Sigma content packs (docs/sigma.md "Content packs"): `secustream rules install` writes here
+    SIGMA_PACKS_DIR: str = ""  # empty = none (`secustream up` uses <data-dir>/packs)
+    SIGMA_CACHE_DIR: str = ""  # compiled rules by content fingerprint; empty = <packs dir>/.cache, else no cache
+    SIGMA_MIN_LEVEL: Literal["informational", "low", "medium", "high", "critical"] = "medium"  # packs only
+    SIGMA_STATUSES: str = "stable,test"  # comma list of stable/test/experimental (packs only)
+    SIGMA_INCLUDE: str = ""  # comma list of tag/id/logsource patterns (fnmatch); empty = all
+    SIGMA_EXCLUDE: str = ""  # comma list of tag/id/logsource patterns; wins over SIGMA_INCLUDE
     MODEL_DIR: str = "./models"
 
     # --- hybrid analyzer: model tier (docs/analyzer.md)
@@ -115,16 +125,35 @@ class Settings(BaseSettings):
     ROUTER_ESCALATE_AT_RISK: float = Field(default=0.9, ge=0, le=1.01)
     ROUTER_LAG_THRESHOLD: int = Field(default=1000, ge=0)
 
+    # --- alerts, incidents and notifications (docs/alerts.md)
+    ALERTS_ENABLED: bool = True
+    ALERT_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "medium"  # verdicts at or above alert
+    ALERT_DEDUP_WINDOW_SECONDS: int = Field(default=600, ge=1, le=7 * 86_400)  # or the rule's window if longer
+    INCIDENT_WINDOW_SECONDS: int = Field(default=3600, ge=1, le=30 * 86_400)  # alerts sharing an entity this close
+    INCIDENT_STORY_LLM: bool = True  # incident stories by the LLM tier when one is configured, else the template
+    ALERT_WEBHOOK_URL: str = ""  # empty = no notifications
+    ALERT_WEBHOOK_FORMAT: Literal["json", "alertmanager"] = "json"
+    ALERT_WEBHOOK_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "high"  # quieter alerts/incidents
+    ALERT_WEBHOOK_RETRIES: int = Field(default=5, ge=1, le=20)  # attempts before the dead-letter table
+    ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
+    ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
+
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
     FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set
     FIRST_ADMIN_PASSWORD: str = ""
-    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)  # per user and per client IP
-    LOGIN_WINDOW_SECONDS: int = Field(default=300, ge=1, le=86_400)
+    # login throttling (docs/api.md "Security"): per account + client, then 1 s doubling per failure
+    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1, le=1000)
+    LOGIN_WINDOW_SECONDS: int = Field(default=300, ge=1, le=86_400)  # failures count until this long passes
+    LOGIN_CLIENT_MAX_FAILURES: int = Field(default=20, ge=1, le=100_000)  # per client across usernames (spray)
+    LOGIN_SLOWDOWN_SECONDS: float = Field(default=1.0, ge=0, le=30)  # wait on an account being guessed
+    TRUSTED_PROXIES: str = ""  # comma-separated CIDRs whose X-Forwarded-For is believed; empty = none
     CORS_ORIGINS: str = ""  # comma-separated origins; empty = CORS off
     GRAFANA_URL: str = ""  # dashboard links to Grafana when set
     MAX_REQUEST_BYTES: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=16)  # bcrypt cost factor
+    # an analyst's false positive proposes a rule + entity suppression that lapses after this many days
+    SUPPRESSION_PROPOSAL_DAYS: float = Field(default=PROPOSAL_DAYS, gt=0, le=365)
 
     @field_validator("API_V1_STR")
     @classmethod
@@ -132,6 +161,16 @@ class Settings(BaseSettings):
         if not value.startswith("/") or value.endswith("/"):
             raise ValueError("must start with '/' and not end with '/', e.g. /api/v1")
         return value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.TRUSTED_PROXIES)
 
     @cached_property
     def DATABASE_URL(self) -> str:
@@ -164,6 +203,30 @@ class Settings(BaseSettings):
         if self.SIGMA_RULES_PATH:
             return Path(self.SIGMA_RULES_PATH)
         return Path(__file__).parent / "rules" / "sigma"
+
+    @property
+    def sigma_packs_dir(self) -> Path | None:
+        return Path(self.SIGMA_PACKS_DIR) if self.SIGMA_PACKS_DIR else None
+
+    @property
+    def sigma_cache_dir(self) -> Path | None:
+        if self.SIGMA_CACHE_DIR:
+            return Path(self.SIGMA_CACHE_DIR)
+        packs = self.sigma_packs_dir
+        return packs / ".cache" if packs is not None else None
+
+
+def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` -> networks (a bare address is a /32 or /128)."""
+    out = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+    return tuple(out)
 
 
 def normalise_database_url(url: str) -> str:

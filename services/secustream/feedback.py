@@ -10,3 +10,13 @@ class FeedbackLabel(StrEnum):
     FALSE_POSITIVE = "false_positive"  # an alert on harmless activity: benign, and suppresses the rule hit
     BENIGN = "benign"  # harmless activity (whatever the verdict said): benign
     CORRECTED_CLASS = "corrected_class"  # wrong class: the analyst names the right one
+
+
+# An analyst's false positive proposes a suppression that lapses after this many days unless an admin
+# approves (and may extend) it: the SUPPRESSION_PROPOSAL_DAYS default (docs/api.md "Security").
+PROPOSAL_DAYS = 7.0
+
+
+class SuppressionStatus(StrEnum):
+    PROPOSED = "proposed"  # from an analyst's false positive: not in force until an admin approves it
+    APPROVED = "approved"  # added or approved by an admin: in force while active and unexpired

@@ -79,6 +79,25 @@ class AnalyzerMetrics:
                               registry=registry)
 
 
+class AlertMetrics:
+    """The alert stage (docs/alerts.md): hits counted, alerts and incidents opened, incidents escalated."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.hits = Counter("secustream_alert_hits_total", "Alert-level verdict hits counted into alerts "
+                            "(replayed hits are not counted again)", registry=registry)
+        self.alerts = Counter("secustream_alerts_created_total", "Deduplicated alerts opened", registry=registry)
+        self.incidents = Counter("secustream_incidents_created_total", "Incidents opened", registry=registry)
+        self.escalated = Counter("secustream_incidents_escalated_total",
+                                 "Incidents whose severity rose (a higher alert or an advancing tactic chain)",
+                                 registry=registry)
+
+    def observe(self, changes: object) -> None:
+        self.hits.inc(getattr(changes, "counted", 0))
+        self.alerts.inc(len(getattr(changes, "new_alerts", ())))
+        self.incidents.inc(len(getattr(changes, "new_incidents", ())))
+        self.escalated.inc(len(getattr(changes, "escalated_incidents", ())))
+
+
 class HybridMetrics:
     """Model and LLM tiers and the adaptive router (docs/analyzer.md)."""
 

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.service import build_worker
 from secustream.api.app import create_app
+from secustream.api.proxies import server_options
 from secustream.api.security import dev_settings
 from secustream.config import Settings
 from secustream.generator.engine import EventGenerator
@@ -102,7 +103,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         api_settings, login_hint = dev_settings(settings, dev_admin_password(data_dir))
         app = create_app(api_settings, db, state, registry, kafka_ready=lambda: kafka_reachable(bootstrap))
         server = uvicorn.Server(uvicorn.Config(app, host=settings.API_HOST, port=port, log_level="warning",
-                                               lifespan="off"))
+                                               lifespan="off", **server_options()))  # type: ignore[arg-type]
         threads.append(_thread("api", _guard(stop, server.run)))
         print(f"dashboard: http://127.0.0.1:{port}/", flush=True)
         print(f"events   : http://127.0.0.1:{port}{settings.API_V1_STR}/events", flush=True)

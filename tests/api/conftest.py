@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream.api.app import create_app
+from secustream.api.proxies import server_options
 from secustream.api.security import PasswordHasher
 from secustream.config import Settings
 from secustream.events import Endpoint, SecurityEvent
@@ -72,8 +73,11 @@ class Api:
     users: dict[str, dict[str, object]]
 
     def token(self, role: str) -> str:
-        username = str(self.users[role]["username"])
-        return self.app.state.ctx.tokens.issue(username, role)[0]
+        """A fresh token for the role's user at the account's current token version."""
+        with self.engine.connect() as conn:
+            user = user_store.get_user(conn, int(self.users[role]["id"]))  # type: ignore[call-overload]
+        assert user is not None, role
+        return self.app.state.ctx.tokens.issue(int(user["id"]), int(user["token_version"]), role)[0]
 
     def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {self.token(role)}"}
@@ -152,6 +156,14 @@ def seed(engine: Engine, n: int) -> list[AnalyzedEvent]:
     return items
 
 
+def seed_alerts(engine: Engine, items: list[AnalyzedEvent]) -> None:
+    """Count the seeded verdicts into alerts and incidents, as the analyzer's alert stage does."""
+    from secustream.alerts.hits import AlertPolicy
+    from secustream.alerts.stage import AlertStage
+
+    AlertStage(engine, AlertPolicy()).process(items)
+
+
 # --------------------------------------------------------------------------- a real HTTP server
 
 
@@ -162,7 +174,7 @@ class LiveServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+                                                    lifespan="off", **server_options()))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

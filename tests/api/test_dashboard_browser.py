@@ -58,6 +58,8 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         page.fill("#password", PASSWORD)
         page.click("#login-form button[type=submit]")
         expect(page.locator("#whoami")).to_contain_text("analyst-user (analyst)")
+        expect(page.locator("#view-alerts")).to_be_visible()  # the alert queue is the default view
+        page.click('#views a[data-view="events"]')
         expect(page.locator("#feed tbody tr")).to_have_count(48)
         expect(page.locator("#live-status")).to_have_text("live")
         expect(page.locator("#risk-chart svg rect").first).to_be_attached()
@@ -97,6 +99,13 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         expect(page.locator("#feed-note")).to_have_text("(filtered)")
         for risk in page.locator("#feed tbody tr td:nth-child(2)").all_inner_texts():
             assert risk == "critical"
+
+        # sign out revokes on the server: the token the page held no longer works anywhere
+        token = page.evaluate("sessionStorage.getItem('secustream.token')")
+        page.click("#logout")
+        expect(page.locator("#login-view")).to_be_visible()
+        assert page.evaluate("sessionStorage.getItem('secustream.token')") is None
+        assert api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
     with api.engine.connect() as conn:
         stored = feedback_store.list_feedback(conn, item.event.event_id)

@@ -290,15 +290,16 @@ def test_raw_reader_pages_equal_the_portable_ones(api: Api, data: list[AnalyzedE
         until=datetime.fromisoformat(params["until"][0]) if "until" in params else None,
         source_ip=params.get("source_ip", [None])[0], user=params.get("user", [None])[0],
         host=params.get("host", [None])[0], q=params.get("q", [None])[0])
+    claims = api.app.state.ctx.verified.claims(api.token("viewer"))
     cursor = None
     try:
         for _ in range(3):
             url = f"{EVENTS}?{query}&limit=7" + (f"&cursor={cursor}" if cursor else "")
             served = api.client.get(url, headers=api.headers("viewer"))
             assert served.status_code == 200 and served.headers["content-type"] == "application/json"
-            want = asyncio.run(portable.page("viewer-user", Role.VIEWER, filters, 7, cursor))
+            want = asyncio.run(portable.page(claims, Role.VIEWER, filters, 7, cursor))
             assert served.content == want
-            assert asyncio.run(blocking.page("viewer-user", Role.VIEWER, filters, 7, cursor)) == want
+            assert asyncio.run(blocking.page(claims, Role.VIEWER, filters, 7, cursor)) == want
             cursor = served.json()["next_cursor"]
             if cursor is None:
                 break

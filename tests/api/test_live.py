@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from secustream.analyzer.worker import feed_item_bytes
 from secustream.api.app import create_app
 from secustream.state import VERDICTS_CHANNEL, MemoryState, RedisState, StateStore
+from secustream.storage import users as user_store
 from secustream.storage.database import make_engine
 from secustream.verdict import RiskLevel
 from tests.api.conftest import Api, LiveServer, make_settings, seed_item
@@ -123,7 +124,10 @@ def test_stream_in_process_state_for_up(tmp_path: object) -> None:
     engine = make_engine(f"sqlite:///{db}")
     app = create_app(make_settings(DEV_MODE=True, SECRET_KEY="", FIRST_ADMIN_USERNAME="nobody",
                                    FIRST_ADMIN_PASSWORD="p" * 12), engine, state, CollectorRegistry())
-    token = app.state.ctx.tokens.issue("nobody", "admin")[0]
+    with engine.connect() as conn:
+        admin = user_store.get_user_by_name(conn, "nobody")
+    assert admin is not None
+    token = app.state.ctx.tokens.issue(admin["id"], admin["token_version"], "admin")[0]
     with LiveServer(app) as live, httpx.Client() as client:
         got = read_verdicts(client, live.base + STREAM, {"Authorization": f"Bearer {token}"},
                             lambda: published(state, 1), want=1)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api, seed
+from secustream.storage import users as user_store
+from tests.api.conftest import Api, seed, seed_alerts
 
 WHO = (None, "viewer", "analyst", "admin", "disabled")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
@@ -40,11 +41,27 @@ def _suppression_id(api: Api) -> int:
     return int(api.client.post("/api/v1/suppressions", json=body, headers=api.headers("admin")).json()["id"])
 
 
+def _throwaway_user(api: Api) -> int:
+    """A fresh viewer account to delete or revoke (never one the matrix signs in as)."""
+    with api.engine.begin() as conn:
+        return int(user_store.create_user(conn, f"gone-{next(_names)}-{id(api)}", "x", "viewer")["id"])
+
+
 def _feedback_then_delete(api: Api, who: str | None) -> tuple[str, dict[str, Any]]:
     eid = _event_id(api)
     if who in ("analyst", "admin"):  # make sure there is one of theirs to delete
         api.client.put(f"/api/v1/events/{eid}/feedback", json={"label": "benign"}, headers=api.headers(who))
     return f"/api/v1/events/{eid}/feedback", {}
+
+
+def _alert_id(api: Api) -> str:
+    page = api.client.get("/api/v1/alerts?limit=1", headers=api.headers("admin")).json()
+    return str(page["items"][0]["id"])
+
+
+def _incident_id(api: Api) -> str:
+    page = api.client.get("/api/v1/incidents?limit=1", headers=api.headers("admin")).json()
+    return str(page["items"][0]["id"])
 
 
 P = "/api/v1"
@@ -56,6 +73,7 @@ CASES = [
     Case("POST", f"{P}/auth/token", PUBLIC, 200,
          lambda a: (f"{P}/auth/token", {"data": {"username": "viewer-user", "password": "correct horse battery"}})),
     Case("GET", f"{P}/auth/me", "viewer", 200, lambda a: (f"{P}/auth/me", {})),
+    Case("POST", f"{P}/auth/logout", "viewer", 204, lambda a: (f"{P}/auth/logout", {})),
     Case("GET", f"{P}/events", "viewer", 200, lambda a: (f"{P}/events?risk_level=high", {})),
     Case("GET", f"{P}/events/{{event_id}}", "viewer", 200, lambda a: (f"{P}/events/{_event_id(a)}", {})),
     Case("GET", f"{P}/events/{{event_id}}/feedback", "viewer", 200,
@@ -65,6 +83,7 @@ CASES = [
     Case("DELETE", f"{P}/events/{{event_id}}/feedback", "analyst", 204, lambda a: ("", {})),  # built per user
     Case("GET", f"{P}/stats", "viewer", 200, lambda a: (f"{P}/stats?bucket=day&since=2026-10-01T00:00:00Z", {})),
     Case("GET", f"{P}/rules", "viewer", 200, lambda a: (f"{P}/rules", {})),
+    Case("GET", f"{P}/rules/coverage", "viewer", 200, lambda a: (f"{P}/rules/coverage", {})),
     Case("PUT", f"{P}/rules/{{rule_id}}", "admin", 200,
          lambda a: (f"{P}/rules/SSH-BRUTE-FORCE", {"json": {"enabled": True}})),
     Case("GET", f"{P}/suppressions", "viewer", 200, lambda a: (f"{P}/suppressions", {})),
@@ -73,6 +92,9 @@ CASES = [
                     {"json": {"rule_id": "PORT-SCAN", "field": "source.ip", "value": "10.1.1.1"}})),
     Case("PATCH", f"{P}/suppressions/{{suppression_id}}", "admin", 200,
          lambda a: (f"{P}/suppressions/{_suppression_id(a)}", {"json": {"active": False}})),
+    Case("POST", f"{P}/suppressions/{{suppression_id}}/approve", "admin", 200,
+         lambda a: (f"{P}/suppressions/{_suppression_id(a)}/approve", {"json": {}})),
+    Case("GET", f"{P}/audit", "admin", 200, lambda a: (f"{P}/audit?limit=5", {})),
     Case("GET", f"{P}/models", "viewer", 200, lambda a: (f"{P}/models", {})),
     Case("GET", f"{P}/users", "admin", 200, lambda a: (f"{P}/users", {})),
     Case("POST", f"{P}/users", "admin", 201,
@@ -80,6 +102,25 @@ CASES = [
                     {"json": {"username": f"new-{next(_names)}", "password": "x" * 12, "role": "viewer"}})),
     Case("PATCH", f"{P}/users/{{user_id}}", "admin", 200,
          lambda a: (f"{P}/users/{a.users['viewer']['id']}", {"json": {"role": "viewer"}})),
+    Case("DELETE", f"{P}/users/{{user_id}}", "admin", 204, lambda a: (f"{P}/users/{_throwaway_user(a)}", {})),
+    Case("POST", f"{P}/users/{{user_id}}/revoke-tokens", "admin", 204,
+         lambda a: (f"{P}/users/{_throwaway_user(a)}/revoke-tokens", {})),
+    Case("POST", f"{P}/users/{{user_id}}/unlock", "admin", 204,
+         lambda a: (f"{P}/users/{_throwaway_user(a)}/unlock", {})),
+    Case("POST", f"{P}/users/revoke-tokens", "admin", 200, lambda a: (f"{P}/users/revoke-tokens", {})),
+    Case("GET", f"{P}/alerts", "viewer", 200, lambda a: (f"{P}/alerts?status=open&status=acknowledged", {})),
+    Case("GET", f"{P}/alerts/attack", "viewer", 200, lambda a: (f"{P}/alerts/attack", {})),
+    Case("GET", f"{P}/alerts/suppressed", "viewer", 200, lambda a: (f"{P}/alerts/suppressed", {})),
+    Case("GET", f"{P}/alerts/dead-letters", "admin", 200, lambda a: (f"{P}/alerts/dead-letters", {})),
+    Case("POST", f"{P}/alerts/bulk", "analyst", 200,
+         lambda a: (f"{P}/alerts/bulk", {"json": {"ids": [_alert_id(a)], "status": "acknowledged"}})),
+    Case("GET", f"{P}/alerts/{{alert_id}}", "viewer", 200, lambda a: (f"{P}/alerts/{_alert_id(a)}", {})),
+    Case("PATCH", f"{P}/alerts/{{alert_id}}", "analyst", 200,
+         lambda a: (f"{P}/alerts/{_alert_id(a)}", {"json": {"assignee": "matrix", "notes": "looked"}})),
+    Case("GET", f"{P}/incidents", "viewer", 200, lambda a: (f"{P}/incidents?status=open", {})),
+    Case("GET", f"{P}/incidents/{{incident_id}}", "viewer", 200,
+         lambda a: (f"{P}/incidents/{_incident_id(a)}", {})),
+    Case("GET", f"{P}/entities/{{kind}}/{{value}}", "viewer", 200, lambda a: (f"{P}/entities/ip/10.0.1.1", {})),
 ]
 STREAMING = {("GET", f"{P}/stream")}  # covered in test_live.py
 
@@ -94,14 +135,14 @@ def expected(case: Case, who: str | None) -> int:
 
 @pytest.fixture(scope="module")
 def seeded(api: Api) -> Api:
-    seed(api.engine, 20)
+    seed_alerts(api.engine, seed(api.engine, 20))
     return api
 
 
 @pytest.mark.parametrize("who", WHO, ids=lambda w: w or "anonymous")
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.template}")
 def test_role_matrix(seeded: Api, case: Case, who: str | None) -> None:
-    if case.method == "DELETE":
+    if case.method == "DELETE" and case.template.endswith("/feedback"):
         path, kwargs = _feedback_then_delete(seeded, who)
     else:
         path, kwargs = case.build(seeded)

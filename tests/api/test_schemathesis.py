@@ -23,13 +23,13 @@ from schemathesis.checks import (
 from secustream.api.app import create_app
 from secustream.state import MemoryState
 from secustream.storage.database import make_engine
-from tests.api.conftest import Api, build_api, make_settings, seed
+from tests.api.conftest import Api, build_api, make_settings, seed, seed_alerts
 
 
 @pytest.fixture(scope="module")
 def fuzz_api(module_pg_url: str, module_redis_url: str) -> Iterator[Api]:
     built = build_api(module_pg_url, module_redis_url, LOGIN_MAX_FAILURES=1000)
-    seed(built.engine, 30)
+    seed_alerts(built.engine, seed(built.engine, 30))
     try:
         yield built
     finally:

@@ -20,6 +20,7 @@ from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
 from secustream.messaging.client import TrackedProducer, producer_config
 from secustream.state import MemoryState
+from secustream.storage import feedback as feedback_store
 from secustream.storage import registry
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 from secustream.storage.tables import Feedback, RuleSuppression, User
@@ -112,16 +113,26 @@ def test_false_positive_feedback_creates_a_suppression_the_rules_tier_honours(pg
         s.add(analyst)
         s.flush()
         s.add(Feedback(event_id=hit.event_id, user_id=analyst.id, label="false_positive", note="IT admin script"))
+        analyst_id = analyst.id
 
     assert sync_from_feedback(engine, ruleset) == 1
     assert sync_from_feedback(engine, ruleset) == 0  # idempotent
     with Session(engine) as s:
         [sup] = s.query(RuleSuppression).all()
-        assert (sup.rule_id, sup.field, sup.value, sup.source_event_id) == \
-            ("PROC-CERTUTIL-DOWNLOAD", "source.ip", "10.20.0.7", hit.event_id)
+        sup_id = sup.id
+        assert (sup.rule_id, sup.field, sup.value, sup.source_event_id, sup.status) == \
+            ("PROC-CERTUTIL-DOWNLOAD", "source.ip", "10.20.0.7", hit.event_id, "proposed")
+        assert sup.expires_at is not None
+
+    same, other = certutil("10.20.0.7"), certutil("10.20.0.99")
+    # an analyst's false positive is a proposal: the rule still fires until an admin approves it
+    proposed = Detection([RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine))], "test")
+    [v_proposed] = (d.verdict for d in proposed.detect([same], [same.model_dump(mode="json")]))
+    assert "PROC-CERTUTIL-DOWNLOAD" in v_proposed.rule_ids
+    with engine.begin() as conn:
+        feedback_store.approve_suppression(conn, sup_id, analyst_id, {})
 
     suppressed = Detection([RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine))], "test")
-    same, other = certutil("10.20.0.7"), certutil("10.20.0.99")
     v_same, v_other = (d.verdict for d in suppressed.detect(
         [same, other], [same.model_dump(mode="json"), other.model_dump(mode="json")]))
     assert v_same.rule_ids == []

@@ -134,6 +134,15 @@ def test_commands_env_and_secrets() -> None:
     assert redis_secret["ConfigMap/demo-rules"]["data"] == {"extra.yaml": "- id: r1\n  severity: high\n"}
 
 
+def test_trusted_proxies_reach_the_api_settings() -> None:
+    """spec.api.trustedProxies becomes TRUSTED_PROXIES; none by default (the TCP peer is the client)."""
+    default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]
+    assert default["TRUSTED_PROXIES"] == ""
+    raw = spec()
+    raw["api"]["trustedProxies"] = ["10.244.0.0/16", "fd00::/8"]
+    assert by_key(build(raw))["ConfigMap/demo-config"]["data"]["TRUSTED_PROXIES"] == "10.244.0.0/16,fd00::/8"
+
+
 def test_topics_and_service_monitors() -> None:
     objs = by_key(build(spec(**{"kafka.strimziCluster": "demo", "kafka.partitions": 8,
                                 "kafka.topic": "custom-events"})))

@@ -89,6 +89,7 @@ BAD: list[tuple[str, dict[str, Any], str, bool]] = [
     ("typo field", spec(**{"analyzer.replica": {"min": 1}}), "Additional properties are not allowed", False),
     ("scrape interval", spec(**{"monitoring.interval": "30 seconds"}), "does not match", False),
     ("redis scheme", spec(redis={"url": "http://redis:6379"}), "does not match", False),
+    ("proxy not a cidr", spec(**{"api.trustedProxies": ["ingress-nginx"]}), "does not match", True),
     ("gpu resource", spec(**{"analyzer.gpu": {"enabled": True, "resourceName": "gpu"}}), "does not match", True),
 ]
 

@@ -14,6 +14,8 @@ from secustream.analyzer.detection import Detection
 from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.sigma.examples import run_examples
+from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.cli import main
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState, RedisState
@@ -148,7 +150,8 @@ def test_starter_set_on_generated_traffic(packaged: SigmaRuleSet) -> None:
 def test_sigma_rules_hot_reload_and_keep_working_on_a_broken_edit(tmp_path: Path) -> None:
     rule = (PACKAGED / "win_psexec_execution.yml").read_text()
     (tmp_path / "a.yml").write_text(rule)
-    engine = SigmaEngine(SigmaRuleSet.load(tmp_path), MemoryState(), reload_path=tmp_path, reload_interval=0.001)
+    sources = SigmaSources(tmp_path, None, RuleFilter())
+    engine = SigmaEngine(sources.load(), MemoryState(), sources=sources, reload_interval=0.001)
     assert [r.rule_id for r in engine.ruleset.rules] == ["sigma:win-psexec-remote-execution"]
     (tmp_path / "b.yml").write_text((PACKAGED / "win_lsass_access.yml").read_text())
     time.sleep(0.01)

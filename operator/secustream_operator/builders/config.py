@@ -42,6 +42,7 @@ def settings(spec: dict[str, Any]) -> dict[str, str]:
         "PROMETHEUS_PORT": "9100",
         "API_PORT": "8080",
         "LOG_LEVEL": spec["logLevel"],
+        "TRUSTED_PROXIES": ",".join(str(c) for c in spec["api"].get("trustedProxies") or []),
     }
     if spec["redis"].get("url"):
         data["REDIS_URL"] = spec["redis"]["url"]

@@ -27,6 +27,7 @@ from typing import TypeVar
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from secustream.alerts.stage import AlertStage
 from secustream.analyzer.faults import Backoff, FaultKind, InfrastructureDown, classify, describe, isolate
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.router import Router, RoutingContext
@@ -130,11 +131,12 @@ class AnalyzerWorker:
                  batch_size: int = 500, poll_timeout: float = 0.5, recent_maxlen: int = 10_000,
                  lag_interval: float = 5.0,
                  limits: RecordLimits | None = None, retry: RetryPolicy | None = None,
-                 health: ProgressHealth | None = None) -> None:
+                 health: ProgressHealth | None = None, alerts: AlertStage | None = None) -> None:
         self.consumer = consumer
         self.producer = producer
         self.router = router
         self.repository = repository
+        self.alerts = alerts
         self.state = state
         self.metrics = metrics
         self.topics = topics
@@ -447,6 +449,12 @@ class AnalyzerWorker:
             refused += [Refused(source_of[id(item)], "store", describe(exc)) for item, exc in poison]
             storable = [item for part, _n in done for item in part]
             duplicates = len(storable) - stored
+            if self.alerts is not None and storable:  # replays too: counting is idempotent (alerts/stage.py)
+                _counted, poison_alert = self._run_stage("alert", storable, self.alerts.process,
+                                                         self.repository.ping)
+                refused += [Refused(source_of[id(item)], "alert", describe(exc)) for item, exc in poison_alert]
+                failed = {id(item) for item, _exc in poison_alert}
+                storable = [item for item in storable if id(item) not in failed]
             done_pub, poison_pub = self._run_stage("publish", storable, self._publish, self._dependencies_up)
             published = [item for part, _ in done_pub for item in part]
             refused += [Refused(source_of[id(item)], "publish", describe(exc)) for item, exc in poison_pub]

@@ -11,18 +11,25 @@ from typing import Any
 from fastapi import HTTPException, status
 
 from secustream.api.schemas import ROLE_RANK, Role
+from secustream.api.security import TokenClaims
 
 
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def active(user: dict[str, Any] | None) -> dict[str, Any]:
-    """The user row if it exists and is enabled; 401 otherwise (so disabling a user revokes their tokens)."""
+def active(user: dict[str, Any] | None, claims: TokenClaims) -> dict[str, Any]:
+    """The user row if it exists, is enabled and still honours the token's version; 401 otherwise.
+
+    A password reset, role change, disable, logout or admin revocation bumps the account's version, so every
+    token issued before it is refused here, on the next request.
+    """
     if user is None:
         raise unauthorized("unknown user")
     if not user["is_active"]:
         raise unauthorized("account disabled")
+    if user["token_version"] != claims.version:
+        raise unauthorized("token revoked: sign in again")
     return user
 
 

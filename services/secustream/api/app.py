@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -27,10 +27,26 @@ from secustream.api.deps import ApiContext
 from secustream.api.live_hub import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
-from secustream.api.routes import auth, events, live, models, rules, stats, suppressions, system, users
+from secustream.api.proxies import ClientAddress
+from secustream.api.routes import (
+    alerts,
+    audit,
+    auth,
+    content,
+    events,
+    incidents,
+    live,
+    models,
+    rules,
+    stats,
+    suppressions,
+    system,
+    users,
+)
 from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
+from secustream.api.throttle import LoginThrottle, ThrottlePolicy
 from secustream.config import Settings
 from secustream.state import VERDICTS_CHANNEL, StateStore
 from secustream.storage import users as user_store
@@ -41,7 +57,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 DESCRIPTION = """Events and verdicts of the SecuStreamAI pipeline for analysts.
 
 Authenticate with `POST {api}/auth/token` (OAuth2 password form), then send `Authorization: Bearer <token>`.
-Roles: **viewer** reads; **analyst** also gives feedback; **admin** also manages users, rules and suppressions.
+Roles: **viewer** reads; **analyst** also gives feedback and triages alerts; **admin** also manages users, rules
+and suppressions and reads notification dead letters.
 """
 
 
@@ -49,6 +66,15 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Message, "description": "Bad input (the message says which)"},
     413: {"model": Message, "description": "Request body larger than MAX_REQUEST_BYTES"},
 }
+
+
+def make_throttle(settings: Settings, state: StateStore, registry: CollectorRegistry) -> LoginThrottle:
+    """Counters from the state backend: shared through Redis (falling back to in-process counters while Redis
+    is down, counted in ``secustream_login_throttle_fallback_total``), in-process for `secustream up`."""
+    fallback = Counter("secustream_login_throttle_fallback_total",
+                       "Login throttle operations served in-process because Redis was unavailable",
+                       registry=registry)
+    return LoginThrottle(state.counters(on_fallback=fallback.inc), ThrottlePolicy.from_settings(settings))
 
 
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
@@ -74,16 +100,17 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     hasher = PasswordHasher(settings.PASSWORD_HASH_ROUNDS)
     hub = LiveHub(state, VERDICTS_CHANNEL)
     tokens = TokenCodec.from_settings(settings)
-    throttle = state.login_throttle(settings.LOGIN_MAX_FAILURES, settings.LOGIN_WINDOW_SECONDS)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=throttle, hub=hub, pages=page_reader(engine),
-                               rules=RuleCatalog(settings))
+                               throttle=make_throttle(settings, state, registry), hub=hub,
+                               pages=page_reader(engine), rules=RuleCatalog(settings))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
+    app.state.coverage = content.CoverageView(settings)
     app.include_router(system.router)
-    for module in (auth, events, stats, rules, suppressions, models, users, live):
+    for module in (auth, events, alerts, incidents, stats, rules, suppressions, models, content, users, audit,
+                   live):
         app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
@@ -97,6 +124,7 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_REQUEST_BYTES)
     app.add_middleware(SecurityHeaders, api_prefix=api)
     app.add_middleware(HTTPMetrics, registry=registry, api_prefix=api)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)  # outermost: everything sees the client
     return app
 
 
@@ -137,7 +165,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def from_env() -> FastAPI:
-    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --workers N``): everything from env vars."""
+    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --workers N``): everything
+    from env vars (proxy headers are resolved by the app from TRUSTED_PROXIES, api/proxies.py)."""
     from secustream.config import load_settings
     from secustream.runtime import kafka_reachable
     from secustream.state import make_state

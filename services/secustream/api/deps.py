@@ -19,10 +19,10 @@ from secustream.api.access import active, check_role, unauthorized
 from secustream.api.live_hub import LiveHub
 from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Role
-from secustream.api.security import PasswordHasher, TokenCodec, TokenError, VerifiedTokens
+from secustream.api.security import PasswordHasher, TokenClaims, TokenCodec, TokenError, VerifiedTokens
+from secustream.api.throttle import LoginThrottle
 from secustream.config import Settings
 from secustream.state import StateStore
-from secustream.state.throttle import LoginThrottle
 from secustream.storage import users as user_store
 
 if TYPE_CHECKING:  # pages.py builds on this module's auth checks
@@ -54,34 +54,39 @@ Ctx = Annotated[ApiContext, Depends(get_ctx)]
 
 
 def get_conn(ctx: Ctx) -> Iterator[Connection]:
-    """One transaction per request, committed when the handler returns without error."""
+    """One transaction per request, committed when the handler returns without error.
+
+    Scoped to the handler (``scope="function"``): the commit runs before the response is sent, so a
+    write is visible to the client's very next request, and a failed commit answers 503 (the database
+    error handler) with the whole transaction rolled back, never a 200 for something not stored.
+    """
     with ctx.engine.begin() as conn:
         yield conn
 
 
-Conn = Annotated[Connection, Depends(get_conn)]
+Conn = Annotated[Connection, Depends(get_conn, scope="function")]
 
 # tokenUrl is relative to the OpenAPI document's server; the real path is set in create_app's docs.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
-async def bearer_subject(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
-    """The verified subject of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
+async def bearer_claims(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims:
+    """The verified claims of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
     if not token:
         raise unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
-        return ctx.verified.subject(token)
+        return ctx.verified.claims(token)
     except TokenError as exc:
         raise unauthorized(str(exc)) from None
 
 
-Subject = Annotated[str, Depends(bearer_subject)]
+Claims = Annotated[TokenClaims, Depends(bearer_claims)]
 
 
-def current_user(ctx: Ctx, username: Subject) -> dict[str, Any]:
-    """The active user named by a valid bearer token; 401 otherwise (disabled users included)."""
+def current_user(ctx: Ctx, claims: Claims) -> dict[str, Any]:
+    """The active user a valid, unrevoked bearer token names; 401 otherwise (disabled users included)."""
     with ctx.engine.connect() as conn:
-        return active(user_store.get_user_by_name(conn, username))
+        return active(user_store.get_user(conn, claims.user_id), claims)
 
 
 CurrentUser = Annotated[dict[str, Any], Depends(current_user)]

@@ -21,17 +21,25 @@ from sqlalchemy import Engine
 
 from secustream.api.access import active, check_role
 from secustream.api.schemas import EventOut, EventPage, Role, VerdictOut
+from secustream.api.security import TokenClaims
+from secustream.storage import alerts
 from secustream.storage import pages as page_store
 from secustream.storage import users as user_store
-from secustream.storage.pages import EventFilters
 
 
 class PageReader(Protocol):
-    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
-        """The page as JSON (an ``EventPage``) after checking that ``username`` is active and ranks ``role``.
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
+                   cursor: str | None) -> bytes:
+        """The page as JSON (an ``EventPage``) after checking that the token's account is active, still
+        honours the token's version and ranks ``role``.
 
         Raises HTTPException (401/403) or page_store.CursorError.
         """
+        ...
+
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        """An ``AlertPage`` (the alert queue), the same way; raises alerts.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:
@@ -60,8 +68,9 @@ def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
     return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
 
 
-def _account(found: tuple[Any, ...] | None, role: Role) -> None:
-    check_role(active({"role": found[0], "is_active": found[1]} if found else None), role)
+def _account(found: tuple[Any, ...] | None, claims: TokenClaims, role: Role) -> None:
+    row = {"role": found[0], "is_active": found[1], "token_version": found[2]} if found else None
+    check_role(active(row, claims), role)
 
 
 def _configure(conn: Connection[Any]) -> None:
@@ -99,23 +108,29 @@ class PostgresPages:
             self._async = None
             await pool.close()
 
-    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
-        if self._async is None or self._async[0] is not asyncio.get_running_loop():
-            return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
-        async with self._async[1].connection() as conn:
-            _account(await (await conn.execute(user_store.ACCOUNT_SQL, (username,))).fetchone(), role)
-            sql, params = page_store.page_sql(f, limit, cursor)
-            rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]  # literals only
-        return page_json(rows, limit)
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
+                   cursor: str | None) -> bytes:
+        return page_json(await self._rows(claims, role, *page_store.page_sql(f, limit, cursor)), limit)
 
-    def _page_blocking(self, username: str, role: Role, f: EventFilters, limit: int,
-                       cursor: str | None) -> bytes:
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        rows = await self._rows(claims, role, *alerts.alert_page_sql(f, limit, cursor))
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+
+    async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The account check and one statement on one pooled connection (SQL built from literals only)."""
+        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+            return await run_in_threadpool(self._rows_blocking, claims, role, sql, params)
+        async with self._async[1].connection() as conn:
+            _account(await (await conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))).fetchone(), claims, role)
+            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+
+    def _rows_blocking(self, claims: TokenClaims, role: Role, sql: str,
+                       params: dict[str, Any]) -> list[tuple[Any, ...]]:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
-            _account(conn.execute(user_store.ACCOUNT_SQL, (username,)).fetchone(), role)
-            sql, params = page_store.page_sql(f, limit, cursor)
-            rows = conn.execute(sql, params).fetchall()  # type: ignore[arg-type]  # built from literals only
-        return page_json(rows, limit)
+            _account(conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,)).fetchone(), claims, role)
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._pool.close()
@@ -133,8 +148,9 @@ class SqlAlchemyPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    async def page(self, username: str, role: Role, f: EventFilters, limit: int, cursor: str | None) -> bytes:
-        return await run_in_threadpool(self._page_blocking, username, role, f, limit, cursor)
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
+                   cursor: str | None) -> bytes:
+        return await run_in_threadpool(self._page_blocking, claims, role, f, limit, cursor)
 
     async def start(self) -> None:
         """Nothing to start: the engine's pool is used from worker threads."""
@@ -142,10 +158,21 @@ class SqlAlchemyPages:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    def _page_blocking(self, username: str, role: Role, f: EventFilters, limit: int,
+    async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                         cursor: str | None) -> bytes:
+        return await run_in_threadpool(self._alert_page_blocking, claims, role, f, limit, cursor)
+
+    def _alert_page_blocking(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
+                             cursor: str | None) -> bytes:
+        with self._engine.begin() as conn:
+            check_role(active(user_store.get_user(conn, claims.user_id), claims), role)
+            rows = alerts.alert_page_rows(conn, f, limit, cursor)
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+
+    def _page_blocking(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                        cursor: str | None) -> bytes:
         with self._engine.begin() as conn:
-            check_role(active(user_store.get_user_by_name(conn, username)), role)
+            check_role(active(user_store.get_user(conn, claims.user_id), claims), role)
             page = page_store.list_events(conn, f, limit, cursor)
         body = EventPage(items=[event_out(r) for r in page.rows], next_cursor=page.next_cursor)
         return body.model_dump_json().encode()

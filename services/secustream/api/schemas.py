@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secustream.events import ThreatClass
-from secustream.feedback import FeedbackLabel
+from secustream.feedback import FeedbackLabel, SuppressionStatus
 from secustream.verdict import RiskLevel
 
 
@@ -178,6 +178,10 @@ class UserUpdate(BaseModel):
     _check_password = field_validator("password")(_password_bytes)
 
 
+class RevokedCount(BaseModel):
+    accounts: int = Field(description="Accounts whose existing tokens no longer work")
+
+
 class RuleOut(BaseModel):
     id: str
     description: str
@@ -208,6 +212,26 @@ class SuppressionOut(BaseModel):
     source_event_id: UUID | None
     created_at: datetime
     expires_at: datetime | None
+    status: SuppressionStatus = Field(description="proposed (an analyst's false positive, not in force until an "
+                                                  "admin approves it) or approved")
+    approved_by: int | None = None
+    approved_at: datetime | None = None
+
+
+class SuppressionApprove(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {}, {"expires_at": "2026-12-31T00:00:00Z"}, {"expires_at": None}]})
+    expires_at: datetime | None = Field(default=None, description="Omitted: keep the current expiry. A time: "
+                                        "extend or shorten to it. null: never expires")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None = Field(description="Username; null for the system (e.g. a login lockout)")
+    action: str = Field(examples=["login_locked"])
+    target: str | None = Field(examples=["username:alice", "user:7", "suppression:12"])
+    detail: dict[str, Any]
 
 
 class SuppressionCreate(BaseModel):
@@ -236,3 +260,12 @@ class ModelVersionOut(BaseModel):
     active: bool
     notes: str | None
     created_at: datetime
+
+
+class RuleCoverage(BaseModel):
+    """ATT&CK coverage of the loaded Sigma rules (docs/sigma.md "Coverage")."""
+
+    rules: int = Field(description="rules and correlations that emit hits")
+    with_attack_tags: int = Field(description="of them, rules tagged with at least one ATT&CK technique")
+    techniques: int = Field(description="distinct techniques covered")
+    tactics: dict[str, dict[str, int]] = Field(description="tactic -> technique -> number of rules")

@@ -65,6 +65,16 @@ class PasswordHasher:
             return False
 
 
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified token says: the account (id, not name: a re-created name is another account), the
+    account's token version it was issued under, and its expiry (epoch seconds)."""
+
+    user_id: int
+    version: int
+    expires: int
+
+
 @dataclass(frozen=True)
 class TokenCodec:
     secret: str
@@ -75,20 +85,22 @@ class TokenCodec:
     def from_settings(cls, settings: Settings) -> TokenCodec:
         return cls(settings.SECRET_KEY, settings.ALGORITHM, settings.ACCESS_TOKEN_EXPIRE_MINUTES)
 
-    def issue(self, subject: str, role: str, now: datetime | None = None) -> tuple[str, int]:
-        """A signed token for ``subject``; returns it with its lifetime in seconds."""
+    def issue(self, user_id: int, version: int, role: str, now: datetime | None = None) -> tuple[str, int]:
+        """A signed token for account ``user_id`` at token ``version``; returns it with its lifetime in seconds.
+
+        ``role`` is informational (the dashboard shows it); every request reads the role from the database.
+        """
         issued = now or datetime.now(UTC)
         lifetime = timedelta(minutes=self.expire_minutes)
-        claims = {"sub": subject, "role": role, "iat": int(issued.timestamp()),
+        claims = {"sub": str(user_id), "ver": version, "role": role, "iat": int(issued.timestamp()),
                   "exp": int((issued + lifetime).timestamp()), "jti": secrets.token_hex(8)}
         return jwt.encode(claims, self.secret, algorithm=self.algorithm), int(lifetime.total_seconds())
 
-    def subject(self, token: str) -> str:
-        """The verified subject; only the configured algorithm is accepted (so never "none")."""
-        return self.verify(token)[0]
+    def verify(self, token: str) -> TokenClaims:
+        """The verified claims; only the configured algorithm is accepted (so never "none").
 
-    def verify(self, token: str) -> tuple[str, int]:
-        """The verified subject and expiry (epoch seconds); raises TokenError with a client-safe message."""
+        Raises TokenError with a client-safe message.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except JWTError:
@@ -102,36 +114,40 @@ class TokenCodec:
             raise TokenError("token expired") from None
         except JWTError:
             raise TokenError("invalid token") from None
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub:
-            raise TokenError("token has no subject")
-        return sub, int(claims["exp"])
+        sub, version = claims.get("sub"), claims.get("ver")
+        if not isinstance(sub, str) or not sub.isdigit() or not 0 < int(sub) < 2**31:
+            raise TokenError("token has no valid subject")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise TokenError("token has no valid version (sign in again)")
+        return TokenClaims(int(sub), version, int(claims["exp"]))
 
 
 class VerifiedTokens:
-    """Subjects of tokens whose signature already verified, reused until each token's own expiry.
+    """Claims of tokens whose signature already verified, reused until each token's own expiry.
 
     Why: decoding and verifying a JWT cost about a tenth of the events list's CPU per request, and a token
     string that verified once with this key verifies again. Only the signature check is remembered, never
-    the account: the user row is still read on every request, so disabling a user takes effect at once.
-    Bounded (oldest entries go first) and per app instance; only valid tokens get in.
+    the account: every request still reads the user row and compares its ``token_version`` with the
+    token's, so a revocation (password reset, disable, role change, logout, delete) refuses the token on
+    the very next request, whatever this cache holds. Bounded (oldest entries go first) and per app
+    instance; only valid tokens get in.
     """
 
     def __init__(self, codec: TokenCodec, size: int = 4096) -> None:
         self.codec = codec
         self.size = size
-        self._seen: dict[str, tuple[str, int]] = {}
+        self._seen: dict[str, TokenClaims] = {}
 
-    def subject(self, token: str) -> str:
+    def claims(self, token: str) -> TokenClaims:
         seen = self._seen.get(token)
-        if seen is not None and time.time() < seen[1]:
-            return seen[0]
-        sub, exp = self.codec.verify(token)  # raises TokenError (expired ones included)
+        if seen is not None and time.time() < seen.expires:
+            return seen
+        verified = self.codec.verify(token)  # raises TokenError (expired ones included)
         self._seen.pop(token, None)
         if len(self._seen) >= self.size:
             del self._seen[next(iter(self._seen))]
-        self._seen[token] = (sub, exp)
-        return sub
+        self._seen[token] = verified
+        return verified
 
 
 def dev_settings(settings: Settings, password: str | None = None) -> tuple[Settings, str]:

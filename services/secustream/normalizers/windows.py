@@ -299,9 +299,19 @@ def _from_evtx_dump(data: Doc) -> tuple[Doc, Doc, Doc]:
         "TimeCreated": _attr(system.get("TimeCreated"), "SystemTime"),
         "EventRecordID": system.get("EventRecordID"), "Level": system.get("Level"),
     }
-    event_data = event.get("EventData") or event.get("UserData") or {}
+    event_data = event.get("EventData") or _user_data(event.get("UserData")) or {}
     rest = {k: v for k, v in event.items() if k not in ("System", "EventData", "UserData")}
     return fields, dict(event_data) if isinstance(event_data, dict) else {"Data": event_data}, rest
+
+
+def _user_data(node: Any) -> Any:
+    """``UserData`` wraps its fields in one provider element (``Operation_ClientFailure: {...}``):
+    its fields are the event's, as Sigma rules name them."""
+    if isinstance(node, dict) and len(node) == 1:
+        (inner,) = node.values()
+        if isinstance(inner, dict):
+            return {k: v for k, v in inner.items() if k != "#attributes"}
+    return node
 
 
 _ECS_HANDLED = ("@timestamp", "winlog", "message")
@@ -397,6 +407,8 @@ def normalize_windows(line: str) -> SecurityEvent:
     event_type, action, outcome, mapper = _EVENTS.get(
         (kind, event_id), ("other", f"windows_event_{event_id}", None, _host_only))
     unmapped: Doc = {**{k: v for k, v in event_data.items() if v is not None}, "EventID": event_id}
+    for key in [k for k in unmapped if " " in k]:  # Defender's "Source Name": Sigma rules say SourceName
+        unmapped.setdefault(key.replace(" ", ""), unmapped[key])
     for key in ("Channel", "Provider_Name", "Computer", "EventRecordID", "Level"):
         if fields.get(key) is not None:
             unmapped[key] = fields[key]

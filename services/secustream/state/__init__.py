@@ -1,4 +1,4 @@
-"""The shared-state backend: sliding windows, the recent feed, live pub/sub, LLM budget and cache, login throttle.
+"""The shared-state backend: sliding windows, the recent feed, live pub/sub, LLM budget and cache, counters.
 
 ``RedisState`` lets every replica share them; ``MemoryState`` is its in-process twin for ``secustream up``
 and unit tests. Both implement ``StateStore``, and ``make_state`` is the one place that chooses between
@@ -15,6 +15,7 @@ from typing import Protocol
 
 import redis
 
+from secustream.counters import Counters, FallbackCounters, MemoryCounters, RedisCounters
 from secustream.state.limits import (
     CallBudget,
     MemoryCallBudget,
@@ -24,7 +25,6 @@ from secustream.state.limits import (
     VerdictCache,
 )
 from secustream.state.pubsub import MemorySubscription, RedisSubscription, Subscription
-from secustream.state.throttle import LoginThrottle, MemoryLoginThrottle, RedisLoginThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,9 @@ class StateStore(Protocol):
         """The LLM answer cache every replica on this backend shares."""
         ...
 
-    def login_throttle(self, max_failures: int, window_seconds: int) -> LoginThrottle:
-        """Failed-login counting every API replica on this backend shares."""
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        """Expiring counters and blocks every API replica on this backend shares (the login throttle's);
+        ``on_fallback`` is called for each operation served in-process while a shared backend is down."""
         ...
 
     def ping(self) -> bool: ...
@@ -127,8 +128,8 @@ class RedisState:
     def verdict_cache(self, ttl_seconds: int) -> VerdictCache:
         return RedisVerdictCache(self._redis, ttl_seconds)
 
-    def login_throttle(self, max_failures: int, window_seconds: int) -> LoginThrottle:
-        return RedisLoginThrottle(self._redis, max_failures, window_seconds)
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        return FallbackCounters(RedisCounters(self._redis), MemoryCounters(), on_fallback=on_fallback)
 
     def observe_windows(self, observations: Sequence[WindowObservation]) -> list[int]:
         if not observations:
@@ -226,8 +227,8 @@ class MemoryState:
     def verdict_cache(self, ttl_seconds: int) -> VerdictCache:
         return MemoryVerdictCache(ttl_seconds)
 
-    def login_throttle(self, max_failures: int, window_seconds: int) -> LoginThrottle:
-        return MemoryLoginThrottle(max_failures, window_seconds)
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        return MemoryCounters()
 
     def publish(self, channel: str, payloads: Sequence[str]) -> None:
         with self._lock:

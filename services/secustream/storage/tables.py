@@ -45,6 +45,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # Tokens carry the version they were issued under; bumping it (password, role, status change, logout,
+    # revoke) refuses every older token at once (migration 0006).
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class Event(Base):
@@ -163,7 +166,8 @@ class ModelVersion(Base):
 
 
 class RuleSuppression(Base):
-    """An analyst's "false positive" on a rule hit: the rule stops firing where ``field`` == ``value``."""
+    """A rule stops firing where ``field`` == ``value``: added by an admin, or proposed by an analyst's
+    "false positive" and in force only once an admin approves it (``status``, migration 0006)."""
 
     __tablename__ = "rule_suppressions"
 
@@ -177,8 +181,29 @@ class RuleSuppression(Base):
     source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("events.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="approved", server_default="approved")
+    approved_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Hits the suppression stopped (nothing is dropped silently; migration 0007).
+    hit_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_rule_suppressions_rule_id", "rule_id"),)
+
+
+class AuditEntry(Base):
+    """Security audit log: who did what to which account or suppression, and when (GET /audit)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))  # username; None for the system (e.g. a lockout)
+    action: Mapped[str] = mapped_column(String(48), nullable=False)
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
 
 
 class RuleOverride(Base):
@@ -191,3 +216,124 @@ class RuleOverride(Base):
     level: Mapped[str | None] = mapped_column(String(16))  # None: the rule's own level
     updated_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+# --- alerts and incidents (migration 0007; docs/alerts.md)
+
+class Incident(Base):
+    """Alerts sharing an entity within a window; id = hash of the alert that opened it."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    title: Mapped[str] = mapped_column(String(256), nullable=False)
+    tactics: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False, default=list)
+    entities: Mapped[list[list[str]]] = mapped_column(JsonDoc, nullable=False, default=list)
+    alert_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hit_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    story: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    story_source: Mapped[str | None] = mapped_column(String(16))  # "llm" | "template"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_incidents_last_seen", "last_seen", "id"),
+        Index("ix_incidents_status_last_seen", "status", "last_seen", "id"),
+    )
+
+
+class Alert(Base):
+    """Hits of one detection on one entity in one dedup block; id = hash of those three."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    detection: Mapped[str] = mapped_column(String(128), nullable=False)
+    title: Mapped[str] = mapped_column(String(256), nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    threat_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    entity_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    entity_value: Mapped[str] = mapped_column(String(512), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    window_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    mitre_ids: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False, default=list)
+    tactics: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False, default=list)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("incidents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        # The queue's keyset pages: newest activity first, optionally per status / level / detection / entity;
+        # the leaf carries the other filter columns so a filtered page is an ordered index scan (bench/api.py).
+        Index("ix_alerts_last_seen", "last_seen", "id", postgresql_include=["status", "level", "detection"]),
+        Index("ix_alerts_status_last_seen", "status", "last_seen", "id", postgresql_include=["level", "detection"]),
+        Index("ix_alerts_detection_last_seen", "detection", "last_seen", "id"),
+        Index("ix_alerts_entity_last_seen", "entity_value", "last_seen", "id"),
+        Index("ix_alerts_incident", "incident_id"),
+    )
+
+
+class AlertHitRow(Base):
+    """Which events an alert counted: a replayed event is found here and counted nothing."""
+
+    __tablename__ = "alert_hits"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class AlertEntity(Base):
+    """Every entity of an alert's events with its role (actor/target): incident linking and entity pages read it."""
+
+    __tablename__ = "alert_entities"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512), primary_key=True)
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+    __table_args__ = (Index("ix_alert_entities_alert", "alert_id"),)
+
+
+class AlertAudit(Base):
+    """Who changed what on an alert or incident, and when."""
+
+    __tablename__ = "alert_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    changes: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_alert_audit_alert", "alert_id", "at"),
+                      Index("ix_alert_audit_incident", "incident_id", "at"))
+
+
+class NotificationDeadLetter(Base):
+    """A webhook notification that failed every retry, kept for replay."""
+
+    __tablename__ = "notification_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(512), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)

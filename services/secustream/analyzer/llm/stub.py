@@ -4,6 +4,7 @@ It answers DSPy's ``[[ ## field ## ]]`` format. Markers in the prompt steer it: 
 returns prose with no fields, ``STUB-SLOW`` sleeps ``slow_seconds`` first, ``STUB-ERROR`` answers 500.
 Otherwise the threat type is the first class name that appears in the prompt's event text, else
 the classifier's class quoted in the context, else ``benign``.
+The incident story program (an ``incident`` input) gets a story.
 It counts calls so tests can prove the cache and the shared budget work.
 """
 
@@ -21,7 +22,19 @@ from secustream.events import ThreatClass
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]")
 
 
+def _story(prompt: str) -> str:
+    """The incident story program's fields (alerts/story.py): a true positive when a chain is named."""
+    incident = prompt.split("[[ ## incident ## ]]")[-1]
+    chained = "->" in incident.split("\n", 2)[1] if "\n" in incident else False
+    fields = {"summary": "Stub story: the alerts describe one attack.",
+              "verdict": "true_positive" if chained else "suspicious", "confidence": "0.88",
+              "next_steps": json.dumps(["Isolate the host", "Reset the credentials"])}
+    return "".join(f"[[ ## {name} ## ]]\n{value}\n\n" for name, value in fields.items()) + "[[ ## completed ## ]]"
+
+
 def _answer(prompt: str) -> str:
+    if "[[ ## incident ## ]]" in prompt and "[[ ## event ## ]]" not in prompt:
+        return _story(prompt)
     threat = "benign"
     event_part, _, rest = prompt.split("[[ ## event ## ]]")[-1].partition("[[ ## context ## ]]")
     said = re.search(r"classifier says (\w+)", rest)

@@ -13,8 +13,11 @@ JSON, sshd) are reached through ``SIGMA_FIELD_ALIASES``. Resolution order for a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
+
+from sigma.pipelines.common import windows_logsource_mapping
 
 Resolver = Callable[[dict[str, Any]], Any]
 
@@ -101,6 +104,12 @@ def compile_resolver(name: str) -> Resolver:
     return resolve
 
 
+def is_plain(name: str) -> bool:
+    """A field found only as ``unmapped[name]`` (no alias, no path): the prefilter reads it straight from there."""
+    return (name not in SIGMA_FIELD_ALIASES and "." not in name and name not in _TOP_LEVEL
+            and not name.startswith("\x00"))
+
+
 def keyword_texts(doc: dict[str, Any]) -> list[str]:
     """What Sigma ``keywords`` search: the message, the command line and the source's own text fields
     (``raw`` only when there is no message, so JSON escaping never hides a Windows path)."""
@@ -148,6 +157,14 @@ EVENT_TYPE_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "registry": ("registry_event",),
 })
 
+WINDOWS_CHANNEL_SERVICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    channel.lower(): tuple(s for s, cs in windows_logsource_mapping.items()
+                           if channel in ((cs,) if isinstance(cs, str) else cs))
+    for channels in windows_logsource_mapping.values() for channel in ((channels,) if isinstance(channels, str)
+                                                                       else channels)
+})
+"""Windows event log channel (lower-cased) → Sigma ``service`` names: pySigma's own mapping, reversed."""
+
 KNOWN_PRODUCTS = frozenset({"windows", "linux"})
 KNOWN_CATEGORIES = frozenset(
     {c for cs in ACTION_CATEGORIES.values() for c in cs} | {c for cs in EVENT_TYPE_CATEGORIES.values() for c in cs}
@@ -155,7 +172,7 @@ KNOWN_CATEGORIES = frozenset(
 )
 KNOWN_SERVICES = frozenset({
     "security", "system", "sysmon", "powershell", "auth", "sshd", "sudo", "su", "auditd", "cron", "syslog",
-    "vsftpd", "useradd", "usermod", "groupadd", "passwd", "systemd-logind",
+    "vsftpd", "useradd", "usermod", "groupadd", "passwd", "systemd-logind", *windows_logsource_mapping,
 })
 
 _LINUX_DATASETS = frozenset({"sshd", "auth", "linux.auth", "linux.auditd", "auditd"})
@@ -163,11 +180,17 @@ _LINUX_DATASETS = frozenset({"sshd", "auth", "linux.auth", "linux.auditd", "audi
 
 def event_logsource(doc: dict[str, Any]) -> frozenset[str]:
     """The ``product:``/``category:``/``service:`` tokens an event satisfies (one Sigma logsource
-    matches when all its given parts are among them)."""
-    dataset = str(doc.get("dataset") or "").lower()
-    product = str(doc.get("product") or "").lower()
-    action = doc.get("action") or ""
-    event_type = doc.get("event_type") or ""
+    matches when all its given parts are among them); memoised on the few fields that decide it."""
+    unmapped = doc.get("unmapped") or {}
+    channel, program = unmapped.get("Channel"), unmapped.get("program")
+    return _logsource(str(doc.get("dataset") or "").lower(), str(doc.get("product") or "").lower(),
+                      doc.get("action") or "", doc.get("event_type") or "", doc.get("vendor"),
+                      channel if isinstance(channel, str) else None, program if isinstance(program, str) else None)
+
+
+@lru_cache(maxsize=4096)
+def _logsource(dataset: str, product: str, action: str, event_type: str, vendor: Any, channel: str | None,
+               program: str | None) -> frozenset[str]:
     tokens: set[str] = set()
     categories = ACTION_CATEGORIES.get(action) or EVENT_TYPE_CATEGORIES.get(event_type, ())
     tokens.update(f"category:{c}" for c in categories)
@@ -178,7 +201,9 @@ def event_logsource(doc: dict[str, Any]) -> frozenset[str]:
         kind = dataset.partition(".")[2] or ("sysmon" if "sysmon" in (dataset, product) else "")
         if kind:
             tokens.add(f"service:{kind}")
-    elif dataset in _LINUX_DATASETS or product in ("openssh", "sudo", "auditd") or doc.get("vendor") == "linux":
+        if channel is not None:
+            tokens.update(f"service:{s}" for s in WINDOWS_CHANNEL_SERVICES.get(channel.lower(), ()))
+    elif dataset in _LINUX_DATASETS or product in ("openssh", "sudo", "auditd") or vendor == "linux":
         tokens.add("product:linux")
         if dataset == "sshd":
             tokens.update(("service:sshd", "service:auth"))
@@ -186,7 +211,7 @@ def event_logsource(doc: dict[str, Any]) -> frozenset[str]:
             tokens.add("service:auditd")
         else:
             tokens.add("service:auth")
-            program = (doc.get("unmapped") or {}).get("program") or product
+            program = program or product
             if program:
                 tokens.add(f"service:{str(program).lower()}")
     if event_type == "http":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -31,8 +31,10 @@ from sigma.validators.core import validators as core_validators
 
 from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.sigma.fields import KNOWN_CATEGORIES, KNOWN_PRODUCTS, KNOWN_SERVICES, Resolver
+from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.mapping import DEFAULT_LEVEL, LEVELS, mitre_ids, threat_type
-from secustream.analyzer.sigma.matcher import Compiler, Predicate, Requirement, UnsupportedSigma, requirements
+from secustream.analyzer.sigma.matcher import Compiler, Predicate
+from secustream.analyzer.sigma.plan import Alternative, Node, UnsupportedSigma, build_plan, requirements
 from secustream.verdict import RiskLevel
 
 # Validators that download MITRE data at run time (analyzers have no internet); tags are checked here instead.
@@ -57,14 +59,26 @@ class LoadIssue:
         return f"{self.level}: {self.origin}: {self.rule}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a pack says about a rule beyond its logic: attribution (the DRL asks for it) and filter keys."""
+
+    author: str = ""
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    status: str = ""  # stable | test | experimental | "" (not given)
+    level: str = ""  # informational | low | medium | high | critical
+    logsource: tuple[tuple[str, str], ...] = ()  # (product|category|service, value) as the rule names them
+
+
 @dataclass(frozen=True, eq=False)
 class DetectionRule:
     rule_id: str  # "sigma:<name|id|title-slug>", what verdicts list in rule_ids
     title: str
     origin: str
     logsource: frozenset[str]  # required product:/category:/service: tokens
-    predicate: Predicate
-    requirement: Requirement
+    plan: Node  # the compiled condition as data (plan.py); cached on disk
+    requirement: tuple[Alternative, ...]  # what a matching event must contain (the prefilter's input)
     severity: RiskLevel
     confidence: float
     threat_type: str
@@ -72,6 +86,8 @@ class DetectionRule:
     emits: bool = True  # False when only correlations with `generate: false` use it
     refs: tuple[str, ...] = ()  # id and name, how correlations refer to it
     review: bool = False  # tagged secustream.review: ask for an LLM review of every hit
+    info: RuleInfo = RuleInfo()
+    predicate: Predicate | None = None  # compiled from ``plan`` when a rule set is built
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,6 +107,19 @@ class Correlation:
     threat_type: str
     mitre: tuple[str, ...]
     review: bool = False
+    info: RuleInfo = RuleInfo()
+
+
+@dataclass(frozen=True)
+class CompiledPack:
+    """Everything a load produces that does not depend on filters, as plain data: the disk cache's unit."""
+
+    rules: tuple[DetectionRule, ...]  # predicates not compiled yet (None)
+    correlations: tuple[Correlation, ...]
+    issues: tuple[LoadIssue, ...]
+    fingerprint: str
+    sources: tuple[str, ...] = ()
+    filtered_out: int = 0  # rules and correlations a filter left out (``filter_pack``)
 
 
 @dataclass(frozen=True)
@@ -101,6 +130,7 @@ class SigmaRuleSet:
     resolvers: Mapping[str, Resolver]
     fingerprint: str
     sources: tuple[str, ...] = ()
+    filtered_out: int = 0  # rules of the pack the filters left out
 
     @property
     def errors(self) -> tuple[LoadIssue, ...]:
@@ -115,9 +145,13 @@ class SigmaRuleSet:
         return build_ruleset([(origin, text)])
 
     @classmethod
-    def load(cls, path: Path | str) -> SigmaRuleSet:
+    def load(cls, path: Path | str, keep: RuleFilter | None = None) -> SigmaRuleSet:
         """Every ``*.yml``/``*.yaml`` under ``path`` (recursive, sorted; ``examples/`` folders skipped)."""
-        return build_ruleset([(str(p), p.read_text(encoding="utf-8")) for p in rule_files(path)])
+        return assemble(compile_documents(read_documents(path)), keep)
+
+
+def read_documents(path: Path | str) -> list[tuple[str, str]]:
+    return [(str(p), p.read_text(encoding="utf-8")) for p in rule_files(path)]
 
 
 def rule_files(path: Path | str) -> list[Path]:
@@ -159,7 +193,6 @@ def _level(rule: SigmaRule | SigmaCorrelationRule) -> tuple[RiskLevel, float, st
 
 @dataclass
 class _Build:
-    compiler: Compiler = field(default_factory=Compiler)
     issues: list[LoadIssue] = field(default_factory=list)
     rules: list[DetectionRule] = field(default_factory=list)
     by_ref: dict[str, int] = field(default_factory=dict)
@@ -226,6 +259,16 @@ def _logsource(rule: SigmaRule, origin: str, build: _Build) -> frozenset[str]:
     return frozenset(tokens)
 
 
+def _info(rule: SigmaRule | SigmaCorrelationRule, tags: list[str]) -> RuleInfo:
+    ls = getattr(rule, "logsource", None)
+    logsource = tuple((part, str(value).lower()) for part, value in (
+        ("product", getattr(ls, "product", None)), ("category", getattr(ls, "category", None)),
+        ("service", getattr(ls, "service", None))) if value)
+    return RuleInfo(author=str(rule.author or ""), references=tuple(str(r) for r in rule.references or ()),
+                    tags=tuple(tags), status=str(rule.status.name).lower() if rule.status else "",
+                    level=str(rule.level.name).lower() if rule.level else "", logsource=logsource)
+
+
 def _compile_rule(origin: str, rule: SigmaRule, build: _Build) -> None:
     if rule.status and str(rule.status.name).lower() in _SKIPPED_STATUS:
         build.issue(origin, rule, "warning", f"status {str(rule.status.name).lower()}: not loaded")
@@ -236,22 +279,18 @@ def _compile_rule(origin: str, rule: SigmaRule, build: _Build) -> None:
         return
     try:
         trees = [c.parse() for c in rule.detection.parsed_condition]
-        predicates = [build.compiler.condition(t) for t in trees if t is not None]
+        plans = [build_plan(t) for t in trees if t is not None]
+        Compiler().compile(("or", tuple(plans)))  # proves every regex and value test compiles
     except UnsupportedSigma as exc:
         build.issue(origin, rule, "error", f"unsupported: {exc}")
         return
     except SigmaError as exc:
         build.issue(origin, rule, "error", f"condition error: {exc}")
         return
-    if not predicates:
+    if not plans:
         build.issue(origin, rule, "error", "empty condition")
         return
-    if len(predicates) == 1:
-        predicate = predicates[0]
-        requirement = requirements(trees[0])
-    else:  # several conditions in a list are OR-ed (Sigma 1.0 allows a list)
-        predicate = (lambda ps: lambda v: any(p(v) for p in ps))(predicates)
-        requirement = {}
+    plan = plans[0] if len(plans) == 1 else ("or", tuple(plans))  # a list of conditions is OR-ed (Sigma 1.0)
     severity, confidence, note = _level(rule)
     if note:
         build.issue(origin, rule, "warning", note)
@@ -266,8 +305,9 @@ def _compile_rule(origin: str, rule: SigmaRule, build: _Build) -> None:
         build.by_ref[ref] = index
     build.rules.append(DetectionRule(
         rule_id=rule_id, title=rule.title, origin=origin, logsource=_logsource(rule, origin, build),
-        predicate=predicate, requirement=requirement, severity=severity, confidence=confidence,
-        threat_type=threat_type(tags).value, mitre=mitre_ids(tags), refs=refs, review=REVIEW_TAG in tags,
+        plan=plan, requirement=tuple(requirements(plan)), severity=severity, confidence=confidence,
+        threat_type=threat_type(tags).value, mitre=mitre_ids(tags), refs=refs, info=_info(rule, tags),
+        review=REVIEW_TAG in tags,
     ))
 
 
@@ -301,8 +341,7 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
                 if len(ref) != 1:
                     return fail("value_count over several fields")
                 ref = ref[0]
-            value_field = ref
-            build.compiler._field(str(ref))
+            value_field = str(ref)
     members: list[int] = []
     for reference in corr.rules or ():
         index = build.by_ref.get(reference.reference)
@@ -325,10 +364,7 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
         aliases[alias.alias] = per_rule
     group_by: list[tuple[str, ...]] = []
     for index in members:
-        fields = tuple(aliases[g].get(index, g) if g in aliases else g for g in corr.group_by or ())
-        for f in fields:
-            build.compiler._field(f)
-        group_by.append(fields)
+        group_by.append(tuple(aliases[g].get(index, g) if g in aliases else g for g in corr.group_by or ()))
     for index in members:
         generate[index] = generate.get(index, False) or bool(corr.generate)
     severity, confidence, note = _level(corr)
@@ -342,12 +378,12 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
         count=count if kind is not SigmaCorrelationType.TEMPORAL else len(set(members)), value_field=value_field,
         severity=severity, confidence=confidence,
         threat_type=threat_type(own_tags).value if own_tags else build.rules[members[0]].threat_type,
-        mitre=mitre_ids(own_tags) or inherited, review=REVIEW_TAG in own_tags,
+        mitre=mitre_ids(own_tags) or inherited, info=_info(corr, own_tags), review=REVIEW_TAG in own_tags,
     )
 
 
-def build_ruleset(documents: list[tuple[str, str]]) -> SigmaRuleSet:
-    """Parse, validate and compile; correlations after the rules they reference."""
+def compile_documents(documents: list[tuple[str, str]]) -> CompiledPack:
+    """Parse, validate and plan every rule; correlations after the rules they reference."""
     build = _Build()
     digest = hashlib.sha256()
     for origin, text in documents:
@@ -368,10 +404,70 @@ def build_ruleset(documents: list[tuple[str, str]]) -> SigmaRuleSet:
                     continue
                 build.seen_ids[compiled.rule_id] = origin
                 correlations.append(compiled)
-    rules = tuple(
-        replace(r, emits=generate[i]) if i in generate else r
-        for i, r in enumerate(build.rules)
-    )
-    return SigmaRuleSet(rules, tuple(correlations), tuple(build.issues),
-                        MappingProxyType(dict(build.compiler.resolvers)), digest.hexdigest()[:16],
+    rules = tuple(replace(r, emits=generate[i]) if i in generate else r for i, r in enumerate(build.rules))
+    return CompiledPack(rules, tuple(correlations), tuple(build.issues), digest.hexdigest()[:16],
                         tuple(o for o, _ in documents))
+
+
+def filter_pack(pack: CompiledPack, keep: RuleFilter) -> CompiledPack:
+    """The rules ``keep`` keeps. A correlation it keeps keeps its member rules too; members the filter
+    left out only feed the correlation (they emit no hits of their own)."""
+    kept_corr = tuple(c for c in pack.correlations if keep.keeps((c.rule_id,), c.info))
+    needed = {m for c in kept_corr for m in c.members}
+    own = [keep.keeps((r.rule_id, *r.refs), r.info) for r in pack.rules]
+    chosen = [i for i in range(len(pack.rules)) if own[i] or i in needed]
+    position = {old: new for new, old in enumerate(chosen)}
+    rules = tuple(pack.rules[i] if own[i] else replace(pack.rules[i], emits=False) for i in chosen)
+    correlations = tuple(replace(c, members=tuple(position[m] for m in c.members)) for c in kept_corr)
+    return replace(pack, rules=rules, correlations=correlations,
+                   filtered_out=pack.filtered_out + len(pack.rules) - len(chosen)
+                   + len(pack.correlations) - len(kept_corr))
+
+
+def assemble(pack: CompiledPack, keep: RuleFilter | None = None) -> SigmaRuleSet:
+    """The runnable rule set: the filter applied, predicates and field resolvers compiled (fast: no pySigma)."""
+    if keep is not None:
+        pack = filter_pack(pack, keep)
+    compiler = Compiler()
+    rules = tuple(replace(r, predicate=compiler.compile(r.plan)) for r in pack.rules)
+    for corr in pack.correlations:
+        for name in (*(f for fields in corr.group_by for f in fields), corr.value_field):
+            if name:
+                compiler.field(name)
+    return SigmaRuleSet(rules, pack.correlations, pack.issues, MappingProxyType(dict(compiler.resolvers)),
+                        pack.fingerprint, pack.sources, pack.filtered_out)
+
+
+def merge_packs(packs: Sequence[CompiledPack]) -> CompiledPack:
+    """Several packs as one (correlation members re-indexed); a rule id seen in an earlier pack wins,
+    the later one is reported."""
+    rules: list[DetectionRule] = []
+    correlations: list[Correlation] = []
+    issues: list[LoadIssue] = []
+    seen: dict[str, str] = {}
+    for pack in packs:
+        issues.extend(pack.issues)
+        position: dict[int, int] = {}
+        for i, rule in enumerate(pack.rules):
+            if rule.rule_id in seen:
+                issues.append(LoadIssue(rule.origin, rule.title, "error",
+                                        f"duplicate rule id {rule.rule_id} (also in {seen[rule.rule_id]})"))
+                continue
+            seen[rule.rule_id] = rule.origin
+            position[i] = len(rules)
+            rules.append(rule)
+        for corr in pack.correlations:
+            if corr.rule_id in seen or any(m not in position for m in corr.members):
+                issues.append(LoadIssue(corr.origin, corr.title, "error", f"duplicate rule id {corr.rule_id}"))
+                continue
+            seen[corr.rule_id] = corr.origin
+            correlations.append(replace(corr, members=tuple(position[m] for m in corr.members)))
+    if len(packs) == 1:
+        return packs[0]
+    digest = hashlib.sha256("|".join(p.fingerprint for p in packs).encode()).hexdigest()[:16]
+    return CompiledPack(tuple(rules), tuple(correlations), tuple(issues), digest,
+                        tuple(s for p in packs for s in p.sources), sum(p.filtered_out for p in packs))
+
+
+def build_ruleset(documents: list[tuple[str, str]], keep: RuleFilter | None = None) -> SigmaRuleSet:
+    return assemble(compile_documents(documents), keep)

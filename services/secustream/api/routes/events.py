@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from secustream.analyzer.native import RuleSet
 from secustream.analyzer.native.suppressions import suppress_false_positive
-from secustream.api.deps import AUTH_RESPONSES, Analyst, Conn, Ctx, Subject, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer
 from secustream.api.pages import event_out
 from secustream.api.schemas import (
     THREAT_PATTERN,
@@ -35,7 +35,7 @@ EventId = Annotated[UUID, Path(description="The event id (UUID)")]
 
 @router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
 async def list_events(
-    ctx: Ctx, username: Subject,
+    ctx: Ctx, claims: Claims,
     risk_level: Annotated[list[RiskLevel] | None, Query(description="One or more risk levels")] = None,
     tier: Annotated[list[Annotated[str, Query(pattern=TIER_PATTERN)]] | None,
                     Query(description="Deciding tier(s): rules, model, llm")] = None,
@@ -66,7 +66,7 @@ async def list_events(
         since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
     )
     try:
-        body = await ctx.pages.page(username, Role.VIEWER, filters, limit, cursor)
+        body = await ctx.pages.page(claims, Role.VIEWER, filters, limit, cursor)
     except page_store.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
@@ -100,8 +100,9 @@ def list_feedback(event_id: EventId, conn: Conn, _user: Viewer) -> list[Feedback
 def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst, ctx: Ctx) -> FeedbackOut:
     """Record (or replace) the caller's feedback: true/false positive, benign, or a corrected class.
 
-    A false positive on a rule verdict also suppresses those rules for the entity they fired on
-    (the analyzers pick suppressions up within RULES_RELOAD_SECONDS)."""
+    A false positive on a rule verdict also proposes suppressing those rules for the entity they fired on:
+    scoped (rule + entity), lapsing after SUPPRESSION_PROPOSAL_DAYS, and in force only once an admin approves
+    it (``POST /suppressions/{id}/approve``; the analyzers pick it up within RULES_RELOAD_SECONDS)."""
     if body.label == FeedbackLabel.CORRECTED_CLASS and body.corrected_class is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="label corrected_class needs corrected_class")
     if body.label != FeedbackLabel.CORRECTED_CLASS and body.corrected_class is not None:
@@ -111,7 +112,8 @@ def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst,
     row = feedback_store.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
                                   body.corrected_class.value if body.corrected_class else None, body.note)
     if body.label == FeedbackLabel.FALSE_POSITIVE:
-        suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path))
+        suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path),
+                                ctx.settings.SUPPRESSION_PROPOSAL_DAYS)
     return FeedbackOut.model_validate(row)
 
 

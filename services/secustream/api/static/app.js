@@ -40,6 +40,7 @@ function show(view) {
   $("#login-view").hidden = view !== "login";
   $("#app-view").hidden = view !== "app";
   $("#logout").hidden = view !== "app";
+  $("#views").hidden = view !== "app";
 }
 
 function signOut(message) {
@@ -50,6 +51,12 @@ function signOut(message) {
   $("#whoami").textContent = "";
   $("#login-error").textContent = message || "";
   show("login");
+}
+
+async function logOut() {
+  // Revoke on the server too (every token of the account), then forget the token here either way.
+  try { await api("/auth/logout", {method: "POST"}); } catch (_) { /* already unusable */ }
+  signOut();
 }
 
 async function signIn(event) {
@@ -75,6 +82,8 @@ async function start() {
   } catch (_) { signOut(); return; }
   $("#whoami").textContent = `${state.user.username} (${state.user.role})`;
   show("app");
+  document.body.classList.toggle("can-triage", state.user.role !== "viewer");
+  route();  // alerts.js: the alert queue is the default view
   await Promise.all([loadEvents(true), loadStats()]);
   openStream();
 }
@@ -310,7 +319,7 @@ function grafanaLinks() {
 document.addEventListener("DOMContentLoaded", () => {
   grafanaLinks();
   $("#login-form").addEventListener("submit", signIn);
-  $("#logout").addEventListener("click", () => signOut());
+  $("#logout").addEventListener("click", logOut);
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); $("#filter-error").textContent = ""; loadEvents(true); });
   $("#filters").addEventListener("reset", () => setTimeout(() => loadEvents(true), 0));
   $("#load-more").addEventListener("click", () => loadEvents(false));

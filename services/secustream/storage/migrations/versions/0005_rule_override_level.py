@@ -6,7 +6,7 @@ characters native ids get. Downgrade drops the level and narrows the ids again (
 suppressions of ids longer than 64 characters are deleted first: they cannot be represented).
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

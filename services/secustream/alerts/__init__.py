@@ -1,0 +1,1 @@
+"""Verdicts → deduplicated alerts → incidents (entities, ATT&CK chain, story) → notifications (docs/alerts.md)."""

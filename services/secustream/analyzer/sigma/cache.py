@@ -1,0 +1,68 @@
+"""The compiled form of a rules directory on disk, keyed by its content, so a restart or a new replica
+starts in about a second instead of re-parsing thousands of rules with pySigma.
+
+What is cached is plain data (``CompiledPack``: plans, requirements, metadata, load issues), never
+closures; ``loader.assemble`` turns it into predicates. The key covers the directory, every file's
+relative name and bytes, and ``FORMAT`` (bump it when the plan or the rule record changes shape).
+A cache file that cannot be read or written is skipped with a log line: the cache only saves time.
+The cache directory belongs to the analyzer (pickle is trusted input here: never point it at a
+directory others can write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from secustream.analyzer.sigma.loader import CompiledPack, compile_documents, read_documents
+
+log = logging.getLogger(__name__)
+
+FORMAT = "plan-3"  # plan-3: rules carry `review` (the secustream.review tag)
+
+
+def content_fingerprint(documents: list[tuple[str, str]], root: Path | str) -> str:
+    """Relative file names and texts: the same rules give the same fingerprint wherever they live."""
+    base = Path(root)
+    digest = hashlib.sha256()
+    for origin, text in documents:
+        path = Path(origin)
+        name = str(path.relative_to(base)) if base.is_dir() and path.is_relative_to(base) else path.name
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_compiled(path: Path | str, cache_dir: Path | None) -> CompiledPack:
+    """The directory's ``CompiledPack``: from the cache when its content was compiled before."""
+    documents = read_documents(path)
+    if cache_dir is None:
+        return compile_documents(documents)
+    key = hashlib.sha256(f"{FORMAT}|{Path(path).resolve()}|{content_fingerprint(documents, path)}".encode())
+    file = cache_dir / f"sigma-{key.hexdigest()[:24]}.pickle"
+    try:
+        with file.open("rb") as fh:
+            cached = pickle.load(fh)
+        if isinstance(cached, CompiledPack):
+            return cached
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a truncated or stale file: compile again and overwrite it
+        log.warning("sigma cache %s unreadable, compiling again: %s", file, exc)
+    compiled = compile_documents(documents)
+    _write(file, compiled)
+    return compiled
+
+
+def _write(file: Path, compiled: CompiledPack) -> None:
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".sigma-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(compiled, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, file)
+    except OSError as exc:
+        log.warning("sigma cache %s not written: %s", file, exc)

@@ -1,0 +1,238 @@
+"""Installed Sigma content packs: install from a directory, a SigmaHQ-release-style zip or an https URL.
+
+Layout under the packs directory (``SIGMA_PACKS_DIR``)::
+
+    <name>/versions/<fingerprint>/...   the rule files of one version (never changed once written)
+    <name>/versions/<fingerprint>/PACK.json   where it came from, when, how many rules loaded
+    <name>/ACTIVE                       the active version's fingerprint (replaced atomically)
+    .cache/                             compiled rules by content (cache.py)
+
+Why this shape: an install is staged in a temporary directory, compiled (which also warms the cache
+every analyzer replica then reads), and only then made active by one atomic rename of ``ACTIVE``. A
+failed install (corrupt zip, no rules, nothing loadable) removes its staging directory and leaves the
+active version untouched; the same content again is a no-op. Running analyzers notice the changed
+``ACTIVE`` files through the existing hot-reload watch (``watch_fingerprint``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from secustream.analyzer.filewatch import files_fingerprint
+from secustream.analyzer.sigma.cache import content_fingerprint, load_compiled
+from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.loader import (
+    RULE_SUFFIXES,
+    CompiledPack,
+    SigmaRuleSet,
+    assemble,
+    filter_pack,
+    merge_packs,
+    read_documents,
+    rule_files,
+)
+
+ACTIVE = "ACTIVE"
+META = "PACK.json"
+DOWNLOAD_LIMIT = 512 * 1024 * 1024
+
+
+class PackError(Exception):
+    """An install that cannot go ahead; the message says why (the active pack is untouched)."""
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    name: str
+    version: str
+    changed: bool  # False: this content was already the active version
+    rules: int
+    issues: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class InstalledPack:
+    name: str
+    version: str
+    path: Path
+    meta: dict
+
+
+def pack_name(source: str) -> str:
+    """A directory-safe name from a source (``sigma_core.zip`` → ``sigma_core``)."""
+    stem = PurePosixPath(source.rstrip("/").split("?")[0]).name
+    for suffix in (".zip", ".tar.gz"):
+        stem = stem.removesuffix(suffix)
+    return re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-.") or "pack"
+
+
+def install(source: str, packs_dir: Path, name: str | None = None, allow_http: bool = False,
+            cache_dir: Path | None = None) -> InstallResult:
+    """Install ``source`` (directory, zip file or URL to a zip) as pack ``name`` and make it active."""
+    name = pack_name(name or source)
+    packs_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=packs_dir, prefix=".staging-"))
+    try:
+        rules_dir = staging / "rules"
+        _materialise(source, rules_dir, staging, allow_http)
+        documents = read_documents(rules_dir)
+        if not documents:
+            raise PackError(f"no Sigma rule files ({', '.join(RULE_SUFFIXES)}) in {source}")
+        version = content_fingerprint(documents, rules_dir)
+        home = packs_dir / name
+        target = home / "versions" / version
+        if _active_version(home) == version:
+            return InstallResult(name, version, False, *_counts(target), target)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(rules_dir, target)
+        compiled = load_compiled(target, cache_dir if cache_dir is not None else packs_dir / ".cache")
+        if not compiled.rules:
+            reasons = "; ".join(str(i) for i in compiled.issues[:3])
+            shutil.rmtree(target, ignore_errors=True)
+            raise PackError(f"no rule of {source} could be loaded ({len(compiled.issues)} issues): {reasons}")
+        _write_atomic(target / META, json.dumps({
+            "name": name, "version": version, "source": source,
+            "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rules": len(compiled.rules), "correlations": len(compiled.correlations),
+            "issues": len(compiled.issues)}, indent=2))
+        _write_atomic(home / ACTIVE, version)
+        return InstallResult(name, version, True, len(compiled.rules), len(compiled.issues), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+        return int(meta.get("rules", 0)), int(meta.get("issues", 0))
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool) -> None:
+    if source.startswith(("https://", "http://")):
+        if source.startswith("http://") and not allow_http:
+            raise PackError(f"{source}: only https:// URLs are fetched (--allow-http for a local test server)")
+        archive = staging / "download.zip"
+        _download(source, archive)
+        _extract_zip(archive, rules_dir, source)
+        return
+    path = Path(source)
+    if path.is_dir():
+        _copy_rules(path, rules_dir)
+    elif path.is_file():
+        _extract_zip(path, rules_dir, source)
+    else:
+        raise PackError(f"{source}: no such directory, file or URL")
+
+
+def _download(url: str, target: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as out:
+            copied = 0
+            while chunk := response.read(1 << 20):
+                copied += len(chunk)
+                if copied > DOWNLOAD_LIMIT:
+                    raise PackError(f"{url}: larger than {DOWNLOAD_LIMIT >> 20} MiB")
+                out.write(chunk)
+    except OSError as exc:
+        raise PackError(f"{url}: download failed: {exc}") from None
+
+
+def _copy_rules(source: Path, rules_dir: Path) -> None:
+    for file in rule_files(source):
+        target = rules_dir / file.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(file, target)
+
+
+def _extract_zip(archive: Path, rules_dir: Path, source: str) -> None:
+    """Only the rule files, each at a safe relative path (no absolute paths, no ``..``)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.infolist():
+                parts = PurePosixPath(member.filename).parts
+                if member.is_dir() or not member.filename.endswith(RULE_SUFFIXES) or member.filename.startswith("/") \
+                        or ".." in parts:
+                    continue
+                target = rules_dir.joinpath(*parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, target.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise PackError(f"{source}: not a readable zip archive: {exc}") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _active_version(home: Path) -> str | None:
+    try:
+        return (home / ACTIVE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def installed(packs_dir: Path | None) -> list[InstalledPack]:
+    """Active packs, by name."""
+    if packs_dir is None or not packs_dir.is_dir():
+        return []
+    found = []
+    for home in sorted(p for p in packs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        version = _active_version(home)
+        path = home / "versions" / version if version else None
+        if path is None or not path.is_dir():
+            continue
+        try:
+            meta = json.loads((path / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        found.append(InstalledPack(home.name, version or "", path, meta))
+    return found
+
+
+@dataclass(frozen=True)
+class SigmaSources:
+    """Where an analyzer's Sigma rules come from: its own rules path (run whole) and the installed packs
+    (run through the filter). One ``load`` and one ``watch_fingerprint`` for the hot reload."""
+
+    rules_path: Path | None
+    packs_dir: Path | None
+    keep: RuleFilter
+    cache_dir: Path | None = None
+
+    def compiled(self) -> CompiledPack:
+        parts = [load_compiled(self.rules_path, self.cache_dir)] if self.rules_path is not None else []
+        parts += [filter_pack(load_compiled(p.path, self.cache_dir), self.keep) for p in installed(self.packs_dir)]
+        return merge_packs(parts) if parts else CompiledPack((), (), (), "empty")
+
+    def load(self) -> SigmaRuleSet:
+        return assemble(self.compiled())
+
+    def watch_fingerprint(self) -> str:
+        """Cheap: the rules path's file names/sizes/mtimes and each pack's active version (no file read)."""
+        own = files_fingerprint(rule_files(self.rules_path)) if self.rules_path is not None else ""
+        packs = "|".join(f"{p.name}={p.version}" for p in installed(self.packs_dir))
+        return hashlib.sha256(f"{own}|{packs}".encode()).hexdigest()[:16]
+
+
+def describe(packs: Iterable[InstalledPack]) -> list[str]:
+    return [f"{p.name} {p.version} ({p.meta.get('rules', '?')} rules, from {p.meta.get('source', '?')}, "
+            f"installed {p.meta.get('installed_at', '?')})" for p in packs]

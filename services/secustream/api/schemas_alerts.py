@@ -1,0 +1,180 @@
+"""The alert queue's and incidents' public contract (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+class Resolution(StrEnum):
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    BENIGN = "benign"
+
+
+class EntityKind(StrEnum):
+    IP = "ip"
+    USER = "user"
+    HOST = "host"
+    GUID = "guid"
+
+
+ALERT_EXAMPLE = {
+    "id": "5b0e2a8c-61a4-5f0e-9d7c-0c8f3b7a1e22", "detection": "SSH-BRUTE-FORCE",
+    "title": "Many failed SSH logins from one source", "level": "high", "threat_type": "brute_force",
+    "status": "open", "resolution": None, "assignee": None, "entity_kind": "ip", "entity_value": "203.0.113.7",
+    "count": 42, "first_seen": "2026-11-25T08:00:12Z", "last_seen": "2026-11-25T08:06:40Z",
+    "tactics": ["credential-access"], "incident_id": "8d7b9f62-0f2d-5a71-b1c4-2f0b6c9e4d10",
+}
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
+    id: UUID
+    detection: str
+    title: str
+    level: str
+    threat_type: str
+    status: str
+    resolution: str | None
+    assignee: str | None
+    entity_kind: str
+    entity_value: str
+    count: int = Field(description="Hits counted (each event once, however often it is delivered)")
+    first_seen: datetime
+    last_seen: datetime
+    tactics: list[str]
+    incident_id: UUID | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class AuditOut(BaseModel):
+    alert_id: UUID | None = None
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    at: datetime
+
+
+class AlertDetail(AlertOut):
+    notes: str | None
+    mitre_ids: list[str]
+    window_start: datetime
+    window_seconds: int
+    sample_event_ids: list[UUID]
+    audit: list[AuditOut]
+
+
+class AlertPatch(BaseModel):
+    """An analyst's triage: any of status, resolution, assignee and notes."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: AlertStatus | None = None
+    resolution: Resolution | None = None
+    assignee: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class AlertBulkPatch(AlertPatch):
+    ids: list[UUID] = Field(min_length=1, max_length=500)
+
+
+class Story(BaseModel):
+    summary: str
+    verdict: str = Field(description="true_positive, false_positive or suspicious")
+    confidence: float
+    next_steps: list[str]
+    source: str = Field(description="Who wrote it: llm, cached llm or template")
+    why: str | None = None
+
+
+class IncidentOut(BaseModel):
+    id: UUID
+    status: str
+    severity: str
+    title: str
+    tactics: list[str] = Field(description="ATT&CK tactics in the order first observed")
+    entities: list[list[str]] = Field(description="[kind, value] pairs")
+    alert_count: int
+    hit_count: int
+    first_seen: datetime
+    last_seen: datetime
+    story_source: str | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    next_cursor: str | None
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    kind: str = Field(description="alert or event")
+    alert_id: UUID
+    event_id: UUID | None = None
+    title: str
+    level: str
+    count: int
+    tactics: list[str]
+
+
+class IncidentDetail(IncidentOut):
+    story: Story | None
+    alerts: list[AlertOut]
+    timeline: list[TimelineItem]
+    audit: list[AuditOut]
+
+
+class EntityView(BaseModel):
+    kind: EntityKind
+    value: str
+    alerts: list[AlertOut]
+    incidents: list[IncidentOut]
+    events_url: str = Field(description="The entity's recent events (the events list, filtered)")
+
+
+class HeatCell(BaseModel):
+    tactic: str
+    technique: str | None = None
+    alerts: int
+    hits: int
+
+
+class AttackHeat(BaseModel):
+    tactics: list[HeatCell]
+    techniques: list[HeatCell]
+
+
+class SuppressionHits(BaseModel):
+    id: int
+    rule_id: str
+    field: str | None
+    value: str | None
+    active: bool
+    hit_count: int = Field(description="Hits the suppression stopped")
+    last_hit_at: datetime | None
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    target: str
+    kind: str
+    subject_id: str
+    payload: dict[str, Any]
+    attempts: int
+    last_error: str
+    created_at: datetime

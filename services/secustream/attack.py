@@ -1,0 +1,67 @@
+"""ATT&CK tactics of the techniques our detections name, and what counts as the chain advancing.
+
+Why a small static table: the rules and the model speak in technique ids and threat classes; an
+incident is read in tactics (how far an attacker got). Only a technique's primary tactic is used so
+that one technique never makes a chain look longer than it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+# The enterprise kill-chain order: a later tactic after an earlier one is the chain advancing.
+TACTICS = ("reconnaissance", "resource-development", "initial-access", "execution", "persistence",
+           "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
+           "collection", "command-and-control", "exfiltration", "impact")
+TACTIC_RANK = {t: i for i, t in enumerate(TACTICS)}
+
+TECHNIQUE_TACTIC = {
+    "T1003": "credential-access", "T1021": "lateral-movement", "T1027": "defense-evasion",
+    "T1041": "exfiltration", "T1046": "discovery", "T1047": "execution", "T1048": "exfiltration",
+    "T1053": "persistence", "T1055": "defense-evasion", "T1059": "execution", "T1068": "privilege-escalation",
+    "T1070": "defense-evasion", "T1071": "command-and-control", "T1078": "initial-access",
+    "T1082": "discovery", "T1087": "discovery", "T1098": "persistence", "T1105": "command-and-control",
+    "T1110": "credential-access", "T1112": "defense-evasion", "T1133": "initial-access",
+    "T1136": "persistence", "T1140": "defense-evasion", "T1190": "initial-access", "T1204": "execution",
+    "T1218": "defense-evasion", "T1486": "impact", "T1490": "impact", "T1543": "persistence",
+    "T1547": "persistence", "T1548": "privilege-escalation", "T1550": "lateral-movement",
+    "T1552": "credential-access", "T1555": "credential-access", "T1558": "credential-access",
+    "T1562": "defense-evasion", "T1566": "initial-access", "T1567": "exfiltration",
+    "T1569": "execution", "T1570": "lateral-movement", "T1595": "reconnaissance",
+}
+
+# A detection with no technique id (a model class) still has a tactic.
+THREAT_TACTIC = {
+    "brute_force": "credential-access", "port_scan": "discovery", "data_exfiltration": "exfiltration",
+    "malicious_process": "execution", "privilege_escalation": "privilege-escalation",
+    "lateral_movement": "lateral-movement",
+}
+
+
+def tactic_of(technique: str) -> str | None:
+    """Primary tactic of a technique or sub-technique id (``T1110.001`` → credential-access)."""
+    return TECHNIQUE_TACTIC.get(technique.split(".", 1)[0].upper())
+
+
+def tactics_of(techniques: Iterable[str], threat_type: str | None = None) -> list[str]:
+    """Distinct tactics of a detection, in kill-chain order (the threat class when no technique maps)."""
+    found = {t for t in (tactic_of(x) for x in techniques) if t is not None}
+    if not found and threat_type in THREAT_TACTIC:
+        found.add(THREAT_TACTIC[threat_type])
+    return sorted(found, key=TACTIC_RANK.__getitem__)
+
+
+def chain(observed: Sequence[tuple[datetime, Sequence[str]]]) -> list[str]:
+    """The incident's tactic chain: each tactic once, in the order first observed (``(time, tactics)`` pairs)."""
+    seen: dict[str, None] = {}
+    for _when, tactics in sorted(observed, key=lambda p: p[0]):
+        for t in sorted(tactics, key=TACTIC_RANK.__getitem__):
+            seen.setdefault(t, None)
+    return list(seen)
+
+
+def advances(tactic_chain: Sequence[str]) -> bool:
+    """True when a later kill-chain tactic followed an earlier one (e.g. credential access → lateral movement)."""
+    ranks = [TACTIC_RANK[t] for t in tactic_chain if t in TACTIC_RANK]
+    return any(later > earlier for i, earlier in enumerate(ranks) for later in ranks[i + 1:])

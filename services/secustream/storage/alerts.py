@@ -1,0 +1,552 @@
+"""Alerts and incidents: counting hits idempotently, linking incidents, and the pages the API reads.
+
+Delivery model: the analyzer stores a batch, then calls ``record`` with its alert hits; a crash in
+between redelivers the batch. ``record`` is therefore idempotent (a hit already in ``alert_hits`` counts
+nothing) and safe with many analyzer processes: on PostgreSQL the whole call holds one transaction-level
+advisory lock, so two replicas never interleave their read-count-link steps (no lost increment, no two
+incidents for one entity). Alert-level hits are a small fraction of events, so the lock is held for
+milliseconds per batch; SQLite (``secustream up``, one analyzer) serialises writers by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
+from secustream.attack import advances, chain, tactic_of
+from secustream.storage.tables import (
+    Alert,
+    AlertAudit,
+    AlertEntity,
+    AlertHitRow,
+    Event,
+    Incident,
+    NotificationDeadLetter,
+    RuleSuppression,
+)
+from secustream.verdict import RISK_ORDER, RiskLevel
+
+A = Alert.__table__
+I = Incident.__table__  # noqa: E741
+H = AlertHitRow.__table__
+N = AlertEntity.__table__
+AU = AlertAudit.__table__
+DL = NotificationDeadLetter.__table__
+LOCK_KEY = 0x5EC0A1E7  # pg_advisory_xact_lock key of alert/incident writes
+LEVELS = tuple(level.value for level in RiskLevel)
+STATUSES = ("open", "acknowledged", "closed")
+RESOLUTIONS = ("true_positive", "false_positive", "benign")
+MAX_INCIDENT_ENTITIES = 50
+MAX_BRANCHES = 8
+
+
+class CursorError(ValueError):
+    """A page cursor that no page produced."""
+
+
+def _insert(conn: Connection, table):  # type: ignore[no-untyped-def]
+    return (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(table)
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def raise_level(level: str) -> str:
+    return LEVELS[min(len(LEVELS) - 1, RISK_ORDER[RiskLevel(level)] + 1)]
+
+
+def max_level(levels: Iterable[str]) -> str:
+    return max(levels, key=lambda lv: RISK_ORDER[RiskLevel(lv)], default="low")
+
+
+# ------------------------------------------------------------------------------------------------
+# Writes (the analyzer's alert stage)
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Changes:
+    """What one ``record`` call changed: the notification and story triggers."""
+
+    counted: int = 0
+    new_alerts: list[uuid.UUID] = field(default_factory=list)
+    new_incidents: list[uuid.UUID] = field(default_factory=list)
+    escalated_incidents: list[uuid.UUID] = field(default_factory=list)
+    touched_incidents: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass
+class _Tally:
+    first: AlertHit
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    levels: set[str] = field(default_factory=set)
+    mitre: dict[str, None] = field(default_factory=dict)
+    tactics: dict[str, None] = field(default_factory=dict)
+    entities: dict[tuple[str, str, str], None] = field(default_factory=dict)
+
+    def add(self, hit: AlertHit) -> None:
+        self.count += 1
+        self.first_seen = min(self.first_seen or hit.event_time, hit.event_time)
+        self.last_seen = max(self.last_seen or hit.event_time, hit.event_time)
+        self.levels.add(hit.level)
+        self.mitre.update(dict.fromkeys(hit.mitre_ids))
+        self.tactics.update(dict.fromkeys(hit.tactics))
+        self.entities.update(dict.fromkeys(hit.entities))
+        if not any(e[:2] == (hit.entity_kind, hit.entity_value) for e in hit.entities):
+            self.entities[(hit.entity_kind, hit.entity_value, ACTOR)] = None
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+
+
+def _new_hits(conn: Connection, hits: Sequence[AlertHit]) -> list[AlertHit]:
+    """The hits not counted before (nor twice within this batch)."""
+    unique = {(h.alert_id, h.event_id): h for h in hits}
+    seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    ids = sorted({a for a, _e in unique})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        events = sorted({e for a, e in unique if a in set(chunk)})
+        seen.update(conn.execute(select(H.c.alert_id, H.c.event_id).where(
+            H.c.alert_id.in_(chunk), H.c.event_id.in_(events))))
+    return [h for key, h in sorted(unique.items()) if key not in seen]
+
+
+def record(conn: Connection, hits: Sequence[AlertHit], incident_window: timedelta,
+           now: datetime | None = None) -> Changes:
+    """Count ``hits`` into their alerts and link new alerts into incidents, in the caller's transaction."""
+    changes = Changes()
+    if not hits:
+        return changes
+    now = now or datetime.now(UTC)
+    _lock(conn)
+    fresh = _new_hits(conn, hits)
+    if not fresh:
+        return changes
+    tallies: dict[uuid.UUID, _Tally] = {}
+    for hit in fresh:
+        tallies.setdefault(hit.alert_id, _Tally(hit)).add(hit)
+    existing = {row.id: row for row in conn.execute(select(A).where(A.c.id.in_(sorted(tallies))))}
+    inserts, updates = [], []
+    for alert_id, t in sorted(tallies.items()):
+        old = existing.get(alert_id)
+        if old is None:
+            h = t.first
+            inserts.append({
+                "id": alert_id, "detection": h.detection, "title": h.title, "level": max_level(t.levels),
+                "threat_type": h.threat_type, "status": "open", "entity_kind": h.entity_kind,
+                "entity_value": h.entity_value, "window_start": h.window_start, "window_seconds": h.window_seconds,
+                "count": t.count, "first_seen": t.first_seen, "last_seen": t.last_seen, "mitre_ids": list(t.mitre),
+                "tactics": list(t.tactics), "incident_id": None, "created_at": now, "updated_at": now})
+        else:
+            updates.append({
+                "b_id": alert_id, "n": t.count, "fs": min(_utc(old.first_seen), t.first_seen or now),
+                "ls": max(_utc(old.last_seen), t.last_seen or now), "lv": max_level({old.level, *t.levels}),
+                "mi": list(dict.fromkeys([*old.mitre_ids, *t.mitre])),
+                "ta": list(dict.fromkeys([*old.tactics, *t.tactics])), "now": now})
+    if inserts:
+        conn.execute(A.insert(), inserts)
+    if updates:
+        conn.execute(update(A).where(A.c.id == bindparam("b_id")).values(
+            count=A.c.count + bindparam("n"), first_seen=bindparam("fs"), last_seen=bindparam("ls"),
+            level=bindparam("lv"), mitre_ids=bindparam("mi", type_=A.c.mitre_ids.type),
+            tactics=bindparam("ta", type_=A.c.tactics.type), updated_at=bindparam("now")), updates)
+    conn.execute(H.insert(), [{"alert_id": h.alert_id, "event_id": h.event_id, "event_time": h.event_time}
+                              for h in fresh])
+    entity_rows = [{"kind": k, "value": v[:512], "role": r, "alert_id": a} for a, t in sorted(tallies.items())
+                   for k, v, r in t.entities]
+    conn.execute(_insert(conn, N).on_conflict_do_nothing(), entity_rows)
+    changes.counted = len(fresh)
+    changes.new_alerts = [row["id"] for row in inserts]
+    touched = {old.incident_id for aid, old in existing.items() if old.incident_id is not None}
+    for row in sorted(inserts, key=lambda r: (r["first_seen"], r["id"])):
+        incident, created = _link(conn, row, tallies[row["id"]], incident_window, now)
+        touched.add(incident)
+        if created:
+            changes.new_incidents.append(incident)
+    for incident_id in sorted(touched):
+        if refresh_incident(conn, incident_id, now) and incident_id not in changes.new_incidents:
+            changes.escalated_incidents.append(incident_id)
+    changes.touched_incidents = sorted(touched)
+    return changes
+
+
+def _link(conn: Connection, alert: dict[str, Any], tally: _Tally, window: timedelta,
+          now: datetime) -> tuple[uuid.UUID, bool]:
+    """Join the new alert to the open incidents it shares an entity with in the window (merging them), else open
+    one. Shared means: the same actor, or one alert's target is the other's actor (the victim acting next, e.g.
+    brute force on a host, then lateral movement from it). Two attackers on one target stay two incidents."""
+    entities = [e for e in tally.entities if linkable(e)]
+    actors = sorted({(k, v) for k, v, r in entities if r == ACTOR})
+    targets = sorted({(k, v) for k, v, r in entities if r == TARGET} - set(actors))
+    candidates: list[tuple[uuid.UUID, datetime]] = []
+    if actors or targets:
+        shared = tuple_(N.c.kind, N.c.value)
+        cond = and_(shared.in_(targets), N.c.role == ACTOR) if targets else None
+        if actors:
+            cond = shared.in_(actors) if cond is None else or_(shared.in_(actors), cond)
+        candidates = list(conn.execute(
+            select(I.c.id, I.c.first_seen).distinct()
+            .select_from(N.join(A, A.c.id == N.c.alert_id).join(I, I.c.id == A.c.incident_id))
+            .where(cond, I.c.status == "open", A.c.id != alert["id"],
+                   A.c.last_seen >= alert["first_seen"] - window, A.c.first_seen <= alert["last_seen"] + window)
+        ))
+    if not candidates:
+        incident_id = stable_id("incident", alert["id"])
+        conn.execute(I.insert().values(
+            id=incident_id, status="open", severity=alert["level"], title=alert["title"], tactics=alert["tactics"],
+            entities=[], alert_count=0, hit_count=0, first_seen=alert["first_seen"], last_seen=alert["last_seen"],
+            created_at=now, updated_at=now))
+        conn.execute(update(A).where(A.c.id == alert["id"]).values(incident_id=incident_id))
+        return incident_id, True
+    candidates.sort(key=lambda c: (_utc(c[1]), str(c[0])))
+    keep, merged = candidates[0][0], [c[0] for c in candidates[1:]]
+    conn.execute(update(A).where(A.c.id == alert["id"]).values(incident_id=keep))
+    if merged:
+        conn.execute(update(A).where(A.c.incident_id.in_(merged)).values(incident_id=keep))
+        conn.execute(AU.insert(), [{"incident_id": keep, "actor": "system", "action": "merged",
+                                    "changes": {"merged": str(m)}, "at": now} for m in merged])
+        conn.execute(delete(I).where(I.c.id.in_(merged)))
+    return keep, False
+
+
+def refresh_incident(conn: Connection, incident_id: uuid.UUID, now: datetime) -> bool:
+    """Recompute an incident from its alerts (severity, chain, entities, status); True when severity rose."""
+    inc = conn.execute(select(I.c.severity, I.c.status).where(I.c.id == incident_id)).first()
+    if inc is None:
+        return False
+    alerts = conn.execute(select(A.c.id, A.c.title, A.c.level, A.c.status, A.c.count, A.c.first_seen,
+                                 A.c.last_seen, A.c.tactics).where(A.c.incident_id == incident_id)).all()
+    if not alerts:
+        conn.execute(delete(I).where(I.c.id == incident_id))
+        return False
+    tactic_chain = chain([(_utc(a.first_seen), a.tactics or []) for a in alerts])
+    severity = max_level(a.level for a in alerts)
+    if advances(tactic_chain):
+        severity = raise_level(severity)
+    entities = conn.execute(select(N.c.kind, N.c.value).distinct()
+                            .where(N.c.alert_id.in_([a.id for a in alerts]))
+                            .order_by(N.c.kind, N.c.value).limit(MAX_INCIDENT_ENTITIES)).all()
+    lead = max(alerts, key=lambda a: (RISK_ORDER[RiskLevel(a.level)], a.count))
+    title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related alerts)"
+    status = "closed" if all(a.status == "closed" for a in alerts) else "open"
+    conn.execute(update(I).where(I.c.id == incident_id).values(
+        severity=severity, tactics=tactic_chain, entities=[[k, v] for k, v in entities], alert_count=len(alerts),
+        hit_count=sum(a.count for a in alerts), first_seen=min(_utc(a.first_seen) for a in alerts),
+        last_seen=max(_utc(a.last_seen) for a in alerts), title=title[:256], status=status, updated_at=now))
+    if status != inc.status:
+        conn.execute(AU.insert().values(incident_id=incident_id, actor="system", action=status,
+                                        changes={"status": [inc.status, status]}, at=now))
+    return RISK_ORDER[RiskLevel(severity)] > RISK_ORDER[RiskLevel(inc.severity)]
+
+
+def set_story(conn: Connection, incident_id: uuid.UUID, story: dict[str, Any], source: str) -> None:
+    conn.execute(update(I).where(I.c.id == incident_id).values(story=story, story_source=source))
+
+
+def count_suppressed(conn: Connection, counts: dict[int, int], when: datetime) -> None:
+    """Add the hits each suppression stopped to its counter."""
+    S = RuleSuppression.__table__
+    if counts:
+        conn.execute(update(S).where(S.c.id == bindparam("s_id")).values(
+            hit_count=S.c.hit_count + bindparam("n"), last_hit_at=bindparam("at")),
+            [{"s_id": sid, "n": n, "at": when} for sid, n in sorted(counts.items())])
+
+
+def add_dead_letter(conn: Connection, target: str, kind: str, subject_id: str, payload: dict[str, Any],
+                    attempts: int, error: str) -> None:
+    conn.execute(DL.insert().values(target=target[:512], kind=kind, subject_id=subject_id, payload=payload,
+                                    attempts=attempts, last_error=error[:2000], created_at=datetime.now(UTC)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Triage (the API's writes)
+# ------------------------------------------------------------------------------------------------
+
+TRIAGE_FIELDS = ("status", "resolution", "assignee", "notes")
+
+
+def triage(conn: Connection, alert_ids: Sequence[uuid.UUID], changes: dict[str, Any], actor: str,
+           now: datetime | None = None) -> list[dict[str, Any]]:
+    """Apply an analyst's change to alerts, audit it, and refresh their incidents; returns the alerts after."""
+    now = now or datetime.now(UTC)
+    _lock(conn)  # the analyzer's ``record`` recomputes the same incidents
+    rows = conn.execute(select(A).where(A.c.id.in_(list(alert_ids)))).mappings().all()
+    audits, incidents = [], set()
+    for row in rows:
+        diff = {k: [row[k], v] for k, v in changes.items() if k in TRIAGE_FIELDS and row[k] != v}
+        if not diff:
+            continue
+        audits.append({"alert_id": row["id"], "incident_id": row["incident_id"], "actor": actor,
+                       "action": "triage", "changes": diff, "at": now})
+        if row["incident_id"] is not None:
+            incidents.add(row["incident_id"])
+    ids = [r["id"] for r in rows]
+    if audits:
+        conn.execute(update(A).where(A.c.id.in_([a["alert_id"] for a in audits]))
+                     .values(**{k: v for k, v in changes.items() if k in TRIAGE_FIELDS}, updated_at=now))
+        conn.execute(AU.insert(), audits)
+        for incident_id in sorted(incidents):
+            refresh_incident(conn, incident_id, now)
+    return [dict(r) for r in conn.execute(select(A).where(A.c.id.in_(ids))).mappings()]
+
+
+def sample_event_ids(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> list[uuid.UUID]:
+    return list(conn.scalars(select(H.c.event_id).where(H.c.alert_id == alert_id)
+                             .order_by(H.c.event_time, H.c.event_id).limit(limit)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Reads (the API's pages)
+# ------------------------------------------------------------------------------------------------
+
+ALERT_PAGE_FIELDS = ("id", "detection", "title", "level", "threat_type", "status", "resolution", "assignee",
+                     "entity_kind", "entity_value", "count", "first_seen", "last_seen", "tactics", "incident_id")
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    statuses: Sequence[str] = ()
+    levels: Sequence[str] = ()
+    detection: str | None = None
+    entity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    incident_id: uuid.UUID | None = None
+    assignee: str | None = None
+
+
+def encode_cursor(ts: datetime, key: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{_utc(ts).isoformat()}|{key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        ts_text, id_text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        return _utc(datetime.fromisoformat(ts_text)), uuid.UUID(id_text)
+    except (ValueError, UnicodeDecodeError):
+        raise CursorError("invalid cursor: pass the next_cursor value of a previous page unchanged") from None
+
+
+def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tuple[str, dict[str, Any]]:
+    """One keyset page of alerts, newest activity first, as psycopg SQL (``%(name)s`` parameters).
+
+    Several statuses become one ordered index scan each (UNION ALL, each with its own LIMIT), so the open
+    queue never walks the closed alerts; the other filters are tested in the index leaf.
+    """
+    params: dict[str, Any] = {"lim": limit + 1}
+    conds = []
+    if f.levels:
+        params["levels"] = list(f.levels)
+        conds.append("level = ANY(%(levels)s)")
+    for name, column in (("detection", "detection"), ("entity", "entity_value"), ("assignee", "assignee"),
+                         ("incident_id", "incident_id")):
+        if getattr(f, name) is not None:
+            params[name] = getattr(f, name)
+            conds.append(f"{column} = %({name})s")
+    if f.since is not None:
+        params["since"] = f.since
+        conds.append("last_seen >= %(since)s")
+    if f.until is not None:
+        params["until"] = f.until
+        conds.append("last_seen < %(until)s")
+    if cursor is not None:
+        params["c_ts"], params["c_id"] = decode_cursor(cursor)
+        conds.append("(last_seen, id) < (%(c_ts)s, %(c_id)s)")
+    cols = ", ".join(ALERT_PAGE_FIELDS)
+    statuses = list(dict.fromkeys(f.statuses))[:MAX_BRANCHES]
+    if not statuses:
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        return f"SELECT {cols} FROM alerts {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s", params
+    branches = []
+    for i, status in enumerate(statuses):
+        params[f"st{i}"] = status
+        where = " AND ".join([f"status = %(st{i})s", *conds])
+        branches.append(f"(SELECT {cols} FROM alerts WHERE {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s)")
+    if len(branches) == 1:
+        return branches[0][1:-1], params
+    return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY last_seen DESC, id DESC LIMIT %(lim)s",
+            params)
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+def alert_page_rows(conn: Connection, f: AlertFilters, limit: int, cursor: str | None = None) -> list[tuple[Any, ...]]:
+    """The same page through SQLAlchemy (any database; SQLite under `secustream up`)."""
+    sql, params = alert_page_sql(f, limit, cursor)
+    expanding = {k for k, v in params.items() if isinstance(v, list)}
+    sql = re.sub(r"(\w+) = ANY\(%\((\w+)\)s\)", r"\1 IN :\2", sql)
+    stmt = text(_PYFORMAT.sub(r":\1", sql)).bindparams(
+        *(bindparam(k, expanding=True) for k in expanding),
+        *(bindparam(k, type_=DateTime(timezone=True)) for k in ("since", "until", "c_ts") if k in params))
+    stmt = stmt.columns(first_seen=DateTime(timezone=True), last_seen=DateTime(timezone=True),
+                        tactics=A.c.tactics.type, incident_id=A.c.incident_id.type, id=A.c.id.type)
+    return [tuple(r) for r in conn.execute(stmt, params)]
+
+
+def alert_page(rows: Sequence[tuple[Any, ...]], limit: int) -> dict[str, Any]:
+    """An ``AlertPage`` document from page rows (``limit`` + 1 rows mean a next page exists)."""
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = dict(zip(ALERT_PAGE_FIELDS, rows[-1], strict=True))
+        next_cursor = encode_cursor(last["last_seen"], uuid.UUID(str(last["id"])))
+    items = [dict(zip(ALERT_PAGE_FIELDS, r, strict=True)) for r in rows]
+    for item in items:
+        for key in ("first_seen", "last_seen"):
+            item[key] = _utc(item[key])
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def get_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
+    row = conn.execute(select(A).where(A.c.id == alert_id)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    out["sample_event_ids"] = sample_event_ids(conn, alert_id)
+    out["audit"] = audit_trail(conn, alert_id=alert_id)
+    return out
+
+
+def audit_trail(conn: Connection, *, alert_id: uuid.UUID | None = None,
+                incident_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    cond = AU.c.alert_id == alert_id if alert_id is not None else AU.c.incident_id == incident_id
+    return [dict(r) for r in conn.execute(select(AU.c.alert_id, AU.c.actor, AU.c.action, AU.c.changes, AU.c.at)
+                                          .where(cond).order_by(AU.c.at, AU.c.id).limit(500)).mappings()]
+
+
+INCIDENT_FIELDS = ("id", "status", "severity", "title", "tactics", "entities", "alert_count", "hit_count",
+                   "first_seen", "last_seen", "story_source")
+
+
+def list_incidents(conn: Connection, statuses: Sequence[str], limit: int, cursor: str | None,
+                   entity: tuple[str, str] | None = None) -> dict[str, Any]:
+    cols = [I.c[name] for name in INCIDENT_FIELDS]
+    stmt = select(*cols).order_by(I.c.last_seen.desc(), I.c.id.desc()).limit(limit + 1)
+    if statuses:
+        stmt = stmt.where(I.c.status.in_(list(statuses)))
+    if entity is not None:
+        stmt = stmt.where(I.c.id.in_(select(A.c.incident_id).join(N, N.c.alert_id == A.c.id)
+                                     .where(N.c.kind == entity[0], N.c.value == entity[1])))
+    if cursor is not None:
+        ts, key = decode_cursor(cursor)
+        stmt = stmt.where(tuple_(I.c.last_seen, I.c.id) < tuple_(bindparam("c_ts", ts, DateTime(timezone=True)),
+                                                                  bindparam("c_id", key, I.c.id.type)))
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["last_seen"], rows[-1]["id"])
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+def get_incident(conn: Connection, incident_id: uuid.UUID, samples: int = 3) -> dict[str, Any] | None:
+    """An incident with its alerts, a timeline (alerts and their first events) and its story."""
+    row = conn.execute(select(I).where(I.c.id == incident_id)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    alerts = [dict(r) for r in conn.execute(
+        select(*[A.c[n] for n in ALERT_PAGE_FIELDS]).where(A.c.incident_id == incident_id)
+        .order_by(A.c.first_seen, A.c.id)).mappings()]
+    timeline: list[dict[str, Any]] = []
+    for alert in alerts:
+        timeline.append({"at": alert["first_seen"], "kind": "alert", "alert_id": alert["id"],
+                         "title": alert["title"], "level": alert["level"], "count": alert["count"],
+                         "tactics": alert["tactics"]})
+        ids = sample_event_ids(conn, alert["id"], samples)
+        for ev in conn.execute(select(Event.id, Event.timestamp, Event.action, Event.source_ip, Event.source_user,
+                                      Event.destination_host, Event.payload["message"].label("message"))
+                               .where(Event.id.in_(ids))).mappings():
+            timeline.append({"at": ev["timestamp"], "kind": "event", "alert_id": alert["id"], "event_id": ev["id"],
+                             "title": _event_title(ev), "level": alert["level"], "count": 1, "tactics": []})
+    timeline.sort(key=lambda t: (_utc(t["at"]), t["kind"] != "alert"))
+    out["alerts"] = alerts
+    out["timeline"] = timeline
+    out["audit"] = audit_trail(conn, incident_id=incident_id)
+    return out
+
+
+def _event_title(ev: Any) -> str:
+    message = ev["message"]
+    if isinstance(message, str) and message:
+        return message[:200]
+    parts = [ev["action"] or "event", ev["source_ip"] or ev["source_user"] or "", ev["destination_host"] or ""]
+    return " ".join(p for p in parts if p)[:200]
+
+
+def incident_alerts_for_story(conn: Connection, incident_id: uuid.UUID) -> dict[str, Any] | None:
+    """What a story is written from: the incident and its alerts (no events: the story must stay small)."""
+    row = conn.execute(select(I).where(I.c.id == incident_id)).mappings().first()
+    if row is None:
+        return None
+    alerts = [dict(r) for r in conn.execute(select(*[A.c[n] for n in ALERT_PAGE_FIELDS])
+                                            .where(A.c.incident_id == incident_id).order_by(A.c.first_seen))
+              .mappings()]
+    return {**dict(row), "alerts": alerts}
+
+
+def entity_view(conn: Connection, kind: str, value: str, limit: int = 50) -> dict[str, Any]:
+    """An entity's alerts and incidents (newest first); recent events come from the events list."""
+    alert_ids = select(N.c.alert_id).where(N.c.kind == kind, N.c.value == value)
+    alerts = [dict(r) for r in conn.execute(select(*[A.c[n] for n in ALERT_PAGE_FIELDS])
+                                            .where(A.c.id.in_(alert_ids))
+                                            .order_by(A.c.last_seen.desc(), A.c.id.desc()).limit(limit)).mappings()]
+    incidents = list_incidents(conn, (), limit, None, (kind, value))["items"]
+    return {"kind": kind, "value": value, "alerts": alerts, "incidents": incidents}
+
+
+def attack_heat(conn: Connection, since: datetime | None = None) -> dict[str, Any]:
+    """Alerts and hits by tactic and technique (the ATT&CK matrix view)."""
+    stmt = select(A.c.tactics, A.c.mitre_ids, A.c.count)
+    if since is not None:
+        stmt = stmt.where(A.c.last_seen >= since)
+    tactics: dict[str, dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
+    techniques: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"alerts": 0, "hits": 0})
+    for tac, mitre, count in conn.execute(stmt):
+        for t in tac or []:
+            tactics[t]["alerts"] += 1
+            tactics[t]["hits"] += count
+        for m in mitre or []:
+            cell = techniques[(tactic_of(m) or "unmapped", m)]
+            cell["alerts"] += 1
+            cell["hits"] += count
+    return {"tactics": [{"tactic": t, **v} for t, v in tactics.items()],
+            "techniques": [{"tactic": t, "technique": m, **v} for (t, m), v in sorted(techniques.items())]}
+
+
+def list_dead_letters(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(DL).order_by(DL.c.id.desc()).limit(limit)).mappings()]
+
+
+def suppressed_counts(conn: Connection) -> list[dict[str, Any]]:
+    S = RuleSuppression.__table__
+    return [dict(r) for r in conn.execute(
+        select(S.c.id, S.c.rule_id, S.c.field, S.c.value, S.c.active, S.c.hit_count, S.c.last_hit_at)
+        .order_by(S.c.hit_count.desc(), S.c.id)).mappings()]
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """Totals for tests and the dashboard's header."""
+    return {"alerts": int(conn.scalar(select(func.count()).select_from(A)) or 0),
+            "incidents": int(conn.scalar(select(func.count()).select_from(I)) or 0),
+            "hits": int(conn.scalar(select(func.coalesce(func.sum(A.c.count), 0))) or 0)}
+
+
+def alerts_by_id(conn: Connection, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(select(A).where(A.c.id.in_(list(ids)))).mappings()]

@@ -1,0 +1,92 @@
+"""Incident stories: the LLM's through a local OpenAI-compatible endpoint, within the shared budget and cache;
+the template without an LLM, or when the LLM says no; every story says which wrote it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from secustream.alerts.story import StoryWriter, build_program, template_story
+from secustream.analyzer.llm.program import make_lm
+from secustream.analyzer.llm.stub import StubLLM
+from secustream.config import Settings
+from secustream.state.limits import MemoryCallBudget, MemoryVerdictCache
+from secustream.storage import alerts as store
+from secustream.storage.tables import Incident
+
+from .helpers import analyse, sshd_events, stage_for, store_and_alert
+
+T = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+INCIDENT = {"severity": "critical", "tactics": ["credential-access", "lateral-movement"], "alerts": [
+    {"title": "Many failed SSH logins", "level": "high", "count": 12, "entity_kind": "ip",
+     "entity_value": "203.0.113.7", "first_seen": T, "last_seen": T},
+    {"title": "SSH fan-out", "level": "high", "count": 5, "entity_kind": "ip", "entity_value": "203.0.113.7",
+     "first_seen": T, "last_seen": T}]}
+
+
+@pytest.fixture
+def stub():  # type: ignore[no-untyped-def]
+    server = StubLLM(slow_seconds=3.0).start()
+    yield server
+    server.stop()
+
+
+def writer(stub: StubLLM, limit: int = 10, timeout: float = 5.0) -> StoryWriter:
+    settings = Settings(_env_file=None, LLM_API_BASE=stub.base_url, LLM_MODEL="openai/stub")  # type: ignore[call-arg]
+    return StoryWriter(build_program(), make_lm(settings), MemoryCallBudget(limit), MemoryVerdictCache(600),
+                       timeout=timeout)
+
+
+def test_llm_story_is_used_and_cached(stub: StubLLM) -> None:
+    w = writer(stub)
+    story = w.write(INCIDENT)
+    assert story["source"] == "llm" and story["verdict"] == "true_positive" and story["confidence"] == 0.88
+    assert story["summary"].startswith("Stub story") and story["next_steps"] == ["Isolate the host",
+                                                                                  "Reset the credentials"]
+    again = w.write(INCIDENT)
+    assert again["source"] == "cached llm" and stub.calls == 1  # the cache answered, no second call
+    w.close()
+
+
+def test_budget_exhausted_falls_back_to_the_template(stub: StubLLM) -> None:
+    w = writer(stub, limit=1)
+    assert w.write(INCIDENT)["source"] == "llm"
+    other = {**INCIDENT, "severity": "high"}
+    story = w.write(other)
+    assert story["source"] == "template" and "budget exhausted" in story["why"] and stub.calls == 1
+    w.close()
+
+
+def test_template_story_without_llm() -> None:
+    story = template_story(INCIDENT)
+    assert story["source"] == "template" and story["why"] == "no LLM configured"
+    assert story["verdict"] == "true_positive"  # an advancing chain
+    assert "credential-access → lateral-movement" in story["summary"] and len(story["next_steps"]) == 2
+
+
+def test_stage_writes_llm_stories_for_new_incidents(stub: StubLLM, pg_url: str) -> None:
+    db = create_engine(pg_url)
+    items, engine = analyse(sshd_events())
+    stage = stage_for(db, engine, stories=writer(stub))
+    store_and_alert(db, stage, items)
+    stage.wait_idle()
+    with db.connect() as conn:
+        rows = conn.execute(select(Incident.story_source, Incident.story)).all()
+    assert rows and all(source == "llm" for source, _story in rows), rows
+    assert all(s["source"] in ("llm", "cached llm") for _src, s in rows)
+    stage.close()
+    db.dispose()
+
+
+def test_stage_without_llm_writes_template_stories(pg_url: str) -> None:
+    db = create_engine(pg_url)
+    items, engine = analyse(sshd_events())
+    stage = stage_for(db, engine)
+    store_and_alert(db, stage, items)
+    with db.connect() as conn:
+        incidents = store.list_incidents(conn, (), 50, None)["items"]
+        stories = [store.get_incident(conn, i["id"])["story"] for i in incidents]
+    assert stories and all(s["source"] == "template" and s["why"] == "no LLM configured" for s in stories)
+    db.dispose()

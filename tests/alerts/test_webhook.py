@@ -1,0 +1,113 @@
+"""The webhook sink against a local HTTP receiver that fails the first attempts: retried with backoff,
+delivered in JSON and Alertmanager's format; a receiver that never recovers gives a dead-letter row."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+
+from secustream.alerts.notify import WebhookConfig, WebhookSink
+from secustream.storage import alerts as store
+
+from .helpers import analyse, sshd_events, stage_for, store_and_alert
+
+
+class Receiver:
+    """Answers 503 to the first ``fail_first`` requests (or all of them), then 200; keeps what it got."""
+
+    def __init__(self, fail_first: int) -> None:
+        self.fail_first = fail_first
+        self.attempts = 0
+        self.received: list[Any] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.attempts += 1
+                ok = receiver.attempts > receiver.fail_first
+                if ok:
+                    receiver.received.append(json.loads(body))
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    made: list[Receiver] = []
+    yield lambda fail_first: made.append(Receiver(fail_first)) or made[-1]
+    for r in made:
+        r.close()
+
+
+def test_retries_with_backoff_then_delivers_json(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(2)
+    delays: list[float] = []
+    dead: list[Any] = []
+    sink = WebhookSink(WebhookConfig(r.url, "json", retries=4, backoff_seconds=0.5),
+                       lambda *a: dead.append(a), sleep=delays.append)
+    sink.notify("incident.created", {"id": "i-1", "title": "t", "severity": "high"})
+    assert sink.wait_idle(10)
+    assert r.attempts == 3 and delays == [0.5, 1.0] and not dead
+    assert r.received[0]["kind"] == "incident.created" and r.received[0]["incident"]["id"] == "i-1"
+    sink.close()
+
+
+def test_alertmanager_payload(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(0)
+    sink = WebhookSink(WebhookConfig(r.url, "alertmanager", dashboard_url="http://dash"), lambda *a: None,
+                       sleep=lambda s: None)
+    sink.notify("incident.escalated", {"id": "i-2", "title": "Brute force then lateral movement",
+                                       "severity": "critical", "first_seen": "2026-03-03T08:00:00Z",
+                                       "story": {"summary": "two steps"}})
+    assert sink.wait_idle(10)
+    [[alert]] = r.received
+    assert alert["labels"] == {"alertname": "SecuStreamIncident", "severity": "critical", "incident_id": "i-2",
+                               "event": "incident.escalated"}
+    assert alert["annotations"]["description"] == "two steps" and alert["startsAt"] == "2026-03-03T08:00:00Z"
+    assert alert["generatorURL"] == "http://dash/#/incidents/i-2"
+    sink.close()
+
+
+def test_stage_dead_letters_after_the_last_retry(receiver, pg_url: str) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(10_000)  # never recovers
+    db = create_engine(pg_url)
+
+    def dead_letter(*args: Any) -> None:
+        with db.begin() as conn:
+            store.add_dead_letter(conn, *args)
+
+    sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0), dead_letter)
+    items, engine = analyse(sshd_events())
+    stage = stage_for(db, engine, webhook=sink)
+    store_and_alert(db, stage, items)
+    assert stage.wait_idle(30)
+    with db.connect() as conn:
+        letters = store.list_dead_letters(conn)
+        alerts = store.count_rows(conn)["alerts"]
+        incidents = store.count_rows(conn)["incidents"]
+    assert len(letters) == alerts + incidents  # every notification (all are high) dead-lettered, none lost
+    assert all(dl["attempts"] == 3 and "HTTP 503" in dl["last_error"] for dl in letters)
+    assert r.attempts == 3 * len(letters)
+    stage.close()
+    db.dispose()

@@ -1,0 +1,195 @@
+"""Content packs: install from a directory, a zip and a URL; atomic, versioned, no-op on the same content;
+filters; analyzers pick a new pack up through the hot reload; coverage from the CLI."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from secustream.analyzer.sigma import SigmaEngine
+from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.packs import PackError, SigmaSources, install, installed
+from secustream.cli import main
+from secustream.events import SecurityEvent
+from secustream.state import MemoryState
+
+RULE = """title: {title}
+id: {uid}
+status: {status}
+description: test rule
+author: Test Author
+references:
+    - https://example.org/{slug}
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: '{needle}'
+    condition: selection
+level: {level}
+tags:
+    - attack.credential-access
+    - attack.t1003.001
+"""
+
+
+def write_rule(folder: Path, slug: str, needle: str, level: str = "high", status: str = "stable",
+               uid: str = "5f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{slug}.yml").write_text(RULE.format(title=f"Rule {slug}", uid=uid, status=status, slug=slug,
+                                                     needle=needle, level=level))
+
+
+@pytest.fixture
+def pack_v1(tmp_path: Path) -> Path:
+    root = tmp_path / "src-v1" / "rules" / "windows"
+    write_rule(root, "mimi", "sekurlsa::logonpasswords")
+    write_rule(root, "noisy", "whoami", level="low", status="experimental", uid="6f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11")
+    return tmp_path / "src-v1"
+
+
+def zip_of(folder: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for file in sorted(folder.rglob("*.yml")):
+            zf.write(file, str(file.relative_to(folder)))
+    return target
+
+
+def process_event(command_line: str) -> SecurityEvent:
+    return SecurityEvent(event_type="process", action="process_start", dataset="windows.sysmon", product="windows",
+                         timestamp=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+                         unmapped={"EventID": 1, "CommandLine": command_line, "Image": "C:\\x.exe"})
+
+
+def test_install_from_a_directory_is_versioned_and_the_same_content_twice_is_a_no_op(pack_v1: Path,
+                                                                                       tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    first = install(str(pack_v1), packs, "core")
+    assert first.changed and first.rules == 2 and first.name == "core"
+    again = install(str(pack_v1), packs, "core")
+    assert not again.changed and again.version == first.version
+    [active] = installed(packs)
+    assert active.version == first.version and active.meta["source"] == str(pack_v1)
+    assert len(list((packs / "core" / "versions").iterdir())) == 1
+
+
+def test_install_from_a_zip_then_a_corrupt_zip_leaves_the_active_pack(pack_v1: Path, tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    good = install(str(zip_of(pack_v1, tmp_path / "sigma_core.zip")), packs)
+    assert good.name == "sigma_core" and good.changed
+    corrupt = tmp_path / "sigma_core_broken.zip"
+    corrupt.write_bytes(zip_of(pack_v1, tmp_path / "tmp.zip").read_bytes()[:200])
+    with pytest.raises(PackError, match="not a readable zip"):
+        install(str(corrupt), packs, "sigma_core")
+    [active] = installed(packs)
+    assert active.version == good.version
+    assert not [p for p in packs.iterdir() if p.name.startswith(".staging-")]  # no debris
+
+
+def test_a_pack_with_nothing_loadable_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.yml").write_text("title: [broken\n")
+    with pytest.raises(PackError, match="no rule"):
+        install(str(tmp_path / "bad"), tmp_path / "packs", "bad")
+    assert installed(tmp_path / "packs") == []
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+
+
+def test_install_from_a_url_needs_https_or_allow_http(pack_v1: Path, tmp_path: Path,
+                                                      http_dir: tuple[str, Path]) -> None:
+    base, served = http_dir
+    zip_of(pack_v1, served / "sigma_all_rules.zip")
+    with pytest.raises(PackError, match="only https"):
+        install(f"{base}/sigma_all_rules.zip", tmp_path / "packs")
+    result = install(f"{base}/sigma_all_rules.zip", tmp_path / "packs", allow_http=True)
+    assert result.changed and result.name == "sigma_all_rules" and result.rules == 2
+    with pytest.raises(PackError, match="download failed"):
+        install(f"{base}/missing.zip", tmp_path / "packs", allow_http=True)
+
+
+def test_filters_keep_level_status_and_patterns(pack_v1: Path, tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    install(str(pack_v1), packs, "core")
+    default = SigmaSources(None, packs, RuleFilter()).load()
+    assert [r.title for r in default.rules] == ["Rule mimi"] and default.filtered_out == 1
+    everything = SigmaSources(None, packs, RuleFilter.everything()).load()
+    assert len(everything.rules) == 2
+    excluded = SigmaSources(None, packs, RuleFilter.parse("low", "stable,experimental", "", "attack.t1003*")).load()
+    assert excluded.rules == ()
+    only = SigmaSources(None, packs, RuleFilter.parse("low", "stable,test,experimental", "*noisy*,x", "")).load()
+    assert only.rules == ()  # include patterns match ids, tags and logsources, not titles
+    by_id = RuleFilter.parse("informational", "stable,experimental", "6f1e7a52-*", "")
+    assert [r.title for r in SigmaSources(None, packs, by_id).load().rules] == ["Rule noisy"]
+    with pytest.raises(ValueError, match="unknown status"):
+        RuleFilter.parse("low", "stable,beta")
+
+
+def test_running_analyzer_picks_up_an_installed_pack_and_verdicts_carry_attribution(pack_v1: Path,
+                                                                                      tmp_path: Path) -> None:
+    packs = tmp_path / "packs"
+    sources = SigmaSources(None, packs, RuleFilter(), tmp_path / "cache")
+    engine = SigmaEngine(sources.load(), MemoryState(), sources=sources, reload_interval=0.001)
+    event = process_event("rundll32 sekurlsa::logonpasswords exit")
+    assert engine.evaluate([event]) == [[]]
+    install(str(pack_v1), packs, "core", cache_dir=tmp_path / "cache")
+    time.sleep(0.01)
+    assert engine.maybe_reload()  # what Router.reload() runs between batches
+    [hits] = engine.evaluate([event])
+    assert [h.rule_id for h in hits] == ["sigma:5f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11"]
+    rule = engine.find(hits[0].rule_id)
+    assert rule is not None and rule.info.author == "Test Author"
+    assert rule.info.references == ("https://example.org/mimi",)
+    v2 = tmp_path / "src-v2"
+    write_rule(v2, "mimi", "lsadump::sam")
+    install(str(v2), packs, "core", cache_dir=tmp_path / "cache")
+    time.sleep(0.01)
+    assert engine.maybe_reload()
+    assert engine.evaluate([event]) == [[]]
+    assert len(engine.evaluate([process_event("lsadump::sam")])[0]) == 1
+
+
+def test_cli_install_list_and_coverage(pack_v1: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    packs = tmp_path / "packs"
+    monkeypatch.setenv("SIGMA_PACKS_DIR", str(packs))
+    monkeypatch.setenv("SIGMA_RULES_PATH", "off")
+    assert main(["rules", "install", str(pack_v1), "--name", "core"]) == 0
+    assert "installed and active: 2 rules" in capsys.readouterr().out
+    assert main(["rules", "install", str(pack_v1), "--name", "core"]) == 0
+    assert "already active: nothing to do" in capsys.readouterr().out
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    assert main(["rules", "install", str(bad), "--name", "core"]) == 1
+    assert "the active pack is unchanged" in capsys.readouterr().err
+    assert main(["rules", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "core " in out and "2 rules, 0 correlations; 1 kept by the filters" in out
+    assert "by level: high 1, low 1" in out and "by status: stable 1, experimental 1" in out
+    assert "product:windows/category:process_creation 2" in out
+    assert main(["rules", "coverage", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tactics"] == {"credential_access": {"T1003.001": 1}} and data["rules"] == 1
+
