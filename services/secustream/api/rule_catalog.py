@@ -1,17 +1,17 @@
 """Every detection rule the analyzers run (native YAML and Sigma), as the rules API lists them.
 
 Why a cached catalog: a Sigma pack can hold thousands of rules and takes seconds to compile, so the
-API compiles it once and again only when the files' fingerprint changes (the analyzers' reload check).
+API loads it once and again only when the rules path or an installed pack changes (the analyzers'
+reload check); it lists what analyzers with the same settings run (packs filtered the same way).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from secustream.analyzer.native.schema import RuleSet
-from secustream.analyzer.sigma.loader import SigmaRuleSet, path_fingerprint
+from secustream.analyzer.service import sigma_sources
 from secustream.config import Settings
 from secustream.verdict import RiskLevel
 
@@ -29,7 +29,7 @@ class CatalogRule:
 class RuleCatalog:
     def __init__(self, settings: Settings) -> None:
         self._native_path = settings.rules_path
-        self._sigma_path = settings.sigma_rules_path
+        self._sources = sigma_sources(settings)  # the rules path and the installed packs, filtered as analyzers do
         self._lock = threading.Lock()
         self._sigma: tuple[str, list[CatalogRule]] | None = None
 
@@ -43,13 +43,12 @@ class RuleCatalog:
         return next((r for r in self.rules() if r.id == rule_id), None)
 
     def _sigma_rules(self) -> list[CatalogRule]:
-        path = self._sigma_path
-        if path is None or not Path(path).exists():
+        if self._sources is None:
             return []
-        fingerprint = path_fingerprint(path)
         with self._lock:
+            fingerprint = self._sources.watch_fingerprint()
             if self._sigma is None or self._sigma[0] != fingerprint:
-                ruleset = SigmaRuleSet.load(path)
+                ruleset = self._sources.load()
                 found = [CatalogRule(r.rule_id, r.title, r.severity, r.threat_type, list(r.mitre), True)
                          for r in ruleset.rules if r.emits]
                 found += [CatalogRule(c.rule_id, c.title, c.severity, c.threat_type, list(c.mitre), True)
