@@ -1,4 +1,5 @@
-"""Events-list latency with 1,000,000 events in PostgreSQL: the API next to the same SQL run through psycopg.
+"""Events-list (or, with --alerts, alert-queue) latency with 1,000,000 rows in PostgreSQL: the API next to the
+same SQL run through psycopg.
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
 p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (the statement the API runs,
@@ -10,6 +11,7 @@ the server's (client, API and PostgreSQL share the machine's cores).
     .venv/bin/python bench/api.py                 # builds secustream_bench once (about 2-4 min), then measures
     .venv/bin/python bench/api.py --rebuild       # regenerate the rows
     .venv/bin/python bench/api.py --seconds 20 --workers 2
+    .venv/bin/python bench/api.py --alerts        # GET /alerts over 1,000,000 alerts (secustream_bench_alerts)
 
 Rows are generated in SQL (generate_series), not through Kafka; this benchmark is not part of the test suite.
 """
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
+from secustream.storage import alerts
 from secustream.storage import pages as page_store
 from secustream.storage import users as user_store
 from secustream.storage.migrate import upgrade
@@ -85,6 +88,28 @@ FROM g;
 """
 
 
+ALERTS_LOAD_SQL = """
+INSERT INTO alerts (id, detection, title, level, threat_type, status, resolution, assignee, entity_kind, entity_value,
+                    window_start, window_seconds, count, first_seen, last_seen, mitre_ids, tactics, incident_id,
+                    created_at, updated_at)
+SELECT md5('alert' || i)::uuid,
+       (ARRAY['SSH-BRUTE-FORCE','PORT-SCAN','PROC-ENCODED-POWERSHELL','EXFIL-LARGE-OUTBOUND','LATERAL-PSEXEC',
+              'PRIV-SUDO-NOT-IN-SUDOERS','sigma:win-failed-logon','model:brute_force'])[1 + r % 8],
+       'bench alert ' || (r % 8),
+       CASE WHEN r2 % 100 < 60 THEN 'medium' WHEN r2 % 100 < 92 THEN 'high' ELSE 'critical' END,
+       'brute_force',
+       CASE WHEN i % 100 < 8 THEN 'open' WHEN i % 100 < 12 THEN 'acknowledged' ELSE 'closed' END,
+       CASE WHEN i % 100 >= 12 THEN 'true_positive' END,
+       CASE WHEN i % 100 >= 8 THEN 'analyst' || (r % 7) END,
+       'ip', '10.' || (r2 % 50) || '.' || ((r2 / 50) % 100) || '.7',
+       ts - INTERVAL '10 minutes', 600, 1 + r % 40, ts - ((r % 600) * INTERVAL '1 second'), ts,
+       '["T1110"]'::jsonb, '["credential-access"]'::jsonb, NULL, ts, ts
+FROM (SELECT i, (hashtext(i::text) & 2147483647) AS r, (hashtext('x' || i::text) & 2147483647) AS r2,
+             TIMESTAMPTZ '{now}' - (i * INTERVAL '2592 milliseconds') AS ts
+      FROM generate_series(1, {n}) AS i) AS g;
+"""
+
+
 @dataclass(frozen=True)
 class Combo:
     name: str
@@ -101,6 +126,46 @@ COMBOS = [
 ]
 
 
+ALERT_COMBOS = [
+    Combo("queue: open + acknowledged", {"status": ["open", "acknowledged"]}),
+    Combo("open, high + critical", {"status": ["open"], "level": ["high", "critical"]}),
+    Combo("any status, last 24 h", {"since": (NOW - timedelta(days=1)).isoformat()}),
+    Combo("one rule, open + acknowledged", {"status": ["open", "acknowledged"], "rule": "PORT-SCAN"}),
+    Combo("one entity", {"entity": "10.17.42.7"}),
+]
+
+
+def alert_filters_of(combo: Combo) -> alerts.AlertFilters:
+    p = combo.params
+    return alerts.AlertFilters(statuses=p.get("status", []), levels=p.get("level", []), detection=p.get("rule"),
+                               entity=p.get("entity"),
+                               since=datetime.fromisoformat(p["since"]) if "since" in p else None)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is measured: the events list or the alert queue (database, rows, statement, endpoint)."""
+
+    db: str
+    table: str
+    load_sql: str
+    tables: tuple[str, ...]
+    combos: list[Combo]
+    path: str
+    body_start: bytes
+
+    def statement(self, combo: Combo) -> tuple[str, dict[str, Any]]:
+        """The exact statement and parameters the API executes for this combination's first page."""
+        if self.table == "alerts":
+            return alerts.alert_page_sql(alert_filters_of(combo), PAGE)
+        return page_store.page_sql(filters_of(combo), PAGE)
+
+
+EVENTS = Target(DB_NAME, "events", LOAD_SQL, ("events", "verdicts"), COMBOS, "/api/v1/events", b'{"items":[{')
+ALERTS = Target(DB_NAME + "_alerts", "alerts", ALERTS_LOAD_SQL, ("alerts",), ALERT_COMBOS, "/api/v1/alerts",
+                b'{"items":[{')
+
+
 def filters_of(combo: Combo) -> page_store.EventFilters:
     p = combo.params
     return page_store.EventFilters(
@@ -113,52 +178,48 @@ def db_url(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def build(n: int, rebuild: bool) -> None:
+def build(target: Target, n: int, rebuild: bool) -> None:
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME}).first()
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.db}).first()
         if exists and not rebuild:
-            engine = create_engine(db_url(DB_NAME))
+            engine = create_engine(db_url(target.db))
             with engine.connect() as c:
-                have = c.execute(text("SELECT count(*) FROM events")).scalar_one()
+                have = c.execute(text(f"SELECT count(*) FROM {target.table}")).scalar_one()
             engine.dispose()
             if have == n:
-                print(f"reusing {DB_NAME} with {have:,} events")
+                print(f"reusing {target.db} with {have:,} {target.table}")
                 return
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.db}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.db}"'))
     admin.dispose()
-    url = db_url(DB_NAME)
+    url = db_url(target.db)
     upgrade(url)
     started = time.perf_counter()
     dsn = url.replace("postgresql+psycopg", "postgresql")
+    tables = ", ".join(f"'{t}'" for t in target.tables)
     with psycopg.connect(dsn) as conn:  # psycopg directly: no parameters, so '%' is the SQL operator
         # bulk load without secondary indexes, then build them: minutes faster than maintaining them per row
         defs = [r[0] for r in conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename IN ('events','verdicts') AND indexname LIKE 'ix_%'")]
+            f"SELECT indexdef FROM pg_indexes WHERE tablename IN ({tables}) AND indexname LIKE 'ix_%'")]  # type: ignore[arg-type]
         for d in defs:
             name = re.search(r"INDEX (\S+) ON", d)[1]  # type: ignore[index]
             conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
         conn.execute("SET maintenance_work_mem = '512MB'")
-        for statement in LOAD_SQL.format(now=NOW.isoformat(), n=n).split(";\n"):
+        for statement in target.load_sql.format(now=NOW.isoformat(), n=n).split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[arg-type]
         for d in defs:
             conn.execute(d)  # type: ignore[arg-type]
         conn.commit()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE events")
-        conn.execute("VACUUM ANALYZE verdicts")
-    print(f"generated {n:,} events + verdicts in {time.perf_counter() - started:.0f} s")
+        for table in target.tables:
+            conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
+    print(f"generated {n:,} {target.table} in {time.perf_counter() - started:.0f} s")
 
 
-def page_statement(combo: Combo) -> tuple[str, dict[str, Any]]:
-    """The exact statement and parameters the API executes for this combination's first page."""
-    return page_store.page_sql(filters_of(combo), PAGE)
-
-
-def explain(sql: str, params: dict[str, Any]) -> list[str]:
-    with psycopg.connect(db_url(DB_NAME).replace("postgresql+psycopg", "postgresql")) as conn:
+def explain(db: str, sql: str, params: dict[str, Any]) -> list[str]:
+    with psycopg.connect(db_url(db).replace("postgresql+psycopg", "postgresql")) as conn:
         rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
     return [r[0] for r in rows]
 
@@ -227,9 +288,10 @@ async def _timed(call: Callable[[], Awaitable[bool]], clients: int, seconds: flo
     return latencies, errors
 
 
-async def run_sql(sql: str, params: dict[str, Any], clients: int, seconds: float) -> tuple[list[float], int]:
+async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
+                  seconds: float) -> tuple[list[float], int]:
     """The page statement on ``clients`` async psycopg connections in this one event loop (as the API side)."""
-    dsn = db_url(DB_NAME).replace("postgresql+psycopg", "postgresql")
+    dsn = db_url(db).replace("postgresql+psycopg", "postgresql")
     conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in range(clients)]
     free = list(conns)
 
@@ -248,9 +310,10 @@ async def run_sql(sql: str, params: dict[str, Any], clients: int, seconds: float
             await conn.close()
 
 
-async def run_api(port: int, token: str, combo: Combo, clients: int, seconds: float) -> tuple[list[float], int]:
+async def run_api(target: Target, port: int, token: str, combo: Combo, clients: int,
+                  seconds: float) -> tuple[list[float], int]:
     params = [(k, v) for k, vs in combo.params.items() for v in (vs if isinstance(vs, list) else [vs])]
-    path = "/api/v1/events?" + urlencode([*params, ("limit", str(PAGE))])
+    path = f"{target.path}?" + urlencode([*params, ("limit", str(PAGE))])
     http = [HttpClient("127.0.0.1", port, path, token) for _ in range(clients)]
     free = list(http)
 
@@ -260,7 +323,7 @@ async def run_api(port: int, token: str, combo: Combo, clients: int, seconds: fl
             status, body = await client.get()
         finally:
             free.append(client)
-        return status == 200 and body.startswith(b'{"items":[{')
+        return status == 200 and body.startswith(target.body_start)
 
     try:
         return await _timed(call, clients, seconds)
@@ -269,9 +332,9 @@ async def run_api(port: int, token: str, combo: Combo, clients: int, seconds: fl
             client.close()
 
 
-def start_api(workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_api(db: str, workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=db_url(DB_NAME), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
+    env = dict(os.environ, DATABASE_URL=db_url(db), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
                              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                              "--log-level", "warning", "--no-access-log", "--no-proxy-headers"], env=env)
@@ -294,37 +357,41 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
     args = parser.parse_args()
+    target = ALERTS if args.alerts else EVENTS
 
-    build(args.rows, args.rebuild)
+    build(target, args.rows, args.rebuild)
     secret = secrets.token_urlsafe(40)
-    engine = create_engine(db_url(DB_NAME))
+    engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
         user = user_store.get_user_by_name(conn, "bench") or user_store.create_user(
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
-    proc, port = start_api(args.workers, secret)
+    proc, port = start_api(target.db, args.workers, secret)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
-            for combo in COMBOS:
-                sql, params = page_statement(combo)
-                plan = plan_summary(explain(sql, params))
-                sql_lat, sql_errors = runner.run(run_sql(sql, params, args.clients, args.seconds))
-                api_lat, api_errors = runner.run(run_api(port, token, combo, args.clients, args.seconds))
+            for combo in target.combos:
+                sql, params = target.statement(combo)
+                plan = plan_summary(explain(target.db, sql, params))
+                sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
+                api_lat, api_errors = runner.run(run_api(target, port, token, combo, args.clients, args.seconds))
                 results.append((combo, sql_lat, api_lat, sql_errors + api_errors, plan))
                 print(f"measured: {combo.name}", flush=True)
     finally:
         proc.terminate()
         proc.wait(30)
-    report(results, args)
+    report(results, args, target)
     return 0
 
 
-def report(results: list[tuple[Combo, list[float], list[float], int, str]], args: argparse.Namespace) -> None:
-    print(f"\n{args.rows:,} events, first page of {PAGE}, {args.clients} concurrent clients, {args.seconds:.0f} s per "
-          f"side, uvicorn workers {args.workers}, {os.cpu_count()} CPUs (client, API and PostgreSQL share them)\n")
+def report(results: list[tuple[Combo, list[float], list[float], int, str]], args: argparse.Namespace,
+           target: Target) -> None:
+    print(f"\n{args.rows:,} {target.table}, first page of {PAGE}, {args.clients} concurrent clients, "
+          f"{args.seconds:.0f} s per side, uvicorn workers {args.workers}, {os.cpu_count()} CPUs "
+          "(client, API and PostgreSQL share them)\n")
     header = (f"| {'filter combination':34} | {'SQL p50':>8} | {'SQL p99':>8} | {'API p50':>8} | {'API p99':>8} |"
               f" {'p50 ratio':>9} | {'p99 ratio':>9} | {'SQL q/s':>8} | {'API req/s':>9} | errors |")
     print(header)
@@ -340,8 +407,8 @@ def report(results: list[tuple[Combo, list[float], list[float], int, str]], args
         print(f"- {combo.name}: {plan}")
     worst = max(percentile(a, 99) * 1e3 for _, _, a, _, _ in results)
     ratio = max(percentile(a, 50) / percentile(s, 50) for _, s, a, _, _ in results)
-    print(f"\nworst API p99 {worst:.1f} ms (target < 50 ms: {'met' if worst < 50 else 'NOT met'}); worst API/SQL p50 "
-          f"ratio {ratio:.2f} (target <= 2: {'met' if ratio <= 2 else 'NOT met'})")
+    print(f"\n{target.path}: worst API p99 {worst:.1f} ms (target < 50 ms: {'met' if worst < 50 else 'NOT met'}); "
+          f"worst API/SQL p50 ratio {ratio:.2f} (target <= 2: {'met' if ratio <= 2 else 'NOT met'})")
 
 
 if __name__ == "__main__":

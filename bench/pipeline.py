@@ -8,8 +8,12 @@ Prints, from one run on the same broker and database:
   (c) the database write alone: the same number of event + verdict rows stored with the analyzer's
       repository and batch size, no Kafka, no rules (a ceiling for b on this database);
   (d) p50/p99 produce->stored latency with the generator paced at --latency-rate events/s.
+With --real: the events are real Windows events (OTRF recordings, normalised once before the clock)
+and the analyzer runs the SigmaHQ corpus (rules/, emerging threats, threat hunting installed as
+packs, default pack filters) next to the native rules; (d) is skipped.
 
 Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--replicas 1,2] [--latency-rate 1000]
+       python bench/pipeline.py --real [--events 50000] [--batch-sizes 500,2000]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
 (SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
 """
@@ -22,11 +26,13 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
@@ -34,12 +40,15 @@ from sqlalchemy import create_engine, text
 
 from secustream.analyzer.detection import verdict_from_hits
 from secustream.analyzer.service import build_worker
+from secustream.analyzer.sigma.packs import install
 from secustream.config import Settings
+from secustream.events import encode_event, grouping_key
 from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated, run_generator
 from secustream.messaging.admin import ensure_topics
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
 from secustream.messaging.local_broker import LocalBroker
+from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import RedisState
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
@@ -74,6 +83,47 @@ def produce_stream(bootstrap: str, topic: str, n: int) -> None:
         produce_generated(batch, producer, topic)
         done += len(batch)
     producer.flush_or_raise()
+
+
+def produce_real(bootstrap: str, topic: str, n: int) -> None:
+    """``n`` distinct OTRF Windows events, spread over all recordings, normalised and produced as the ingest does
+    (a line repeated across recordings has one event id, so it is produced once: rows are unique by id)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.corpora import otrf_lines, otrf_recordings
+
+    recordings = otrf_recordings()
+    per = max(1, n // len(recordings) + 1)
+    producer = TrackedProducer(producer_config(bootstrap, "bench"))
+    seen: set[object] = set()
+    for rounds in range(1, 50):
+        for recording in recordings:
+            taken = 0
+            for line in otrf_lines(recording):
+                if taken >= per * rounds or len(seen) >= n:
+                    break
+                try:
+                    event = normalize_windows(line)
+                except NormalizationError:
+                    continue
+                taken += 1
+                if event.event_id in seen:
+                    continue
+                seen.add(event.event_id)
+                producer.produce(topic, encode_event(event), key=grouping_key(event))
+        if len(seen) >= n:
+            break
+    producer.flush_or_raise()
+    if len(seen) < n:
+        raise RuntimeError(f"only {len(seen)} distinct OTRF events")
+
+
+def install_corpus(packs: Path) -> None:
+    """The SigmaHQ corpus as three packs (compiled once here, so the analyzer starts from the cache)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.corpora import RULE_DIRS, SIGMAHQ
+
+    for folder in RULE_DIRS:
+        install(str(SIGMAHQ / folder), packs, folder)
 
 
 def raw_consume_rate(bootstrap: str, topic: str, n: int, batch: int) -> float:
@@ -147,7 +197,7 @@ def worker_in_thread(values: dict[str, str], bootstrap: str, url: str):  # type:
 
 
 def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int,
-                  replicas: int = 1) -> tuple[float, float | None]:
+                  replicas: int = 1, extra: dict[str, str] | None = None) -> tuple[float, float | None]:
     """Rules-only analyzer rate, and CPU µs per event for the in-process worker (None for subprocesses).
 
     ``replicas`` > 1 runs that many `secustream analyze` processes in one group. CPU per event is the
@@ -156,7 +206,7 @@ def analyzer_rate(bootstrap: str, topics: dict[str, str], n: int, batch: int,
     cpu_us: float | None = None
     RedisState.from_url(REDIS).client.flushdb()
     with fresh_database() as url:
-        values = bench_settings(bootstrap, topics, url, batch)
+        values = {**bench_settings(bootstrap, topics, url, batch), **(extra or {})}
         if replicas > 1:
             env = {**os.environ, **values}
             procs = [subprocess.Popen([sys.executable, "-m", "secustream.cli", "analyze"], env=env)
@@ -227,7 +277,15 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, default=1000.0)
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--replicas", default="1", help="comma list: analyzer processes in one consumer group")
+    parser.add_argument("--real", action="store_true", help="OTRF Windows events through the full SigmaHQ corpus")
     args = parser.parse_args()
+    extra: dict[str, str] = {}
+    packs_tmp = None
+    if args.real:
+        packs_tmp = tempfile.TemporaryDirectory()
+        print("installing the SigmaHQ corpus as packs…", flush=True)
+        install_corpus(Path(packs_tmp.name))
+        extra = {"SIGMA_PACKS_DIR": packs_tmp.name}
     broker = None if os.environ.get("KAFKA_SERVER") else LocalBroker().start()
     bootstrap = os.environ.get("KAFKA_SERVER") or broker.bootstrap  # type: ignore[union-attr]
     try:
@@ -235,26 +293,32 @@ def main() -> None:
         topics = {"events": f"bench-events-{suffix}", "results": f"bench-results-{suffix}",
                   "dlq": f"bench-dlq-{suffix}"}
         ensure_topics(bootstrap, topics.values(), PARTITIONS)
-        print(f"producing {args.events} generated events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
-        produce_stream(bootstrap, topics["events"], args.events)
+        kind = "real OTRF Windows" if args.real else "generated"
+        print(f"producing {args.events} {kind} events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
+        (produce_real if args.real else produce_stream)(bootstrap, topics["events"], args.events)
         print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:
             raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
             print(f"{'(a) raw consume-and-discard':52} {batch:>6} {raw:>10.0f} {'':>10}", flush=True)
             for replicas in [int(r) for r in args.replicas.split(",")]:
-                ana, cpu_us = analyzer_rate(bootstrap, topics, args.events, batch, replicas)
-                label = "(b) analyzer rules-only -> committed rows" + (f", {replicas} procs" if replicas > 1 else "")
+                ana, cpu_us = analyzer_rate(bootstrap, topics, args.events, batch, replicas, extra)
+                label = ("(b) analyzer native+SigmaHQ -> committed rows" if args.real
+                         else "(b) analyzer rules-only -> committed rows") + (
+                    f", {replicas} procs" if replicas > 1 else "")
                 cpu = f"   {cpu_us:.0f} µs CPU/event" if cpu_us is not None else ""
                 print(f"{label:52} {batch:>6} {ana:>10.0f} {ana / raw:>10.2f}{cpu}", flush=True)
             ceiling = store_rate(args.events, batch)
             print(f"{'(c) database write alone (ceiling for b)':52} {batch:>6} {ceiling:>10.0f} {ceiling / raw:>10.2f}",
                   flush=True)
-        p50, p99, n = latency_at(bootstrap, args.latency_rate, args.latency_seconds, 500)
-        print(f"produce->stored latency at {args.latency_rate:.0f} events/s over {n} events: "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        if not args.real:
+            p50, p99, n = latency_at(bootstrap, args.latency_rate, args.latency_seconds, 500)
+            print(f"produce->stored latency at {args.latency_rate:.0f} events/s over {n} events: "
+                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     finally:
         if broker:
             broker.stop()
+        if packs_tmp is not None:
+            packs_tmp.cleanup()
 
 
 if __name__ == "__main__":

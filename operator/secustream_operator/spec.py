@@ -71,7 +71,14 @@ DEFAULTS: dict[str, Any] = {
         "storage": {"size": "5Gi", "accessMode": "ReadWriteOnce"},
     },
     "monitoring": {"serviceMonitor": True, "prometheusReleaseLabel": "kube-prometheus-stack", "interval": "30s"},
+    "alerts": {
+        "enabled": True, "minLevel": "medium", "dedupWindowSeconds": 600, "incidentWindowSeconds": 3600,
+        "storyLlm": True,
+        "webhook": {"url": "", "urlSecretRef": {"key": "url"}, "payload": "json", "minLevel": "high", "retries": 5,
+                    "backoffSeconds": 1, "timeoutSeconds": 5},
+    },
 }
+ALERT_LEVELS = ("low", "medium", "high", "critical")
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -162,6 +169,13 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
     _secret_ref(spec, "database.secretRef", True, errors)
     _secret_ref(spec, "api.jwtSecretRef", True, errors)
     _secret_ref(spec, "analyzer.tiers.llm.apiKeySecretRef", False, errors)
+    _secret_ref(spec, "alerts.webhook.urlSecretRef", False, errors)
+    _enum(spec, "alerts.minLevel", ALERT_LEVELS, errors)
+    _enum(spec, "alerts.webhook.minLevel", ALERT_LEVELS, errors)
+    _enum(spec, "alerts.webhook.payload", ("json", "alertmanager"), errors)
+    _int(spec, "alerts.dedupWindowSeconds", 1, 7 * 86400, errors)
+    _int(spec, "alerts.incidentWindowSeconds", 1, 30 * 86400, errors)
+    _int(spec, "alerts.webhook.retries", 1, 20, errors)
     _int(spec, "generator.replicas", 0, 100, errors)
     _int(spec, "generator.eventsPerSecond", 1, 1_000_000, errors)
     _int(spec, "api.replicas", 1, 100, errors)

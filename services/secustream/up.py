@@ -17,6 +17,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.service import build_worker
+from secustream.analyzer.sigma.packs import installed
 from secustream.api.app import create_app
 from secustream.api.proxies import server_options
 from secustream.api.security import dev_settings
@@ -66,6 +67,23 @@ def ensure_port_free(host: str, port: int) -> None:
                              f"running? Stop it, or pass --port") from None
 
 
+SIGMA_CORE_URL = "https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_core.zip"
+
+
+def with_packs(settings: Settings, data_dir: Path) -> tuple[Settings, str]:
+    """Settings whose Sigma packs live in ``<data-dir>/packs`` (unless SIGMA_PACKS_DIR says otherwise), and
+    the line telling the one command that adds the SigmaHQ corpus (picked up by the hot reload)."""
+    if not settings.SIGMA_PACKS_DIR:
+        settings = settings.model_copy(update={"SIGMA_PACKS_DIR": str(data_dir / "packs")})
+    packs_dir = settings.sigma_packs_dir
+    assert packs_dir is not None
+    packs_dir.mkdir(parents=True, exist_ok=True)
+    found = installed(packs_dir)
+    names = ", ".join(f"{p.name} ({p.meta.get('rules', '?')} rules)" for p in found) or "none"
+    return settings, (f"sigma    : packs {names} in {packs_dir}; add the SigmaHQ corpus with\n"
+                      f"           secustream rules install {SIGMA_CORE_URL} --packs-dir {packs_dir}")
+
+
 def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: float, attack_ratio: float,
            port: int, seed: int | None = None, status_every: float = 5.0) -> None:
     ensure_port_free(settings.API_HOST, port)
@@ -92,6 +110,8 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         registry = CollectorRegistry()
         repo = VerdictRepository(db)
 
+        settings, packs_line = with_packs(settings, data_dir)
+        print(packs_line, flush=True)
         worker = build_worker(settings, bootstrap, db, state, registry, client_id="secustream-up-analyzer")
         gen_metrics = GeneratorMetrics(registry)
         producer = TrackedProducer(producer_config(bootstrap, "secustream-up-generator"))

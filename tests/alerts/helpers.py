@@ -59,3 +59,11 @@ def store_and_alert(db: Engine, stage: AlertStage, items: Sequence[AnalyzedEvent
         part = items[i:i + batch]
         repo.store(part)
         stage.process(part)
+
+
+def sshd_alerted(db: Engine, **stage_kw: object) -> tuple[AlertStage, list[AnalyzedEvent]]:
+    """The sshd sample analysed, stored and counted into alerts (the common start of the alert tests)."""
+    items, engine = analyse(sshd_events())
+    stage = stage_for(db, engine, **stage_kw)
+    store_and_alert(db, stage, items)
+    return stage, items

@@ -17,7 +17,7 @@ from secustream.storage import alerts as store
 from secustream.storage.tables import Alert, AlertHitRow, Incident
 from secustream.verdict import RISK_ORDER, RiskLevel
 
-from .helpers import analyse, sshd_events, stage_for, store_and_alert
+from .helpers import analyse, sshd_alerted, sshd_events, stage_for, store_and_alert
 
 REPO = Path(__file__).parents[2]
 
@@ -29,9 +29,7 @@ def table(db, model):  # type: ignore[no-untyped-def]
 
 def test_sshd_log_gives_one_alert_per_source_detection_and_window(pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine)
-    store_and_alert(db, stage, items)
+    _stage, items = sshd_alerted(db)
 
     # Independent oracle from the verdicts: alert-level hits per (rule, source, 10-minute block).
     expected: Counter[tuple[str, str, datetime]] = Counter()
@@ -65,9 +63,7 @@ def test_sshd_log_gives_one_alert_per_source_detection_and_window(pg_url: str) -
 
 def test_replayed_batches_change_no_count(pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine)
-    store_and_alert(db, stage, items)
+    stage, items = sshd_alerted(db)
     before = (table(db, Alert), table(db, Incident), len(table(db, AlertHitRow)))
     store_and_alert(db, stage, items, batch=17)  # redelivered, in other batch boundaries
     stage.process(items)

@@ -16,7 +16,7 @@ from secustream.state.limits import MemoryCallBudget, MemoryVerdictCache
 from secustream.storage import alerts as store
 from secustream.storage.tables import Incident
 
-from .helpers import analyse, sshd_events, stage_for, store_and_alert
+from .helpers import sshd_alerted
 
 T = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 INCIDENT = {"severity": "critical", "tactics": ["credential-access", "lateral-movement"], "alerts": [
@@ -68,9 +68,7 @@ def test_template_story_without_llm() -> None:
 
 def test_stage_writes_llm_stories_for_new_incidents(stub: StubLLM, pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine, stories=writer(stub))
-    store_and_alert(db, stage, items)
+    stage, _items = sshd_alerted(db, stories=writer(stub))
     stage.wait_idle()
     with db.connect() as conn:
         rows = conn.execute(select(Incident.story_source, Incident.story)).all()
@@ -82,9 +80,7 @@ def test_stage_writes_llm_stories_for_new_incidents(stub: StubLLM, pg_url: str) 
 
 def test_stage_without_llm_writes_template_stories(pg_url: str) -> None:
     db = create_engine(pg_url)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine)
-    store_and_alert(db, stage, items)
+    _stage, _items = sshd_alerted(db)
     with db.connect() as conn:
         incidents = store.list_incidents(conn, (), 50, None)["items"]
         stories = [store.get_incident(conn, i["id"])["story"] for i in incidents]

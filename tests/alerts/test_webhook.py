@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from secustream.alerts.notify import WebhookConfig, WebhookSink
 from secustream.storage import alerts as store
 
-from .helpers import analyse, sshd_events, stage_for, store_and_alert
+from .helpers import sshd_alerted
 
 
 class Receiver:
@@ -98,9 +98,7 @@ def test_stage_dead_letters_after_the_last_retry(receiver, pg_url: str) -> None:
             store.add_dead_letter(conn, *args)
 
     sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0), dead_letter)
-    items, engine = analyse(sshd_events())
-    stage = stage_for(db, engine, webhook=sink)
-    store_and_alert(db, stage, items)
+    stage, _items = sshd_alerted(db, webhook=sink)
     assert stage.wait_idle(30)
     with db.connect() as conn:
         letters = store.list_dead_letters(conn)
@@ -111,3 +109,13 @@ def test_stage_dead_letters_after_the_last_retry(receiver, pg_url: str) -> None:
     assert r.attempts == 3 * len(letters)
     stage.close()
     db.dispose()
+
+
+def test_close_dead_letters_what_it_could_not_send(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(10_000)
+    dead: list[Any] = []
+    sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0.2), lambda *a: dead.append(a))
+    for i in range(5):
+        sink.notify("alert.created", {"id": f"a-{i}", "level": "high"})
+    sink.close(timeout=0.5)
+    assert sorted(d[2] for d in dead) == [f"a-{i}" for i in range(5)]  # every one accounted for

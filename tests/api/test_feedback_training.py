@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from secustream.storage.repository import VerdictRepository
 from secustream.training.dataset import feedback_examples
-from tests.api.conftest import Api, seed
+from tests.api.conftest import Api, seed, seed_alerts, seed_item
 
 EVENTS = "/api/v1/events"
 
@@ -96,3 +97,21 @@ def test_an_expired_proposal_never_takes_effect(api: Api) -> None:
     assert api.client.post(f"/api/v1/suppressions/{proposal['id']}/approve", headers=api.headers("admin"),
                            json={"expires_at": past}).status_code == 200
     assert not SuppressionIndex(api.engine)("SSH-BRUTE-FORCE", item.event.model_dump(mode="json"))
+
+
+def test_an_analyst_closing_an_alert_as_false_positive_only_proposes(api: Api) -> None:
+    """The alert queue's false positive takes the same path: a proposal for the alert's rule and entity."""
+    items = [seed_item(i, ts=datetime.now(UTC) - timedelta(minutes=5)) for i in (5, 7, 9)]  # rule hits
+    VerdictRepository(api.engine).store(items)
+    seed_alerts(api.engine, items)
+    admin = api.headers("admin")
+    approved_before = api.client.get("/api/v1/suppressions?status=approved", headers=admin).json()
+    alert = next(a for a in api.client.get("/api/v1/alerts?limit=500", headers=admin).json()["items"]
+                 if a["detection"] == "SSH-BRUTE-FORCE" and a["entity_value"] == items[0].event.source.ip)
+    closed = api.client.patch(f"/api/v1/alerts/{alert['id']}", headers=api.headers("analyst"),
+                              json={"resolution": "false_positive", "notes": "lab scanner"})
+    assert closed.status_code == 200, closed.text
+    assert api.client.get("/api/v1/suppressions?status=approved", headers=admin).json() == approved_before
+    covering = [s for s in api.client.get("/api/v1/suppressions?status=proposed", headers=admin).json()
+                if (s["rule_id"], s["value"]) == ("SSH-BRUTE-FORCE", alert["entity_value"])]
+    assert len(covering) == 1 and covering[0]["expires_at"] is not None

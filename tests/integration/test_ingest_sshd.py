@@ -67,3 +67,19 @@ def test_ingest_sshd_flags_exactly_the_brute_force_sources(kafka_bootstrap, topi
         select distinct e.source_ip from events e join verdicts v on v.event_id = e.id
         where v.risk_level in ('high', 'critical') and v.rule_ids::jsonb ? 'SSH-BRUTE-FORCE'""")}
     assert flagged == expected
+
+    # The analyst's view of the same log: one alert per brute-forcing source and 10-minute block, counting
+    # exactly its flagged events (not one row per failed password), each source its own incident.
+    alerts = rows(pg_url, """
+        select a.entity_value, a.window_start, a.count, a.incident_id from alerts a
+        where a.detection = 'SSH-BRUTE-FORCE'""")
+    flagged_per_block = rows(pg_url, """
+        select e.source_ip, to_timestamp(floor(extract(epoch from e.timestamp) / 600) * 600), count(*)
+        from events e join verdicts v on v.event_id = e.id
+        where v.risk_level in ('medium', 'high', 'critical') and v.rule_ids::jsonb ? 'SSH-BRUTE-FORCE'
+        group by 1, 2""")
+    assert sorted((a[0], a[1], a[2]) for a in alerts) == sorted(flagged_per_block)
+    assert {a[0] for a in alerts} == expected
+    assert len({a[3] for a in alerts}) == len(expected)
+    failed = sum(1 for line in LOG.read_text().splitlines() if FAILED.match(line))
+    assert sum(a[2] for a in alerts) < failed

@@ -55,6 +55,18 @@ def test_up_serves_dashboard_with_events_and_stops_cleanly(tmp_path) -> None:  #
         assert "secustream_events_analyzed_total" in metrics and "secustream_events_produced_total" in metrics
         stamps = [i["timestamp"] for i in items]
         assert stamps == sorted(stamps, reverse=True), "events must be newest first"
+        # the analyst's layer runs in `up` too (SQLite): campaigns become alerts, incidents with a story
+        alerts: list[dict] = []  # type: ignore[type-arg]
+        incidents: list[dict] = []  # type: ignore[type-arg]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (alerts and incidents):
+            alerts = httpx.get(f"{base}/api/v1/alerts?status=open", headers=headers, timeout=5).json()["items"]
+            incidents = httpx.get(f"{base}/api/v1/incidents", headers=headers, timeout=5).json()["items"]
+            time.sleep(0.5)
+        assert alerts and incidents, f"no alerts/incidents in `up`; log:\n{log.read_text()[-3000:]}"
+        assert all(a["count"] >= 1 and a["first_seen"] <= a["last_seen"] for a in alerts)
+        detail = httpx.get(f"{base}/api/v1/incidents/{incidents[0]['id']}", headers=headers, timeout=5).json()
+        assert detail["story"]["source"] == "template" and detail["timeline"]
         time.sleep(5.5)  # at least one live-rate line
     finally:
         proc.send_signal(signal.SIGINT)

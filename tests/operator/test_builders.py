@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+import pytest
 
 from secustream_operator import builders
 from secustream_operator.builders.common import CHECKSUM_ANNOTATION
-from secustream_operator.spec import normalise
+from secustream_operator.spec import SpecError, normalise
 from tests.operator.specs import MATRIX, spec
 
 
@@ -134,6 +135,31 @@ def test_commands_env_and_secrets() -> None:
     assert redis_secret["ConfigMap/demo-rules"]["data"] == {"extra.yaml": "- id: r1\n  severity: high\n"}
 
 
+def test_sigma_packs_install_in_init_containers_and_filters_reach_the_settings() -> None:
+    default = by_key(build(spec()))
+    config = default["ConfigMap/demo-config"]["data"]
+    assert "SIGMA_PACKS_DIR" not in config and config["SIGMA_MIN_LEVEL"] == "medium"
+    assert config["SIGMA_STATUSES"] == "stable,test"
+    assert "initContainers" not in default["Deployment/demo-analyzer"]["spec"]["template"]["spec"]
+    objs = by_key(build(MATRIX["sigma-packs"]))
+    config = objs["ConfigMap/demo-config"]["data"]
+    assert config["SIGMA_PACKS_DIR"] == "/var/lib/secustream/sigma-packs"
+    assert (config["SIGMA_MIN_LEVEL"], config["SIGMA_STATUSES"], config["SIGMA_EXCLUDE"]) == (
+        "high", "stable", "attack.t1059*")
+    pod = objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]
+    core, local = pod["initContainers"]
+    assert core["name"] == "sigma-pack-sigma-core"
+    assert core["args"] == ["rules", "install", "https://example.org/sigma_core.zip", "--name", "sigma_core",
+                            "--packs-dir", "/var/lib/secustream/sigma-packs"]
+    assert local["args"][2] == "/etc/secustream/sigma-pack-sources/local"
+    assert {"name": "sigma-src-local", "mountPath": "/etc/secustream/sigma-pack-sources/local",
+            "readOnly": True} in local["volumeMounts"]
+    assert {"name": "sigma-src-local", "configMap": {"name": "my-sigma-rules"}} in pod["volumes"]
+    assert {"name": "sigma-packs", "emptyDir": {"sizeLimit": "1Gi"}} in pod["volumes"]
+    mount = {"name": "sigma-packs", "mountPath": "/var/lib/secustream/sigma-packs"}
+    assert mount in pod["containers"][0]["volumeMounts"] and mount in core["volumeMounts"]
+
+
 def test_trusted_proxies_reach_the_api_settings() -> None:
     """spec.api.trustedProxies becomes TRUSTED_PROXIES; none by default (the TCP peer is the client)."""
     default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]
@@ -141,6 +167,31 @@ def test_trusted_proxies_reach_the_api_settings() -> None:
     raw = spec()
     raw["api"]["trustedProxies"] = ["10.244.0.0/16", "fd00::/8"]
     assert by_key(build(raw))["ConfigMap/demo-config"]["data"]["TRUSTED_PROXIES"] == "10.244.0.0/16,fd00::/8"
+
+
+def test_alerts_spec_reaches_the_analyzer() -> None:
+    """spec.alerts becomes ALERT_*/INCIDENT_* settings; a webhook URL in a Secret stays out of the ConfigMap."""
+    from secustream.config import Settings
+
+    default = by_key(build(spec()))["ConfigMap/demo-config"]["data"]
+    alert_keys = {k for k in default if k.startswith(("ALERT", "INCIDENT"))}
+    assert alert_keys <= set(Settings.model_fields), "the operator emits only settings the service reads"
+    assert default["ALERT_MIN_LEVEL"] == "medium" and default["ALERT_WEBHOOK_URL"] == ""
+    assert Settings(_env_file=None, **{k: default[k] for k in alert_keys}).ALERT_DEDUP_WINDOW_SECONDS == 600
+    raw = spec()
+    raw["alerts"] = {"minLevel": "high", "incidentWindowSeconds": 900,
+                     "webhook": {"urlSecretRef": {"name": "hooks"}, "payload": "alertmanager"}}
+    objs = by_key(build(raw))
+    data = objs["ConfigMap/demo-config"]["data"]
+    assert data["ALERT_MIN_LEVEL"] == "high" and data["INCIDENT_WINDOW_SECONDS"] == "900"
+    assert data["ALERT_WEBHOOK_FORMAT"] == "alertmanager" and "ALERT_WEBHOOK_URL" not in data
+    env = {e["name"]: e for e in objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hooks"
+    assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    bad = spec()
+    bad["alerts"] = {"minLevel": "loud"}
+    with pytest.raises(SpecError, match=r"spec\.alerts\.minLevel"):
+        build(bad)
 
 
 def test_topics_and_service_monitors() -> None:

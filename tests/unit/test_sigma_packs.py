@@ -159,6 +159,7 @@ def test_running_analyzer_picks_up_an_installed_pack_and_verdicts_carry_attribut
     assert engine.maybe_reload()  # what Router.reload() runs between batches
     [hits] = engine.evaluate([event])
     assert [h.rule_id for h in hits] == ["sigma:5f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11"]
+    assert hits[0].detail == "matched Sigma rule 'Rule mimi' (by Test Author; ref https://example.org/mimi)"
     rule = engine.find(hits[0].rule_id)
     assert rule is not None and rule.info.author == "Test Author"
     assert rule.info.references == ("https://example.org/mimi",)
@@ -193,3 +194,16 @@ def test_cli_install_list_and_coverage(pack_v1: Path, tmp_path: Path, capsys: py
     data = json.loads(capsys.readouterr().out)
     assert data["tactics"] == {"credential_access": {"T1003.001": 1}} and data["rules"] == 1
 
+
+
+def test_up_keeps_packs_in_the_data_dir_and_says_how_to_add_the_corpus(pack_v1: Path, tmp_path: Path) -> None:
+    from secustream.config import Settings
+    from secustream.up import with_packs
+
+    settings, line = with_packs(Settings(), tmp_path / "data")
+    assert str(tmp_path / "data" / "packs") == settings.SIGMA_PACKS_DIR
+    assert "packs none" in line and "secustream rules install https://" in line
+    assert f"--packs-dir {tmp_path / 'data' / 'packs'}" in line
+    install(str(pack_v1), tmp_path / "data" / "packs", "core")
+    _settings, line = with_packs(Settings(), tmp_path / "data")
+    assert "packs core (2 rules)" in line

@@ -14,6 +14,8 @@ from secustream_operator import naming
 RUN_AS_UID = 10001
 MODEL_DIR = "/var/lib/secustream/models"
 RULES_DIR = "/etc/secustream/rules"
+SIGMA_PACKS_DIR = "/var/lib/secustream/sigma-packs"  # emptyDir the init containers install packs into
+SIGMA_PACK_SOURCES_DIR = "/etc/secustream/sigma-pack-sources"  # ConfigMap packs, mounted read-only
 CHECKSUM_ANNOTATION = "secustream.io/config-checksum"
 
 DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {

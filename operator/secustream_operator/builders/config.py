@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from secustream_operator import naming
-from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, Context
+from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, SIGMA_PACKS_DIR, Context
 
 
 def settings(spec: dict[str, Any]) -> dict[str, str]:
@@ -43,11 +43,40 @@ def settings(spec: dict[str, Any]) -> dict[str, str]:
         "API_PORT": "8080",
         "LOG_LEVEL": spec["logLevel"],
         "TRUSTED_PROXIES": ",".join(str(c) for c in spec["api"].get("trustedProxies") or []),
+        **alert_settings(spec["alerts"]),
     }
     if spec["redis"].get("url"):
         data["REDIS_URL"] = spec["redis"]["url"]
-    if (spec.get("rules") or {}).get("files"):
+    rules = spec.get("rules") or {}
+    if rules.get("files"):
         data["RULES_PATH"] = RULES_DIR
+    if rules.get("sigmaPacks"):
+        data["SIGMA_PACKS_DIR"] = SIGMA_PACKS_DIR
+    filters = rules.get("sigmaFilters") or {}
+    data["SIGMA_MIN_LEVEL"] = filters.get("minLevel", "medium")
+    data["SIGMA_STATUSES"] = ",".join(filters.get("statuses") or ["stable", "test"])
+    data["SIGMA_INCLUDE"] = ",".join(filters.get("include") or [])
+    data["SIGMA_EXCLUDE"] = ",".join(filters.get("exclude") or [])
+    return data
+
+
+def alert_settings(alerts: dict[str, Any]) -> dict[str, str]:
+    """spec.alerts → ALERT_*/INCIDENT_* (the webhook URL only when it is not in a Secret: workloads.alerts_env)."""
+    hook = alerts["webhook"]
+    data = {
+        "ALERTS_ENABLED": str(bool(alerts["enabled"])).lower(),
+        "ALERT_MIN_LEVEL": alerts["minLevel"],
+        "ALERT_DEDUP_WINDOW_SECONDS": str(alerts["dedupWindowSeconds"]),
+        "INCIDENT_WINDOW_SECONDS": str(alerts["incidentWindowSeconds"]),
+        "INCIDENT_STORY_LLM": str(bool(alerts["storyLlm"])).lower(),
+        "ALERT_WEBHOOK_FORMAT": hook["payload"],
+        "ALERT_WEBHOOK_MIN_LEVEL": hook["minLevel"],
+        "ALERT_WEBHOOK_RETRIES": str(hook["retries"]),
+        "ALERT_WEBHOOK_BACKOFF_SECONDS": str(hook["backoffSeconds"]),
+        "ALERT_WEBHOOK_TIMEOUT_SECONDS": str(hook["timeoutSeconds"]),
+    }
+    if not (hook.get("urlSecretRef") or {}).get("name"):
+        data["ALERT_WEBHOOK_URL"] = hook.get("url") or ""
     return data
 
 

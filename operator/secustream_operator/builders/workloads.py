@@ -6,11 +6,18 @@ replicas, probes, secrets and (for the analyzer) GPU scheduling, built here from
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from secustream_operator import naming
 from secustream_operator.builders import common
-from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, Context
+from secustream_operator.builders.common import (
+    MODEL_DIR,
+    RULES_DIR,
+    SIGMA_PACK_SOURCES_DIR,
+    SIGMA_PACKS_DIR,
+    Context,
+)
 from secustream_operator.builders.config import rules_configmap_name
 
 
@@ -34,11 +41,47 @@ def llm_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [secret_env("OPENAI_API_KEY", ref, optional=True)] if ref.get("name") else []
 
 
+def alerts_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The webhook URL from its Secret (it may carry a token), when spec.alerts.webhook.urlSecretRef is set."""
+    ref = spec["alerts"]["webhook"].get("urlSecretRef") or {}
+    return [secret_env("ALERT_WEBHOOK_URL", {"key": "url", **ref})] if ref.get("name") else []
+
+
 def rules_mount(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not (ctx.spec.get("rules") or {}).get("files"):
         return [], []
     return ([{"name": "rules", "mountPath": RULES_DIR, "readOnly": True}],
             [{"name": "rules", "configMap": {"name": rules_configmap_name(ctx.name)}}])
+
+
+def sigma_packs(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Init containers installing ``spec.rules.sigmaPacks`` into an emptyDir, its mount and volumes.
+
+    Why init containers: ``secustream rules install`` validates and compiles each pack (warming the
+    compiled-rules cache next to it), so the analyzer starts from the cache; a pack that cannot be
+    fetched or loaded fails the pod visibly instead of running without the rules the spec asked for.
+    """
+    packs = (ctx.spec.get("rules") or {}).get("sigmaPacks") or []
+    if not packs:
+        return [], [], []
+    mount = {"name": "sigma-packs", "mountPath": SIGMA_PACKS_DIR}
+    volumes: list[dict[str, Any]] = [{"name": "sigma-packs", "emptyDir": {"sizeLimit": "1Gi"}}]
+    inits = []
+    for pack in packs:
+        name = pack["name"]
+        label = re.sub(r"[^a-z0-9-]", "-", name)  # container and volume names are DNS labels
+        mounts = [mount]
+        if pack.get("configMap"):
+            volume = f"sigma-src-{label}"[:63]
+            volumes.append({"name": volume, "configMap": {"name": pack["configMap"]}})
+            source = f"{SIGMA_PACK_SOURCES_DIR}/{name}"
+            mounts.append({"name": volume, "mountPath": source, "readOnly": True})
+        else:
+            source = pack["url"]
+        inits.append(common.container(ctx, f"sigma-pack-{label}"[:63],
+                                      ["rules", "install", source, "--name", name, "--packs-dir", SIGMA_PACKS_DIR],
+                                      [], "analyzer", mounts))
+    return inits, [mount], volumes
 
 
 def model_volume(ctx: Context, shared: bool) -> dict[str, Any]:
@@ -99,14 +142,18 @@ def analyzer(ctx: Context, replicas: int | None) -> dict[str, Any]:
     """Analyzer Deployment; GPU fields appear only when ``spec.analyzer.gpu.enabled``."""
     spec = ctx.spec
     rule_mounts, rule_volumes = rules_mount(ctx)
-    mounts = [{"name": "models", "mountPath": MODEL_DIR}, *rule_mounts]
-    c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec)], "analyzer", mounts)
+    pack_inits, pack_mounts, pack_volumes = sigma_packs(ctx)
+    mounts = [{"name": "models", "mountPath": MODEL_DIR}, *rule_mounts, *pack_mounts]
+    c = common.container(ctx, "analyzer", ["analyze"], [*data_env(spec), *llm_env(spec), *alerts_env(spec)],
+                         "analyzer", mounts)
     c["ports"] = [metrics_port()]
     # /healthz turns 503 when records wait and nothing is committed (e.g. the database is down): the pod
     # goes unready and the stuck-partition alert fires; liveness only asks whether the process answers.
     c["livenessProbe"] = common.http_probe("/livez", "metrics")
     c["readinessProbe"] = common.http_probe("/healthz", "metrics", period=5)
     extra: dict[str, Any] = {"terminationGracePeriodSeconds": 60}
+    if pack_inits:
+        extra["initContainers"] = pack_inits
     gpu = spec["analyzer"]["gpu"]
     if gpu["enabled"]:
         count = str(gpu["count"])
@@ -116,6 +163,6 @@ def analyzer(ctx: Context, replicas: int | None) -> dict[str, Any]:
         extra["tolerations"] = list(gpu.get("tolerations") or [])
         if gpu.get("runtimeClassName"):
             extra["runtimeClassName"] = gpu["runtimeClassName"]
-    template = common.pod_template(ctx, "analyzer", [c], [model_volume(ctx, shared=True), *rule_volumes],
-                                   extra)
+    template = common.pod_template(ctx, "analyzer", [c], [model_volume(ctx, shared=True), *rule_volumes,
+                                                          *pack_volumes], extra)
     return _deployment(ctx, "analyzer", replicas, template)

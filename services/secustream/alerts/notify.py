@@ -79,6 +79,7 @@ class WebhookSink:
         self._thread.start()
         self.sent = 0
         self.failed = 0
+        self._stopping = False
 
     def notify(self, kind: str, subject: Mapping[str, Any]) -> None:
         try:
@@ -88,8 +89,20 @@ class WebhookSink:
             self._dead_letter(self.config.url, kind, str(subject.get("id")), payload, 0, "notification queue full")
 
     def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued within ``timeout``; what is still waiting then is dead-lettered, not lost."""
+        self._stopping = True
         self._queue.put(None)
         self._thread.join(timeout)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                kind, subject = item
+                self._dead_letter(self.config.url, kind, str(subject.get("id")), json_payload(kind, subject), 0,
+                                  "analyzer stopped before delivery")
+            self._queue.task_done()
         self._client.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -132,7 +145,7 @@ class WebhookSink:
                 error = f"HTTP {response.status_code}: {response.text[:200]}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            if attempt < self.config.retries:
+            if attempt < self.config.retries and not self._stopping:
                 self._sleep(self.config.backoff_seconds * 2 ** (attempt - 1))
         self.failed += 1
         log.warning("webhook %s for %s dead-lettered after %d attempts: %s", kind, subject.get("id"),

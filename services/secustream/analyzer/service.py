@@ -54,13 +54,14 @@ def sigma_sources(settings: Settings) -> SigmaSources | None:
     return SigmaSources(path, packs, keep, settings.sigma_cache_dir)
 
 
-def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None) -> SigmaEngine | None:
+def build_sigma(settings: Settings, state: StateStore, suppressed: Suppression | None = None,
+                metrics: AnalyzerMetrics | None = None) -> SigmaEngine | None:
     """Sigma rules and packs (load issues are logged, never fatal); None when switched off."""
     sources = sigma_sources(settings)
     if sources is None:
         return None
     return SigmaEngine(sources.load(), state, suppressed, sources=sources,
-                       reload_interval=settings.RULES_RELOAD_SECONDS)
+                       reload_interval=settings.RULES_RELOAD_SECONDS, metrics=metrics)
 
 
 def record_limits(settings: Settings) -> RecordLimits:
@@ -89,7 +90,7 @@ def build_router(settings: Settings, db: Engine | None, state: StateStore, hybri
     engine = RulesEngine(RuleSet.load(settings.rules_path), state, suppressions)
     reloads.append(RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics).maybe_reload)
     detectors: list[Detector] = [engine]
-    sigma = build_sigma(settings, state, suppressions)
+    sigma = build_sigma(settings, state, suppressions, metrics)
     if sigma is not None:
         detectors.append(sigma)
         reloads.append(sigma.maybe_reload)

@@ -198,6 +198,8 @@ class AnalyzerWorker:
             self._finish_in_flight()
         finally:
             persister.shutdown(wait=True)
+            if self.alerts is not None:  # queued stories and webhooks: finished or dead-lettered
+                self.alerts.close()
             self.producer.close()
             self.consumer.close()
 

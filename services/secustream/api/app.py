@@ -46,7 +46,7 @@ from secustream.api.routes import (
 from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
-from secustream.api.throttle import LoginThrottle, ThrottlePolicy
+from secustream.api.throttle import LOCKOUT_SCOPES, LoginThrottle, ThrottlePolicy
 from secustream.config import Settings
 from secustream.state import VERDICTS_CHANNEL, StateStore
 from secustream.storage import users as user_store
@@ -77,6 +77,15 @@ def make_throttle(settings: Settings, state: StateStore, registry: CollectorRegi
     return LoginThrottle(state.counters(on_fallback=fallback.inc), ThrottlePolicy.from_settings(settings))
 
 
+def lockout_counter(registry: CollectorRegistry) -> Counter:
+    """Login budgets spent, by scope (every scope exported from the start, so alerts see a 0)."""
+    counter = Counter("secustream_login_lockouts_total", "Login throttle budgets spent: account_client and "
+                      "client are blocked, account is slowed (docs/api.md)", ["scope"], registry=registry)
+    for scope in LOCKOUT_SCOPES:
+        counter.labels(scope)
+    return counter
+
+
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
     """Create the first admin when absent (idempotent; an existing user is never changed). True if created."""
     with engine.begin() as conn:
@@ -102,8 +111,9 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     tokens = TokenCodec.from_settings(settings)
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
-                               throttle=make_throttle(settings, state, registry), hub=hub,
-                               pages=page_reader(engine), rules=RuleCatalog(settings))
+                               throttle=make_throttle(settings, state, registry),
+                               login_lockouts=lockout_counter(registry), hub=hub, pages=page_reader(engine),
+                               rules=RuleCatalog(settings))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 

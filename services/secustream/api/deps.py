@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Connection, Engine
 
 from secustream.api.access import active, check_role, unauthorized
@@ -40,6 +40,7 @@ class ApiContext:
     verified: VerifiedTokens  # bearer checks: tokens' verified signatures (security.py)
     hasher: PasswordHasher
     throttle: LoginThrottle
+    login_lockouts: Counter  # secustream_login_lockouts_total{scope}: budgets spent (api/throttle.py)
     hub: LiveHub
     pages: PageReader  # the events list's hot path (api/pages.py)
     rules: RuleCatalog  # native + Sigma rules, compiled once per change of the files

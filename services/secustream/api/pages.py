@@ -39,7 +39,7 @@ class PageReader(Protocol):
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
-        """An ``AlertPage`` (the alert queue), the same way; raises alerts.CursorError on a bad cursor."""
+        """An ``AlertPage`` (the alert queue), the same way; raises page_store.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:
@@ -118,19 +118,26 @@ class PostgresPages:
         return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
 
     async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The account check and one statement on one pooled connection (SQL built from literals only)."""
+        """The account check and the page on one pooled connection in one round trip (psycopg pipeline mode;
+        SQL built from literals only)."""
         if self._async is None or self._async[0] is not asyncio.get_running_loop():
             return await run_in_threadpool(self._rows_blocking, claims, role, sql, params)
         async with self._async[1].connection() as conn:
-            _account(await (await conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))).fetchone(), claims, role)
-            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+            async with conn.pipeline():  # one round trip for both; the page is only returned to a valid account
+                account = await conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
+                page = await conn.execute(sql, params)  # type: ignore[arg-type]
+            _account(await account.fetchone(), claims, role)
+            return await page.fetchall()
 
     def _rows_blocking(self, claims: TokenClaims, role: Role, sql: str,
                        params: dict[str, Any]) -> list[tuple[Any, ...]]:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
-            _account(conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,)).fetchone(), claims, role)
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            with conn.pipeline():
+                account = conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
+                page = conn.execute(sql, params)  # type: ignore[arg-type]
+            _account(account.fetchone(), claims, role)
+            return page.fetchall()
 
     def close(self) -> None:
         self._pool.close()

@@ -225,7 +225,7 @@ class SuppressionApprove(BaseModel):
                                         "extend or shorten to it. null: never expires")
 
 
-class AuditOut(BaseModel):
+class SecurityAuditOut(BaseModel):
     id: int
     at: datetime
     actor: str | None = Field(description="Username; null for the system (e.g. a login lockout)")

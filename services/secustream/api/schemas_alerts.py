@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from secustream.api.schemas import EventOut
+
 
 class AlertStatus(StrEnum):
     OPEN = "open"
@@ -144,7 +146,8 @@ class EntityView(BaseModel):
     value: str
     alerts: list[AlertOut]
     incidents: list[IncidentOut]
-    events_url: str = Field(description="The entity's recent events (the events list, filtered)")
+    recent_events: list[EventOut] = Field(description="Its newest events (IP, user, host; none for a GUID)")
+    events_url: str = Field(description="All its events: the events list, filtered on it")
 
 
 class HeatCell(BaseModel):

@@ -350,21 +350,20 @@ _FLAT_SYSTEM = {
 
 
 def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc]:
-    used: set[str] = set()
     fields: Doc = {}
+    used = {"System", "EventData"}
     for name, keys in _FLAT_SYSTEM.items():
         for key in keys:
-            if data.get(key) is not None:
-                fields[name] = _attr(data[key], "Name", "SystemTime")
+            value = data.get(key)
+            if value is not None:
+                fields[name] = _attr(value, "Name", "SystemTime")
                 used.add(key)
                 break
+    # flat exports put EventData fields next to the System ones (None values mean absent)
+    event_data = {k: v for k, v in data.items() if k not in used and v is not None}
     nested = data.get("EventData")
-    event_data = dict(nested) if isinstance(nested, dict) else {}
     if isinstance(nested, dict):
-        used.add("EventData")
-    for key, value in data.items():  # flat exports put EventData fields next to the System ones
-        if key not in used and key != "System":
-            event_data.setdefault(key, value)
+        event_data = {**event_data, **nested}
     return fields, event_data, {}
 
 
@@ -406,9 +405,11 @@ def normalize_windows(line: str) -> SecurityEvent:
     kind = _channel_kind(channel, provider)
     event_type, action, outcome, mapper = _EVENTS.get(
         (kind, event_id), ("other", f"windows_event_{event_id}", None, _host_only))
-    unmapped: Doc = {**{k: v for k, v in event_data.items() if v is not None}, "EventID": event_id}
-    for key in [k for k in unmapped if " " in k]:  # Defender's "Source Name": Sigma rules say SourceName
-        unmapped.setdefault(key.replace(" ", ""), unmapped[key])
+    unmapped: Doc = {k: v for k, v in event_data.items() if v is not None}
+    unmapped["EventID"] = event_id
+    if " " in "\x00".join(unmapped):  # Defender's "Source Name": Sigma rules say SourceName
+        for key in [k for k in unmapped if " " in k]:
+            unmapped.setdefault(key.replace(" ", ""), unmapped[key])
     for key in ("Channel", "Provider_Name", "Computer", "EventRecordID", "Level"):
         if fields.get(key) is not None:
             unmapped[key] = fields[key]

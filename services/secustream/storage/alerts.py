@@ -10,7 +10,6 @@ milliseconds per batch; SQLite (``secustream up``, one analyzer) serialises writ
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections import defaultdict
@@ -24,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
 from secustream.attack import advances, chain, tactic_of
+from secustream.storage.pages import decode_cursor, encode_cursor
 from secustream.storage.tables import (
     Alert,
     AlertAudit,
@@ -48,10 +48,6 @@ STATUSES = ("open", "acknowledged", "closed")
 RESOLUTIONS = ("true_positive", "false_positive", "benign")
 MAX_INCIDENT_ENTITIES = 50
 MAX_BRANCHES = 8
-
-
-class CursorError(ValueError):
-    """A page cursor that no page produced."""
 
 
 def _insert(conn: Connection, table):  # type: ignore[no-untyped-def]
@@ -328,18 +324,6 @@ class AlertFilters:
     until: datetime | None = None
     incident_id: uuid.UUID | None = None
     assignee: str | None = None
-
-
-def encode_cursor(ts: datetime, key: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{_utc(ts).isoformat()}|{key}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        ts_text, id_text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
-        return _utc(datetime.fromisoformat(ts_text)), uuid.UUID(id_text)
-    except (ValueError, UnicodeDecodeError):
-        raise CursorError("invalid cursor: pass the next_cursor value of a previous page unchanged") from None
 
 
 def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tuple[str, dict[str, Any]]:

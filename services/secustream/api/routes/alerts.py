@@ -27,6 +27,7 @@ from secustream.api.schemas_alerts import (
     SuppressionHits,
 )
 from secustream.storage import alerts as store
+from secustream.storage.pages import CursorError
 from secustream.verdict import RiskLevel
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -64,7 +65,7 @@ async def list_alerts(
                                  assignee=assignee)
     try:
         body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, limit, cursor)
-    except store.CursorError as exc:
+    except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def _report(ctx: ApiContext, username: str, client: str, spent: list[Lockout]) -> None:
     """Lockouts and slowdowns go to the audit log; a database hiccup never turns a 401 into a 500."""
     for lock in spent:
+        ctx.login_lockouts.labels(lock.scope).inc()
         log.warning("login budget spent: %s from %s after %d failures", lock.scope, client, lock.failures)
         try:
             audit.record_now(ctx.engine, "login_locked" if lock.scope != "account" else "login_slowed",

@@ -260,7 +260,11 @@ async function openEntity(kind, value) {
   try {
     const e = await api(`/entities/${encodeURIComponent(kind)}/${encodeURIComponent(value)}`);
     el.innerHTML = `<h2>${esc(e.kind)} <b>${esc(e.value)}</b></h2>
-      <p><a href="#/events" id="entity-events">Recent events of this ${esc(e.kind)}</a></p>
+      <h3>Recent events <small><a href="#/events" id="entity-events">all events of this ${esc(e.kind)}</a></small></h3>` +
+      (e.recent_events.length ? "<ul class=\"recent\">" + e.recent_events.map((ev) => `<li><time>${esc(when(ev.timestamp))}</time> ` +
+        `<span class="risk-${esc(ev.verdict ? ev.verdict.risk_level : "")}">${esc(ev.verdict ? ev.verdict.risk_level : "pending")}</span> ` +
+        `${esc(ev.event_type)}/${esc(ev.action || "")} ${esc(ev.outcome)} ${esc(ev.source_ip || "")} → ${esc(ev.destination_host || "")}</li>`).join("") + "</ul>"
+        : "<p class=\"empty\">None.</p>") + `
       <h3>Incidents</h3>` + (e.incidents.length ? "<ul>" + e.incidents.map((i) =>
         `<li><span class="risk-${esc(i.severity)}">${esc(i.severity)}</span> <a href="#/incidents/${esc(i.id)}">${esc(i.title)}</a> ${chainHtml(i.tactics)}</li>`).join("") + "</ul>" : "<p class=\"empty\">None.</p>") +
       `<h3>Alerts</h3>` + (e.alerts.length ? "<ul>" + e.alerts.map((a) =>

@@ -1,0 +1,92 @@
+"""The alert API's behaviour (the role matrix and schemathesis cover access and contract): keyset pages that
+neither skip nor repeat, triage rules, a false positive feeding feedback and a proposed suppression, entity
+pages with recent events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import select
+
+from secustream.storage import feedback as feedback_store
+from secustream.storage.tables import Alert, RuleSuppression
+from tests.alerts.helpers import sshd_alerted
+from tests.api.conftest import Api, build_api
+
+P = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def alerted(module_pg_url: str, module_redis_url: str) -> Iterator[Api]:
+    built = build_api(module_pg_url, module_redis_url)
+    sshd_alerted(built.engine)
+    try:
+        yield built
+    finally:
+        built.engine.dispose()
+
+
+def pages(api: Api, query: str, limit: int) -> list[dict[str, Any]]:
+    out, cursor = [], None
+    while True:
+        url = f"{P}/alerts?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        body = api.client.get(url, headers=api.headers("viewer")).json()
+        out += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return out
+
+
+def test_keyset_pages_neither_skip_nor_repeat(alerted: Api) -> None:
+    whole = pages(alerted, "status=open&status=acknowledged&status=closed", 500)
+    assert len(whole) >= 5
+    for limit in (1, 2, 3):
+        paged = pages(alerted, "status=open&status=acknowledged&status=closed", limit)
+        assert [a["id"] for a in paged] == [a["id"] for a in whole]
+    assert [(a["last_seen"], a["id"]) for a in whole] == sorted(((a["last_seen"], a["id"]) for a in whole),
+                                                               reverse=True)
+    one = whole[0]
+    assert [a["id"] for a in pages(alerted, f"entity={one['entity_value']}&rule={one['detection']}", 2)] == [
+        a["id"] for a in whole if (a["entity_value"], a["detection"]) == (one["entity_value"], one["detection"])]
+    assert alerted.client.get(f"{P}/alerts?cursor=nonsense", headers=alerted.headers("viewer")).status_code == 400
+
+
+def test_triage_rules(alerted: Api) -> None:
+    alert_id = pages(alerted, "status=open", 50)[0]["id"]
+    h = alerted.headers("analyst")
+    assert alerted.client.patch(f"{P}/alerts/{alert_id}", json={"status": "closed"}, headers=h).status_code == 400
+    assert alerted.client.patch(f"{P}/alerts/{alert_id}", json={}, headers=h).status_code == 400
+    assert alerted.client.patch(f"{P}/alerts/{alert_id}", json={"status": "acknowledged", "resolution": "benign"},
+                                headers=h).status_code == 400
+    assert alerted.client.patch(f"{P}/alerts/{alert_id}", json={"status": "gone"}, headers=h).status_code == 422
+    assert alerted.client.patch(f"{P}/alerts/00000000-0000-4000-8000-000000000000", json={"assignee": "x"},
+                                headers=h).status_code == 404
+
+
+def test_false_positive_feeds_feedback_and_proposes_a_suppression(alerted: Api) -> None:
+    alert = next(a for a in pages(alerted, "status=open", 50) if a["detection"] == "SSH-BRUTE-FORCE")
+    response = alerted.client.patch(f"{P}/alerts/{alert['id']}", headers=alerted.headers("analyst"),
+                                    json={"resolution": "false_positive", "notes": "our scanner"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "closed" and response.json()["resolution"] == "false_positive"
+    detail = alerted.client.get(f"{P}/alerts/{alert['id']}", headers=alerted.headers("viewer")).json()
+    with alerted.engine.connect() as conn:
+        labels = {f["label"] for e in detail["sample_event_ids"] for f in feedback_store.list_feedback(conn, e)}
+        proposals = conn.execute(select(RuleSuppression.rule_id, RuleSuppression.value, RuleSuppression.status)
+                                 .where(RuleSuppression.rule_id == "SSH-BRUTE-FORCE")).all()
+        closed = conn.execute(select(Alert.status).where(Alert.id == alert["id"])).scalar_one()
+    assert labels == {"false_positive"} and closed == "closed"
+    assert [(r, v) for r, v, _s in proposals] == [("SSH-BRUTE-FORCE", alert["entity_value"])]
+    assert detail["audit"][-1]["changes"]["resolution"] == [None, "false_positive"]
+
+
+def test_entity_page_has_alerts_incidents_and_recent_events(alerted: Api) -> None:
+    alert = pages(alerted, "status=open&status=closed&status=acknowledged", 50)[0]
+    body = alerted.client.get(f"{P}/entities/{alert['entity_kind']}/{alert['entity_value']}",
+                              headers=alerted.headers("viewer")).json()
+    assert alert["id"] in {a["id"] for a in body["alerts"]} and body["incidents"]
+    assert body["recent_events"] and all(e["source_ip"] == alert["entity_value"] for e in body["recent_events"])
+    assert body["events_url"] == f"{P}/events?" + urlencode({"source_ip": alert["entity_value"]})
