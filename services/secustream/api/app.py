@@ -173,6 +173,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
+    @app.exception_handler(redis.RedisError)
+    async def state_error(_request: Request, exc: Exception) -> JSONResponse:
+        """Redis down is an outage (503, retry later), never a 500; logins do not need it (api/throttle.py)."""
+        log.error("state store error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "state store (Redis) unavailable"}, status_code=503)
+
 
 def from_env() -> FastAPI:
     """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --workers N``): everything
