@@ -1,9 +1,10 @@
 """Model tier benchmark: (a) plain batched forward pass vs (b) the whole model tier, in one run.
 
 (b) includes text rendering, burst context, tokenisation, the forward pass, the out-of-distribution gate
-(when the artifact has one) and building verdicts; (b0) is the same tier with the gate off, measured
-alternately with (b) in the same run, so "gate cost" = 1 - b/b0 (target <= 10 %). Prints events/s, the
-ratio b/a (target >= 0.8) and macro-F1 on a fresh generator stream.
+(when the artifact has one) and building verdicts (``ModelTier.score``: the routing decision is the
+router's, measured with the pipeline); (b0) is the same tier with the gate off, measured alternately
+with (b) in the same run, so "gate cost" = 1 - b/b0 (target <= 10 %). Prints events/s, the ratio b/a
+(target >= 0.8) and macro-F1 on a fresh generator stream.
 
     .venv/bin/python bench/model.py --model MODEL_DIR/classifier/v0001 [--teacher] [--events 20000]
 """
@@ -20,8 +21,6 @@ import torch
 from secustream.analyzer.model.classifier import LABELS, ThreatClassifier, build_model, load_tokenizer
 from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.tier import ModelSource, ModelTier
-from secustream.analyzer.routing import RouterThresholds
-from secustream.analyzer.tiers import RoutingContext
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
 from secustream.training.dataset import render_stream
@@ -43,16 +42,15 @@ def plain_forward(clf: ThreatClassifier, texts: list[str], batch: int) -> float:
 
 def tier_rate(clf: ThreatClassifier, events: list, batch: int,  # type: ignore[type-arg]
               gate: bool = True) -> tuple[float, list[str]]:
-    tier = ModelTier(ModelSource(lambda _p: clf, path="bench"), MemoryState(), "bench", RouterThresholds(),
-                     batch_size=batch, gate=GateSettings(enabled=gate and clf.gate is not None))
+    tier = ModelTier(ModelSource(lambda _p: clf, path="bench"), MemoryState(), "bench", batch_size=batch,
+                     gate=GateSettings(enabled=gate and clf.gate is not None))
     preds: list[str] = []
     per_batch = 500  # what the worker hands the router at once
-    tier.analyze(events[:per_batch], [{}] * per_batch, [None] * per_batch, RoutingContext())
+    tier.score(events[:per_batch])
     started = time.perf_counter()
     for i in range(0, len(events), per_batch):
         part = events[i : i + per_batch]
-        out = tier.analyze(part, [{}] * len(part), [None] * len(part), RoutingContext())
-        preds.extend(v.threat_type for v in out if v is not None)
+        preds.extend(getattr(v, "threat_type", "benign") for v in tier.score(part) or ())  # abstained: benign
     return len(events) / (time.perf_counter() - started), preds
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from secustream.cli import main
-from secustream.training import registry
+from secustream.storage import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

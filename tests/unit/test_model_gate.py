@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.classifier import LABELS, Prediction, ThreatClassifier, build_model, load_tokenizer
 from secustream.analyzer.model.gate import DistributionGate, GateSettings, event_kind
 from secustream.analyzer.model.tier import ABSTAIN, ModelSource, ModelTier
-from secustream.analyzer.routing import RouterThresholds
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import RiskLevel, Verdict
+from secustream.analyzer.policy import Route, RouterThresholds, decide
+from secustream.analyzer.router import Router
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
+from secustream.verdict import RiskLevel, Verdict
 
 
 def _gate(kinds: dict[str, int]) -> DistributionGate:
@@ -65,15 +66,10 @@ class _Fixed:
         return [self.answer] * len(texts), np.tile(self.embedding, (len(texts), 1))
 
 
-def _verdict(tier: ModelTier, event: SecurityEvent, prior: Verdict | None = None) -> Verdict:
-    out = tier.analyze([event], [event.model_dump(mode="json")], [prior], RoutingContext())[0]
-    assert out is not None
-    return out
-
-
-def _tier(clf, llm: bool = False) -> ModelTier:  # type: ignore[no-untyped-def]
-    return ModelTier(ModelSource(lambda _p: clf, path="pinned"), MemoryState(),
-                     "t", RouterThresholds(0.8, 0.9, 100), llm_available=llm, budget_left=lambda: 5)
+def _verdict(clf, event: SecurityEvent) -> Verdict:  # type: ignore[no-untyped-def]
+    """Through the real router: no detector fires (Detection without detectors), the model decides or abstains."""
+    tier = ModelTier(ModelSource(lambda _p: clf, path="pinned"), MemoryState(), "t")
+    return Router(Detection([], "t"), tier, thresholds=RouterThresholds(0.8, 0.9, 100)).analyze([event])[0]
 
 
 def test_out_of_distribution_event_gets_the_abstain_reason_and_no_model_raised_risk():
@@ -81,21 +77,23 @@ def test_out_of_distribution_event_gets_the_abstain_reason_and_no_model_raised_r
     clf = _Fixed("malicious_process", 0.99, 0.95, [5.0] + [0.0] * 7)
     event = SecurityEvent(event_type="process", product="windows", dataset="windows.sysmon",
                           timestamp=datetime(2026, 1, 1, tzinfo=UTC))
-    rules = Verdict(event_id=event.event_id, risk_level=RiskLevel.LOW, risk_score=0.05, threat_type="benign",
-                    confidence=0.6, tier="rules", reason="no rule matched", analyzer_version="t", conclusive=False)
-    v = _verdict(_tier(clf), event, rules)
+    v = _verdict(clf, event)
     assert ABSTAIN in v.reason and "windows.sysmon:process unseen in training" in v.reason
-    assert v.risk_level == RiskLevel.LOW and v.threat_type == "benign" and v.tier == "rules" and v.conclusive
-    # with an LLM that has budget, the LLM reviews it (the model still claims nothing)
-    escalated = _verdict(_tier(clf, llm=True), event, rules)
-    assert not escalated.conclusive and escalated.risk_level == RiskLevel.LOW and "escalated to llm" in escalated.reason
-    assert ABSTAIN in escalated.reason
+    assert v.risk_level == RiskLevel.LOW and v.threat_type == "benign" and v.tier == "rules"
+    assert v.reason.startswith("route rules>model: no rule matched")
+    # with an LLM that has budget, the policy sends it there (the model still claims nothing)
+    d = decide(confidence=1.0, risk_score=0.05, lag=0, llm_available=True, budget_left=5,
+               thresholds=RouterThresholds(), out_of_distribution=True)
+    assert d.route is Route.LLM and "outside the model's training distribution" in d.reason
+    alone = decide(confidence=1.0, risk_score=0.05, lag=0, llm_available=False, budget_left=None,
+                   thresholds=RouterThresholds(), out_of_distribution=True)
+    assert alone.route is Route.MODEL and "rule verdict stands" in alone.reason
 
 
 def test_in_distribution_the_model_may_raise_risk_and_names_its_evidence():
     clf = _Fixed("brute_force", 0.95, 0.75, [5.0] + [0.0] * 7)
     event = SecurityEvent(event_type="auth", product="openssh", dataset="sshd")
-    v = _verdict(_tier(clf), event)
+    v = _verdict(clf, event)
     assert v.tier == "model" and v.risk_level == RiskLevel.HIGH
     assert "evidence: closest training examples labelled benign, like 'text" in v.reason
 

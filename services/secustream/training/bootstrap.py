@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from secustream.training import registry
+from secustream.storage import registry
 from secustream.training.classifier import TrainConfig
 from secustream.training.pipeline import TrainOutcome, TrainPlan, run_training
 

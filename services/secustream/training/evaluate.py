@@ -10,17 +10,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.hybrid import build_llm_tier, gate_from, thresholds_from
 from secustream.analyzer.model.tier import ModelSource, ModelTier
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.router import Router
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
-from secustream.analyzer.tiers import Tier
 from secustream.config import Settings
 from secustream.generator import EventGenerator
 from secustream.metrics import HybridMetrics
@@ -48,9 +46,8 @@ class ModeResult:
                 f"(escalations wanted per 1,000: {self.escalations_per_1000:.1f})")
 
 
-def _run(name: str, tiers: list[Tier], batches: list[list], truth: list[str],  # type: ignore[type-arg]
+def _run(name: str, router: Router, batches: list[list], truth: list[str],  # type: ignore[type-arg]
          metrics: HybridMetrics | None) -> ModeResult:
-    router = Router(tiers)
     preds: list[str] = []
     deciding: Counter[str] = Counter()
     for batch in batches:
@@ -73,12 +70,11 @@ def _run(name: str, tiers: list[Tier], batches: list[list], truth: list[str],  #
 
 
 def serving_model_tier(settings: Settings, classifier: ThreatClassifier, state: MemoryState | None = None,
-                       metrics: HybridMetrics | None = None, llm: Any = None) -> ModelTier:
+                       metrics: HybridMetrics | None = None) -> ModelTier:
     """The model tier as the analyzer builds it from ``settings``, around an already loaded classifier."""
     source = ModelSource(lambda _p: classifier, path="loaded")
-    return ModelTier(source, state or MemoryState(), VERSION, thresholds_from(settings), llm_available=llm is not None,
-                     budget_left=llm.budget.remaining if llm is not None else None,
-                     batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics, gate=gate_from(settings))
+    return ModelTier(source, state or MemoryState(), VERSION, batch_size=settings.MODEL_BATCH_SIZE,
+                     gate=gate_from(settings), metrics=metrics)
 
 
 def load_classifier(settings: Settings, path: Path) -> ThreatClassifier:
@@ -95,20 +91,25 @@ def run_evaluation(settings: Settings, classifier_path: Path, seed: int, events:
     ruleset = RuleSet.load(settings.rules_path)
     classifier = load_classifier(settings, classifier_path)
 
-    def model_tier(state: MemoryState, metrics: HybridMetrics | None, llm) -> ModelTier:  # type: ignore[no-untyped-def]
-        return serving_model_tier(settings, classifier, state, metrics, llm)
+    thresholds = thresholds_from(settings)
 
-    results = [_run("rules-only", [RulesTier(RulesEngine(ruleset, MemoryState()), VERSION)], batches, truth, None)]
+    def model_tier(state: MemoryState) -> ModelTier:
+        return serving_model_tier(settings, classifier, state)
+
+    def rules(state: MemoryState) -> Detection:
+        return Detection([RulesEngine(ruleset, state)], VERSION)
+
+    results = [_run("rules-only", Router(rules(MemoryState())), batches, truth, None)]
     state = MemoryState()
-    results.append(_run("model-only", [model_tier(state, None, None)], batches, truth, None))
+    results.append(_run("model-only", Router(Detection([], VERSION), model_tier(state), thresholds=thresholds),
+                        batches, truth, None))
     state = MemoryState()
     metrics = HybridMetrics(CollectorRegistry())
     llm = build_llm_tier(settings, state, None, VERSION, metrics)
-    hybrid_tiers: list[Tier] = [RulesTier(RulesEngine(ruleset, state), VERSION), model_tier(state, metrics, llm)]
-    if llm is not None:
-        hybrid_tiers.append(llm)
+    router = Router(rules(state), model_tier(state), llm, thresholds=thresholds,
+                    budget_left=llm.budget.remaining if llm is not None else None, metrics=metrics)
     hybrid = _run("hybrid (rules -> model -> llm)" if llm else "hybrid (rules -> model; llm not configured)",
-                  hybrid_tiers, batches, truth, metrics)
+                  router, batches, truth, metrics)
     if llm is not None:
         llm.close()
     results.append(hybrid)

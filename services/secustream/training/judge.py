@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.tier import ModelSource, ModelTier
-from secustream.analyzer.routing import RouterThresholds
+from secustream.analyzer.router import Router
 from secustream.state import MemoryState
 from secustream.training.classifier import EvalResult
-from secustream.training.real_eval import RealModeResult, ReplayRulesTier, run_tiers, score
+from secustream.training.real_eval import RealModeResult, ReplayDetection, run_router, score
 from secustream.training.realdata import LabelledEvent
 
 NOISE_TOLERANCE = 0.001  # absolute share of background events at high/critical
@@ -57,9 +57,10 @@ def rules_figures(rows: Sequence[LabelledEvent]) -> RealFigures:
 def real_figures(clf: ThreatClassifier, rows: Sequence[LabelledEvent]) -> RealFigures:
     """The hybrid on ``rows`` with ``clf`` deciding what the rules leave open, gate off."""
     ordered = sorted(rows, key=lambda r: (r.group, r.event.timestamp))
-    tier = ModelTier(ModelSource(lambda _p: clf, path="judged"), MemoryState(), "judge", RouterThresholds(),
+    tier = ModelTier(ModelSource(lambda _p: clf, path="judged"), MemoryState(), "judge",
                      gate=GateSettings(enabled=False))
-    return _figures(score("hybrid", ordered, run_tiers([ReplayRulesTier(ordered), tier], ordered)))
+    router = Router(ReplayDetection(ordered), tier)  # type: ignore[arg-type]
+    return _figures(score("hybrid", ordered, run_router(router, ordered)))
 
 
 def judge(candidate: EvalResult, baseline: EvalResult, active: EvalResult | None, active_version: int | None,

@@ -20,32 +20,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from secustream.analyzer.detection import Detected
+from secustream.analyzer.model.tier import ModelTier
+from secustream.analyzer.policy import RouterThresholds
 from secustream.analyzer.router import Router
-from secustream.analyzer.tiers import RoutingContext, Tier
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel, Verdict
 from secustream.events import SecurityEvent
 from secustream.training.realdata import LabelledEvent
+from secustream.verdict import RISK_ORDER, RiskLevel, Verdict
 
 HIGH = RISK_ORDER[RiskLevel.HIGH]
 MEDIUM = RISK_ORDER[RiskLevel.MEDIUM]
-ModelTierFactory = Callable[[], Tier]
+ModelTierFactory = Callable[[], ModelTier]
 
 
-class ReplayRulesTier:
-    """The rules tier's cached verdicts, so a mode does not pay the Sigma corpus again."""
+class ReplayDetection:
+    """The detection step's cached verdicts, so a mode does not pay the Sigma corpus again."""
 
-    name = "rules"
-
-    def __init__(self, rows: Sequence[LabelledEvent]) -> None:
+    def __init__(self, rows: Sequence[LabelledEvent] = ()) -> None:
         self._by_id = {r.event.event_id: r.rules for r in rows}
 
-    def analyze(self, events: Sequence[SecurityEvent], docs: Sequence[dict[str, Any]],
-                prior: Sequence[Verdict | None], context: RoutingContext) -> list[Verdict | None]:
-        out: list[Verdict | None] = []
-        for e in events:
-            v = self._by_id[e.event_id]
-            out.append(v.model_copy(update={"conclusive": bool(v.rule_ids)}))
-        return out
+    def detect(self, events: Sequence[SecurityEvent], docs: Sequence[dict[str, Any]]) -> list[Detected]:
+        return [Detected(self._by_id[e.event_id].model_copy()) if e.event_id in self._by_id else
+                Detected(Verdict(event_id=e.event_id, risk_level=RiskLevel.LOW, risk_score=0.05, threat_type="benign",
+                                 confidence=0.6, tier="rules", reason="no rule matched", analyzer_version="replay"))
+                for e in events]
 
 
 @dataclass
@@ -95,9 +93,8 @@ def score(name: str, rows: Sequence[LabelledEvent], verdicts: Sequence[Verdict])
     return result
 
 
-def run_tiers(tiers: list[Tier], rows: Sequence[LabelledEvent], batch: int = 500) -> list[Verdict]:
+def run_router(router: Router, rows: Sequence[LabelledEvent], batch: int = 500) -> list[Verdict]:
     """The router over each group's events in order (groups never share a batch)."""
-    router = Router(tiers)
     out: list[Verdict] = []
     start = 0
     while start < len(rows):
@@ -110,17 +107,16 @@ def run_tiers(tiers: list[Tier], rows: Sequence[LabelledEvent], batch: int = 500
 
 
 def compare(rows: Sequence[LabelledEvent], model_tier: ModelTierFactory | None,
-            llm: Tier | None = None) -> list[RealModeResult]:
+            thresholds: RouterThresholds | None = None) -> list[RealModeResult]:
     """rules-only, model-only and hybrid on the same rows (grouped, each group in time order)."""
     ordered = sorted(rows, key=lambda r: (r.group, r.event.timestamp))
     results = [score("rules-only", ordered, [r.rules for r in ordered])]
     if model_tier is None:
         return results
-    results.append(score("model-only", ordered, run_tiers([model_tier()], ordered)))
-    hybrid: list[Tier] = [ReplayRulesTier(ordered), model_tier()]
-    if llm is not None:
-        hybrid.append(llm)
-    results.append(score("hybrid", ordered, run_tiers(hybrid, ordered)))
+    model_only = Router(ReplayDetection(), model_tier(), thresholds=thresholds)  # type: ignore[arg-type]
+    results.append(score("model-only", ordered, run_router(model_only, ordered)))
+    hybrid = Router(ReplayDetection(ordered), model_tier(), thresholds=thresholds)  # type: ignore[arg-type]
+    results.append(score("hybrid", ordered, run_router(hybrid, ordered)))
     return results
 
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from secustream.analyzer.model.gate import event_kind
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.events import ThreatClass
 from secustream.training.dataset import WEAK_LABEL_WEIGHT, Example, render_stream
 from secustream.training.realdata import LabelledEvent
+from secustream.verdict import RISK_ORDER, RiskLevel
 
 MEDIUM = RISK_ORDER[RiskLevel.MEDIUM]
 

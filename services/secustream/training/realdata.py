@@ -16,18 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.detection import Detection
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.sigma.cache import load_compiled
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.loader import assemble
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import Verdict
 from secustream.config import Settings
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
 from secustream.training import otrf, sigmahq
+from secustream.verdict import Verdict
 
 log = logging.getLogger(__name__)
 VERSION = "secustream-realdata"
@@ -71,10 +70,10 @@ class Detectors:
                                 settings.SIGMA_EXCLUDE)
         return cls.load(settings.rules_path, settings.corpora_path / "sigmahq" / "rules", keep, cache_dir)
 
-    def tier(self) -> RulesTier:
-        """A fresh rules tier (own state: stateful rules see only the stream handed to it)."""
+    def detection(self) -> Detection:
+        """A fresh detection step (own state: stateful rules see only the stream handed to it)."""
         state = MemoryState()
-        return RulesTier(RulesEngine(self.ruleset, state), VERSION, SigmaEngine(self.sigma, state))
+        return Detection([RulesEngine(self.ruleset, state), SigmaEngine(self.sigma, state)], VERSION)
 
 
 def _native_fingerprint(path: Path) -> str:
@@ -82,13 +81,12 @@ def _native_fingerprint(path: Path) -> str:
     return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file())).hexdigest()
 
 
-def rule_verdicts(tier: RulesTier, events: Sequence[SecurityEvent], batch: int = 500) -> list[Verdict]:
+def rule_verdicts(detection: Detection, events: Sequence[SecurityEvent], batch: int = 500) -> list[Verdict]:
     out: list[Verdict] = []
     for start in range(0, len(events), batch):
         part = events[start : start + batch]
         docs = [e.model_dump(mode="json", exclude_none=True) for e in part]
-        verdicts = tier.analyze(part, docs, [None] * len(part), RoutingContext())
-        out.extend(v for v in verdicts if v is not None)
+        out.extend(d.verdict for d in detection.detect(part, docs))
     return out
 
 
@@ -124,7 +122,7 @@ def otrf_split(corpora: Path, split: str, detectors: Detectors, cache_dir: Path 
         return _read(path)
     sample = otrf.sample_split(corpora, split, background, seed)
     log.info("otrf %s: %d events sampled; running the rules over them", split, len(sample))
-    verdicts = rule_verdicts(detectors.tier(), [c.event for c in sample])
+    verdicts = rule_verdicts(detectors.detection(), [c.event for c in sample])
     rows = [LabelledEvent(c.recording, c.attack, c.event, v) for c, v in zip(sample, verdicts, strict=True)]
     if path is not None:
         _write(path, rows)
@@ -134,5 +132,5 @@ def otrf_split(corpora: Path, split: str, detectors: Detectors, cache_dir: Path 
 def sigmahq_regression(corpora: Path, detectors: Detectors) -> list[LabelledEvent]:
     """Every event of SigmaHQ's regression suite (each is a true positive of its rule)."""
     cases = sigmahq.regression_events(corpora)
-    verdicts = rule_verdicts(detectors.tier(), [c.event for c in cases])
+    verdicts = rule_verdicts(detectors.detection(), [c.event for c in cases])
     return [LabelledEvent(c.case, True, c.event, v) for c, v in zip(cases, verdicts, strict=True)]
