@@ -38,7 +38,7 @@ from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
-from secustream.analyzer.rules_tier import verdict_from_hits
+from secustream.analyzer.detection import verdict_from_hits
 from secustream.analyzer.service import build_worker
 from secustream.analyzer.sigma.packs import install
 from secustream.config import Settings
@@ -86,32 +86,35 @@ def produce_stream(bootstrap: str, topic: str, n: int) -> None:
 
 
 def produce_real(bootstrap: str, topic: str, n: int) -> None:
-    """``n`` OTRF Windows events, spread over all recordings, normalised and produced as the ingest does."""
+    """``n`` distinct OTRF Windows events, spread over all recordings, normalised and produced as the ingest does
+    (a line repeated across recordings has one event id, so it is produced once: rows are unique by id)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.corpora import otrf_lines, otrf_recordings
 
     recordings = otrf_recordings()
     per = max(1, n // len(recordings) + 1)
     producer = TrackedProducer(producer_config(bootstrap, "bench"))
-    done = 0
-    for recording in recordings:
-        for i, line in enumerate(otrf_lines(recording)):
-            if i >= per or done >= n:
-                break
-            try:
-                event = normalize_windows(line)
-            except NormalizationError:
-                continue
-            producer.produce(topic, encode_event(event), key=grouping_key(event))
-            done += 1
-    while done < n:  # top up from the first recording when some were short
-        for line in otrf_lines(recordings[0]):
-            if done >= n:
-                break
-            event = normalize_windows(line)
-            producer.produce(topic, encode_event(event), key=grouping_key(event))
-            done += 1
+    seen: set[object] = set()
+    for rounds in range(1, 50):
+        for recording in recordings:
+            taken = 0
+            for line in otrf_lines(recording):
+                if taken >= per * rounds or len(seen) >= n:
+                    break
+                try:
+                    event = normalize_windows(line)
+                except NormalizationError:
+                    continue
+                taken += 1
+                if event.event_id in seen:
+                    continue
+                seen.add(event.event_id)
+                producer.produce(topic, encode_event(event), key=grouping_key(event))
+        if len(seen) >= n:
+            break
     producer.flush_or_raise()
+    if len(seen) < n:
+        raise RuntimeError(f"only {len(seen)} distinct OTRF events")
 
 
 def install_corpus(packs: Path) -> None:

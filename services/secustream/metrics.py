@@ -71,10 +71,10 @@ class AnalyzerMetrics:
         self.lag = Gauge("secustream_consumer_lag",
                          "Messages between the group's committed offsets and the end of the assigned partitions",
                          registry=registry)
-        self.rules_loaded = Gauge("secustream_rules_loaded", "Enabled rules in the active rule set",
-                                  registry=registry)
-        self.rules_reloads = Counter("secustream_rules_reloads_total", "Rule reload attempts", ["result"],
-                                     registry=registry)
+        self.rules_loaded = Gauge("secustream_rules_loaded", "Enabled rules in the active rule set, per detector",
+                                  ["detector"], registry=registry)
+        self.rules_reloads = Counter("secustream_rules_reloads_total", "Rule reload attempts, per detector",
+                                     ["detector", "result"], registry=registry)
         self.errors = Counter("secustream_analyzer_errors_total", "Batch failures (retried)", ["stage"],
                               registry=registry)
 

@@ -97,6 +97,14 @@ def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def _metric(api: Api, sample: str) -> float:
+    """The value of one exported sample, e.g. ``secustream_login_lockouts_total{scope="client"}``."""
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{sample} not exported")
+
+
 def _audit(api: Api, action: str) -> list[dict[str, object]]:
     with api.engine.connect() as conn:
         return audit.entries(conn, 100, action=action)
@@ -125,8 +133,11 @@ def test_an_attackers_failures_do_not_stop_the_owner_from_another_client(module_
 
     locks = _audit(api, "login_locked")[: len(_audit(api, "login_locked")) - before_locks]
     assert [(e["target"], e["detail"]["scope"], e["detail"]["client"]) for e in locks] == [
-        ("username:admin-user", "account+client", "203.0.113.66")]
+        ("username:admin-user", "account_client", "203.0.113.66")]
     assert len(_audit(api, "login_slowed")) == before_slow + 1
+    assert _metric(api, 'secustream_login_lockouts_total{scope="account_client"}') == 1
+    assert _metric(api, 'secustream_login_lockouts_total{scope="account"}') == 1
+    assert _metric(api, 'secustream_login_lockouts_total{scope="client"}') == 0
 
 
 def test_an_admin_unlocks_an_account(module_pg_url: str, own_redis: RedisProcess) -> None:
@@ -183,6 +194,8 @@ def test_a_spray_with_a_rotating_forwarded_for_from_an_untrusted_peer_is_throttl
     with LiveServer(api.app) as live:
         statuses = _spray(live.base, lambda i: {"X-Forwarded-For": f"10.{i}.0.1"})
     assert statuses == [401] * 10 + [429] * 30
+    assert _metric(api, 'secustream_login_lockouts_total{scope="client"}') == 1
+    assert _audit(api, "login_locked")[0]["detail"]["client"] == "127.0.0.1"
 
 
 def test_a_trusted_proxys_forwarded_for_is_believed(module_pg_url: str, own_redis: RedisProcess) -> None:
@@ -224,11 +237,11 @@ def test_login_works_with_redis_stopped(module_pg_url: str) -> None:
         assert time.monotonic() - started < 5
         statuses = [client.post(TOKEN, data=WRONG).status_code for _ in range(4)]
         assert statuses == [401, 401, 401, 429]  # still throttled, in-process
-        metrics = api.client.get("/metrics").text
-        name = "secustream_login_throttle_fallback_total"
-        fallback = [line for line in metrics.splitlines() if line.startswith(name)]
-        assert fallback and float(fallback[0].split()[-1]) > 0
+        assert _metric(api, "secustream_login_throttle_fallback_total") > 0
         assert api.client.get("/readyz").status_code == 503  # readiness still tells the truth
+        with LiveServer(api.app) as live:  # the live stream needs Redis: an outage answer, not a 500
+            stream = httpx.get(live.base + "/api/v1/stream", headers=api.headers("viewer"), timeout=15)
+        assert stream.status_code == 503 and "Redis" in stream.json()["detail"]
     finally:
         server.stop()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.reload import RulesReloader
-from secustream.analyzer.rules import RulesEngine, RuleSet
 from secustream.metrics import AnalyzerMetrics
 from secustream.state import MemoryState
 
@@ -37,5 +37,6 @@ def test_edit_is_picked_up_and_a_broken_edit_keeps_the_active_rules(tmp_path: Pa
     time.sleep(0.01)
     assert not reloader.maybe_reload()
     assert [r.id for r in engine.ruleset.rules] == ["R-1", "R-2"]
-    assert metrics.rules_reloads.labels(result="ok")._value.get() == 1
-    assert metrics.rules_reloads.labels(result="error")._value.get() == 1
+    assert metrics.rules_reloads.labels(detector="native", result="ok")._value.get() == 1
+    assert metrics.rules_reloads.labels(detector="native", result="error")._value.get() == 1
+    assert metrics.rules_loaded.labels(detector="native")._value.get() == 2

@@ -26,6 +26,7 @@ from secustream.config import Settings
 from secustream.counters import Counters
 
 PREFIX = "secustream:login:"
+LOCKOUT_SCOPES = ("account_client", "client", "account")  # Lockout.scope values (a metric label)
 
 
 def _h(value: str) -> str:
@@ -63,14 +64,14 @@ class Gate:
 
     retry_after: int = 0  # > 0: refuse with 429 and this Retry-After
     slowdown: float = 0.0  # seconds to wait first
-    scope: str = ""  # which budget refused: "account+client" | "client"
+    scope: str = ""  # which budget refused: "account_client" | "client"
 
 
 @dataclass(frozen=True, slots=True)
 class Lockout:
     """A budget spent by this failure (reported once, when it is first spent)."""
 
-    scope: str  # "account+client" (blocked) | "client" (blocked) | "account" (slowed)
+    scope: str  # "account_client" (blocked) | "client" (blocked) | "account" (slowed)
     failures: int
     seconds: float
 
@@ -99,7 +100,7 @@ class LoginThrottle:
         keys = _Keys.of(username, client)
         (account,), (pair_left, client_left) = self.counters.read([keys.account], [keys.pair_block, keys.client_block])
         if pair_left > 0 or client_left > 0:
-            scope = "account+client" if pair_left >= client_left else "client"
+            scope = "account_client" if pair_left >= client_left else "client"
             return Gate(retry_after=max(1, math.ceil(max(pair_left, client_left))), scope=scope)
         return Gate(slowdown=self.policy.slowdown(account))
 
@@ -110,7 +111,7 @@ class LoginThrottle:
         if delay := p.pair_delay(pair):
             self.counters.block(keys.pair_block, delay)
             if pair == p.max_failures:
-                spent.append(Lockout("account+client", pair, delay))
+                spent.append(Lockout("account_client", pair, delay))
         if delay := p.client_delay(client_n):
             self.counters.block(keys.client_block, delay)
             if client_n == p.client_max_failures:

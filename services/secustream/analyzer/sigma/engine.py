@@ -19,15 +19,17 @@ from typing import Any
 
 import ahocorasick
 
-from secustream.analyzer.filewatch import ChangeWatch
-from secustream.analyzer.rules.engine import RuleHit
+from secustream.analyzer.native.engine import RuleHit
+from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView
 from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.sigma.plan import KEYWORDS, Constraint
+from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent
-from secustream.state import StateStore, WindowObservation
+from secustream.metrics import AnalyzerMetrics
+from secustream.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class _Literals:
 
     __slots__ = ("automaton", "guards", "memo", "needles")
     FEW = 8
+    GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
     MEMO_SIZE = 8192
 
     def __init__(self, literals: dict[str, list[int]]) -> None:
@@ -76,7 +79,8 @@ class _Literals:
             for literal, cids in literals.items():
                 self.automaton.add_word(literal, tuple(cids))
             self.automaton.make_automaton()
-            self.guards = guards(list(literals), self.FEW // 2)
+            if len(literals) <= self.GUARDED:
+                self.guards = guards(list(literals), self.FEW // 2)
 
     def search(self, lowered: str) -> tuple[int, ...]:
         if self.guards:
@@ -141,18 +145,19 @@ class _Prefilter:
     count: int
 
     @classmethod
-    def build(cls, rules: Sequence[DetectionRule], indices: Sequence[int]) -> _Prefilter:
-        ids: dict[tuple[str, Constraint], int] = {}
+    def build(cls, plans: _RulePlans, indices: Sequence[int]) -> _Prefilter:
         always: set[int] = set()
         anchored: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        used: set[int] = set()
         for i in indices:
-            for alternative in rules[i].requirement:
-                if not alternative:
-                    always.add(i)
-                    break
-                need = frozenset(ids.setdefault(pair, len(ids)) for pair in alternative)
-                anchor = max(alternative, key=lambda pair: _anchor_score(pair[1]))
-                anchored.setdefault(ids[anchor], []).append((i, need))
+            alternatives = plans.alternatives[i]
+            if alternatives is None:
+                always.add(i)
+                continue
+            for need, anchor in alternatives:
+                anchored.setdefault(anchor, []).append((i, need))
+                used.update(need)
+        ids = {plans.constraints[cid]: cid for cid in sorted(used)}
         values: dict[str, dict[str, list[int]]] = {}
         literals: dict[str, dict[str, list[int]]] = {}
         presence: dict[str, list[int]] = {}
@@ -230,6 +235,31 @@ def _anchor_score(constraint: Constraint) -> tuple[int, int]:
     return (_ANCHOR_RANK[constraint[0]], min(len(v) for v in constraint[1]))
 
 
+@dataclass(frozen=True)
+class _RulePlans:
+    """Every rule's alternatives as constraint ids, computed once per rule set (each logsource group
+    then only gathers the ids of its rules): ``None`` for a rule that needs nothing."""
+
+    constraints: tuple[tuple[str, Constraint], ...]  # constraint id → (field, constraint)
+    alternatives: tuple[tuple[tuple[frozenset[int], int], ...] | None, ...]  # per rule: (ids, anchor id)
+
+    @classmethod
+    def of(cls, rules: Sequence[DetectionRule]) -> _RulePlans:
+        ids: dict[tuple[str, Constraint], int] = {}
+        per_rule: list[tuple[tuple[frozenset[int], int], ...] | None] = []
+        for rule in rules:
+            if any(not alternative for alternative in rule.requirement):
+                per_rule.append(None)
+                continue
+            found = []
+            for alternative in rule.requirement:
+                need = frozenset(ids.setdefault(pair, len(ids)) for pair in alternative)
+                anchor = max(alternative, key=lambda pair: _anchor_score(pair[1]))
+                found.append((need, ids[anchor]))
+            per_rule.append(tuple(found))
+        return cls(tuple(ids), tuple(per_rule))
+
+
 class _Index:
     def __init__(self, ruleset: SigmaRuleSet) -> None:
         self.ruleset = ruleset
@@ -239,6 +269,7 @@ class _Index:
             for position, rule_index in enumerate(corr.members):
                 self.members[rule_index] = (*self.members.get(rule_index, ()), (corr, position))
         self._by_logsource: dict[frozenset[str], _Prefilter] = {}
+        self._plans = _RulePlans.of(ruleset.rules)
         self.by_id: dict[str, DetectionRule | Correlation] = {r.rule_id: r for r in ruleset.rules}
         self.by_id.update((c.rule_id, c) for c in ruleset.correlations)
 
@@ -246,7 +277,7 @@ class _Index:
         found = self._by_logsource.get(tokens)
         if found is None:
             rules = self.ruleset.rules
-            found = _Prefilter.build(rules, [i for i, r in enumerate(rules) if r.logsource <= tokens])
+            found = _Prefilter.build(self._plans, [i for i, r in enumerate(rules) if r.logsource <= tokens])
             if len(self._by_logsource) >= _MAX_CACHED_LOGSOURCES:
                 self._by_logsource.clear()
             self._by_logsource[tokens] = found
@@ -263,7 +294,7 @@ def attribution(rule: DetectionRule | Correlation) -> str:
 
 
 def _hit(rule: DetectionRule | Correlation, detail: str) -> RuleHit:
-    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail)
+    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail, rule.review)
 
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -275,12 +306,19 @@ class SigmaEngine:
     """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch)."""
 
     def __init__(self, ruleset: SigmaRuleSet, state: StateStore, suppressed: Suppression | None = None,
-                 sources: SigmaSources | None = None, reload_interval: float = 0.0) -> None:
+                 sources: SigmaSources | None = None, reload_interval: float = 0.0,
+                 metrics: AnalyzerMetrics | None = None) -> None:
         self._state = state
         self._suppressed = suppressed
-        self._sources = sources
-        self._watch = ChangeWatch(sources.watch_fingerprint, reload_interval) if sources is not None else None
         self.replace_rules(ruleset)
+        self._reload = HotReload("sigma", sources.watch_fingerprint, sources.load, self._activate, reload_interval,
+                                 metrics, active=len(ruleset.rules)) if sources is not None else None
+
+    def _activate(self, ruleset: SigmaRuleSet) -> int:
+        self.replace_rules(ruleset)
+        log.info("sigma rules: %d rules, %d correlations, %d issues, %d left out by the pack filters",
+                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues), ruleset.filtered_out)
+        return len(ruleset.rules)
 
     def replace_rules(self, ruleset: SigmaRuleSet) -> None:
         """Swap the active set atomically (one attribute write)."""
@@ -297,29 +335,18 @@ class SigmaEngine:
         return self._index.by_id.get(rule_id)
 
     def maybe_reload(self) -> bool:
-        """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``)."""
-        if self._watch is None or self._sources is None or not self._watch.changed():
-            return False
-        try:
-            ruleset = self._sources.load()
-        except OSError as exc:
-            log.error("sigma reload failed, keeping %d rules: %s", len(self.ruleset.rules), exc)
-            return False
-        self.replace_rules(ruleset)
-        log.info("sigma rules reloaded: %d rules, %d correlations, %d issues, %d left out by the pack filters",
-                 len(ruleset.rules), len(ruleset.correlations), len(ruleset.issues), ruleset.filtered_out)
-        return True
+        """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``);
+        the router calls it between batches (``Router.reload``)."""
+        return self._reload.maybe_reload() if self._reload is not None else False
 
     def evaluate(self, events: Sequence[SecurityEvent],
                  dumped: Sequence[dict[str, Any]] | None = None) -> list[list[RuleHit]]:
-        """Hits per event, in input order (same contract as ``RulesEngine.evaluate``)."""
-        self.maybe_reload()
+        """Hits per event, in input order (same contract as ``RulesEngine.evaluate``); reloads are the router's."""
         docs = list(dumped) if dumped is not None else [e.model_dump(mode="json") for e in events]
         index = self._index
         rules = index.ruleset.rules
         hits: list[list[RuleHit]] = [[] for _ in docs]
-        pending: list[tuple[int, Correlation, str]] = []
-        observations: list[WindowObservation] = []
+        windows: WindowBatch[Correlation] = WindowBatch()
         for position, (event, doc) in enumerate(zip(events, docs, strict=True)):
             view = EventView(doc, index.resolvers)
             for i in index.candidates(event_logsource(doc)).select(view):
@@ -331,39 +358,33 @@ class SigmaEngine:
                 if rule.emits:
                     hits[position].append(_hit(rule, f"matched Sigma rule {attribution(rule)}"))
                 for corr, member in index.members.get(i, ()):
-                    obs = self._observation(corr, member, view, event)
-                    if obs is not None:
-                        observations.append(obs[0])
-                        pending.append((position, corr, obs[1]))
-        if observations:
-            fired: set[tuple[int, str]] = set()
-            for (position, corr, label), count in zip(pending, self._state.observe_windows(observations), strict=True):
-                ok = count >= corr.count if corr.kind == "temporal" else _OPS[corr.op](count, corr.count)
-                if ok and (position, corr.rule_id) not in fired:
-                    fired.add((position, corr.rule_id))
-                    what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
-                            "temporal": "of the correlated rules"}[corr.kind]
-                    detail = (f"{count} {what} within {corr.seconds:g}s for {label}: "
-                              f"Sigma correlation {attribution(corr)}")
-                    hits[position].append(_hit(corr, detail))
+                    self._observe(windows, position, corr, member, view, event)
+        fired: set[tuple[int, str]] = set()
+        for position, corr, label, count in windows.counted(self._state):
+            ok = count >= corr.count if corr.kind == "temporal" else _OPS[corr.op](count, corr.count)
+            if ok and (position, corr.rule_id) not in fired:
+                fired.add((position, corr.rule_id))
+                what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
+                        "temporal": "of the correlated rules"}[corr.kind]
+                detail = f"{window_detail(count, what, corr.seconds, label)}: Sigma correlation {attribution(corr)}"
+                hits[position].append(_hit(corr, detail))
         return hits
 
     @staticmethod
-    def _observation(corr: Correlation, member: int, view: EventView,
-                     event: SecurityEvent) -> tuple[WindowObservation, str] | None:
+    def _observe(windows: WindowBatch[Correlation], position: int, corr: Correlation, member: int, view: EventView,
+                 event: SecurityEvent) -> None:
         fields = corr.group_by[member]
-        group = [view.get(f) for f in fields]
-        if any(g is None for g in group):
-            return None
+        group = [(f, view.get(f)) for f in fields]
+        if any(g is None for _f, g in group):
+            return
         if corr.kind == "value_count":
             value = view.get(corr.value_field or "")
             if value is None:
-                return None
+                return
             item, distinct = str(value), True
         elif corr.kind == "temporal":
             item, distinct = str(corr.members[member]), True
         else:
             item, distinct = str(event.event_id), False
-        key = f"sigma:{corr.rule_id}:" + "|".join(str(g) for g in group)
-        label = ",".join(f"{f}={g}" for f, g in zip(fields, group, strict=True)) or "all events"
-        return WindowObservation(key, item, event.timestamp.timestamp(), corr.seconds, distinct), label
+        windows.add(position, corr, f"sigma:{corr.rule_id}", group, item, event.timestamp.timestamp(), corr.seconds,
+                    distinct)

@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from secustream.analyzer.rules.model import Rule, RuleSet, group_value
-from secustream.analyzer.verdict import RiskLevel
+from secustream.analyzer.native.schema import Rule, RuleSet, group_value
+from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent, get_field
-from secustream.state import StateStore, WindowObservation
+from secustream.state import StateStore
+from secustream.verdict import RiskLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +22,14 @@ class RuleHit:
     confidence: float
     recommended_actions: tuple[str, ...]
     detail: str
+    review: bool = False  # the rule asks for an LLM review of what it fired on
 
 
 def _hit(rule: Rule, detail: str) -> RuleHit:
     spec = rule.spec
     return RuleHit(
         spec.id, spec.severity, spec.threat_type.value, tuple(spec.mitre), spec.confidence,
-        tuple(spec.recommended_actions), detail,
+        tuple(spec.recommended_actions), detail, spec.review,
     )
 
 
@@ -82,8 +84,7 @@ class RulesEngine:
         """Hits per event, in input order. ``dumped`` lets the caller reuse ``model_dump(mode="json")``."""
         docs = list(dumped) if dumped is not None else [e.model_dump(mode="json") for e in events]
         hits: list[list[RuleHit]] = [[] for _ in docs]
-        pending: list[tuple[int, Rule, str]] = []
-        observations: list[WindowObservation] = []
+        windows: WindowBatch[Rule] = WindowBatch()
         _ruleset, (by_type, untyped) = self._index
         for index, (event, doc) in enumerate(zip(events, docs, strict=True)):
             for rule in by_type.get(doc.get("event_type"), untyped):
@@ -95,9 +96,8 @@ class RulesEngine:
                 if threshold is None:
                     hits[index].append(_hit(rule, "matched"))
                     continue
-                found = [group_value(doc, alternatives) for alternatives in rule.group_by]
-                group = [value for _, value in found]
-                if any(g is None for g in group):
+                group = [group_value(doc, alternatives) for alternatives in rule.group_by]
+                if any(value is None for _path, value in group):
                     continue
                 if threshold.distinct:
                     member = get_field(doc, threshold.distinct)
@@ -106,24 +106,12 @@ class RulesEngine:
                     member = str(member)
                 else:
                     member = str(event.event_id)
-                group_label = ",".join(f"{path}={value}" for path, value in found)
-                observations.append(
-                    WindowObservation(
-                        key=f"{rule.id}:{'|'.join(str(g) for g in group)}",
-                        member=member,
-                        at=event.timestamp.timestamp(),
-                        seconds=threshold.window_seconds,
-                        distinct=threshold.distinct is not None,
-                    )
-                )
-                pending.append((index, rule, group_label))
-        if observations:
-            counts = self._state.observe_windows(observations)
-            for (index, rule, group_label), count in zip(pending, counts, strict=True):
-                threshold = rule.spec.threshold
-                assert threshold is not None
-                if count >= threshold.count:
-                    what = f"distinct {threshold.distinct}" if threshold.distinct else "events"
-                    detail = f"{count} {what} within {threshold.window_seconds:g}s for {group_label}"
-                    hits[index].append(_hit(rule, detail))
+                windows.add(index, rule, rule.id, group, member, event.timestamp.timestamp(),
+                            threshold.window_seconds, threshold.distinct is not None)
+        for index, rule, label, count in windows.counted(self._state):
+            threshold = rule.spec.threshold
+            assert threshold is not None
+            if count >= threshold.count:
+                what = f"distinct {threshold.distinct}" if threshold.distinct else "events"
+                hits[index].append(_hit(rule, window_detail(count, what, threshold.window_seconds, label)))
         return hits
