@@ -3,7 +3,7 @@ same SQL run through psycopg.
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
 p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (the statement the API runs,
-``queries.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
+``page_store.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
 (index) EXPLAIN ANALYZE reports for each query. Both sides run in one uvloop event loop with the same
 closed-loop clients; the HTTP side uses a minimal keep-alive client so the client's CPU stays small next to
 the server's (client, API and PostgreSQL share the machine's cores).
@@ -42,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
-from secustream.storage import alerts, queries
+from secustream.storage import alerts
+from secustream.storage import pages as page_store
+from secustream.storage import users as user_store
 from secustream.storage.migrate import upgrade
 
 ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -156,7 +158,7 @@ class Target:
         """The exact statement and parameters the API executes for this combination's first page."""
         if self.table == "alerts":
             return alerts.alert_page_sql(alert_filters_of(combo), PAGE)
-        return queries.page_sql(filters_of(combo), PAGE)
+        return page_store.page_sql(filters_of(combo), PAGE)
 
 
 EVENTS = Target(DB_NAME, "events", LOAD_SQL, ("events", "verdicts"), COMBOS, "/api/v1/events", b'{"items":[{')
@@ -164,9 +166,9 @@ ALERTS = Target(DB_NAME + "_alerts", "alerts", ALERTS_LOAD_SQL, ("alerts",), ALE
                 b'{"items":[{')
 
 
-def filters_of(combo: Combo) -> queries.EventFilters:
+def filters_of(combo: Combo) -> page_store.EventFilters:
     p = combo.params
-    return queries.EventFilters(
+    return page_store.EventFilters(
         risk_levels=p.get("risk_level", []), tiers=p.get("tier", []), threat_types=p.get("threat_type", []),
         since=datetime.fromisoformat(p["since"]) if "since" in p else None, source_ip=p.get("source_ip"),
         user=p.get("user"), host=p.get("host"), q=p.get("q"))
@@ -363,7 +365,7 @@ def main() -> int:
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
-        user = queries.get_user_by_name(conn, "bench") or queries.create_user(
+        user = user_store.get_user_by_name(conn, "bench") or user_store.create_user(
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]

@@ -1,6 +1,7 @@
 """Model tier benchmark: (a) plain batched forward pass vs (b) the whole model tier, in one run.
 
-(b) includes text rendering, burst context, tokenisation, the forward pass and building verdicts.
+(b) includes text rendering, burst context, tokenisation, the forward pass and building verdicts
+(``ModelTier.score``: the routing decision is the router's, measured with the pipeline).
 Prints events/s, the ratio b/a (target >= 0.8) and macro-F1 on a fresh generator stream.
 
     .venv/bin/python bench/model.py --model MODEL_DIR/classifier/v0001 [--teacher] [--events 20000]
@@ -17,8 +18,6 @@ import torch
 
 from secustream.analyzer.model.classifier import LABELS, ThreatClassifier, build_model, load_tokenizer
 from secustream.analyzer.model.tier import ModelSource, ModelTier
-from secustream.analyzer.routing import RouterThresholds
-from secustream.analyzer.tiers import RoutingContext
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
 from secustream.training.dataset import render_stream
@@ -39,16 +38,14 @@ def plain_forward(clf: ThreatClassifier, texts: list[str], batch: int) -> float:
 
 
 def tier_rate(clf: ThreatClassifier, events: list, batch: int) -> tuple[float, list[str]]:  # type: ignore[type-arg]
-    tier = ModelTier(ModelSource(lambda _p: clf, path="bench"), MemoryState(), "bench", RouterThresholds(),
-                     batch_size=batch)
+    tier = ModelTier(ModelSource(lambda _p: clf, path="bench"), MemoryState(), "bench", batch_size=batch)
     preds: list[str] = []
     per_batch = 500  # what the worker hands the router at once
-    tier.analyze(events[:per_batch], [{}] * per_batch, [None] * per_batch, RoutingContext())
+    tier.score(events[:per_batch])
     started = time.perf_counter()
     for i in range(0, len(events), per_batch):
         part = events[i : i + per_batch]
-        out = tier.analyze(part, [{}] * len(part), [None] * len(part), RoutingContext())
-        preds.extend(v.threat_type for v in out if v is not None)
+        preds.extend(v.threat_type for v in tier.score(part) or ())
     return len(events) / (time.perf_counter() - started), preds
 
 

@@ -38,7 +38,7 @@ from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
-from secustream.analyzer.rules_tier import verdict_from_hits
+from secustream.analyzer.detection import verdict_from_hits
 from secustream.analyzer.service import build_worker
 from secustream.analyzer.sigma.packs import install
 from secustream.config import Settings

@@ -29,9 +29,9 @@ from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.sigma.cache import load_compiled
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.loader import assemble, filter_pack, merge_packs
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
+from secustream.verdict import RISK_ORDER, RiskLevel
 
 HIGH = RISK_ORDER[RiskLevel.HIGH]
 

@@ -8,7 +8,6 @@ problems become a Degraded condition and a Kubernetes Event.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -18,15 +17,17 @@ import kopf
 from secustream_operator import GROUP, PLURAL, VERSION, builders, naming, scaling
 from secustream_operator import status as st
 from secustream_operator.builders import autoscaling, services
-from secustream_operator.kube import API_URL_ENV, Applier, make_api_client, ref
+from secustream_operator.kube import TRANSIENT, Applier, describe, make_api_client, ref
 from secustream_operator.lag import LagUnavailable, read_lag
 from secustream_operator.metrics import OperatorMetrics
+from secustream_operator.settings import load_operator_settings
 from secustream_operator.spec import SpecError, merge_defaults, normalise, validate
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-RESYNC_SECONDS = float(os.environ.get("SECUSTREAM_OPERATOR_RESYNC_SECONDS", "30"))
-AUTOSCALE_TICK_SECONDS = float(os.environ.get("SECUSTREAM_OPERATOR_AUTOSCALE_TICK_SECONDS", "5"))
-KAFKA_TIMEOUT_SECONDS = float(os.environ.get("SECUSTREAM_OPERATOR_KAFKA_TIMEOUT_SECONDS", "5"))
+SETTINGS = load_operator_settings()  # read once at import: the timers below are declared with its intervals
+RESYNC_SECONDS = SETTINGS.RESYNC_SECONDS
+AUTOSCALE_TICK_SECONDS = SETTINGS.AUTOSCALE_TICK_SECONDS
+KAFKA_TIMEOUT_SECONDS = SETTINGS.KAFKA_TIMEOUT_SECONDS
 
 
 @kopf.on.startup()
@@ -38,8 +39,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     memo.metrics = OperatorMetrics()
-    memo.applier = Applier(make_api_client())
-    port = int(memo.get("metrics_port") or os.environ.get("SECUSTREAM_OPERATOR_METRICS_PORT", "0"))
+    memo.applier = Applier(make_api_client(SETTINGS.KUBE_API_URL))
+    # `secustream-operator` passes its --metrics-port; under a bare `kopf run` only an explicit setting serves
+    explicit = SETTINGS.METRICS_PORT if "METRICS_PORT" in SETTINGS.model_fields_set else 0
+    port = int(memo.get("metrics_port") or explicit)
     if port:
         memo.metrics.serve(port)
         logger.info("operator metrics on :%d/metrics", port)
@@ -48,16 +51,23 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     """Kubeconfig / service account as usual; an explicit insecure URL for dev and tests."""
-    url = os.environ.get(API_URL_ENV)
+    url = SETTINGS.KUBE_API_URL
     if url:
         return kopf.ConnectionInfo(server=url.rstrip("/"), insecure=True)
     return kopf.login_via_client(**kwargs)
 
 
-def _missing_secrets(applier: Applier, namespace: str, spec: dict[str, Any]) -> list[str]:
+def _missing_secrets(applier: Applier, namespace: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(Secrets the API says are absent, lookups that failed transiently)."""
     refs = [spec["database"]["secretRef"], spec["api"]["jwtSecretRef"], spec["redis"].get("secretRef") or {}]
-    names = sorted({r["name"] for r in refs if r.get("name")})
-    return [n for n in names if not applier.secret_exists(namespace, n)]
+    missing, failed = [], []
+    for name in sorted({r["name"] for r in refs if r.get("name")}):
+        try:
+            if not applier.secret_exists(namespace, name):
+                missing.append(name)
+        except TRANSIENT as exc:
+            failed.append(f"Secret/{name}: {describe(exc)}")
+    return missing, failed
 
 
 def _event_if_new(body: kopf.Body, previous: list[dict[str, Any]], new: dict[str, Any]) -> None:
@@ -91,8 +101,9 @@ def reconcile(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
     kopf.adopt(children, owner=body)
     mode = spec["analyzer"]["autoscaling"]["mode"]
     keep = {f"Deployment/{naming.child_name(name, 'analyzer')}"} if mode in ("keda", "builtin") else set()
-    missing = _missing_secrets(applier, namespace, spec)
+    missing, lookup_errors = _missing_secrets(applier, namespace, spec)
     result = applier.apply(children, keep_replicas=keep)
+    result.errors[:0] = lookup_errors
     pruned = applier.prune(namespace, naming.owned_selector(name), str(body.metadata.uid),
                            {ref(c) for c in children})
     if pruned:
@@ -152,7 +163,11 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
     memo["last_lag_poll"] = now
     applier: Applier = memo.applier
     metrics: OperatorMetrics = memo.metrics
-    deployment = applier.get("apps/v1", "Deployment", namespace, naming.child_name(name, "analyzer"))
+    try:
+        deployment = applier.get("apps/v1", "Deployment", namespace, naming.child_name(name, "analyzer"))
+    except TRANSIENT as exc:
+        logger.warning("cannot read the analyzer deployment, next tick retries: %s", describe(exc))
+        return
     if deployment is None:
         return  # not created yet; the reconcile will
     current = int((deployment.get("spec") or {}).get("replicas") or 0)
@@ -180,8 +195,12 @@ def autoscale(body: kopf.Body, name: str, namespace: str, patch: kopf.Patch, mem
                                   cooldown_seconds=scaling_spec["cooldownSeconds"])
         desired = decision.replicas
         if decision.changed:
-            applier.patch("apps/v1", "Deployment", namespace, naming.child_name(name, "analyzer"),
-                          {"spec": {"replicas": desired}})
+            try:
+                applier.patch("apps/v1", "Deployment", namespace, naming.child_name(name, "analyzer"),
+                              {"spec": {"replicas": desired}})
+            except TRANSIENT as exc:
+                logger.warning("cannot scale the analyzer, next tick retries: %s", describe(exc))
+                return
             last_scale = memo["last_scale_time"] = st.now_iso()
             metrics.scale_decisions.labels(namespace, name, "up" if desired > current else "down").inc()
             logger.info("analyzer %d -> %d: %s", current, desired, decision.reason)

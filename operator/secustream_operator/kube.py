@@ -7,7 +7,6 @@ hand-edited child is recreated or patched back.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +33,8 @@ OWNED_KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def make_api_client() -> kubernetes.client.ApiClient:
-    """In-cluster config, else kubeconfig, else the URL in ``SECUSTREAM_KUBE_API_URL``."""
-    url = os.environ.get(API_URL_ENV)
+def make_api_client(url: str = "") -> kubernetes.client.ApiClient:
+    """The URL in ``SECUSTREAM_KUBE_API_URL`` when given, else in-cluster config, else kubeconfig."""
     if url:
         cfg = kubernetes.client.Configuration()
         cfg.host = url.rstrip("/")
@@ -94,13 +92,13 @@ class Applier:
         result = ApplyResult()
         for obj in manifests:
             key = ref(obj)
-            try:
-                api = self.resource(obj["apiVersion"], obj["kind"])
-            except ResourceNotFoundError:
-                result.missing_apis.append(f"{obj['apiVersion']} {obj['kind']}")
-                continue
             meta = obj["metadata"]
             try:
+                try:
+                    api = self.resource(obj["apiVersion"], obj["kind"])
+                except ResourceNotFoundError:
+                    result.missing_apis.append(f"{obj['apiVersion']} {obj['kind']}")
+                    continue
                 try:
                     live = api.get(name=meta["name"], namespace=meta["namespace"],
                                    _request_timeout=REQUEST_TIMEOUT).to_dict()
@@ -124,10 +122,8 @@ class Applier:
                                              content_type="application/merge-patch+json",
                                              _request_timeout=REQUEST_TIMEOUT).to_dict()
                 result.patched.append(key)
-            except DynamicApiError as exc:
-                result.errors.append(f"{key}: {exc.status} {exc.reason}: {_message(exc)}")
-            except urllib3.exceptions.HTTPError as exc:
-                result.errors.append(f"{key}: API request failed: {exc}")
+            except TRANSIENT as exc:
+                result.errors.append(f"{key}: {describe(exc)}")
         return result
 
     def prune(self, namespace: str, selector: str, owner_uid: str, keep: set[str]) -> list[str]:
@@ -139,7 +135,7 @@ class Applier:
                 # Raw JSON: some servers (the kmock emulator) omit the list's ``kind``.
                 items = api.get(namespace=namespace, label_selector=selector,
                                 serializer=lambda _, data: data, _request_timeout=REQUEST_TIMEOUT).get("items") or []
-            except (ResourceNotFoundError, DynamicApiError, urllib3.exceptions.HTTPError):
+            except (ResourceNotFoundError, *TRANSIENT):
                 continue
             for item in items:
                 meta = item.get("metadata") or {}
@@ -149,11 +145,12 @@ class Applier:
                     try:
                         api.delete(name=meta["name"], namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
                         deleted.append(key)
-                    except (DynamicApiError, urllib3.exceptions.HTTPError):
+                    except TRANSIENT:
                         continue  # retried by the next resync
         return deleted
 
     def secret_exists(self, namespace: str, name: str) -> bool:
+        """False only when the API says the Secret is not there; a failed lookup raises (TRANSIENT)."""
         try:
             self.resource("v1", "Secret").get(name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT)
         except NotFoundError:
@@ -161,6 +158,7 @@ class Applier:
         return True
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist; a failed lookup raises (TRANSIENT)."""
         try:
             return self.resource(api_version, kind).get(name=name, namespace=namespace,
                                                         _request_timeout=REQUEST_TIMEOUT).to_dict()
@@ -171,6 +169,17 @@ class Applier:
         self.resource(api_version, kind).patch(body=body, name=name, namespace=namespace,
                                                content_type="application/merge-patch+json",
                                                _request_timeout=REQUEST_TIMEOUT)
+
+
+# What a busy or restarting API server answers now and not on the next try: the handlers report these
+# (a condition, a log line) and let the next resync repair, instead of raising into Kopf's slow retry.
+TRANSIENT: tuple[type[Exception], ...] = (DynamicApiError, urllib3.exceptions.HTTPError, OSError)
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, DynamicApiError):
+        return f"{exc.status} {exc.reason}: {_message(exc)}"
+    return f"API request failed: {type(exc).__name__}: {exc}"
 
 
 def _message(exc: DynamicApiError) -> str:

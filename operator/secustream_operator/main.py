@@ -13,35 +13,36 @@ import zlib
 
 import kopf
 
+from secustream_operator.settings import OperatorSettings, load_operator_settings
+
 
 def peering_priority(pod_name: str) -> int:
     """A stable, per-pod priority so exactly one of the HA replicas is active."""
     return zlib.crc32(pod_name.encode()) % 10_000 + 1
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, settings: OperatorSettings | None = None) -> argparse.Namespace:
+    settings = settings or load_operator_settings()
     p = argparse.ArgumentParser(prog="secustream-operator", description=__doc__)
     p.add_argument("--namespace", "-n", action="append", default=[],
                    help="watch only these namespaces (repeatable); default: all namespaces")
-    p.add_argument("--liveness", default=os.environ.get("SECUSTREAM_OPERATOR_LIVENESS",
-                                                        "http://0.0.0.0:8080/healthz"))
-    p.add_argument("--metrics-port", type=int, default=int(os.environ.get("SECUSTREAM_OPERATOR_METRICS_PORT",
-                                                                          "9090")))
-    p.add_argument("--peering", default=os.environ.get("SECUSTREAM_OPERATOR_PEERING", "secustream-operator"))
-    p.add_argument("--standalone", action="store_true",
-                   default=os.environ.get("SECUSTREAM_OPERATOR_STANDALONE", "") == "true",
+    p.add_argument("--liveness", default=settings.LIVENESS)
+    p.add_argument("--metrics-port", type=int, default=settings.METRICS_PORT)
+    p.add_argument("--peering", default=settings.PEERING)
+    p.add_argument("--standalone", action="store_true", default=settings.STANDALONE,
                    help="no peering (single replica, or development)")
     p.add_argument("--priority", type=int, default=None, help="peering priority; default from POD_NAME")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    kopf.configure(verbose=os.environ.get("SECUSTREAM_OPERATOR_VERBOSE", "") == "true")  # `kopf run` does this
+    settings = load_operator_settings()
+    args = parse_args(argv, settings)
+    kopf.configure(verbose=settings.VERBOSE)  # `kopf run` does this
     from secustream_operator import handlers  # noqa: F401  (registers the handlers)
 
     priority = args.priority if args.priority is not None else peering_priority(
-        os.environ.get("POD_NAME") or os.uname().nodename)
+        settings.POD_NAME or os.uname().nodename)
     asyncio.run(kopf.operator(
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),  # () with clusterwide: Kopf iterates this, None crashes it

@@ -75,7 +75,7 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.analyzer.service import build_worker
     from secustream.messaging.admin import ensure_topics
     from secustream.metrics import serve_metrics
-    from secustream.state import RedisState
+    from secustream.state import make_state
 
     bootstrap = require_kafka(settings)
     if args.batch_size:
@@ -85,7 +85,7 @@ def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_RESULTS_TOPIC, settings.KAFKA_DLQ_TOPIC],
                   settings.KAFKA_PARTITIONS)
     worker = build_worker(settings, bootstrap, migrated_engine(settings),
-                          RedisState.from_url(settings.REDIS_URL), registry)
+                          make_state(settings.REDIS_URL), registry)
     if settings.PROMETHEUS_PORT:
         serve_metrics(registry, settings.PROMETHEUS_PORT, health=worker.health.check)
     log.info("analyzer consuming %s as group %s", settings.KAFKA_TOPIC, settings.KAFKA_CONSUMER_GROUP)
@@ -102,11 +102,11 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.api.proxies import server_options
     from secustream.api.security import check_secret_key
     from secustream.runtime import kafka_reachable
-    from secustream.state import RedisState
+    from secustream.state import make_state
 
     check_secret_key(settings)  # the signing key first: it is the more fundamental misconfiguration
     kafka = settings.KAFKA_SERVER
-    app = create_app(settings, migrated_engine(settings), RedisState.from_url(settings.REDIS_URL),
+    app = create_app(settings, migrated_engine(settings), make_state(settings.REDIS_URL),
                      CollectorRegistry(), kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
     uvicorn.run(app, host=args.host or settings.API_HOST, port=args.port or settings.API_PORT, log_level="info",
                 **server_options())  # type: ignore[arg-type]
@@ -118,7 +118,7 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
     from secustream.api.security import PasswordHasher
-    from secustream.storage import queries
+    from secustream.storage import users as user_store
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -129,14 +129,14 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     hashed = PasswordHasher(settings.PASSWORD_HASH_ROUNDS).hash(password)
     engine = migrated_engine(settings)
     with engine.begin() as conn:
-        existing = queries.get_user_by_name(conn, args.username)
+        existing = user_store.get_user_by_name(conn, args.username)
         if existing is None:
-            queries.create_user(conn, args.username, hashed, args.role)
+            user_store.create_user(conn, args.username, hashed, args.role)
             print(f"created {args.role} {args.username}")
         elif not args.update:
             raise SystemExit(f"users: {args.username} exists (pass --update to reset its password and role)")
         else:
-            queries.update_user(conn, int(existing["id"]),
+            user_store.update_user(conn, int(existing["id"]),
                                 {"hashed_password": hashed, "role": args.role, "is_active": True})
             print(f"updated {args.username}: role {args.role}, password reset, active")
     return 0
@@ -213,7 +213,7 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     path = args.model or settings.MODEL_PATH
     if not path:
-        from secustream.training.registry import CLASSIFIER, active
+        from secustream.storage.registry import CLASSIFIER, active
 
         current = active(migrated_engine(settings), CLASSIFIER)
         if current is None:

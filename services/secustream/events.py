@@ -67,7 +67,7 @@ def _canonical_ip(value: str) -> str:
     return str(ip_address(value.strip("[]")))
 
 
-# Bounds of the indexed columns (storage/models.py); the schema enforces them so that a record the
+# Bounds of the indexed columns (storage/tables.py); the schema enforces them so that a record the
 # database would refuse is refused at decode, with a reason, instead of failing a whole batch's COPY.
 MAX_IP = 45  # the longest textual IPv6 (IPv4-mapped); a longer scope id is refused
 MAX_NAME = 256  # host, user, domain

@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 
 from secustream.alerts.hits import AlertPolicy
 from secustream.alerts.stage import AlertStage
+from secustream.analyzer.detection import Detection
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.router import Router
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
 from secustream.analyzer.service import detection_lookup
 from secustream.config import Settings
 from secustream.events import SecurityEvent
@@ -26,7 +26,7 @@ SSHD_LOG = DATA / "sshd_auth.log"
 
 def rules_router() -> tuple[Router, RulesEngine]:
     engine = RulesEngine(RuleSet.load(Settings().rules_path), MemoryState())
-    return Router([RulesTier(engine, "test")]), engine
+    return Router(Detection([engine], "test")), engine
 
 
 def analyse(events: Sequence[SecurityEvent]) -> tuple[list[AnalyzedEvent], RulesEngine]:

@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, select
 
 from secustream.alert_hit import AlertHit, stable_id
 from secustream.alerts.hits import block_start
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.storage import alerts as store
-from secustream.storage.models import Alert, AlertHitRow, Incident
+from secustream.storage.tables import Alert, AlertHitRow, Incident
+from secustream.verdict import RISK_ORDER, RiskLevel
 
 from .helpers import analyse, sshd_alerted, sshd_events, stage_for, store_and_alert
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, select
 from secustream.attack import advances, chain
 from secustream.generator.engine import EventGenerator
 from secustream.storage import alerts as store
-from secustream.storage.models import Alert, AlertHitRow, Incident
+from secustream.storage.tables import Alert, AlertHitRow, Incident
 
 from .helpers import analyse, stage_for, store_and_alert
 

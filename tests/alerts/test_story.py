@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from secustream.alerts.story import StoryWriter, build_program, template_story
-from secustream.analyzer.llm.limits import MemoryCallBudget, MemoryVerdictCache
 from secustream.analyzer.llm.program import make_lm
 from secustream.analyzer.llm.stub import StubLLM
 from secustream.config import Settings
+from secustream.state.limits import MemoryCallBudget, MemoryVerdictCache
 from secustream.storage import alerts as store
-from secustream.storage.models import Incident
+from secustream.storage.tables import Incident
 
 from .helpers import sshd_alerted
 

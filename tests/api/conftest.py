@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from secustream.analyzer.verdict import RiskLevel, Verdict
 from secustream.api.app import create_app
 from secustream.api.proxies import server_options
 from secustream.api.security import PasswordHasher
@@ -29,10 +28,11 @@ from secustream.config import Settings
 from secustream.events import Endpoint, SecurityEvent
 from secustream.messaging.local_broker import free_port
 from secustream.state import RedisState
-from secustream.storage import queries
+from secustream.storage import users as user_store
 from secustream.storage.database import make_engine
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
+from secustream.verdict import RiskLevel, Verdict
 from tests.conftest import flushed_redis_url, fresh_database
 
 PASSWORD = "correct horse battery"
@@ -75,7 +75,7 @@ class Api:
     def token(self, role: str) -> str:
         """A fresh token for the role's user at the account's current token version."""
         with self.engine.connect() as conn:
-            user = queries.get_user(conn, int(self.users[role]["id"]))  # type: ignore[call-overload]
+            user = user_store.get_user(conn, int(self.users[role]["id"]))  # type: ignore[call-overload]
         assert user is not None, role
         return self.app.state.ctx.tokens.issue(int(user["id"]), int(user["token_version"]), role)[0]
 
@@ -90,8 +90,8 @@ def create_users(engine: Engine, rounds: int = 4) -> dict[str, dict[str, object]
     users = {}
     with engine.begin() as conn:
         for role in ROLES:
-            users[role] = queries.create_user(conn, f"{role}-user", hashed, role)
-        users["disabled"] = queries.create_user(conn, "disabled-user", hashed, "analyst", is_active=False)
+            users[role] = user_store.create_user(conn, f"{role}-user", hashed, role)
+        users["disabled"] = user_store.create_user(conn, "disabled-user", hashed, "analyst", is_active=False)
     return users
 
 
@@ -101,11 +101,11 @@ def build_api(pg_url: str, redis_url: str, **overrides: object) -> Api:
     state = RedisState.from_url(redis_url)
     app = create_app(settings, engine, state, CollectorRegistry())
     with engine.connect() as conn:
-        existing = {u["role"]: u for u in queries.list_users(conn) if u["username"].endswith("-user")}
+        existing = {u["role"]: u for u in user_store.list_users(conn) if u["username"].endswith("-user")}
     users = existing if existing else create_users(engine)
     if "disabled" not in users:
         with engine.connect() as conn:
-            users["disabled"] = queries.get_user_by_name(conn, "disabled-user")  # type: ignore[assignment]
+            users["disabled"] = user_store.get_user_by_name(conn, "disabled-user")  # type: ignore[assignment]
     return Api(app, TestClient(app), settings, engine, state, users)
 
 

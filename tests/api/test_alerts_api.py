@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from secustream.storage import queries
-from secustream.storage.models import Alert, RuleSuppression
+from secustream.storage import feedback as feedback_store
+from secustream.storage.tables import Alert, RuleSuppression
 from tests.alerts.helpers import sshd_alerted
 from tests.api.conftest import Api, build_api
 
@@ -74,7 +74,7 @@ def test_false_positive_feeds_feedback_and_proposes_a_suppression(alerted: Api) 
     assert response.json()["status"] == "closed" and response.json()["resolution"] == "false_positive"
     detail = alerted.client.get(f"{P}/alerts/{alert['id']}", headers=alerted.headers("viewer")).json()
     with alerted.engine.connect() as conn:
-        labels = {f["label"] for e in detail["sample_event_ids"] for f in queries.list_feedback(conn, e)}
+        labels = {f["label"] for e in detail["sample_event_ids"] for f in feedback_store.list_feedback(conn, e)}
         proposals = conn.execute(select(RuleSuppression.rule_id, RuleSuppression.value, RuleSuppression.status)
                                  .where(RuleSuppression.rule_id == "SSH-BRUTE-FORCE")).all()
         closed = conn.execute(select(Alert.status).where(Alert.id == alert["id"])).scalar_one()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from secustream.storage import alerts as store
-from secustream.storage.models import Alert, Event
+from secustream.storage.tables import Alert, Event
 from tests.alerts.helpers import analyse, sshd_events, stage_for, store_and_alert
 from tests.api.conftest import PASSWORD, Api, LiveServer
 from tests.api.test_dashboard_browser import browser_page  # noqa: F401  (fixture)

@@ -15,7 +15,7 @@ from secustream.api.app import create_app
 from secustream.api.security import TokenCodec, dev_settings
 from secustream.config import DEFAULT_SECRET_KEY, SettingsError
 from secustream.state import MemoryState
-from secustream.storage import queries
+from secustream.storage import users as user_store
 from secustream.storage.database import make_engine
 from tests.api.conftest import PASSWORD, Api, build_api, make_settings
 
@@ -45,7 +45,7 @@ def test_login_issues_a_working_token(api: Api) -> None:
 def _claims(api: Api, role: str) -> dict[str, object]:
     """Valid claims for the role's user at the account's current token version."""
     with api.engine.connect() as conn:
-        user = queries.get_user(conn, int(api.users[role]["id"]))  # type: ignore[call-overload]
+        user = user_store.get_user(conn, int(api.users[role]["id"]))  # type: ignore[call-overload]
     now = int(time.time())
     return {"sub": str(user["id"]), "ver": user["token_version"], "role": user["role"], "iat": now,
             "exp": now + 600}
@@ -187,7 +187,7 @@ def test_first_admin_bootstrap_is_idempotent(pg_url: str, redis_url: str) -> Non
     second = build_api(pg_url, redis_url, FIRST_ADMIN_USERNAME="boss", FIRST_ADMIN_PASSWORD="other-password-2")
     assert second.client.post(TOKEN, data={"username": "boss", "password": "boss-password-1"}).status_code == 200
     with first.engine.connect() as conn:
-        assert [u["role"] for u in queries.list_users(conn) if u["username"] == "boss"] == ["admin"]
+        assert [u["role"] for u in user_store.list_users(conn) if u["username"] == "boss"] == ["admin"]
     for built in (first, second):
         built.engine.dispose()
 
@@ -213,6 +213,6 @@ def test_cli_users_create(pg_url: str) -> None:
     assert again.returncode != 0 and "exists" in again.stderr
     engine = make_engine(pg_url)
     with engine.connect() as conn:
-        user = queries.get_user_by_name(conn, "ops")
+        user = user_store.get_user_by_name(conn, "ops")
     engine.dispose()
     assert user is not None and user["role"] == "analyst" and user["hashed_password"].startswith("$2")

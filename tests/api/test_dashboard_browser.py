@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from secustream.analyzer.worker import feed_item
+from secustream.analyzer.worker import feed_item_bytes
 from secustream.state import RECENT_VERDICTS_STREAM, VERDICTS_CHANNEL
-from secustream.storage import queries
+from secustream.storage import feedback as feedback_store
 from secustream.storage.repository import VerdictRepository
 from tests.api.conftest import PASSWORD, Api, LiveServer, seed, seed_item
 from tests.conftest import service_missing
@@ -70,8 +70,8 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         VerdictRepository(api.engine).store([item])
         navigations: list[str] = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url))
-        api.state.publish(VERDICTS_CHANNEL, [feed_item(item.event, item.verdict)])
-        api.state.push_recent(RECENT_VERDICTS_STREAM, [feed_item(item.event, item.verdict)], 100)
+        api.state.publish(VERDICTS_CHANNEL, [feed_item_bytes(item.event, item.verdict).decode()])
+        api.state.push_recent(RECENT_VERDICTS_STREAM, [feed_item_bytes(item.event, item.verdict).decode()], 100)
         row = page.locator(f'#feed tbody tr[data-id="{item.event.event_id}"]')
         expect(row).to_be_visible(timeout=5000)
         assert page.locator("#feed tbody tr").first.get_attribute("data-id") == str(item.event.event_id)
@@ -108,7 +108,7 @@ def test_dashboard_live_feed_detail_and_feedback(api: Api, browser_page: object,
         assert api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
     with api.engine.connect() as conn:
-        stored = queries.list_feedback(conn, item.event.event_id)
+        stored = feedback_store.list_feedback(conn, item.event.event_id)
     assert [(f["username"], f["label"], f["note"]) for f in stored] == [
         ("analyst-user", "false_positive", "scanner from the security team")]
     assert shot.stat().st_size > 10_000

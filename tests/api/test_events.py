@@ -14,7 +14,7 @@ import pytest
 
 from secustream.api.pages import PostgresPages, SqlAlchemyPages
 from secustream.api.schemas import Role
-from secustream.storage import queries
+from secustream.storage import pages as page_store
 from secustream.storage.repository import AnalyzedEvent
 from tests.api.conftest import T0, Api, seed, seed_item
 
@@ -28,8 +28,8 @@ def data(api: Api) -> list[AnalyzedEvent]:
     # an event without a verdict yet (only shows up when no verdict filter is applied)
     pending = seed_item(N, ts=T0 + timedelta(hours=5))
     with api.engine.begin() as conn:
-        from secustream.storage.models import Event
         from secustream.storage.repository import event_row
+        from secustream.storage.tables import Event
 
         conn.execute(Event.__table__.insert(), [event_row(pending)])
     return [*items, AnalyzedEvent(pending.event, None)]  # type: ignore[arg-type]
@@ -234,6 +234,19 @@ def test_rules_and_suppressions(api: Api) -> None:
     api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("admin"), json={"enabled": True})
     assert api.client.put("/api/v1/rules/NO-SUCH-RULE", headers=api.headers("admin"),
                           json={"enabled": False}).status_code == 404
+    # Sigma rules are listed and overridable too: off, or another level
+    sigma = next(r for r in rules if r["id"] == "sigma:win-psexec-remote-execution")
+    assert sigma["enabled"] is True and sigma["level_override"] is None
+    lowered = api.client.put("/api/v1/rules/sigma:win-psexec-remote-execution", headers=api.headers("admin"),
+                             json={"enabled": True, "level": "low"})
+    assert lowered.status_code == 200, lowered.text
+    assert lowered.json()["level_override"] == "low" and lowered.json()["severity"] == sigma["severity"]
+    assert api.client.put("/api/v1/rules/sigma:no-such-rule", headers=api.headers("admin"),
+                          json={"enabled": False}).status_code == 404
+    assert api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("admin"),
+                          json={"enabled": True, "level": "extreme"}).status_code == 422
+    assert api.client.put("/api/v1/rules/SSH-BRUTE-FORCE", headers=api.headers("analyst"),
+                          json={"enabled": False}).status_code == 403
     created = api.client.post("/api/v1/suppressions", headers=api.headers("admin"),
                               json={"rule_id": "SSH-BRUTE-FORCE", "field": "source.ip", "value": "10.0.0.9"})
     assert created.status_code == 201
@@ -249,7 +262,7 @@ def test_rules_and_suppressions(api: Api) -> None:
 
 
 def test_model_versions_listed(api: Api) -> None:
-    from secustream.storage.models import ModelVersion
+    from secustream.storage.tables import ModelVersion
 
     with api.engine.begin() as conn:
         conn.execute(ModelVersion.__table__.insert(), [
@@ -270,7 +283,7 @@ def test_raw_reader_pages_equal_the_portable_ones(api: Api, data: list[AnalyzedE
     portable = SqlAlchemyPages(api.engine)
     blocking = PostgresPages(api.engine.url.set(drivername="postgresql").render_as_string(hide_password=False), 2)
     params = parse_qs(query)
-    filters = queries.EventFilters(
+    filters = page_store.EventFilters(
         risk_levels=params.get("risk_level", []), tiers=params.get("tier", []),
         threat_types=params.get("threat_type", []),
         since=datetime.fromisoformat(params["since"][0]) if "since" in params else None,

@@ -39,8 +39,8 @@ def test_an_analysts_false_positive_proposes_a_scoped_expiring_suppression(api: 
     """Issue 14, failure 6: an analyst's false positive used to create a permanent suppression of the rule
     (although POST /suppressions is admin-only). Now it is a proposal: one rule, one entity, lapsing after
     SUPPRESSION_PROPOSAL_DAYS, in force only once an admin approves it; the audit log records both."""
-    from secustream.analyzer.rules import RuleSet
-    from secustream.analyzer.rules.suppressions import SuppressionIndex
+    from secustream.analyzer.native import RuleSet
+    from secustream.analyzer.native.suppressions import SuppressionIndex
     from secustream.config import load_settings
     from secustream.storage import audit
 
@@ -87,7 +87,7 @@ def test_an_analysts_false_positive_proposes_a_scoped_expiring_suppression(api: 
 
 
 def test_an_expired_proposal_never_takes_effect(api: Api) -> None:
-    from secustream.analyzer.rules.suppressions import SuppressionIndex
+    from secustream.analyzer.native.suppressions import SuppressionIndex
 
     item = seed(api.engine, 4)[3]
     _give(api, item.event.event_id, {"label": "false_positive"})

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from secustream.analyzer.verdict import RiskLevel
-from secustream.analyzer.worker import feed_item
+from secustream.analyzer.worker import feed_item_bytes
 from secustream.api.app import create_app
 from secustream.state import VERDICTS_CHANNEL, MemoryState, RedisState, StateStore
-from secustream.storage import queries
+from secustream.storage import users as user_store
 from secustream.storage.database import make_engine
+from secustream.verdict import RiskLevel
 from tests.api.conftest import Api, LiveServer, make_settings, seed_item
 
 STREAM = "/api/v1/stream"
@@ -35,25 +35,29 @@ def read_verdicts(client: httpx.Client, url: str, headers: dict[str, str], publi
                   timeout: float = 5.0) -> list[tuple[float, dict[str, object]]]:
     """Open the stream, call ``publish()`` once it is connected, return (arrival time, message) per verdict."""
     got: list[tuple[float, dict[str, object]]] = []
+    publisher: threading.Thread | None = None
     with client.stream("GET", url, headers=headers, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         event = None
         for line in response.iter_lines():
             if line == ": connected":  # publish from another thread, as the analyzer would, while we read
-                threading.Thread(target=publish, daemon=True).start()  # type: ignore[arg-type]
+                publisher = threading.Thread(target=publish, daemon=True)  # type: ignore[arg-type]
+                publisher.start()
             elif line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: ") and event == "verdict":
                 got.append((time.perf_counter(), json.loads(line[6:])))
                 if len(got) >= want:
                     break
+    if publisher is not None:  # its last publish may still await Redis's reply when the message arrives
+        publisher.join(timeout)
     return got
 
 
 def published(state: StateStore, n: int, risk: str | None = None, ids: list[str] | None = None,
               sent: list[float] | None = None) -> None:
-    """Publish ``n`` verdicts exactly as AnalyzerWorker does (feed_item JSON on VERDICTS_CHANNEL)."""
+    """Publish ``n`` verdicts exactly as AnalyzerWorker does (feed_item_bytes JSON on VERDICTS_CHANNEL)."""
     ids = [] if ids is None else ids
     sent = [] if sent is None else sent
     for i in range(n):
@@ -61,7 +65,7 @@ def published(state: StateStore, n: int, risk: str | None = None, ids: list[str]
         verdict = item.verdict if risk is None else item.verdict.model_copy(update={"risk_level": RiskLevel(risk)})
         ids.append(str(item.event.event_id))
         sent.append(time.perf_counter())
-        state.publish(VERDICTS_CHANNEL, [feed_item(item.event, verdict)])
+        state.publish(VERDICTS_CHANNEL, [feed_item_bytes(item.event, verdict).decode()])
         time.sleep(0.05)
 
 
@@ -121,7 +125,7 @@ def test_stream_in_process_state_for_up(tmp_path: object) -> None:
     app = create_app(make_settings(DEV_MODE=True, SECRET_KEY="", FIRST_ADMIN_USERNAME="nobody",
                                    FIRST_ADMIN_PASSWORD="p" * 12), engine, state, CollectorRegistry())
     with engine.connect() as conn:
-        admin = queries.get_user_by_name(conn, "nobody")
+        admin = user_store.get_user_by_name(conn, "nobody")
     assert admin is not None
     token = app.state.ctx.tokens.issue(admin["id"], admin["token_version"], "admin")[0]
     with LiveServer(app) as live, httpx.Client() as client:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from secustream.storage import audit, queries
+from secustream.storage import audit
+from secustream.storage import users as user_store
 from tests.api.conftest import PASSWORD, Api, LiveServer
 
 ME = "/api/v1/auth/me"
@@ -162,5 +163,5 @@ def test_a_failed_commit_is_a_5xx_and_stores_nothing(api: Api, commit_triggers: 
                                json={"username": name, "password": PASSWORD, "role": "viewer"})
     assert response.status_code == 503, response.text
     with api.engine.connect() as conn:
-        assert queries.get_user_by_name(conn, name) is None
+        assert user_store.get_user_by_name(conn, name) is None
         assert not [e for e in audit.entries(conn, 500) if e["detail"].get("username") == name]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from secustream.storage import queries
+from secustream.storage import users as user_store
 from tests.api.conftest import Api, seed, seed_alerts
 
 WHO = (None, "viewer", "analyst", "admin", "disabled")
@@ -44,7 +44,7 @@ def _suppression_id(api: Api) -> int:
 def _throwaway_user(api: Api) -> int:
     """A fresh viewer account to delete or revoke (never one the matrix signs in as)."""
     with api.engine.begin() as conn:
-        return int(queries.create_user(conn, f"gone-{next(_names)}-{id(api)}", "x", "viewer")["id"])
+        return int(user_store.create_user(conn, f"gone-{next(_names)}-{id(api)}", "x", "viewer")["id"])
 
 
 def _feedback_then_delete(api: Api, who: str | None) -> tuple[str, dict[str, Any]]:

@@ -239,6 +239,9 @@ def test_login_works_with_redis_stopped(module_pg_url: str) -> None:
         assert statuses == [401, 401, 401, 429]  # still throttled, in-process
         assert _metric(api, "secustream_login_throttle_fallback_total") > 0
         assert api.client.get("/readyz").status_code == 503  # readiness still tells the truth
+        with LiveServer(api.app) as live:  # the live stream needs Redis: an outage answer, not a 500
+            stream = httpx.get(live.base + "/api/v1/stream", headers=api.headers("viewer"), timeout=15)
+        assert stream.status_code == 503 and "Redis" in stream.json()["detail"]
     finally:
         server.stop()
 

@@ -16,7 +16,7 @@ from secustream.events import ThreatClass
 from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
 from secustream.messaging.client import TrackedProducer, producer_config
-from secustream.training import registry
+from secustream.storage import registry
 
 from .pipeline_helpers import make_settings, rows, running_worker, scalar, wait_for
 

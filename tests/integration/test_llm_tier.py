@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from secustream.analyzer.llm.limits import RedisCallBudget, RedisVerdictCache
 from secustream.analyzer.llm.program import load_program
 from secustream.analyzer.llm.stub import StubLLM
 from secustream.analyzer.llm.tier import LLMTier
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import RiskLevel, Verdict
 from secustream.config import Settings
+from secustream.state.limits import RedisCallBudget, RedisVerdictCache
+from secustream.verdict import RiskLevel, Verdict
 
 pytestmark = pytest.mark.integration
 
@@ -57,18 +56,17 @@ def _event(marker: str, ip: str = "45.9.9.9"):  # type: ignore[no-untyped-def]
 def _escalated(event) -> Verdict:  # type: ignore[no-untyped-def]
     return Verdict(event_id=event.event_id, risk_level=RiskLevel.MEDIUM, risk_score=0.5, threat_type="benign",
                    confidence=0.55, tier="model", reason="student v1: benign at 0.55; escalated to llm: low",
-                   analyzer_version="test", conclusive=False)
+                   analyzer_version="test")
 
 
 def _run(tier: LLMTier, events):  # type: ignore[no-untyped-def]
-    docs = [e.model_dump(mode="json") for e in events]
-    return tier.analyze(events, docs, [_escalated(e) for e in events], RoutingContext())
+    return tier.review(events, [_escalated(e) for e in events])
 
 
 def test_valid_answer_becomes_an_llm_verdict(stub, redis_url):
     tier = _tier(stub, redis_url)
     [v] = _run(tier, [_event("malicious_process")])
-    assert v is not None and v.tier == "llm" and v.conclusive
+    assert v.tier == "llm"
     assert v.threat_type == "malicious_process" and v.risk_level == RiskLevel.HIGH
     assert v.confidence == pytest.approx(0.93) and v.mitre_ids == ["T1110"]
     assert v.recommended_actions == ["Isolate the host"] and "Stub assessment" in v.analysis
@@ -77,18 +75,21 @@ def test_valid_answer_becomes_an_llm_verdict(stub, redis_url):
     tier.close()
 
 
-def test_events_the_model_decided_are_left_alone(stub, redis_url):
+def test_a_rule_verdict_under_review_keeps_its_rule_ids(stub, redis_url):
     tier = _tier(stub, redis_url)
-    e = _event("x")
-    decided = _escalated(e).model_copy(update={"conclusive": True})
-    assert tier.analyze([e], [{}], [decided], RoutingContext()) == [None]
-    assert stub.calls == 0
+    e = _event("malicious_process")
+    rule = _escalated(e).model_copy(update={"tier": "rules", "rule_ids": ["REVIEW-1"], "mitre_ids": ["T1059"]})
+    [v] = tier.review([e], [rule])
+    assert v.tier == "llm" and v.rule_ids == ["REVIEW-1"] and "rules said benign" in v.reason
+    [kept] = tier.review([_event("STUB-ERROR")], [rule])
+    assert kept.tier == "rules" and "rules verdict stands" in kept.reason
+    tier.close()
 
 
 def test_malformed_output_falls_back_to_the_model_verdict(stub, redis_url):
     tier = _tier(stub, redis_url)
     [v] = _run(tier, [_event("STUB-MALFORMED")])
-    assert v is not None and v.tier == "model" and v.threat_type == "benign" and v.conclusive
+    assert v.tier == "model" and v.threat_type == "benign"
     assert "llm output invalid" in v.reason and "model verdict stands" in v.reason
     assert stub.calls == 1  # no silent retry through another adapter
 
@@ -136,8 +137,7 @@ _WORKER = textwrap.dedent("""
     import sys, json
     from secustream.config import Settings
     from secustream.analyzer.model.hybrid import build_llm_tier
-    from secustream.analyzer.tiers import RoutingContext
-    from secustream.analyzer.verdict import Verdict
+    from secustream.verdict import Verdict
     from secustream.events import SecurityEvent
     from secustream.state import RedisState
     base, redis_url, worker = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -146,9 +146,9 @@ _WORKER = textwrap.dedent("""
     events = [SecurityEvent(event_type="process", action="process_start",
                             process={"name": "sh", "command_line": f"run {worker}-{i}"}) for i in range(10)]
     prior = [Verdict(event_id=e.event_id, risk_level="medium", risk_score=0.5, threat_type="benign",
-                     confidence=0.5, tier="model", reason="escalated", analyzer_version="t", conclusive=False)
+                     confidence=0.5, tier="model", reason="escalated", analyzer_version="t")
              for e in events]
-    out = tier.analyze(events, [{}] * 10, prior, RoutingContext())
+    out = tier.review(events, prior)
     print(json.dumps([v.tier for v in out]))
 """)
 

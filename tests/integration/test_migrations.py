@@ -9,7 +9,7 @@ import sys
 from sqlalchemy import create_engine, inspect
 
 from secustream.storage import migrate
-from secustream.storage.models import Base
+from secustream.storage.tables import Base
 
 
 def tables(url: str) -> set[str]:

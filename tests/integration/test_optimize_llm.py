@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 from secustream.analyzer.llm.program import load_program
 from secustream.analyzer.llm.stub import StubLLM
 from secustream.config import Settings
-from secustream.training import registry
+from secustream.storage import registry
 from secustream.training.optimize import run_optimization
 
 

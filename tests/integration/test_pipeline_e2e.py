@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 
-from secustream.analyzer.rules import RuleSet
+from secustream.analyzer.native import RuleSet
 from secustream.events import SecurityEvent, ThreatClass, encode_event
 from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated

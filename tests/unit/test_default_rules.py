@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from secustream.analyzer.rules import RuleHit, RulesEngine, RuleSet
+from secustream.analyzer.native import RuleHit, RulesEngine, RuleSet
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.generator import EventGenerator
 from secustream.normalizers import iter_normalized

@@ -1,4 +1,4 @@
-"""Model tier: rendering, the classifier artifact round trip, routing decisions, real MiniLM offline."""
+"""Model tier: rendering, the classifier artifact round trip, verdicts and scores, real MiniLM offline."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from secustream.analyzer.model.classifier import LABELS, Prediction, ThreatClassifier, build_model, load_tokenizer
+from secustream.analyzer.model.classifier import LABELS, ThreatClassifier, build_model, load_tokenizer
 from secustream.analyzer.model.context import burst_counts
 from secustream.analyzer.model.text import render_event
 from secustream.analyzer.model.tier import ModelSource, ModelTier
-from secustream.analyzer.routing import RouterThresholds
-from secustream.analyzer.tiers import RoutingContext
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
+
+from .fakes import FixedClassifier
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -75,43 +75,19 @@ def test_artifact_round_trip_and_calibrated_probabilities(tiny_classifier, tmp_p
     assert (int8.probabilities(texts).argmax(1) == hot.argmax(1)).mean() > 0.9
 
 
-class _FixedClassifier:
-    """Stands in for a classifier with known outputs, so each routing branch is exercised exactly."""
-
-    name = "fixed"
-
-    def __init__(self, label: str, confidence: float, risk: float) -> None:
-        self.answer = Prediction(label, confidence, risk)
-
-    def predict(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
-        return [self.answer] * len(texts)
+def _model(clf) -> ModelTier:  # type: ignore[no-untyped-def]
+    return ModelTier(ModelSource(lambda _p: clf, path="pinned"), MemoryState(), "test")
 
 
-def _tier(clf, *, llm: bool = True, budget: int = 10) -> ModelTier:  # type: ignore[no-untyped-def]
-    source = ModelSource(lambda _p: clf, path="pinned")
-    return ModelTier(source, MemoryState(), "test", RouterThresholds(0.8, 0.9, 100), llm_available=llm,
-                     budget_left=lambda: budget)
-
-
-def _one(tier: ModelTier, lag: int = 0):  # type: ignore[no-untyped-def]
+def test_model_tier_scores_and_knows_nothing_of_routing():
     e = SecurityEvent(event_type="dns", action="dns_query", dns={"query": "x.example"})
-    return tier.analyze([e], [e.model_dump(mode="json")], [None], RoutingContext(consumer_lag=lag))[0]
-
-
-def test_model_tier_routes_by_confidence_risk_load_and_budget():
-    confident = _one(_tier(_FixedClassifier("benign", 0.97, 0.03)))
-    assert confident.conclusive and confident.tier == "model" and "model confident" in confident.reason
-    assert confident.risk_level == "low"
-    unsure = _one(_tier(_FixedClassifier("port_scan", 0.5, 0.4)))
-    assert not unsure.conclusive and "escalated to llm" in unsure.reason  # the LLM tier picks it up
-    risky = _one(_tier(_FixedClassifier("data_exfiltration", 0.99, 0.95)))
-    assert not risky.conclusive and "risk 0.95" in risky.reason and risky.risk_level == "critical"
-    loaded = _one(_tier(_FixedClassifier("port_scan", 0.5, 0.4)), lag=101)
-    assert loaded.conclusive and "under load" in loaded.reason
-    broke = _one(_tier(_FixedClassifier("port_scan", 0.5, 0.4), budget=0))
-    assert broke.conclusive and "budget exhausted" in broke.reason
-    alone = _one(_tier(_FixedClassifier("port_scan", 0.5, 0.4), llm=False))
-    assert alone.conclusive and "llm unavailable" in alone.reason
+    [v] = _model(FixedClassifier("data_exfiltration", 0.99, 0.95)).score([e])  # type: ignore[misc]
+    assert v.tier == "model" and v.risk_level == "critical" and v.risk_score == 0.95 and v.confidence == 0.99
+    assert v.reason == "fixed: data_exfiltration at 0.99"
+    [low] = _model(FixedClassifier("benign", 0.97, 0.03)).score([e])  # type: ignore[misc]
+    assert low.risk_level == "low"
+    empty = ModelTier(ModelSource(lambda _p: None, engine=None), MemoryState(), "test")  # type: ignore[arg-type,return-value]
+    assert empty.score([e]) is None  # no active model: no opinion
 
 
 def test_real_minilm_weights_load_offline_and_classify(monkeypatch):

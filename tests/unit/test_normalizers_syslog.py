@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from secustream.analyzer.rules import RulesEngine, RuleSet
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.events import SecurityEvent, decode_event, encode_event, get_field
 from secustream.normalizers import (
     NORMALIZERS,

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from secustream.analyzer.rules import RuleError, RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import verdict_from_hits
+from secustream.analyzer.detection import verdict_from_hits
+from secustream.analyzer.native import RuleError, RulesEngine, RuleSet
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
 
@@ -114,7 +114,7 @@ def test_group_by_alternatives_take_the_first_field_present() -> None:
 
 
 def test_suppression_field_follows_group_by_alternatives() -> None:
-    from secustream.analyzer.rules.suppressions import suppression_field
+    from secustream.analyzer.native.suppressions import suppression_field
 
     ruleset = RuleSet.from_yaml_text(rule_yaml(HOST_FALLBACK))
     by_host = {"source": {"host": "bad.example.com", "user": "root"}}
@@ -133,13 +133,13 @@ rules:
     engine = RulesEngine(RuleSet.from_yaml_text(text), MemoryState())
     event = ev(process={"name": "powershell.exe"})
     verdict = verdict_from_hits(event, engine.evaluate([event])[0], "v")
-    assert verdict.risk_level == "critical" and verdict.tier == "rules" and verdict.conclusive
+    assert verdict.risk_level == "critical" and verdict.tier == "rules" and verdict.risk_score == 0.95
     assert verdict.rule_ids == ["B-1", "A-1"]
     assert verdict.mitre_ids == ["T1059.001", "T1059"]
     assert verdict.recommended_actions == ["isolate", "reset"]
     assert "B-1" in verdict.reason
     quiet = verdict_from_hits(ev(), [], "v")
-    assert quiet.risk_level == "low" and not quiet.conclusive and quiet.reason == "no rule matched"
+    assert quiet.risk_level == "low" and quiet.rule_ids == [] and quiet.reason == "no rule matched"
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.reload import RulesReloader
-from secustream.analyzer.rules import RulesEngine, RuleSet
 from secustream.metrics import AnalyzerMetrics
 from secustream.state import MemoryState
 

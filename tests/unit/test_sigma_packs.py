@@ -156,7 +156,8 @@ def test_running_analyzer_picks_up_an_installed_pack_and_verdicts_carry_attribut
     assert engine.evaluate([event]) == [[]]
     install(str(pack_v1), packs, "core", cache_dir=tmp_path / "cache")
     time.sleep(0.01)
-    [hits] = engine.evaluate([event])  # the hot-reload check runs before the batch
+    assert engine.maybe_reload()  # what Router.reload() runs between batches
+    [hits] = engine.evaluate([event])
     assert [h.rule_id for h in hits] == ["sigma:5f1e7a52-3f0e-4c59-9a57-2c1b0d4e8a11"]
     assert hits[0].detail == "matched Sigma rule 'Rule mimi' (by Test Author; ref https://example.org/mimi)"
     rule = engine.find(hits[0].rule_id)
@@ -166,6 +167,7 @@ def test_running_analyzer_picks_up_an_installed_pack_and_verdicts_carry_attribut
     write_rule(v2, "mimi", "lsadump::sam")
     install(str(v2), packs, "core", cache_dir=tmp_path / "cache")
     time.sleep(0.01)
+    assert engine.maybe_reload()
     assert engine.evaluate([event]) == [[]]
     assert len(engine.evaluate([process_event("lsadump::sam")])[0]) == 1
 

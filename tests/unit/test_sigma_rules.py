@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.detection import Detection
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
 from secustream.analyzer.sigma.examples import run_examples
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.packs import SigmaSources
-from secustream.analyzer.tiers import RoutingContext
 from secustream.cli import main
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState, RedisState
@@ -117,18 +116,17 @@ def test_runner_fails_on_a_rule_that_cannot_load(tmp_path: Path, capsys: pytest.
 def test_rules_tier_merges_native_and_sigma_hits(packaged: SigmaRuleSet) -> None:
     state = MemoryState()
     native = RulesEngine(RuleSet.load(PACKAGED.parent / "default.yaml"), state)
-    tier = RulesTier(native, "test", SigmaEngine(packaged, state))
+    detection = Detection([native, SigmaEngine(packaged, state)], "test")
     psexec = SecurityEvent(event_type="process", action="process_start", dataset="sysmon", product="sysmon",
                            source={"host": "ws1"}, process={"name": "PsExec64.exe",
                                                             "command_line": r"PsExec64.exe \\fs01 -accepteula -s cmd"})
     benign = SecurityEvent(event_type="process", action="process_start", dataset="sysmon", product="sysmon",
                            process={"name": "notepad.exe", "command_line": "notepad.exe a.txt"})
     docs = [e.model_dump(mode="json", exclude_none=True) for e in (psexec, benign)]
-    bad, good = tier.analyze([psexec, benign], docs, [None, None], RoutingContext())
-    assert bad is not None and good is not None
+    bad, good = (d.verdict for d in detection.detect([psexec, benign], docs))
     assert "sigma:win-psexec-remote-execution" in bad.rule_ids and bad.risk_level.value == "high"
     assert {"T1569.002", "T1021.002"} <= set(bad.mitre_ids)
-    assert good.rule_ids == [] and not good.conclusive
+    assert good.rule_ids == []
 
 
 def test_starter_set_on_generated_traffic(packaged: SigmaRuleSet) -> None:

@@ -16,7 +16,11 @@ from secustream_operator.builders.common import MODEL_DIR, RULES_DIR, SIGMA_PACK
 
 
 def settings(spec: dict[str, Any]) -> dict[str, str]:
-    """Env settings shared by all workloads (values are strings, as ConfigMaps require)."""
+    """Env settings shared by all workloads (values are strings, as ConfigMaps require).
+
+    Every key is a field (or alias) of ``secustream.config.Settings``: the settings-contract test
+    renders this over a matrix of specs and fails on a key the services would silently ignore.
+    """
     kafka, analyzer = spec["kafka"], spec["analyzer"]
     model, llm = analyzer["tiers"]["model"], analyzer["tiers"]["llm"]
     data = {
@@ -26,11 +30,12 @@ def settings(spec: dict[str, Any]) -> dict[str, str]:
         "KAFKA_DLQ_TOPIC": kafka["deadLetterTopic"],
         "KAFKA_CONSUMER_GROUP": kafka["consumerGroup"],
         "KAFKA_PARTITIONS": str(kafka["partitions"]),
-        "MODEL_ESCALATE_BELOW_CONFIDENCE": str(model["escalateBelowConfidence"]),
+        "ROUTER_ESCALATE_BELOW_CONFIDENCE": str(model["escalateBelowConfidence"]),
         "MODEL_BATCH_SIZE": str(model["batchSize"]),
-        "LLM_MODEL": llm["model"] if llm["enabled"] else "",
+        "LLM_ENABLED": "true" if llm["enabled"] else "false",
+        "LLM_MODEL": llm["model"],
         "LLM_API_BASE": llm.get("apiBase") or "",
-        "LLM_MAX_CALLS_PER_MINUTE": str(llm["maxCallsPerMinute"] if llm["enabled"] else 0),
+        "LLM_MAX_CALLS_PER_MINUTE": str(llm["maxCallsPerMinute"]),
         "LLM_TIMEOUT_SECONDS": str(llm["timeoutSeconds"]),
         "GENERATOR_EVENTS_PER_SECOND": str(spec["generator"]["eventsPerSecond"]),
         "MODEL_DIR": MODEL_DIR,

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel, Verdict
 from secustream.attack import tactics_of
 from secustream.events import SecurityEvent, get_field
+from secustream.verdict import RISK_ORDER, RiskLevel, Verdict
 
 ENTITY_KINDS = ("ip", "user", "host", "guid")
 """Grouping entities: source IP, user, host, process/logon GUID."""

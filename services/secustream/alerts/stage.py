@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine
 from secustream.alerts.hits import AlertPolicy, alert_hits
 from secustream.alerts.notify import WebhookSink
 from secustream.alerts.story import StoryWriter, template_story
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.storage import alerts as store
 from secustream.storage.repository import AnalyzedEvent
+from secustream.verdict import RISK_ORDER, RiskLevel
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from secustream.analyzer.rules import RuleSet
-from secustream.analyzer.rules.suppressions import suppress_false_positive
+from secustream.analyzer.native import RuleSet
+from secustream.analyzer.native.suppressions import suppress_false_positive
 from secustream.feedback import PROPOSAL_DAYS, FeedbackLabel
 from secustream.storage import alerts as store
-from secustream.storage import queries
+from secustream.storage import feedback as feedback_store
+from secustream.storage import pages as page_store
 
 FEEDBACK_SAMPLE = 50  # events of one alert that get the analyst's label
 
@@ -29,8 +30,8 @@ def feed_resolution(conn: Connection, alert: dict[str, Any], resolution: str, us
     label = FeedbackLabel(resolution)
     events: list[uuid.UUID] = store.sample_event_ids(conn, alert["id"], FEEDBACK_SAMPLE)
     for event_id in events:
-        if queries.event_exists(conn, event_id):
-            queries.upsert_feedback(conn, event_id, user_id, label.value, None, note)
+        if page_store.event_exists(conn, event_id):
+            feedback_store.upsert_feedback(conn, event_id, user_id, label.value, None, note)
     suppressed = 0
     if label is FeedbackLabel.FALSE_POSITIVE and events:
         suppressed = suppress_false_positive(conn, events[0], user_id, note or f"alert {alert['id']} false positive",

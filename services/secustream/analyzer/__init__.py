@@ -1,1 +1,3 @@
-"""Adaptive hybrid analyzer: router, tiers (rules now; model and LLM plug in), and the worker."""
+"""The adaptive hybrid analyzer: the worker (consume → prepare → persist → commit) and the cascade
+its router runs (detection → model → decide → llm).
+"""

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from secustream.analyzer.filewatch import ChangeWatch
-from secustream.analyzer.rules import RuleError, RulesEngine, RuleSet
-from secustream.analyzer.rules.model import path_fingerprint
+from secustream.analyzer.native import RuleError, RulesEngine, RuleSet
+from secustream.analyzer.native.schema import path_fingerprint
 from secustream.metrics import AnalyzerMetrics
 
 log = logging.getLogger(__name__)

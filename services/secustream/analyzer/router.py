@@ -1,47 +1,148 @@
-"""Composes tiers in order: each later tier sees only events earlier tiers left inconclusive.
+"""The cascade, in one place: detection → model → ``policy.decide`` → LLM.
 
-The first tier's verdict always stands as the fallback, so every event gets exactly one verdict
-that records its tier and reason.
+Each step is handed only what it works on and knows nothing of the others, of budgets or of load:
+- detection (every detector) gives every event a verdict; a rule that fired settles the event,
+  unless it asked for review;
+- the model scores the events no rule fired on (no model: the detection verdict stands);
+- ``decide`` (pure) picks model or LLM for each scored event, and LLM or rule for each review;
+- the LLM answers what was escalated, or the earlier verdict stands with the reason.
+
+Every verdict's reason starts with the route it took (``route rules>model>llm: ...``); its ``tier``
+says whose verdict stands (an LLM that fails leaves the earlier one, and the reason says why). Reload
+checks (rule files, suppressions, overrides, the model registry) all run in ``reload()``, which the
+worker calls between batches.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from secustream.analyzer.tiers import RoutingContext, Tier
-from secustream.analyzer.verdict import Verdict
+from secustream.analyzer.detection import Detection
+from secustream.analyzer.model.tier import ModelTier
+from secustream.analyzer.policy import Decision, Route, RouterThresholds, decide
 from secustream.events import SecurityEvent
+from secustream.metrics import HybridMetrics
+from secustream.verdict import Verdict
+
+if TYPE_CHECKING:  # DSPy is only imported when an LLM is configured
+    from secustream.analyzer.llm.tier import LLMTier
+
+
+@dataclass(slots=True)
+class RoutingContext:
+    """What the router knows about load when it routes a batch."""
+
+    consumer_lag: int = 0
+
+
+Reload = Callable[[], object]
+
+
+def routed(verdict: Verdict, route: str, note: str = "") -> Verdict:
+    """Puts the route (and the routing decision's note) into the reason of a verdict made for this batch."""
+    verdict.reason = f"route {route}: {verdict.reason}; {note}" if note else f"route {route}: {verdict.reason}"
+    return verdict
 
 
 class Router:
-    def __init__(self, tiers: Sequence[Tier]) -> None:
-        if not tiers:
-            raise ValueError("the router needs at least one tier")
-        self.tiers = list(tiers)
+    def __init__(self, detection: Detection, model: ModelTier | None = None, llm: LLMTier | None = None, *,
+                 thresholds: RouterThresholds | None = None, budget_left: Callable[[], int] | None = None,
+                 reloads: Sequence[Reload] = (), metrics: HybridMetrics | None = None) -> None:
+        self.detection = detection
+        self.model = model
+        self.llm = llm
+        self.thresholds = thresholds or RouterThresholds()
+        self.budget_left = budget_left
+        self.reloads = list(reloads)
+        self.metrics = metrics
+
+    def reload(self) -> None:
+        """Every hot-reload check, between batches: each is cheap until its own interval is up."""
+        for check in self.reloads:
+            check()
+        if self.model is not None:
+            self.model.reload()
+
+    def _timed(self, step: str, n: int, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.tier_seconds.labels(tier=step).observe(time.perf_counter() - started)
+            self.metrics.tier_events.labels(tier=step).inc(n)
+
+    def _budget(self, lag: int) -> int | None:
+        """Calls left this minute, read once per batch (None: unknown, or not worth asking under load)."""
+        if self.llm is None or self.budget_left is None or lag > self.thresholds.lag_threshold:
+            return None
+        return self.budget_left()
+
+    def _decide(self, v: Verdict, lag: int, budget: int | None, review: bool) -> Decision:
+        d = decide(confidence=v.confidence, risk_score=v.risk_score, lag=lag, llm_available=self.llm is not None,
+                   budget_left=budget, thresholds=self.thresholds, rule_requested=review)
+        if self.metrics is not None and d.wanted is not None:
+            self.metrics.escalations.labels(reason=d.wanted.value, outcome=d.outcome).inc()
+        return d
 
     def analyze(self, events: Sequence[SecurityEvent], context: RoutingContext | None = None) -> list[Verdict]:
-        """One verdict per event; every tier sees the same JSON dicts, dumped once here."""
-        context = context or RoutingContext()
+        """One verdict per event, in order; the events' JSON dicts are dumped once here for all detectors."""
+        lag = (context or RoutingContext()).consumer_lag
         started = time.perf_counter()
         docs = [e.model_dump(mode="json", exclude_none=True) for e in events]
-        verdicts: list[Verdict | None] = [None] * len(events)
-        for tier in self.tiers:
-            open_idx = [i for i, v in enumerate(verdicts) if v is None or not v.conclusive]
-            if not open_idx:
-                break
-            results = tier.analyze(
-                [events[i] for i in open_idx], [docs[i] for i in open_idx],
-                [verdicts[i] for i in open_idx], context,
-            )
-            for i, verdict in zip(open_idx, results, strict=True):
-                if verdict is not None:
-                    verdicts[i] = verdict
+        detected = self.detection.detect(events, docs)
+        self._timed("rules", len(events), started)
+        final: list[Verdict | None] = [None] * len(events)
+        to_llm: list[tuple[int, Verdict, str]] = []  # (index, the verdict the LLM reviews, its route so far)
+        budget: int | None = None
+        budget_read = False
+
+        def budget_now() -> int | None:
+            nonlocal budget, budget_read
+            if not budget_read:
+                budget, budget_read = self._budget(lag), True
+            return budget
+
+        open_idx: list[int] = []
+        for i, d in enumerate(detected):
+            if d.review:
+                decision = self._decide(d.verdict, lag, budget_now(), review=True)
+                if decision.route is Route.LLM:
+                    d.verdict.reason = f"{d.verdict.reason}; {decision.reason}"
+                    to_llm.append((i, d.verdict, "rules>llm"))
+                else:
+                    final[i] = routed(d.verdict, "rules", decision.reason)
+            elif d.fired or self.model is None:
+                final[i] = routed(d.verdict, "rules")
+            else:
+                open_idx.append(i)
+        if open_idx:
+            assert self.model is not None
+            step = time.perf_counter()
+            scored = self.model.score([events[i] for i in open_idx])
+            self._timed("model", len(open_idx), step)
+            if scored is None:
+                for i in open_idx:
+                    final[i] = routed(detected[i].verdict, "rules", "model tier has no active model")
+            else:
+                for i, v in zip(open_idx, scored, strict=True):
+                    decision = self._decide(v, lag, budget_now(), review=False)
+                    if decision.route is Route.LLM:
+                        v.reason = f"{v.reason}; {decision.reason}"
+                        to_llm.append((i, v, "rules>model>llm"))
+                    else:
+                        final[i] = routed(v, "rules>model", decision.reason)
+        if to_llm:
+            assert self.llm is not None
+            step = time.perf_counter()
+            answers = self.llm.review([events[i] for i, _v, _r in to_llm], [v for _i, v, _r in to_llm])
+            self._timed("llm", len(to_llm), step)
+            for (i, _v, route), answer in zip(to_llm, answers, strict=True):
+                final[i] = routed(answer, route)
         per_event_ms = (time.perf_counter() - started) * 1000 / max(1, len(events))
-        final: list[Verdict] = []
-        for event, verdict in zip(events, verdicts, strict=True):
+        out: list[Verdict] = []
+        for event, verdict in zip(events, final, strict=True):
             if verdict is None:
-                raise RuntimeError(f"no tier produced a verdict for event {event.event_id}")
+                raise RuntimeError(f"no verdict for event {event.event_id}")
             verdict.latency_ms = per_event_ms
-            final.append(verdict)
-        return final
+            out.append(verdict)
+        return out

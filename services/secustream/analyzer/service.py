@@ -11,21 +11,22 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from secustream import __version__
-from secustream.alerts.hits import AlertPolicy, Detection, DetectionLookup
+from secustream.alerts.hits import AlertPolicy, DetectionLookup
+from secustream.alerts.hits import Detection as RuleInfo
 from secustream.alerts.notify import WebhookConfig, WebhookSink
 from secustream.alerts.stage import AlertStage
 from secustream.alerts.story import build_story_writer
+from secustream.analyzer.detection import Detection, Detector
 from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
+from secustream.analyzer.native import RulesEngine, RuleSet
+from secustream.analyzer.native.engine import Suppression
+from secustream.analyzer.overrides import OverrideWatch
 from secustream.analyzer.reload import RulesReloader
-from secustream.analyzer.router import Router
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules.engine import Suppression
-from secustream.analyzer.rules_tier import RulesTier
+from secustream.analyzer.router import Reload, Router
 from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.packs import SigmaSources
-from secustream.analyzer.verdict import RiskLevel
 from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
@@ -34,6 +35,7 @@ from secustream.sanitize import TimeWindow
 from secustream.state import StateStore
 from secustream.storage import alerts as alerts_store
 from secustream.storage.repository import VerdictRepository
+from secustream.verdict import RiskLevel
 
 ANALYZER_VERSION = f"secustream-{__version__}"
 
@@ -73,6 +75,33 @@ def retry_policy(settings: Settings) -> RetryPolicy:
                        settings.ANALYZER_MAX_ATTEMPTS)
 
 
+def build_router(settings: Settings, db: Engine | None, state: StateStore, hybrid_metrics: HybridMetrics | None,
+                 metrics: AnalyzerMetrics | None = None) -> Router:
+    """The cascade from settings, with every reload check it owns (rule files, suppressions, overrides, model)."""
+    from secustream.analyzer.model.hybrid import build_hybrid
+    from secustream.analyzer.native.suppressions import SuppressionIndex
+
+    reloads: list[Reload] = []
+    suppressions: Suppression | None = None
+    if db is not None:
+        index = SuppressionIndex(db, interval=max(settings.RULES_RELOAD_SECONDS, 1.0))
+        reloads.append(index.refresh)
+        suppressions = index
+    engine = RulesEngine(RuleSet.load(settings.rules_path), state, suppressions)
+    reloads.append(RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics).maybe_reload)
+    detectors: list[Detector] = [engine]
+    sigma = build_sigma(settings, state, suppressions, metrics)
+    if sigma is not None:
+        detectors.append(sigma)
+        reloads.append(sigma.maybe_reload)
+    detection = Detection(detectors, ANALYZER_VERSION)
+    if db is not None:
+        reloads.append(OverrideWatch(db, detection, max(settings.RULES_RELOAD_SECONDS, 1.0)).refresh)
+    hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
+    return Router(detection, hybrid.model, hybrid.llm, thresholds=hybrid.thresholds,
+                  budget_left=hybrid.budget_left, reloads=reloads, metrics=hybrid_metrics)
+
+
 def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> DetectionLookup:
     """rule id → title, window and grouping fields, read from the live (hot-reloaded) rule sets."""
 
@@ -84,15 +113,22 @@ def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> Detectio
             if found is None:
                 return None
             seconds = getattr(found, "seconds", None)
-            return Detection(found.title, seconds)
+            return RuleInfo(found.title, seconds)
         rule = next((r for r in engine.ruleset.rules if r.id == rule_id), None)
         if rule is None:
             return None
         threshold = rule.spec.threshold
-        return Detection(rule.spec.description, threshold.window_seconds if threshold else None,
+        return RuleInfo(rule.spec.description, threshold.window_seconds if threshold else None,
                          rule.group_by[0] if rule.group_by else ())
 
     return lookup
+
+
+def lookup_of(detection: Detection) -> DetectionLookup:
+    """``detection_lookup`` over the detection step's native and Sigma engines."""
+    engine = next(d for d in detection.detectors if isinstance(d, RulesEngine))
+    sigma = next((d for d in detection.detectors if isinstance(d, SigmaEngine)), None)
+    return detection_lookup(engine, sigma)
 
 
 def build_alert_stage(settings: Settings, db: Engine, lookup: DetectionLookup, llm_tier: Any | None,
@@ -120,17 +156,7 @@ def build_alert_stage(settings: Settings, db: Engine, lookup: DetectionLookup, l
 def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateStore, registry: CollectorRegistry,
                  client_id: str | None = None) -> AnalyzerWorker:
     metrics = AnalyzerMetrics(registry)
-    ruleset = RuleSet.load(settings.rules_path)
-    from secustream.analyzer.model.hybrid import build_hybrid
-    from secustream.training.suppressions import SuppressionIndex
-
-    suppressions = SuppressionIndex(db, interval=max(settings.RULES_RELOAD_SECONDS, 1.0))
-    engine = RulesEngine(ruleset, state, suppressions)
-    reloader = RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)
-    hybrid_metrics = HybridMetrics(registry)
-    hybrid = build_hybrid(settings, state, db, ANALYZER_VERSION, hybrid_metrics)
-    sigma = build_sigma(settings, state, suppressions, metrics)
-    router = Router([RulesTier(engine, ANALYZER_VERSION, sigma), *hybrid.tiers(hybrid_metrics)])
+    router = build_router(settings, db, state, HybridMetrics(registry), metrics)
     client_id = client_id or f"secustream-analyzer-{socket.gethostname()}"
     consumer = Consumer(consumer_config(bootstrap, settings.KAFKA_CONSUMER_GROUP, client_id,
                                         settings.KAFKA_SESSION_TIMEOUT_MS))
@@ -139,7 +165,7 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
         consumer=consumer, producer=producer, router=router, repository=VerdictRepository(db), state=state,
         metrics=metrics, topics=topics_from(settings), batch_size=settings.ANALYZER_BATCH_SIZE,
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
-        reloader=reloader, limits=record_limits(settings), retry=retry_policy(settings),
+        limits=record_limits(settings), retry=retry_policy(settings),
         health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),
-        alerts=build_alert_stage(settings, db, detection_lookup(engine, sigma), hybrid.llm, registry),
+        alerts=build_alert_stage(settings, db, lookup_of(router.detection), router.llm, registry),
     )

@@ -30,10 +30,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from secustream.alerts.stage import AlertStage
 from secustream.analyzer.faults import Backoff, FaultKind, InfrastructureDown, classify, describe, isolate
 from secustream.analyzer.health import ProgressHealth
-from secustream.analyzer.reload import RulesReloader
-from secustream.analyzer.router import Router
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import Verdict
+from secustream.analyzer.router import Router, RoutingContext
 from secustream.events import DEFAULT_MAX_EVENT_BYTES, EventDecodeError, SecurityEvent, decode_event
 from secustream.messaging import headers as h
 from secustream.messaging.client import TrackedProducer, commit_offsets
@@ -43,6 +40,7 @@ from secustream.normalizers.raw_input import normalize_raw_message
 from secustream.sanitize import TimeWindow, bound_time, payload_may_hold_nul, strip_nul
 from secustream.state import RECENT_VERDICTS_STREAM, VERDICTS_CHANNEL, StateStore
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
+from secustream.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +84,8 @@ class BatchOutcome:
     verdicts: list[Verdict] = field(default_factory=list)
 
 
-def feed_item(event: SecurityEvent, verdict: Verdict) -> str:
-    """The compact JSON a live dashboard row needs (also the results-topic payload)."""
-    return feed_item_bytes(event, verdict).decode()
-
-
 def feed_item_bytes(event: SecurityEvent, verdict: Verdict) -> bytes:
-    """``feed_item`` as UTF-8 bytes (orjson: the analyzer serialises one per event on its hot path)."""
+    """The compact JSON a live dashboard row needs, also the results-topic payload (orjson: hot path)."""
     source, destination = event.source, event.destination
     return orjson.dumps({
         "event": {
@@ -136,7 +129,7 @@ class AnalyzerWorker:
     def __init__(self, *, consumer: Consumer, producer: TrackedProducer, router: Router,
                  repository: VerdictRepository, state: StateStore, metrics: AnalyzerMetrics, topics: Topics,
                  batch_size: int = 500, poll_timeout: float = 0.5, recent_maxlen: int = 10_000,
-                 reloader: RulesReloader | None = None, lag_interval: float = 5.0,
+                 lag_interval: float = 5.0,
                  limits: RecordLimits | None = None, retry: RetryPolicy | None = None,
                  health: ProgressHealth | None = None, alerts: AlertStage | None = None) -> None:
         self.consumer = consumer
@@ -150,7 +143,6 @@ class AnalyzerWorker:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.recent_maxlen = recent_maxlen
-        self.reloader = reloader
         self.lag_interval = lag_interval
         self.limits = limits or RecordLimits()
         self.retry = retry or RetryPolicy()
@@ -182,8 +174,7 @@ class AnalyzerWorker:
         persister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyzer-persist")
         try:
             while not stop.is_set():
-                if self.reloader:
-                    self.reloader.maybe_reload()
+                self.router.reload()
                 messages = self.consumer.consume(self.batch_size, self.poll_timeout)
                 self._update_lag()
                 in_flight = self._in_flight

@@ -25,18 +25,32 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from secustream.api.deps import ApiContext
-from secustream.api.live import LiveHub
+from secustream.api.live_hub import LiveHub
 from secustream.api.middleware import BodySizeLimit, HTTPMetrics, SecurityHeaders
 from secustream.api.pages import page_reader
 from secustream.api.proxies import ClientAddress
-from secustream.api.routes import alerts, audit, auth, content, events, incidents, insights, live, system, users
+from secustream.api.routes import (
+    alerts,
+    audit,
+    auth,
+    content,
+    events,
+    incidents,
+    live,
+    models,
+    rules,
+    stats,
+    suppressions,
+    system,
+    users,
+)
+from secustream.api.rule_catalog import RuleCatalog
 from secustream.api.schemas import Message
 from secustream.api.security import PasswordHasher, TokenCodec, VerifiedTokens, check_secret_key
 from secustream.api.throttle import LOCKOUT_SCOPES, LoginThrottle, ThrottlePolicy
 from secustream.config import Settings
-from secustream.counters import FallbackCounters, MemoryCounters, RedisCounters
 from secustream.state import VERDICTS_CHANNEL, StateStore
-from secustream.storage import queries
+from secustream.storage import users as user_store
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -56,17 +70,12 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def make_throttle(settings: Settings, state: StateStore, registry: CollectorRegistry) -> LoginThrottle:
-    """Counters in Redis when the state store is Redis (shared by replicas), falling back to in-process
-    counters while Redis is down (counted in ``secustream_login_throttle_fallback_total``); in-process only
-    otherwise (`secustream up`)."""
-    policy = ThrottlePolicy.from_settings(settings)
-    client = getattr(state, "client", None)
-    if not isinstance(client, redis.Redis):
-        return LoginThrottle(MemoryCounters(), policy)
+    """Counters from the state backend: shared through Redis (falling back to in-process counters while Redis
+    is down, counted in ``secustream_login_throttle_fallback_total``), in-process for `secustream up`."""
     fallback = Counter("secustream_login_throttle_fallback_total",
                        "Login throttle operations served in-process because Redis was unavailable",
                        registry=registry)
-    return LoginThrottle(FallbackCounters(RedisCounters(client), MemoryCounters(), on_fallback=fallback.inc), policy)
+    return LoginThrottle(state.counters(on_fallback=fallback.inc), ThrottlePolicy.from_settings(settings))
 
 
 def lockout_counter(registry: CollectorRegistry) -> Counter:
@@ -81,10 +90,10 @@ def lockout_counter(registry: CollectorRegistry) -> Counter:
 def bootstrap_admin(engine: Engine, hasher: PasswordHasher, username: str, password: str) -> bool:
     """Create the first admin when absent (idempotent; an existing user is never changed). True if created."""
     with engine.begin() as conn:
-        if queries.get_user_by_name(conn, username) is not None:
+        if user_store.get_user_by_name(conn, username) is not None:
             return False
         try:
-            queries.create_user(conn, username, hasher.hash(password), "admin")
+            user_store.create_user(conn, username, hasher.hash(password), "admin")
         except IntegrityError:  # another replica won the race
             return False
     log.info("bootstrapped admin user %r", username)
@@ -104,13 +113,15 @@ def create_app(settings: Settings, engine: Engine, state: StateStore, registry: 
     app.state.ctx = ApiContext(settings=settings, engine=engine, state=state, registry=registry,
                                kafka_ready=kafka_ready, tokens=tokens, verified=VerifiedTokens(tokens), hasher=hasher,
                                throttle=make_throttle(settings, state, registry),
-                               login_lockouts=lockout_counter(registry), hub=hub, pages=page_reader(engine))
+                               login_lockouts=lockout_counter(registry), hub=hub, pages=page_reader(engine),
+                               rules=RuleCatalog(settings))
     if settings.FIRST_ADMIN_USERNAME and settings.FIRST_ADMIN_PASSWORD:
         bootstrap_admin(engine, hasher, settings.FIRST_ADMIN_USERNAME, settings.FIRST_ADMIN_PASSWORD)
 
     app.state.coverage = content.CoverageView(settings)
     app.include_router(system.router)
-    for module in (auth, events, alerts, incidents, insights, content, users, audit, live):
+    for module in (auth, events, alerts, incidents, stats, rules, suppressions, models, content, users, audit,
+                   live):
         app.include_router(module.router, prefix=api, responses=COMMON_RESPONSES)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     _install_error_handlers(app)
@@ -163,19 +174,25 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("database error: %s", type(exc).__name__)
         return JSONResponse({"detail": "database unavailable"}, status_code=503)
 
+    @app.exception_handler(redis.RedisError)
+    async def state_error(_request: Request, exc: Exception) -> JSONResponse:
+        """Redis down is an outage (503, retry later), never a 500; logins do not need it (api/throttle.py)."""
+        log.error("state store error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "state store (Redis) unavailable"}, status_code=503)
+
 
 def from_env() -> FastAPI:
     """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --workers N``): everything
     from env vars (proxy headers are resolved by the app from TRUSTED_PROXIES, api/proxies.py)."""
     from secustream.config import load_settings
     from secustream.runtime import kafka_reachable
-    from secustream.state import RedisState
+    from secustream.state import make_state
     from secustream.storage.database import make_engine
 
     settings = load_settings()
     kafka = settings.KAFKA_SERVER
     app = create_app(settings, make_engine(settings.DATABASE_URL, pool_size=20, max_overflow=20),
-                     RedisState.from_url(settings.REDIS_URL), CollectorRegistry(),
+                     make_state(settings.REDIS_URL), CollectorRegistry(),
                      kafka_ready=(lambda: kafka_reachable(kafka)) if kafka else None)
     # The app's long-lived objects (routes, schemas, models) leave the collector's view: full collections stay
     # short instead of pausing every in-flight request (measured: lower p99 of the events list).

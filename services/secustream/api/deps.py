@@ -10,18 +10,20 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Connection, Engine
 
-from secustream.api.live import LiveHub
-from secustream.api.schemas import ROLE_RANK, Role
+from secustream.api.access import active, check_role, unauthorized
+from secustream.api.live_hub import LiveHub
+from secustream.api.rule_catalog import RuleCatalog
+from secustream.api.schemas import Role
 from secustream.api.security import PasswordHasher, TokenClaims, TokenCodec, TokenError, VerifiedTokens
 from secustream.api.throttle import LoginThrottle
 from secustream.config import Settings
 from secustream.state import StateStore
-from secustream.storage import queries
+from secustream.storage import users as user_store
 
 if TYPE_CHECKING:  # pages.py builds on this module's auth checks
     from secustream.api.pages import PageReader
@@ -41,6 +43,7 @@ class ApiContext:
     login_lockouts: Counter  # secustream_login_lockouts_total{scope}: budgets spent (api/throttle.py)
     hub: LiveHub
     pages: PageReader  # the events list's hot path (api/pages.py)
+    rules: RuleCatalog  # native + Sigma rules, compiled once per change of the files
 
 
 async def get_ctx(request: Request) -> ApiContext:
@@ -68,49 +71,23 @@ Conn = Annotated[Connection, Depends(get_conn, scope="function")]
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def bearer_claims(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> TokenClaims:
     """The verified claims of the bearer token (signature, algorithm, expiry); 401 otherwise. No database."""
     if not token:
-        raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
+        raise unauthorized("not authenticated: send 'Authorization: Bearer <token>' from POST /auth/token")
     try:
         return ctx.verified.claims(token)
     except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
+        raise unauthorized(str(exc)) from None
 
 
 Claims = Annotated[TokenClaims, Depends(bearer_claims)]
 
 
-def active(user: dict[str, Any] | None, claims: TokenClaims) -> dict[str, Any]:
-    """The user row if it exists, is enabled and still honours the token's version; 401 otherwise.
-
-    A password reset, role change, disable, logout or admin revocation bumps the account's version, so every
-    token issued before it is refused here, on the next request.
-    """
-    if user is None:
-        raise _unauthorized("unknown user")
-    if not user["is_active"]:
-        raise _unauthorized("account disabled")
-    if user["token_version"] != claims.version:
-        raise _unauthorized("token revoked: sign in again")
-    return user
-
-
-def check_role(user: dict[str, Any], role: Role) -> dict[str, Any]:
-    """The user, if their role ranks at least ``role``; 403 otherwise."""
-    if ROLE_RANK.get(user["role"], -1) < ROLE_RANK[role]:  # StrEnum keys match plain strings
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires the {role.value} role")
-    return user
-
-
 def current_user(ctx: Ctx, claims: Claims) -> dict[str, Any]:
     """The active user a valid, unrevoked bearer token names; 401 otherwise (disabled users included)."""
     with ctx.engine.connect() as conn:
-        return active(queries.get_user(conn, claims.user_id), claims)
+        return active(user_store.get_user(conn, claims.user_id), claims)
 
 
 CurrentUser = Annotated[dict[str, Any], Depends(current_user)]

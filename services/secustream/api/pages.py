@@ -19,27 +19,27 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from sqlalchemy import Engine
 
-from secustream.api.deps import active, check_role
+from secustream.api.access import active, check_role
 from secustream.api.schemas import EventOut, EventPage, Role, VerdictOut
 from secustream.api.security import TokenClaims
-from secustream.storage import alerts, queries
-
-USER_SQL = "SELECT role, is_active, token_version FROM users WHERE id = %s"
+from secustream.storage import alerts
+from secustream.storage import pages as page_store
+from secustream.storage import users as user_store
 
 
 class PageReader(Protocol):
-    async def page(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
         """The page as JSON (an ``EventPage``) after checking that the token's account is active, still
         honours the token's version and ranks ``role``.
 
-        Raises HTTPException (401/403) or queries.CursorError.
+        Raises HTTPException (401/403) or page_store.CursorError.
         """
         ...
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
-        """An ``AlertPage`` (the alert queue), the same way; raises queries.CursorError on a bad cursor."""
+        """An ``AlertPage`` (the alert queue), the same way; raises page_store.CursorError on a bad cursor."""
         ...
 
     async def start(self) -> None:
@@ -53,12 +53,12 @@ class PageReader(Protocol):
 
 
 def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
-    """An ``EventPage`` document from ``queries.page_sql`` rows (``limit`` + 1 rows mean a next page exists)."""
+    """An ``EventPage`` document from ``page_store.page_sql`` rows (``limit`` + 1 rows mean a next page exists)."""
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = queries.encode_cursor(rows[-1][0], uuid.UUID(rows[-1][1]))
-    events, verdicts = queries.PAGE_EVENT_FIELDS, queries.PAGE_VERDICT_FIELDS
+        next_cursor = page_store.encode_cursor(rows[-1][0], uuid.UUID(rows[-1][1]))
+    events, verdicts = page_store.PAGE_EVENT_FIELDS, page_store.PAGE_VERDICT_FIELDS
     n = len(events)
     items = []
     for row in rows:
@@ -108,9 +108,9 @@ class PostgresPages:
             self._async = None
             await pool.close()
 
-    async def page(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
-        return page_json(await self._rows(claims, role, *queries.page_sql(f, limit, cursor)), limit)
+        return page_json(await self._rows(claims, role, *page_store.page_sql(f, limit, cursor)), limit)
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
@@ -124,7 +124,7 @@ class PostgresPages:
             return await run_in_threadpool(self._rows_blocking, claims, role, sql, params)
         async with self._async[1].connection() as conn:
             async with conn.pipeline():  # one round trip for both; the page is only returned to a valid account
-                account = await conn.execute(USER_SQL, (claims.user_id,))
+                account = await conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
                 page = await conn.execute(sql, params)  # type: ignore[arg-type]
             _account(await account.fetchone(), claims, role)
             return await page.fetchall()
@@ -134,7 +134,7 @@ class PostgresPages:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
             with conn.pipeline():
-                account = conn.execute(USER_SQL, (claims.user_id,))
+                account = conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
                 page = conn.execute(sql, params)  # type: ignore[arg-type]
             _account(account.fetchone(), claims, role)
             return page.fetchall()
@@ -144,7 +144,7 @@ class PostgresPages:
 
 
 def event_out(row: dict[str, Any]) -> EventOut:
-    event, verdict = queries.split_verdict(row)
+    event, verdict = page_store.split_verdict(row)
     return EventOut(**event, event_id=event["id"],
                     verdict=VerdictOut.model_validate(verdict) if verdict is not None else None)
 
@@ -155,7 +155,7 @@ class SqlAlchemyPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    async def page(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
+    async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
         return await run_in_threadpool(self._page_blocking, claims, role, f, limit, cursor)
 
@@ -172,15 +172,15 @@ class SqlAlchemyPages:
     def _alert_page_blocking(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                              cursor: str | None) -> bytes:
         with self._engine.begin() as conn:
-            check_role(active(queries.get_user(conn, claims.user_id), claims), role)
+            check_role(active(user_store.get_user(conn, claims.user_id), claims), role)
             rows = alerts.alert_page_rows(conn, f, limit, cursor)
         return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
 
-    def _page_blocking(self, claims: TokenClaims, role: Role, f: queries.EventFilters, limit: int,
+    def _page_blocking(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                        cursor: str | None) -> bytes:
         with self._engine.begin() as conn:
-            check_role(active(queries.get_user(conn, claims.user_id), claims), role)
-            page = queries.list_events(conn, f, limit, cursor)
+            check_role(active(user_store.get_user(conn, claims.user_id), claims), role)
+            page = page_store.list_events(conn, f, limit, cursor)
         body = EventPage(items=[event_out(r) for r in page.rows], next_cursor=page.next_cursor)
         return body.model_dump_json().encode()
 

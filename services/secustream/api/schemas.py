@@ -9,9 +9,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass
 from secustream.feedback import FeedbackLabel, SuppressionStatus
+from secustream.verdict import RiskLevel
 
 
 class Role(StrEnum):
@@ -25,7 +25,8 @@ ROLE_RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.ADMIN: 2}
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$"
 TIER_PATTERN = r"^[a-z][a-z0-9_-]{0,15}$"
 THREAT_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
+# A native rule id, or a Sigma one (sigma:<name|uuid|title-slug>)
+RULE_ID_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{1,63}|sigma:[A-Za-z0-9][A-Za-z0-9_.-]{0,240})$"
 
 VERDICT_EXAMPLE = {
     "risk_level": "high", "risk_score": 0.92, "threat_type": "brute_force", "confidence": 0.95, "tier": "rules",
@@ -187,14 +188,17 @@ class RuleOut(BaseModel):
     severity: RiskLevel
     threat_type: str
     mitre_ids: list[str]
-    enabled: bool = Field(description="Effective state: the YAML default unless an admin override exists")
+    enabled: bool = Field(description="Effective state: the rule file's unless an admin override exists")
+    level_override: RiskLevel | None = Field(default=None, description="The level an admin gave the rule, if any")
     overridden: bool
     updated_at: datetime | None = None
 
 
 class RuleToggle(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False},
+                                                                           {"enabled": True, "level": "low"}]})
     enabled: bool
+    level: RiskLevel | None = Field(default=None, description="Another level for the rule's hits; null: its own")
 
 
 class SuppressionOut(BaseModel):

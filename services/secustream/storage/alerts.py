@@ -22,9 +22,9 @@ from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, or_,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
-from secustream.analyzer.verdict import RISK_ORDER, RiskLevel
 from secustream.attack import advances, chain, tactic_of
-from secustream.storage.models import (
+from secustream.storage.pages import decode_cursor, encode_cursor
+from secustream.storage.tables import (
     Alert,
     AlertAudit,
     AlertEntity,
@@ -34,7 +34,7 @@ from secustream.storage.models import (
     NotificationDeadLetter,
     RuleSuppression,
 )
-from secustream.storage.queries import decode_cursor, encode_cursor
+from secustream.verdict import RISK_ORDER, RiskLevel
 
 A = Alert.__table__
 I = Incident.__table__  # noqa: E741

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from secustream.storage.models import AuditEntry
+from secustream.storage.tables import AuditEntry
 
 A = AuditEntry.__table__
 

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from secustream.analyzer.verdict import Verdict
 from secustream.events import SecurityEvent
-from secustream.storage.models import Event, EventLabel, utcnow
-from secustream.storage.models import Verdict as VerdictRow
+from secustream.storage.tables import Event, EventLabel, utcnow
+from secustream.storage.tables import Verdict as VerdictRow
+from secustream.verdict import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +184,3 @@ class VerdictRepository:
     def count_verdicts(self) -> int:
         with Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(VerdictRow)) or 0)
-
-    def recent(self, limit: int = 50, before: datetime | None = None) -> list[tuple[Event, VerdictRow | None]]:
-        """Newest first (by event time), with their verdicts."""
-        stmt = (
-            select(Event, VerdictRow)
-            .outerjoin(VerdictRow, VerdictRow.event_id == Event.id)
-            .order_by(Event.timestamp.desc(), Event.id.desc())
-            .limit(limit)
-        )
-        if before is not None:
-            stmt = stmt.where(Event.timestamp < before)
-        with Session(self.engine) as session:
-            return [(ev, vd) for ev, vd in session.execute(stmt).all()]

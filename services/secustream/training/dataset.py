@@ -19,8 +19,8 @@ from secustream.events import SecurityEvent, ThreatClass
 from secustream.feedback import FeedbackLabel
 from secustream.generator import EventGenerator
 from secustream.state import MemoryState
-from secustream.storage.models import Event, Feedback
-from secustream.storage.models import Verdict as VerdictRow
+from secustream.storage.tables import Event, Feedback
+from secustream.storage.tables import Verdict as VerdictRow
 
 # Feedback labels an analyst can give (the API's vocabulary) and what class they imply.
 

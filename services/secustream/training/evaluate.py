@@ -13,13 +13,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.hybrid import build_llm_tier, thresholds_from
 from secustream.analyzer.model.tier import ModelSource, ModelTier
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.router import Router
-from secustream.analyzer.rules import RulesEngine, RuleSet
-from secustream.analyzer.rules_tier import RulesTier
-from secustream.analyzer.tiers import Tier
 from secustream.config import Settings
 from secustream.generator import EventGenerator
 from secustream.metrics import HybridMetrics
@@ -47,9 +46,8 @@ class ModeResult:
                 f"(escalations wanted per 1,000: {self.escalations_per_1000:.1f})")
 
 
-def _run(name: str, tiers: list[Tier], batches: list[list], truth: list[str],  # type: ignore[type-arg]
+def _run(name: str, router: Router, batches: list[list], truth: list[str],  # type: ignore[type-arg]
          metrics: HybridMetrics | None) -> ModeResult:
-    router = Router(tiers)
     preds: list[str] = []
     deciding: Counter[str] = Counter()
     for batch in batches:
@@ -81,23 +79,26 @@ def run_evaluation(settings: Settings, classifier_path: Path, seed: int, events:
     classifier = ThreatClassifier.load(classifier_path, device=settings.MODEL_DEVICE, backend=settings.MODEL_BACKEND,
                                        threads=settings.MODEL_THREADS)
 
-    def model_tier(state: MemoryState, metrics: HybridMetrics | None, llm) -> ModelTier:  # type: ignore[no-untyped-def]
-        source = ModelSource(lambda _p: classifier, path=classifier_path)
-        return ModelTier(source, state, VERSION, thresholds_from(settings), llm_available=llm is not None,
-                         budget_left=llm.budget.remaining if llm is not None else None,
-                         batch_size=settings.MODEL_BATCH_SIZE, metrics=metrics)
+    thresholds = thresholds_from(settings)
 
-    results = [_run("rules-only", [RulesTier(RulesEngine(ruleset, MemoryState()), VERSION)], batches, truth, None)]
+    def model_tier(state: MemoryState) -> ModelTier:
+        source = ModelSource(lambda _p: classifier, path=classifier_path)
+        return ModelTier(source, state, VERSION, batch_size=settings.MODEL_BATCH_SIZE)
+
+    def rules(state: MemoryState) -> Detection:
+        return Detection([RulesEngine(ruleset, state)], VERSION)
+
+    results = [_run("rules-only", Router(rules(MemoryState())), batches, truth, None)]
     state = MemoryState()
-    results.append(_run("model-only", [model_tier(state, None, None)], batches, truth, None))
+    results.append(_run("model-only", Router(Detection([], VERSION), model_tier(state), thresholds=thresholds),
+                        batches, truth, None))
     state = MemoryState()
     metrics = HybridMetrics(CollectorRegistry())
     llm = build_llm_tier(settings, state, None, VERSION, metrics)
-    hybrid_tiers: list[Tier] = [RulesTier(RulesEngine(ruleset, state), VERSION), model_tier(state, metrics, llm)]
-    if llm is not None:
-        hybrid_tiers.append(llm)
+    router = Router(rules(state), model_tier(state), llm, thresholds=thresholds,
+                    budget_left=llm.budget.remaining if llm is not None else None, metrics=metrics)
     hybrid = _run("hybrid (rules -> model -> llm)" if llm else "hybrid (rules -> model; llm not configured)",
-                  hybrid_tiers, batches, truth, metrics)
+                  router, batches, truth, metrics)
     if llm is not None:
         llm.close()
     results.append(hybrid)

@@ -23,9 +23,9 @@ from secustream.analyzer.llm.tier import describe_event
 from secustream.config import Settings
 from secustream.events import SecurityEvent
 from secustream.generator import EventGenerator
-from secustream.storage.models import Event, Feedback
-from secustream.storage.models import Verdict as VerdictRow
-from secustream.training import registry
+from secustream.storage import registry
+from secustream.storage.tables import Event, Feedback
+from secustream.storage.tables import Verdict as VerdictRow
 from secustream.training.dataset import feedback_class
 
 

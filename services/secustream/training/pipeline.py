@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
-from secustream.analyzer.rules import RuleSet
-from secustream.training import registry
+from secustream.analyzer.native import RuleSet
+from secustream.storage import registry
 from secustream.training.classifier import (
     EvalResult,
     TrainConfig,
@@ -74,7 +74,7 @@ def run_training(plan: TrainPlan, engine: Engine, model_dir: str | Path, rules_p
                  loader_device: str = "auto") -> TrainOutcome:
     created = 0
     if rules_path is not None:
-        from secustream.training.suppressions import sync_from_feedback
+        from secustream.analyzer.native.suppressions import sync_from_feedback
 
         created = sync_from_feedback(engine, RuleSet.load(rules_path))
     train: list[Example] = generated_examples(plan.seed, plan.events, plan.attack_ratio)

@@ -16,9 +16,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch met
 import dspy
 from pydantic import BaseModel, Field, field_validator
 
-from secustream.analyzer.verdict import RiskLevel
 from secustream.config import Settings
 from secustream.events import ThreatClass
+from secustream.verdict import RiskLevel
 
 _MITRE = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 THREAT_TYPES = tuple(c.value for c in ThreatClass)

@@ -1,8 +1,8 @@
-"""LLM tier: second opinion on the events the model tier escalated; never stalls the consumer.
+"""LLM tier: second opinion on the events the router escalated to it; never stalls the consumer.
 
 Bounds, in order: fingerprint cache (no call at all), bounded in-flight calls (saturation falls back
 at once), the shared calls/minute budget, one deadline for the whole batch. Whatever fails, the
-model verdict stands and its reason says why.
+earlier verdict (the model's, or the rule's that asked for review) stands and its reason says why.
 """
 
 from __future__ import annotations
@@ -18,17 +18,14 @@ from typing import Any
 import dspy
 from pydantic import ValidationError
 
-from secustream.analyzer.llm.limits import CallBudget, VerdictCache
 from secustream.analyzer.llm.program import LLMAssessment, SecurityAnalyst, adapter
 from secustream.analyzer.model.text import render_event, scrub
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import Verdict
 from secustream.events import SecurityEvent
 from secustream.metrics import HybridMetrics
+from secustream.state.limits import CallBudget, VerdictCache
+from secustream.verdict import Verdict, level_score
 
 log = logging.getLogger(__name__)
-
-LEVEL_SCORE = {"low": 0.2, "medium": 0.5, "high": 0.8, "critical": 0.95}
 
 
 def fingerprint(event: SecurityEvent, program_version: str) -> str:
@@ -44,13 +41,11 @@ def describe_event(event: SecurityEvent) -> str:
 
 
 def describe_context(prior: Verdict) -> str:
+    if prior.rule_ids:
+        return (f"detection rules {', '.join(prior.rule_ids)} fired ({prior.risk_level.value}, "
+                f"{prior.threat_type}) and asked for review")
     return (f"classifier says {prior.threat_type} (confidence {prior.confidence:.2f}, risk {prior.risk_score:.2f}); "
             f"no detection rule matched")
-
-
-def is_escalated(prior: Verdict | None) -> bool:
-    """The model tier marks the events it wants reviewed as inconclusive model verdicts."""
-    return prior is not None and prior.tier == "model" and not prior.conclusive
 
 
 class LLMTier:
@@ -86,10 +81,10 @@ class LLMTier:
         raw = {k: pred.get(k) for k in LLMAssessment.model_fields}
         return raw, time.perf_counter() - started
 
-    def analyze(self, events: Sequence[SecurityEvent], docs: Sequence[dict[str, Any]],
-                prior: Sequence[Verdict | None], context: RoutingContext) -> list[Verdict | None]:
-        out: list[Verdict | None] = [None] * len(events)
-        todo = [i for i, p in enumerate(prior) if is_escalated(p)]
+    def review(self, events: Sequence[SecurityEvent], prior: Sequence[Verdict]) -> list[Verdict]:
+        """One verdict per event: the LLM's answer, or ``prior`` with the reason it stands."""
+        out: list[Verdict] = list(prior)
+        todo = list(range(len(events)))
         if not todo:
             return out
         deadline = time.monotonic() + self.timeout
@@ -118,9 +113,7 @@ class LLMTier:
                 self._count("budget_exhausted")
                 continue
             i = first_of[fp]
-            prior_v = prior[i]
-            assert prior_v is not None
-            future = self._pool.submit(self._call, describe_event(events[i]), describe_context(prior_v))
+            future = self._pool.submit(self._call, describe_event(events[i]), describe_context(prior[i]))
             self._inflight.add(future)
             futures[future] = fp
         if futures:
@@ -154,22 +147,21 @@ class LLMTier:
         for i in todo:
             fp = prints[i]
             base = prior[i]
-            assert base is not None
             if fp in answers:
                 out[i] = self._verdict(events[i], base, answers[fp], cached.get(fp) is not None)
             else:
                 out[i] = base.model_copy(update={
-                    "reason": f"{base.reason}; {failures.get(fp, 'llm gave no answer')}, model verdict stands",
-                    "conclusive": True})
+                    "reason": f"{base.reason}; {failures.get(fp, 'llm gave no answer')}, {base.tier} verdict stands"})
         return out
 
     def _verdict(self, event: SecurityEvent, base: Verdict, a: LLMAssessment, from_cache: bool) -> Verdict:
         source = "cached llm answer" if from_cache else "llm"
         return Verdict(
-            event_id=event.event_id, risk_level=a.risk_level, risk_score=LEVEL_SCORE[a.risk_level.value],
+            event_id=event.event_id, risk_level=a.risk_level, risk_score=level_score(a.risk_level),
             threat_type=a.threat_type, confidence=a.confidence, tier="llm",
             reason=f"{base.reason}; {source} ({self.program_version}) says {a.threat_type} "
-                   f"at {a.confidence:.2f} (model said {base.threat_type} at {base.confidence:.2f})",
-            mitre_ids=a.mitre_ids, recommended_actions=a.recommended_actions, analysis=a.analysis,
+                   f"at {a.confidence:.2f} ({base.tier} said {base.threat_type} at {base.confidence:.2f})",
+            rule_ids=list(base.rule_ids), mitre_ids=a.mitre_ids or list(base.mitre_ids),
+            recommended_actions=a.recommended_actions, analysis=a.analysis,
             analyzer_version=self._version,
         )

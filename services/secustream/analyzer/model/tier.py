@@ -1,4 +1,4 @@
-"""Model tier: classify what the rules left open, then let the adaptive policy pick model or LLM.
+"""Model tier: a classifier's verdict on the events the rules left open (the router decides what next).
 
 The classifier comes from a ``ModelSource``: an explicit artifact path, or the registry's active
 version, re-checked between batches so a promoted version is picked up without a restart.
@@ -10,32 +10,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.context import burst_counts
 from secustream.analyzer.model.text import render_event
-from secustream.analyzer.routing import Route, RouterThresholds, decide
-from secustream.analyzer.tiers import RoutingContext
-from secustream.analyzer.verdict import RiskLevel, Verdict
 from secustream.events import SecurityEvent
 from secustream.metrics import HybridMetrics
 from secustream.state import StateStore
+from secustream.verdict import Verdict, risk_level
 
 log = logging.getLogger(__name__)
-
-
-def risk_level(score: float) -> RiskLevel:
-    if score >= 0.9:
-        return RiskLevel.CRITICAL
-    if score >= 0.7:
-        return RiskLevel.HIGH
-    if score >= 0.4:
-        return RiskLevel.MEDIUM
-    return RiskLevel.LOW
-
 
 Loader = Callable[[Path], ThreatClassifier]
 
@@ -72,7 +58,7 @@ class ModelSource:
         if not force and (self._interval <= 0 or now < self._next_check):
             return False
         self._next_check = now + self._interval
-        from secustream.training.registry import CLASSIFIER, active
+        from secustream.storage.registry import CLASSIFIER, active
 
         try:
             current = active(self._engine, CLASSIFIER)
@@ -95,48 +81,30 @@ class ModelSource:
 
 
 class ModelTier:
+    """Verdicts and scores from the active classifier; no opinion (None) while there is none."""
+
     name = "model"
 
-    def __init__(self, source: ModelSource, state: StateStore, version: str, thresholds: RouterThresholds, *,
-                 llm_available: bool = False, budget_left: Callable[[], int] | None = None,
-                 batch_size: int = 256, metrics: HybridMetrics | None = None) -> None:
+    def __init__(self, source: ModelSource, state: StateStore, version: str, *, batch_size: int = 256) -> None:
         self.source = source
         self.state = state
-        self.thresholds = thresholds
-        self.llm_available = llm_available
-        self.budget_left = budget_left
         self.batch_size = batch_size
-        self.metrics = metrics
         self._version = version
 
-    def analyze(self, events: Sequence[SecurityEvent], docs: Sequence[dict[str, Any]],
-                prior: Sequence[Verdict | None], context: RoutingContext) -> list[Verdict | None]:
-        self.source.refresh()
+    def reload(self) -> bool:
+        return self.source.refresh()
+
+    def score(self, events: Sequence[SecurityEvent]) -> list[Verdict] | None:
         clf = self.source.classifier
         if clf is None:
-            return [p.model_copy(update={"reason": f"{p.reason}; model tier has no active model",
-                                         "conclusive": True}) if p else None for p in prior]
+            return None
         texts = [render_event(e, b) for e, b in zip(events, burst_counts(events, self.state), strict=True)]
         predictions = clf.predict(texts, self.batch_size)
-        budget: int | None = None
-        if self.llm_available and self.budget_left is not None and context.consumer_lag <= \
-                self.thresholds.lag_threshold:
-            budget = self.budget_left()
-        out: list[Verdict | None] = []
         model_name = f"{clf.name} v{self.source.version}" if self.source.version else clf.name
-        for event, p_prior, pred in zip(events, prior, predictions, strict=True):
-            requested = bool(p_prior and p_prior.rule_ids and not p_prior.conclusive)
-            d = decide(confidence=pred.confidence, risk_score=pred.risk_score, lag=context.consumer_lag,
-                       llm_available=self.llm_available, budget_left=budget, thresholds=self.thresholds,
-                       rule_requested=requested)
-            if self.metrics and d.wanted is not None:
-                self.metrics.escalations.labels(reason=d.wanted.value, outcome=d.outcome).inc()
-            out.append(Verdict(
-                event_id=event.event_id, risk_level=risk_level(pred.risk_score), risk_score=pred.risk_score,
-                threat_type=pred.label, confidence=pred.confidence, tier="model",
-                reason=f"{model_name}: {pred.label} at {pred.confidence:.2f}; {d.reason}",
-                rule_ids=list(p_prior.rule_ids) if p_prior else [],
-                analysis=f"Classifier {model_name} predicts {pred.label} (risk {pred.risk_score:.2f}).",
-                analyzer_version=self._version, conclusive=d.route is Route.MODEL,
-            ))
-        return out
+        return [Verdict(
+            event_id=event.event_id, risk_level=risk_level(pred.risk_score), risk_score=pred.risk_score,
+            threat_type=pred.label, confidence=pred.confidence, tier="model",
+            reason=f"{model_name}: {pred.label} at {pred.confidence:.2f}",
+            analysis=f"Classifier {model_name} predicts {pred.label} (risk {pred.risk_score:.2f}).",
+            analyzer_version=self._version,
+        ) for event, pred in zip(events, predictions, strict=True)]

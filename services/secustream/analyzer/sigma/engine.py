@@ -19,8 +19,8 @@ from typing import Any
 
 import ahocorasick
 
+from secustream.analyzer.native.engine import RuleHit
 from secustream.analyzer.reload import HotReload
-from secustream.analyzer.rules.engine import RuleHit
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView
@@ -294,7 +294,7 @@ def attribution(rule: DetectionRule | Correlation) -> str:
 
 
 def _hit(rule: DetectionRule | Correlation, detail: str) -> RuleHit:
-    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail)
+    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail, rule.review)
 
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -344,13 +344,13 @@ class SigmaEngine:
         return self._index.by_id.get(rule_id)
 
     def maybe_reload(self) -> bool:
-        """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``)."""
+        """Reload when the rules path or an installed pack changed (checked at most every ``reload_interval``);
+        the router calls it between batches (``Router.reload``)."""
         return self._reload.maybe_reload() if self._reload is not None else False
 
     def evaluate(self, events: Sequence[SecurityEvent],
                  dumped: Sequence[dict[str, Any]] | None = None) -> list[list[RuleHit]]:
-        """Hits per event, in input order (same contract as ``RulesEngine.evaluate``)."""
-        self.maybe_reload()
+        """Hits per event, in input order (same contract as ``RulesEngine.evaluate``); reloads are the router's."""
         docs = list(dumped) if dumped is not None else [e.model_dump(mode="json") for e in events]
         index = self._index
         rules = index.ruleset.rules

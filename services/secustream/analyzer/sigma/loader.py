@@ -35,7 +35,7 @@ from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.mapping import DEFAULT_LEVEL, LEVELS, mitre_ids, threat_type
 from secustream.analyzer.sigma.matcher import Compiler, Predicate
 from secustream.analyzer.sigma.plan import Alternative, Node, UnsupportedSigma, build_plan, requirements
-from secustream.analyzer.verdict import RiskLevel
+from secustream.verdict import RiskLevel
 
 # Validators that download MITRE data at run time (analyzers have no internet); tags are checked here instead.
 _OFFLINE_EXCLUDED = frozenset({"attacktag", "d3_fendtag"})
@@ -85,6 +85,7 @@ class DetectionRule:
     mitre: tuple[str, ...]
     emits: bool = True  # False when only correlations with `generate: false` use it
     refs: tuple[str, ...] = ()  # id and name, how correlations refer to it
+    review: bool = False  # tagged secustream.review: ask for an LLM review of every hit
     info: RuleInfo = RuleInfo()
     predicate: Predicate | None = None  # compiled from ``plan`` when a rule set is built
 
@@ -105,6 +106,7 @@ class Correlation:
     confidence: float
     threat_type: str
     mitre: tuple[str, ...]
+    review: bool = False
     info: RuleInfo = RuleInfo()
 
 
@@ -173,6 +175,9 @@ def _slug(text: str) -> str:
 
 def _rule_id(rule: SigmaRule | SigmaCorrelationRule) -> str:
     return "sigma:" + (rule.name or (str(rule.id) if rule.id else _slug(rule.title or "")))
+
+
+REVIEW_TAG = "secustream.review"  # a rule's request for an LLM review of its hits
 
 
 def _tags(rule: SigmaRule | SigmaCorrelationRule) -> list[str]:
@@ -302,6 +307,7 @@ def _compile_rule(origin: str, rule: SigmaRule, build: _Build) -> None:
         rule_id=rule_id, title=rule.title, origin=origin, logsource=_logsource(rule, origin, build),
         plan=plan, requirement=tuple(requirements(plan)), severity=severity, confidence=confidence,
         threat_type=threat_type(tags).value, mitre=mitre_ids(tags), refs=refs, info=_info(rule, tags),
+        review=REVIEW_TAG in tags,
     ))
 
 
@@ -372,7 +378,7 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
         count=count if kind is not SigmaCorrelationType.TEMPORAL else len(set(members)), value_field=value_field,
         severity=severity, confidence=confidence,
         threat_type=threat_type(own_tags).value if own_tags else build.rules[members[0]].threat_type,
-        mitre=mitre_ids(own_tags) or inherited, info=_info(corr, own_tags),
+        mitre=mitre_ids(own_tags) or inherited, info=_info(corr, own_tags), review=REVIEW_TAG in own_tags,
     )
 
 

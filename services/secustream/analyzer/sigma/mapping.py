@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass
+from secustream.verdict import RiskLevel
 
 LEVELS: Mapping[str, tuple[RiskLevel, float]] = MappingProxyType({
     "informational": (RiskLevel.LOW, 0.5),

@@ -12,8 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from secustream.alerts.triage import feed_resolution
-from secustream.analyzer.rules import RuleSet
-from secustream.analyzer.verdict import RiskLevel
+from secustream.analyzer.native import RuleSet
 from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Claims, Conn, Ctx, Viewer
 from secustream.api.schemas import Message, Role
 from secustream.api.schemas_alerts import (
@@ -28,7 +27,8 @@ from secustream.api.schemas_alerts import (
     SuppressionHits,
 )
 from secustream.storage import alerts as store
-from secustream.storage.queries import CursorError
+from secustream.storage.pages import CursorError
+from secustream.verdict import RiskLevel
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 

@@ -14,7 +14,8 @@ from secustream.api.deps import AUTH_RESPONSES, ApiContext, Conn, Ctx, CurrentUs
 from secustream.api.proxies import request_client
 from secustream.api.schemas import Message, Token, UserOut
 from secustream.api.throttle import Lockout
-from secustream.storage import audit, queries
+from secustream.storage import audit
+from secustream.storage import users as user_store
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ async def login(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordReques
 
     def check() -> dict[str, object] | None:
         with ctx.engine.connect() as conn:
-            user = queries.get_user_by_name(conn, username)
+            user = user_store.get_user_by_name(conn, username)
         ok = ctx.hasher.verify(form.password, user["hashed_password"] if user else None)
         return user if ok and user is not None else None
 
@@ -73,7 +74,7 @@ async def login(request: Request, ctx: Ctx, form: Annotated[OAuth2PasswordReques
 def logout(conn: Conn, user: CurrentUser) -> Response:
     """Sign out: every token of the caller's account stops working (all sessions: tokens are stateless, so
     the account's token version is what can be revoked)."""
-    queries.revoke_tokens(conn, int(user["id"]))
+    user_store.revoke_tokens(conn, int(user["id"]))
     audit.record(conn, "logout", actor=str(user["username"]), target=f"user:{user['id']}")
     return Response(status_code=204)
 

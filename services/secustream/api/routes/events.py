@@ -8,9 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from secustream.analyzer.rules import RuleSet
-from secustream.analyzer.rules.suppressions import suppress_false_positive
-from secustream.analyzer.verdict import RiskLevel
+from secustream.analyzer.native import RuleSet
+from secustream.analyzer.native.suppressions import suppress_false_positive
 from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer
 from secustream.api.pages import event_out
 from secustream.api.schemas import (
@@ -24,7 +23,9 @@ from secustream.api.schemas import (
     Message,
     Role,
 )
-from secustream.storage import queries
+from secustream.storage import feedback as feedback_store
+from secustream.storage import pages as page_store
+from secustream.verdict import RiskLevel
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -60,13 +61,13 @@ async def list_events(
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
     if since is not None and until is not None and since >= until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
-    filters = queries.EventFilters(
+    filters = page_store.EventFilters(
         risk_levels=[r.value for r in risk_level or []], tiers=tier or [], threat_types=threat_type or [],
         since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
     )
     try:
         body = await ctx.pages.page(claims, Role.VIEWER, filters, limit, cursor)
-    except queries.CursorError as exc:
+    except page_store.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
 
@@ -75,13 +76,13 @@ async def list_events(
 def get_event(event_id: EventId, conn: Conn, _user: Viewer) -> EventDetail:
     """One event in full: raw input, normalised document, verdict (tier reason, rule hits, MITRE ids,
     recommended actions) and every analyst's current feedback."""
-    row = queries.get_event(conn, event_id)
+    row = page_store.get_event(conn, event_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
     base = event_out(row)
     payload = dict(row["payload"] or {})
     raw = payload.pop("raw", None)
-    feedback = [FeedbackOut.model_validate(f) for f in queries.list_feedback(conn, event_id)]
+    feedback = [FeedbackOut.model_validate(f) for f in feedback_store.list_feedback(conn, event_id)]
     return EventDetail(**base.model_dump(), raw=raw if isinstance(raw, str) else None, normalised=payload,
                        produced_at=row["produced_at"], feedback=feedback)
 
@@ -89,9 +90,9 @@ def get_event(event_id: EventId, conn: Conn, _user: Viewer) -> EventDetail:
 @router.get("/{event_id}/feedback", response_model=list[FeedbackOut], responses={**AUTH_RESPONSES, **NOT_FOUND})
 def list_feedback(event_id: EventId, conn: Conn, _user: Viewer) -> list[FeedbackOut]:
     """Every user's current feedback on the event, newest first."""
-    if not queries.event_exists(conn, event_id):
+    if not page_store.event_exists(conn, event_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
-    return [FeedbackOut.model_validate(f) for f in queries.list_feedback(conn, event_id)]
+    return [FeedbackOut.model_validate(f) for f in feedback_store.list_feedback(conn, event_id)]
 
 
 @router.put("/{event_id}/feedback", response_model=FeedbackOut,
@@ -106,9 +107,9 @@ def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst,
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="label corrected_class needs corrected_class")
     if body.label != FeedbackLabel.CORRECTED_CLASS and body.corrected_class is not None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="corrected_class is only for label corrected_class")
-    if not queries.event_exists(conn, event_id):
+    if not page_store.event_exists(conn, event_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
-    row = queries.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
+    row = feedback_store.upsert_feedback(conn, event_id, int(user["id"]), body.label.value,
                                   body.corrected_class.value if body.corrected_class else None, body.note)
     if body.label == FeedbackLabel.FALSE_POSITIVE:
         suppress_false_positive(conn, event_id, int(user["id"]), body.note, RuleSet.load(ctx.settings.rules_path),
@@ -120,6 +121,6 @@ def put_feedback(event_id: EventId, body: FeedbackIn, conn: Conn, user: Analyst,
                responses={**AUTH_RESPONSES, **NOT_FOUND})
 def delete_feedback(event_id: EventId, conn: Conn, user: Analyst) -> Response:
     """Withdraw the caller's own feedback on the event."""
-    if not queries.delete_feedback(conn, event_id, int(user["id"])):
+    if not feedback_store.delete_feedback(conn, event_id, int(user["id"])):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no feedback of yours on this event")
     return Response(status_code=204)

@@ -13,8 +13,8 @@ from secustream.api.pages import event_out
 from secustream.api.schemas import Message
 from secustream.api.schemas_alerts import EntityKind, EntityView, IncidentDetail, IncidentPage
 from secustream.storage import alerts as store
-from secustream.storage import queries
-from secustream.storage.queries import CursorError
+from secustream.storage import pages as page_store
+from secustream.storage.pages import CursorError
 
 router = APIRouter(tags=["incidents"])
 
@@ -59,6 +59,6 @@ def get_entity(kind: EntityKind, value: Annotated[str, Path(min_length=1, max_le
     field = _EVENT_FILTER.get(kind)
     query = urlencode({field: value}) if field else ""
     view["events_url"] = f"{ctx.settings.API_V1_STR}/events" + (f"?{query}" if query else "")
-    view["recent_events"] = [event_out(r) for r in queries.list_events(
-        conn, queries.EventFilters(**{field: value}), RECENT_EVENTS).rows] if field else []
+    view["recent_events"] = [event_out(r) for r in page_store.list_events(
+        conn, page_store.EventFilters(**{field: value}), RECENT_EVENTS).rows] if field else []
     return view

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from secustream.analyzer.verdict import RiskLevel
 from secustream.api.deps import AUTH_RESPONSES, Ctx, Viewer
+from secustream.verdict import RiskLevel
 
 router = APIRouter(tags=["live"])
 

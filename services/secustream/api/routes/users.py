@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from secustream.api.deps import AUTH_RESPONSES, Admin, Conn, Ctx
 from secustream.api.schemas import Message, RevokedCount, UserCreate, UserOut, UserUpdate
-from secustream.storage import audit, queries
+from secustream.storage import audit
+from secustream.storage import users as user_store
 
 router = APIRouter(prefix="/users", tags=["users"])
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -22,7 +23,7 @@ def _target(user_id: int) -> str:
 
 
 def _existing(conn: Conn, user_id: int) -> dict[str, Any]:
-    user = queries.get_user(conn, user_id)
+    user = user_store.get_user(conn, user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such user")
     return user
@@ -30,16 +31,16 @@ def _existing(conn: Conn, user_id: int) -> dict[str, Any]:
 
 @router.get("", response_model=list[UserOut], responses=AUTH_RESPONSES)
 def list_users(conn: Conn, _user: Admin) -> list[UserOut]:
-    return [UserOut.model_validate(u) for u in queries.list_users(conn)]
+    return [UserOut.model_validate(u) for u in user_store.list_users(conn)]
 
 
 @router.post("", response_model=UserOut, status_code=201,
              responses={**AUTH_RESPONSES, 409: {"model": Message, "description": "Username taken"}})
 def create_user(body: UserCreate, ctx: Ctx, conn: Conn, admin: Admin) -> UserOut:
-    if queries.get_user_by_name(conn, body.username) is not None:
+    if user_store.get_user_by_name(conn, body.username) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="username already exists")
     try:
-        row = queries.create_user(conn, body.username, ctx.hasher.hash(body.password), body.role.value)
+        row = user_store.create_user(conn, body.username, ctx.hasher.hash(body.password), body.role.value)
     except IntegrityError:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="username already exists") from None
     audit.record(conn, "user_created", actor=admin["username"], target=_target(row["id"]),
@@ -61,7 +62,7 @@ def update_user(user_id: UserId, body: UserUpdate, ctx: Ctx, conn: Conn, admin: 
         changes["is_active"] = body.is_active
     if body.password is not None:
         changes["hashed_password"] = ctx.hasher.hash(body.password)
-    row = queries.update_user(conn, user_id, changes)
+    row = user_store.update_user(conn, user_id, changes)
     assert row is not None
     if changes:
         shown = {k: v for k, v in changes.items() if k != "hashed_password"}
@@ -77,7 +78,7 @@ def delete_user(user_id: UserId, conn: Conn, admin: Admin) -> Response:
     user = _existing(conn, user_id)
     if user_id == admin["id"]:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="admins cannot delete themselves")
-    queries.delete_user(conn, user_id)
+    user_store.delete_user(conn, user_id)
     audit.record(conn, "user_deleted", actor=admin["username"], target=_target(user_id), username=user["username"])
     return Response(status_code=204)
 
@@ -87,7 +88,7 @@ def delete_user(user_id: UserId, conn: Conn, admin: Admin) -> Response:
 def revoke_user_tokens(user_id: UserId, conn: Conn, admin: Admin) -> Response:
     """Refuse every token issued so far to this user (they sign in again)."""
     _existing(conn, user_id)
-    queries.revoke_tokens(conn, user_id)
+    user_store.revoke_tokens(conn, user_id)
     audit.record(conn, "tokens_revoked", actor=admin["username"], target=_target(user_id))
     return Response(status_code=204)
 
@@ -106,6 +107,6 @@ def unlock_user(user_id: UserId, ctx: Ctx, conn: Conn, admin: Admin) -> Response
 def revoke_all_tokens(conn: Conn, admin: Admin) -> RevokedCount:
     """Refuse every token of every other user (e.g. after a suspected key or token leak). The caller's own
     tokens stay valid; ``POST /auth/logout`` ends those."""
-    count = queries.revoke_tokens(conn, except_id=int(admin["id"]))
+    count = user_store.revoke_tokens(conn, except_id=int(admin["id"]))
     audit.record(conn, "tokens_revoked_all", actor=admin["username"], accounts=count)
     return RevokedCount(accounts=count)

@@ -29,6 +29,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+RULE_ID_LENGTH = 255  # native ids are up to 64 characters; Sigma ids (sigma:<name|uuid|slug>) longer
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -169,7 +172,7 @@ class RuleSuppression(Base):
     __tablename__ = "rule_suppressions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    rule_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    rule_id: Mapped[str] = mapped_column(String(RULE_ID_LENGTH), nullable=False)
     field: Mapped[str | None] = mapped_column(String(128))
     value: Mapped[str | None] = mapped_column(String(512))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -204,12 +207,13 @@ class AuditEntry(Base):
 
 
 class RuleOverride(Base):
-    """Admin toggle of a rule shipped as data (YAML stays the source; this only enables/disables)."""
+    """Admin override of a rule shipped as data (the rule file stays the source): off, or another level."""
 
     __tablename__ = "rule_overrides"
 
-    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(RULE_ID_LENGTH), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    level: Mapped[str | None] = mapped_column(String(16))  # None: the rule's own level
     updated_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 

@@ -14,8 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from secustream.analyzer.filewatch import files_fingerprint
-from secustream.analyzer.verdict import RiskLevel
 from secustream.events import ThreatClass, get_field
+from secustream.verdict import RiskLevel
 
 
 class RuleError(ValueError):
@@ -176,6 +176,7 @@ class RuleSpec(BaseModel):
     any: list[dict[str, Any]] = Field(default_factory=list)
     threshold: ThresholdSpec | None = None
     recommended_actions: list[str] = Field(default_factory=list)
+    review: bool = False  # ask for an LLM review of every hit (the router decides if it gets one)
     kind: Literal["native"] = "native"
 
     @field_validator("mitre")

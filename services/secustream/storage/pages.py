@@ -1,4 +1,4 @@
-"""The API's reads and writes (SQLAlchemy Core), separate from the pipeline's repository.
+"""Read pages: the events list (keyset pages), one event, and stats over time buckets (SQLAlchemy Core).
 
 Why Core and explicit shapes: the events list is the hot path (keyset pages over millions of rows); each
 query is written so one composite index (migration 0003a) returns the page already ordered.
@@ -26,18 +26,14 @@ from sqlalchemy import (
     select,
     tuple_,
     union_all,
-    update,
 )
 from sqlalchemy import Integer as SAInteger
-from sqlalchemy.dialects import postgresql, sqlite
 
-from secustream.storage.models import Event, Feedback, ModelVersion, RuleOverride, RuleSuppression, User
-from secustream.storage.models import Verdict as VerdictRow
+from secustream.storage.tables import Event
+from secustream.storage.tables import Verdict as VerdictRow
 
 E = Event.__table__
 V = VerdictRow.__table__
-F = Feedback.__table__
-U = User.__table__
 
 # More value combinations than this fall back to one IN query (still correct, maybe slower).
 MAX_BRANCHES = 16
@@ -256,40 +252,6 @@ def event_exists(conn: Connection, event_id: uuid.UUID) -> bool:
     return conn.execute(select(E.c.id).where(E.c.id == event_id)).first() is not None
 
 
-# --------------------------------------------------------------------------- feedback
-
-
-def list_feedback(conn: Connection, event_id: uuid.UUID) -> list[dict[str, Any]]:
-    stmt = (select(F, U.c.username).select_from(F.join(U, U.c.id == F.c.user_id))
-            .where(F.c.event_id == event_id).order_by(F.c.updated_at.desc(), F.c.id.desc()))
-    return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def upsert_feedback(conn: Connection, event_id: uuid.UUID, user_id: int, label: str,
-                    corrected_class: str | None, note: str | None) -> dict[str, Any]:
-    """One current feedback per user per event: a second submission replaces the first."""
-    now = datetime.now(UTC)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    values = {"event_id": event_id, "user_id": user_id, "label": label, "corrected_class": corrected_class,
-              "note": note, "created_at": now, "updated_at": now}
-    stmt = dialect.insert(F).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["event_id", "user_id"],
-        set_={"label": label, "corrected_class": corrected_class, "note": note, "updated_at": now},
-    )
-    conn.execute(stmt)
-    row = conn.execute(select(F, U.c.username).select_from(F.join(U, U.c.id == F.c.user_id))
-                       .where(F.c.event_id == event_id, F.c.user_id == user_id)).one()
-    return dict(row._mapping)
-
-
-def delete_feedback(conn: Connection, event_id: uuid.UUID, user_id: int) -> bool:
-    result = conn.execute(F.delete().where(F.c.event_id == event_id, F.c.user_id == user_id))
-    return bool(result.rowcount)
-
-
-# --------------------------------------------------------------------------- stats
-
 BUCKET_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -314,122 +276,3 @@ def stats(conn: Connection, since: datetime, until: datetime, bucket: str) -> di
             totals[value] = totals.get(value, 0) + n
         out["totals"][dim] = totals
     return out
-
-
-# --------------------------------------------------------------------------- users
-
-
-def get_user_by_name(conn: Connection, username: str) -> dict[str, Any] | None:
-    row = conn.execute(select(U).where(U.c.username == username)).first()
-    return dict(row._mapping) if row is not None else None
-
-
-def get_user(conn: Connection, user_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(U).where(U.c.id == user_id)).first()
-    return dict(row._mapping) if row is not None else None
-
-
-def list_users(conn: Connection) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in conn.execute(select(U).order_by(U.c.id))]
-
-
-def create_user(conn: Connection, username: str, hashed_password: str, role: str,
-                is_active: bool = True) -> dict[str, Any]:
-    result = conn.execute(U.insert().values(username=username, hashed_password=hashed_password, role=role,
-                                            is_active=is_active, created_at=datetime.now(UTC)).returning(U))
-    return dict(result.one()._mapping)
-
-
-# A change to any of these revokes the account's tokens: a token outlives neither the password it was
-# obtained with, nor the role or the enabled state it was issued under.
-REVOKING_CHANGES = frozenset({"hashed_password", "role", "is_active"})
-
-
-def update_user(conn: Connection, user_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
-    """Apply ``changes``; a password, role or status change also bumps ``token_version`` (same statement)."""
-    if changes:
-        values: dict[str, Any] = dict(changes)
-        if REVOKING_CHANGES & values.keys():
-            values["token_version"] = U.c.token_version + 1
-        conn.execute(update(U).where(U.c.id == user_id).values(**values))
-    return get_user(conn, user_id)
-
-
-def revoke_tokens(conn: Connection, user_id: int | None = None, *, except_id: int | None = None) -> int:
-    """Refuse every token issued so far to ``user_id`` (all users when None, but ``except_id``); returns rows."""
-    stmt = update(U).values(token_version=U.c.token_version + 1)
-    if user_id is not None:
-        stmt = stmt.where(U.c.id == user_id)
-    if except_id is not None:
-        stmt = stmt.where(U.c.id != except_id)
-    return int(conn.execute(stmt).rowcount or 0)
-
-
-def delete_user(conn: Connection, user_id: int) -> bool:
-    """Delete the account; its tokens die with it (they name the id, which is never reused)."""
-    return bool(conn.execute(U.delete().where(U.c.id == user_id)).rowcount)
-
-
-# --------------------------------------------------------------------------- rules, suppressions, models
-
-
-def rule_overrides(conn: Connection) -> dict[str, dict[str, Any]]:
-    t = RuleOverride.__table__
-    return {r.rule_id: dict(r._mapping) for r in conn.execute(select(t))}
-
-
-def set_rule_override(conn: Connection, rule_id: str, enabled: bool, user_id: int) -> dict[str, Any]:
-    t = RuleOverride.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    now = datetime.now(UTC)
-    stmt = dialect.insert(t).values(rule_id=rule_id, enabled=enabled, updated_by=user_id, updated_at=now)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["rule_id"],
-                                            set_={"enabled": enabled, "updated_by": user_id, "updated_at": now}))
-    return dict(conn.execute(select(t).where(t.c.rule_id == rule_id)).one()._mapping)
-
-
-def list_suppressions(conn: Connection, active: bool | None = None, status: str | None = None
-                      ) -> list[dict[str, Any]]:
-    t = RuleSuppression.__table__
-    stmt = select(t).order_by(t.c.id.desc())
-    if active is not None:
-        stmt = stmt.where(t.c.active == active)
-    if status is not None:
-        stmt = stmt.where(t.c.status == status)
-    return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def get_suppression(conn: Connection, suppression_id: int) -> dict[str, Any] | None:
-    t = RuleSuppression.__table__
-    row = conn.execute(select(t).where(t.c.id == suppression_id)).first()
-    return dict(row._mapping) if row is not None else None
-
-
-def create_suppression(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    t = RuleSuppression.__table__
-    values = {"created_at": datetime.now(UTC), "active": True, **values}
-    return dict(conn.execute(t.insert().values(**values).returning(t)).one()._mapping)
-
-
-def set_suppression_active(conn: Connection, suppression_id: int, active: bool) -> dict[str, Any] | None:
-    t = RuleSuppression.__table__
-    conn.execute(update(t).where(t.c.id == suppression_id).values(active=active))
-    return get_suppression(conn, suppression_id)
-
-
-def approve_suppression(conn: Connection, suppression_id: int, user_id: int, changes: dict[str, Any]
-                        ) -> dict[str, Any] | None:
-    """Put a suppression in force (approved, active), with ``changes`` (e.g. a new ``expires_at``)."""
-    t = RuleSuppression.__table__
-    conn.execute(update(t).where(t.c.id == suppression_id).values(
-        status="approved", active=True, approved_by=user_id, approved_at=datetime.now(UTC), **changes))
-    return get_suppression(conn, suppression_id)
-
-
-def list_model_versions(conn: Connection, kind: str | None = None) -> list[dict[str, Any]]:
-    t = ModelVersion.__table__
-    stmt = select(t).order_by(t.c.kind, t.c.version.desc())
-    if kind:
-        stmt = stmt.where(t.c.kind == kind)
-    return [dict(r._mapping) for r in conn.execute(stmt)]
-

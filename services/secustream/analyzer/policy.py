@@ -1,6 +1,9 @@
 """The adaptive routing policy as one pure function, so its decision table is testable in isolation.
 
-Order of the table (first match wins), for an event no rule decided:
+The router calls it once per event that is still open after detection: an event no rule fired on,
+scored by the model (``model`` below means the model's verdict stands), or an event a rule fired on
+that asked for review (then the rule's verdict is the one that stands instead of the model's).
+Order of the table (first match wins):
 
 | escalation wanted? | consumer lag > threshold | LLM configured | budget left | route | reason                |
 | ------------------ | ------------------------ | -------------- | ----------- | ----- | --------------------- |
@@ -60,20 +63,21 @@ def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool
 
 def decide(*, confidence: float, risk_score: float, lag: int, llm_available: bool, budget_left: int | None,
            thresholds: RouterThresholds, rule_requested: bool = False) -> Decision:
-    """Where an event the rules left open goes. ``budget_left`` None means "unknown, try"."""
+    """Where an open event goes. ``budget_left`` None means "unknown, try"."""
     t = thresholds
+    stands = "rule verdict stands" if rule_requested else "model decides"
     wanted = wanted_escalation(confidence, risk_score, rule_requested, t)
     if wanted is None:
         return Decision(Route.MODEL, f"model confident ({confidence:.2f} >= {t.escalate_below_confidence:.2f}, "
                                      f"risk {risk_score:.2f} < {t.escalate_at_risk:.2f})")
     why = _describe(wanted, confidence, risk_score, t)
     if lag > t.lag_threshold:
-        return Decision(Route.MODEL, f"under load (lag {lag} > {t.lag_threshold}): model decides, "
+        return Decision(Route.MODEL, f"under load (lag {lag} > {t.lag_threshold}): {stands}, "
                                      f"llm skipped ({why})", wanted, "shed_load")
     if not llm_available:
-        return Decision(Route.MODEL, f"llm unavailable: model decides ({why})", wanted, "llm_unavailable")
+        return Decision(Route.MODEL, f"llm unavailable: {stands} ({why})", wanted, "llm_unavailable")
     if budget_left is not None and budget_left <= 0:
-        return Decision(Route.MODEL, f"llm budget exhausted: model decides ({why})", wanted, "budget_exhausted")
+        return Decision(Route.MODEL, f"llm budget exhausted: {stands} ({why})", wanted, "budget_exhausted")
     return Decision(Route.LLM, f"escalated to llm: {why}", wanted, "escalated")
 
 

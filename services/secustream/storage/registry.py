@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from secustream.storage.models import ModelVersion
+from secustream.storage.tables import ModelVersion
 
 CLASSIFIER = "classifier"
 LLM_PROGRAM = "llm_program"
@@ -70,3 +70,11 @@ def versions(engine: Engine, kind: str) -> list[RegisteredModel]:
     with Session(engine) as s:
         rows = s.scalars(select(ModelVersion).where(ModelVersion.kind == kind).order_by(ModelVersion.version))
         return [_row(r) for r in rows]
+
+
+def list_model_versions(conn: Connection, kind: str | None = None) -> list[dict[str, Any]]:
+    t = ModelVersion.__table__
+    stmt = select(t).order_by(t.c.kind, t.c.version.desc())
+    if kind:
+        stmt = stmt.where(t.c.kind == kind)
+    return [dict(r._mapping) for r in conn.execute(stmt)]

@@ -1,10 +1,10 @@
-"""The adaptive router's decision table (analyzer/routing.py), row by row."""
+"""The adaptive router's decision table (analyzer/policy.py), row by row."""
 
 from __future__ import annotations
 
 import pytest
 
-from secustream.analyzer.routing import Escalation, Route, RouterThresholds, decide
+from secustream.analyzer.policy import Escalation, Route, RouterThresholds, decide
 
 T = RouterThresholds(escalate_below_confidence=0.8, escalate_at_risk=0.9, lag_threshold=1000)
 

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from secustream.analyzer.rules.model import Rule, RuleSet, group_value
-from secustream.analyzer.verdict import RiskLevel
+from secustream.analyzer.native.schema import Rule, RuleSet, group_value
 from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent, get_field
 from secustream.state import StateStore
+from secustream.verdict import RiskLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +22,14 @@ class RuleHit:
     confidence: float
     recommended_actions: tuple[str, ...]
     detail: str
+    review: bool = False  # the rule asks for an LLM review of what it fired on
 
 
 def _hit(rule: Rule, detail: str) -> RuleHit:
     spec = rule.spec
     return RuleHit(
         spec.id, spec.severity, spec.threat_type.value, tuple(spec.mitre), spec.confidence,
-        tuple(spec.recommended_actions), detail,
+        tuple(spec.recommended_actions), detail, spec.review,
     )
 
 

@@ -4,7 +4,8 @@ A suppression is narrow on purpose: one rule, one entity (the field the rule gro
 source address or host), so a false positive silences that rule for that entity only. An analyst may
 not silence detection on their own (``POST /suppressions`` is admin-only), so their false positive is a
 proposal: not in force, and lapsing after ``SUPPRESSION_PROPOSAL_DAYS`` unless an admin approves (or
-extends) it. The rules tier honours approved, active, unexpired suppressions only.
+extends) it. Detection honours approved, active, unexpired suppressions only. The rows live in
+``storage/feedback.py``; this module decides what to suppress and answers "is this hit suppressed?".
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ import logging
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
 
-from secustream.analyzer.rules import RuleSet
+from secustream.analyzer.native.schema import RuleSet
 from secustream.events import get_field
-from secustream.feedback import PROPOSAL_DAYS, FeedbackLabel, SuppressionStatus
+from secustream.feedback import PROPOSAL_DAYS
 from secustream.storage import audit
+from secustream.storage import feedback as feedback_store
+from secustream.storage import users as user_store
 from secustream.storage.alerts import count_suppressed
-from secustream.storage.models import Event, Feedback, RuleSuppression, User
-from secustream.storage.models import Verdict as VerdictRow
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +54,24 @@ def suppress_false_positive(conn: Connection, event_id: uuid.UUID, user_id: int 
     ``sync_from_feedback``). Idempotent: nothing is proposed where a live suppression (proposed or approved)
     already covers the rule and entity, nor twice from the same event (a rejected proposal stays rejected).
     """
-    found = conn.execute(select(Event.payload, VerdictRow.rule_ids).join(VerdictRow, VerdictRow.event_id == Event.id)
-                         .where(Event.id == event_id)).first()
+    found = feedback_store.fired_rules(conn, event_id)
     if found is None:
         return 0
     payload, rule_ids = found
-    now = datetime.now(UTC)
-    actor = conn.scalar(select(User.username).where(User.id == user_id)) if user_id is not None else None
+    user = user_store.get_user(conn, user_id) if user_id is not None else None
     created = 0
-    for rule_id in rule_ids or []:
+    for rule_id in rule_ids:
         where = suppression_field(ruleset, rule_id, payload)
         if where is None:
             continue
-        same = (RuleSuppression.rule_id == rule_id, RuleSuppression.field == where[0],
-                RuleSuppression.value == where[1])
-        live = (RuleSuppression.active.is_(True),
-                or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > now))
-        exists = conn.execute(select(RuleSuppression.id).where(
-            *same, or_(RuleSuppression.source_event_id == event_id, and_(*live)))).first()
-        if exists is not None:
+        new_id = feedback_store.propose_suppression(conn, rule_id, where[0], where[1],
+                                                    note or "analyst marked a hit false positive", user_id,
+                                                    event_id, days)
+        if new_id is None:
             continue
-        new_id = conn.execute(insert(RuleSuppression).values(
-            rule_id=rule_id, field=where[0], value=where[1], active=True, status=SuppressionStatus.PROPOSED.value,
-            reason=note or "analyst marked a hit false positive", created_by=user_id, source_event_id=event_id,
-            created_at=now, expires_at=now + timedelta(days=days)).returning(RuleSuppression.id)).scalar_one()
-        audit.record(conn, "suppression_proposed", actor=actor, target=f"suppression:{new_id}", rule_id=rule_id,
-                     field=where[0], value=where[1], event_id=str(event_id), days=days)
+        audit.record(conn, "suppression_proposed", actor=user["username"] if user else None,
+                     target=f"suppression:{new_id}", rule_id=rule_id, field=where[0], value=where[1],
+                     event_id=str(event_id), days=days)
         created += 1
     return created
 
@@ -88,15 +80,17 @@ def sync_from_feedback(engine: Engine, ruleset: RuleSet, days: float = PROPOSAL_
     """Propose missing suppressions for every false-positive feedback on rule verdicts; returns how many."""
     created = 0
     with engine.begin() as conn:
-        rows = conn.execute(select(Feedback.event_id, Feedback.user_id, Feedback.note)
-                            .where(Feedback.label == FeedbackLabel.FALSE_POSITIVE.value)).all()
-        for event_id, user_id, note in rows:
+        for event_id, user_id, note in feedback_store.false_positives(conn):
             created += suppress_false_positive(conn, event_id, user_id, note, ruleset, days)
     return created
 
 
 class SuppressionIndex:
-    """The ``suppressed(rule_id, doc)`` callable for ``RulesEngine``; reloads active rows every ``interval``."""
+    """The ``suppressed(rule_id, doc)`` callable for the detectors; ``refresh()`` re-reads the approved rows.
+
+    The router calls ``refresh`` between batches; it reads the database at most every ``interval``, and
+    adds the hits each suppression stopped to its counter then (``flush``).
+    """
 
     def __init__(self, engine: Engine, interval: float = 10.0) -> None:
         self._engine = engine
@@ -104,6 +98,7 @@ class SuppressionIndex:
         self._next = 0.0
         self._by_rule: dict[str, list[tuple[int, str | None, str | None]]] = {}
         self._hits: Counter[int] = Counter()  # hits stopped per suppression id, not yet added to its row
+        self.refresh(force=True)
 
     def flush(self) -> None:
         """Add the hits stopped since the last flush to the suppressions' counters (nothing dropped silently)."""
@@ -124,19 +119,11 @@ class SuppressionIndex:
         self._next = now + self._interval
         self.flush()
         try:
-            with Session(self._engine) as s:
-                rows = s.scalars(select(RuleSuppression).where(
-                    RuleSuppression.active.is_(True), RuleSuppression.status == SuppressionStatus.APPROVED.value,
-                    or_(RuleSuppression.expires_at.is_(None), RuleSuppression.expires_at > datetime.now(UTC))))
-                index: dict[str, list[tuple[int, str | None, str | None]]] = {}
-                for r in rows:
-                    index.setdefault(r.rule_id, []).append((r.id, r.field, r.value))
-            self._by_rule = index
+            self._by_rule = feedback_store.approved_suppressions(self._engine)
         except Exception as exc:  # keep the last good index when the database blips
             log.warning("rule suppressions not refreshed: %s", exc)
 
     def __call__(self, rule_id: str, doc: dict[str, Any]) -> bool:
-        self.refresh()
         for suppression_id, field, value in self._by_rule.get(rule_id, ()):
             if field is None or ((got := get_field(doc, field)) is not None and str(got) == value):
                 self._hits[suppression_id] += 1  # field None: a whole-rule suppression

@@ -1,7 +1,8 @@
-"""Shared analyzer state: sliding windows, the capped recent-event feed and live pub/sub.
+"""The shared-state backend: sliding windows, the recent feed, live pub/sub, LLM budget and cache, counters.
 
-``RedisState`` lets every analyzer replica share threshold windows; ``MemoryState`` is its
-in-process twin for ``secustream up`` and unit tests. Both implement ``StateStore``.
+``RedisState`` lets every replica share them; ``MemoryState`` is its in-process twin for ``secustream up``
+and unit tests. Both implement ``StateStore``, and ``make_state`` is the one place that chooses between
+them: every other module asks its backend for what it needs and never inspects which one it has.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+
+from secustream.counters import Counters, FallbackCounters, MemoryCounters, RedisCounters
+from secustream.state.limits import (
+    CallBudget,
+    MemoryCallBudget,
+    MemoryVerdictCache,
+    RedisCallBudget,
+    RedisVerdictCache,
+    VerdictCache,
+)
+from secustream.state.pubsub import MemorySubscription, RedisSubscription, Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +49,23 @@ class StateStore(Protocol):
 
     def feed(self, stream: str, channel: str, payloads: Sequence[str], maxlen: int) -> None:
         """``push_recent`` + ``publish`` in one round trip (the analyzer's per-batch hot path)."""
+        ...
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Subscription:
+        """``callback(payload)`` for every message published on ``channel`` until the subscription is closed."""
+        ...
+
+    def call_budget(self, per_minute: int) -> CallBudget:
+        """The LLM calls/minute budget every replica on this backend draws from."""
+        ...
+
+    def verdict_cache(self, ttl_seconds: int) -> VerdictCache:
+        """The LLM answer cache every replica on this backend shares."""
+        ...
+
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        """Expiring counters and blocks every API replica on this backend shares (the login throttle's);
+        ``on_fallback`` is called for each operation served in-process while a shared backend is down."""
         ...
 
     def ping(self) -> bool: ...
@@ -89,6 +118,18 @@ class RedisState:
     @property
     def client(self) -> redis.Redis:
         return self._redis
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Subscription:
+        return RedisSubscription(self._redis, channel, callback)
+
+    def call_budget(self, per_minute: int) -> CallBudget:
+        return RedisCallBudget(self._redis, per_minute)
+
+    def verdict_cache(self, ttl_seconds: int) -> VerdictCache:
+        return RedisVerdictCache(self._redis, ttl_seconds)
+
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        return FallbackCounters(RedisCounters(self._redis), MemoryCounters(), on_fallback=on_fallback)
 
     def observe_windows(self, observations: Sequence[WindowObservation]) -> list[int]:
         if not observations:
@@ -169,9 +210,25 @@ class MemoryState:
             buf = self._streams.get(stream, deque())
             return list(reversed(buf))[:count]
 
-    def subscribe(self, channel: str, callback: Callable[[str], None]) -> None:
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Subscription:
         with self._lock:
             self._subscribers[channel].append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers[channel]:
+                    self._subscribers[channel].remove(callback)
+
+        return MemorySubscription(unsubscribe)
+
+    def call_budget(self, per_minute: int) -> CallBudget:
+        return MemoryCallBudget(per_minute)
+
+    def verdict_cache(self, ttl_seconds: int) -> VerdictCache:
+        return MemoryVerdictCache(ttl_seconds)
+
+    def counters(self, on_fallback: Callable[[], None] = lambda: None) -> Counters:
+        return MemoryCounters()
 
     def publish(self, channel: str, payloads: Sequence[str]) -> None:
         with self._lock:
@@ -192,7 +249,7 @@ class MemoryState:
 
 
 def make_state(redis_url: str | None) -> StateStore:
-    """Redis when a URL is configured, else the in-process twin."""
+    """The one backend factory: Redis when a URL is configured, else the in-process twin."""
     return RedisState.from_url(redis_url) if redis_url else MemoryState()
 
 
