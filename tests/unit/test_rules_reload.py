@@ -43,7 +43,7 @@ def test_edit_is_picked_up_and_a_broken_edit_keeps_the_active_rules(tmp_path: Pa
 
 
 def test_both_detectors_have_one_shape_and_report_reloads_by_detector(tmp_path: Path) -> None:
-    from secustream.analyzer.detector import Detector
+    from secustream.analyzer.detection import Detector
     from secustream.analyzer.sigma import SigmaEngine
     from secustream.analyzer.sigma.filters import RuleFilter
     from secustream.analyzer.sigma.packs import SigmaSources

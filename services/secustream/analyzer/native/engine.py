@@ -65,7 +65,7 @@ Suppression = Callable[[str, dict[str, Any]], bool]
 class RulesEngine:
     """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``.
 
-    A ``Detector`` (analyzer/detector.py): ``watch`` attaches the hot reload (``reload.RulesReloader``).
+    A ``Detector`` (analyzer/detection.py): ``watch`` attaches the hot reload (``reload.RulesReloader``).
     """
 
     name = "native"

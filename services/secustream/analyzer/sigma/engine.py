@@ -305,7 +305,7 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
 class SigmaEngine:
     """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch).
 
-    A ``Detector`` (analyzer/detector.py), like the native ``RulesEngine``.
+    A ``Detector`` (analyzer/detection.py), like the native ``RulesEngine``.
     """
 
     name = "sigma"
