@@ -38,6 +38,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.
         prefix="secustream.io", key="last-handled-configuration")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # Handlers are sync and block on the API and on Kafka (lag reads wait up to KAFKA_TIMEOUT_SECONDS): with
+    # Python's default pool (cpu + 4 threads: 6 on 2 cores) a few pipelines' timers starve an update
+    # handler for tens of seconds (the flaky lifecycle test). Size the pool for the timers we run.
+    settings.execution.max_workers = SETTINGS.WORKERS
     memo.metrics = OperatorMetrics()
     memo.applier = Applier(make_api_client(SETTINGS.KUBE_API_URL))
     # `secustream-operator` passes its --metrics-port; under a bare `kopf run` only an explicit setting serves

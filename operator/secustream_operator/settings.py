@@ -21,6 +21,7 @@ class OperatorSettings(BaseSettings):
     RESYNC_SECONDS: float = Field(default=30.0, gt=0)
     AUTOSCALE_TICK_SECONDS: float = Field(default=5.0, gt=0)
     KAFKA_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    WORKERS: int = Field(default=32, ge=4, le=256)  # threads for the sync handlers and timers (Kopf's executor)
     # dev/test: an insecure Kubernetes API URL instead of kubeconfig or the service account
     KUBE_API_URL: str = Field(default="", validation_alias=AliasChoices("SECUSTREAM_KUBE_API_URL"))
     # this replica's pod name (downward API), for its peering priority; the host name when unset
