@@ -176,18 +176,21 @@ def test_database_outage_is_retried_with_backoff_and_loses_nothing(kafka_bootstr
         attempts: list[tuple[float, bool]] = []
         try:
             with running_worker(settings) as worker:
-                real_store = worker.repository.store
+                def timed(write):  # type: ignore[no-untyped-def]
+                    def attempt(items):  # type: ignore[no-untyped-def]
+                        try:
+                            result = write(items)
+                        except Exception:
+                            attempts.append((time.monotonic(), False))
+                            raise
+                        attempts.append((time.monotonic(), True))
+                        return result
+                    return attempt
 
-                def timed_store(items):  # type: ignore[no-untyped-def]
-                    try:
-                        result = real_store(items)
-                    except Exception:
-                        attempts.append((time.monotonic(), False))
-                        raise
-                    attempts.append((time.monotonic(), True))
-                    return result
-
-                worker.repository.store = timed_store  # type: ignore[method-assign]
+                # both database writes of a batch: its rows, then its alerts (the outage may hit either)
+                worker.repository.store = timed(worker.repository.store)  # type: ignore[method-assign]
+                assert worker.alerts is not None
+                worker.alerts.process = timed(worker.alerts.process)  # type: ignore[method-assign]
                 producer = TrackedProducer(producer_config(kafka_bootstrap, "test"))
                 produce_generated(batch[:500], producer, topics["events"])
                 producer.flush_or_raise()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from secustream.analyzer.native import RuleHit
 from secustream.events import SecurityEvent, ThreatClass
@@ -24,11 +24,31 @@ NO_HIT_SCORE = 0.05
 NO_HIT_CONFIDENCE = 0.6
 
 
+@runtime_checkable
 class Detector(Protocol):
-    """Hits per event, in input order; ``docs`` are the events' JSON dicts, dumped once by the router."""
+    """The one shape of every detector (native YAML rules, Sigma rules and packs).
+
+    Windows go through ``analyzer/windows.py`` and hot reloads through ``analyzer/reload.py`` for
+    both; the analyst suppressions are the one callable both consult before a rule's match counts.
+    """
+
+    name: str  # "native" | "sigma": the ``detector`` label of the rules metrics
 
     def evaluate(self, events: Sequence[SecurityEvent], dumped: Sequence[dict[str, Any]] | None = None
-                 ) -> list[list[RuleHit]]: ...
+                 ) -> list[list[RuleHit]]:
+        """Hits per event, in input order; ``dumped``: the events' JSON dicts, dumped once by the router."""
+        ...
+
+    def replace_rules(self, ruleset: Any) -> None:
+        """Make ``ruleset`` active atomically (between two batches)."""
+        ...
+
+    def maybe_reload(self) -> bool:
+        """Reload when the sources changed (cheap until the reload interval is up); True when swapped."""
+        ...
+
+    @property
+    def rule_count(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,5 +64,7 @@ def RulesReloader(path: Path, engine: RulesEngine, interval: float,
         engine.replace_rules(ruleset)
         return len(ruleset.rules)
 
-    return HotReload("native", lambda: path_fingerprint(path), lambda: RuleSet.load(path), apply, interval, metrics,
-                     (RuleError, OSError), len(engine.ruleset.rules))
+    reload = HotReload("native", lambda: path_fingerprint(path), lambda: RuleSet.load(path), apply, interval, metrics,
+                       (RuleError, OSError), len(engine.ruleset.rules))
+    engine.watch(reload.maybe_reload)
+    return reload

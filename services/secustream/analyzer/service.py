@@ -88,12 +88,12 @@ def build_router(settings: Settings, db: Engine | None, state: StateStore, hybri
         reloads.append(index.refresh)
         suppressions = index
     engine = RulesEngine(RuleSet.load(settings.rules_path), state, suppressions)
-    reloads.append(RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics).maybe_reload)
+    RulesReloader(settings.rules_path, engine, settings.RULES_RELOAD_SECONDS, metrics)  # attaches to the engine
     detectors: list[Detector] = [engine]
     sigma = build_sigma(settings, state, suppressions, metrics)
     if sigma is not None:
         detectors.append(sigma)
-        reloads.append(sigma.maybe_reload)
+    reloads.extend(d.maybe_reload for d in detectors)
     detection = Detection(detectors, ANALYZER_VERSION)
     if db is not None:
         reloads.append(OverrideWatch(db, detection, max(settings.RULES_RELOAD_SECONDS, 1.0)).refresh)

@@ -63,12 +63,28 @@ Suppression = Callable[[str, dict[str, Any]], bool]
 
 
 class RulesEngine:
-    """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``."""
+    """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``.
+
+    A ``Detector`` (analyzer/detection.py): ``watch`` attaches the hot reload (``reload.RulesReloader``).
+    """
+
+    name = "native"
 
     def __init__(self, ruleset: RuleSet, state: StateStore, suppressed: Suppression | None = None) -> None:
         self._state = state
         self._suppressed = suppressed
+        self._reload: Callable[[], bool] | None = None
         self.replace_rules(ruleset)
+
+    def watch(self, reload: Callable[[], bool]) -> None:
+        self._reload = reload
+
+    def maybe_reload(self) -> bool:
+        return self._reload() if self._reload is not None else False
+
+    @property
+    def rule_count(self) -> int:
+        return len(self._index[0].rules)
 
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Swap the active set atomically (one attribute write); the index is rebuilt with it."""

@@ -303,7 +303,12 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
 
 
 class SigmaEngine:
-    """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch)."""
+    """Sigma rules in process; correlation windows in the shared ``StateStore`` (one call per batch).
+
+    A ``Detector`` (analyzer/detection.py), like the native ``RulesEngine``.
+    """
+
+    name = "sigma"
 
     def __init__(self, ruleset: SigmaRuleSet, state: StateStore, suppressed: Suppression | None = None,
                  sources: SigmaSources | None = None, reload_interval: float = 0.0,
@@ -329,6 +334,10 @@ class SigmaEngine:
     @property
     def ruleset(self) -> SigmaRuleSet:
         return self._index.ruleset
+
+    @property
+    def rule_count(self) -> int:
+        return len(self._index.ruleset.rules)
 
     def find(self, rule_id: str) -> DetectionRule | Correlation | None:
         """A loaded rule or correlation by its ``sigma:`` id (title, author, references for attribution)."""
