@@ -46,6 +46,7 @@ def trained(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
     mp.setenv("DATABASE_URL", pg_url)
     mp.setenv("MODEL_DIR", str(model_dir))
     mp.setenv("MODEL_DEVICE", "cpu")
+    mp.setenv("MODEL_THREADS", "1")  # on 2 shared cores one torch thread trains faster than two spinning
     try:
         assert main(TRAIN_ARGS) == 0
     finally:
