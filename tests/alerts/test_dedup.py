@@ -135,6 +135,11 @@ def test_sqlite_under_up_counts_the_same(tmp_path: Path, pg_url: str) -> None:
         store_and_alert(db, stage_for(db, engine), items)  # and a replay
         with db.connect() as conn:
             page = store.alert_page(store.alert_page_rows(conn, store.AlertFilters(statuses=["open"]), 100), 100)
+            # the dashboard's default queue asks for two statuses (one UNION ALL branch each), paged by cursor
+            queue = store.AlertFilters(statuses=["open", "acknowledged"])
+            first = store.alert_page(store.alert_page_rows(conn, queue, 2), 2)
+            rest = store.alert_page(store.alert_page_rows(conn, queue, 100, first["next_cursor"]), 100)
+        assert [a["id"] for a in first["items"] + rest["items"]] == [a["id"] for a in page["items"]], target
         results.append(sorted((a["detection"], a["entity_value"], a["count"], a["first_seen"]) for a in page["items"]))
         db.dispose()
     assert results[0] == results[1] and results[0]

@@ -360,9 +360,11 @@ def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tu
     for i, status in enumerate(statuses):
         params[f"st{i}"] = status
         where = " AND ".join([f"status = %(st{i})s", *conds])
-        branches.append(f"(SELECT {cols} FROM alerts WHERE {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s)")
+        branches.append(f"SELECT {cols} FROM alerts WHERE {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s")
     if len(branches) == 1:
-        return branches[0][1:-1], params
+        return branches[0], params
+    # each branch as a derived table: SQLite (secustream up) refuses ORDER BY/LIMIT on a bare UNION member
+    branches = [f"SELECT * FROM ({b}) AS s{i}" for i, b in enumerate(branches)]
     return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY last_seen DESC, id DESC LIMIT %(lim)s",
             params)
 
@@ -377,7 +379,9 @@ def alert_page_rows(conn: Connection, f: AlertFilters, limit: int, cursor: str |
     sql = re.sub(r"(\w+) = ANY\(%\((\w+)\)s\)", r"\1 IN :\2", sql)
     stmt = text(_PYFORMAT.sub(r":\1", sql)).bindparams(
         *(bindparam(k, expanding=True) for k in expanding),
-        *(bindparam(k, type_=DateTime(timezone=True)) for k in ("since", "until", "c_ts") if k in params))
+        *(bindparam(k, type_=DateTime(timezone=True)) for k in ("since", "until", "c_ts") if k in params),
+        *(bindparam(k, type_=column.type) for k, column in (("c_id", A.c.id), ("incident_id", A.c.incident_id))
+          if k in params))
     stmt = stmt.columns(first_seen=DateTime(timezone=True), last_seen=DateTime(timezone=True),
                         tactics=A.c.tactics.type, incident_id=A.c.incident_id.type, id=A.c.id.type)
     return [tuple(r) for r in conn.execute(stmt, params)]
