@@ -16,7 +16,17 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = Path(os.environ.get("SECUSTREAM_CORPORA", str(REPO.parent / "shared" / "corpora")))
+
+
+def _default_corpora() -> Path:
+    """The workspace's shared folder next to the clone, else the workspace's own (a clone made elsewhere)."""
+    for candidate in (REPO.parent / "shared" / "corpora", Path("/work/shared/corpora")):
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "corpora"
+
+
+CORPORA = Path(os.environ.get("SECUSTREAM_CORPORA") or os.environ.get("CORPORA_DIR") or _default_corpora())
 SIGMAHQ = CORPORA / "sigmahq"
 RULE_DIRS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
 OTRF = CORPORA / "otrf-atomic-windows" / "windows"

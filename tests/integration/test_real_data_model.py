@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 from pathlib import Path
 
@@ -17,10 +16,10 @@ import pytest
 
 from secustream.cli import main
 from secustream.storage import registry
+from tests.corpora import CORPORA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-CORPORA = Path(os.environ.get("CORPORA_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
 REAL_BACKGROUND = "40"
 TRAIN_ARGS = ["train", "--seed", "7", "--events", "3000", "--held-out-events", "1000", "--epochs", "2",
               "--arch", "student", "--real-background", REAL_BACKGROUND]

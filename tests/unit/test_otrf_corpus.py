@@ -12,8 +12,7 @@ import pytest
 from secustream.training import otrf
 from secustream.training.classifier import EvalResult
 from secustream.training.judge import RealFigures, judge
-
-CORPORA = Path(os.environ.get("CORPORA_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpora"))
+from tests.corpora import CORPORA
 
 
 def _corpora() -> Path:
