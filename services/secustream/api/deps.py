@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Connection, Engine
@@ -110,3 +111,10 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or expired token, or a disabled account"},
     403: {"description": "The user's role does not allow this"},
 }
+
+
+def require_timezones(**values: datetime | None) -> None:
+    """Time filters must be absolute: a naive time would be read in the server's zone, not the caller's."""
+    for name, value in values.items():
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from secustream.alerts.triage import feed_resolution
 from secustream.analyzer.native import RuleSet
-from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Claims, Conn, Ctx, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Claims, Conn, Ctx, Viewer, require_timezones
 from secustream.api.schemas import Message, Role
 from secustream.api.schemas_alerts import (
     AlertBulkPatch,
@@ -36,11 +36,6 @@ NOT_FOUND = {404: {"model": Message, "description": "No alert with this id"}}
 AlertId = Annotated[UUID, Path(description="The alert id (UUID)")]
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
-
-
 @router.get("", response_model=AlertPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
 async def list_alerts(
     ctx: Ctx, claims: Claims,
@@ -56,8 +51,7 @@ async def list_alerts(
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
 ) -> Response:
     """Alerts, most recent activity first (last seen, then id), one keyset page at a time."""
-    _aware("since", since)
-    _aware("until", until)
+    require_timezones(since=since, until=until)
     if since is not None and until is not None and since >= until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
     filters = store.AlertFilters(statuses=[s.value for s in alert_status or []], levels=[v.value for v in level or []],
@@ -74,7 +68,7 @@ async def list_alerts(
 def attack_heat(conn: Conn, _user: Viewer,
                 since: Annotated[datetime | None, Query(description="Alerts last seen at or after")] = None) -> Any:
     """ATT&CK coverage and heat: alerts and hits by tactic and by technique."""
-    _aware("since", since)
+    require_timezones(since=since)
     return store.attack_heat(conn, since)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from secustream.analyzer.native import RuleSet
 from secustream.analyzer.native.suppressions import suppress_false_positive
-from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer, require_timezones
 from secustream.api.pages import event_out
 from secustream.api.schemas import (
     THREAT_PATTERN,
@@ -56,9 +56,7 @@ async def list_events(
     """
     # The hot path: the reader checks the account and reads the page on one pooled connection and builds the
     # JSON itself (api/pages.py); ``response_model`` documents the body.
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
+    require_timezones(since=since, until=until)
     if since is not None and until is not None and since >= until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
     filters = page_store.EventFilters(

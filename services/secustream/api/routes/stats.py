@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from secustream.api.deps import AUTH_RESPONSES, Conn, Viewer
+from secustream.api.deps import AUTH_RESPONSES, Conn, Viewer, require_timezones
 from secustream.api.schemas import Message, Stats, StatsBucket
 from secustream.storage import pages as page_store
 
@@ -23,9 +23,7 @@ def get_stats(
     bucket: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
 ) -> Stats:
     """Verdict counts by risk level, tier and threat type per time bucket (event time)."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{name} needs a timezone, e.g. ...Z")
+    require_timezones(since=since, until=until)
     end = until or datetime.now(UTC)
     start = since or end - timedelta(hours=24)
     if start >= end:
