@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
     ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
 
+    # --- storage: day partitions and retention (docs/storage.md)
+    PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1, le=366)  # `partitions ensure` creates this many days ahead
+    RETENTION_EVENTS_DAYS: int = Field(default=30, ge=1)  # days kept, today included; older day partitions go
+    RETENTION_VERDICTS_DAYS: int = Field(default=90, ge=1)
+    RETENTION_ALERTS_DAYS: int = Field(default=365, ge=1)  # alerts/incidents: rows by day of last activity
+    RETENTION_INCIDENTS_DAYS: int = Field(default=365, ge=1)
+
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
     FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set
