@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     ALERT_WEBHOOK_RETRIES: int = Field(default=5, ge=1, le=20)  # attempts before the dead-letter table
     ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
     ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
+    ALERT_WEBHOOK_SECRET: str = ""  # HMAC-SHA256 signing key for X-SecuStream-Signature; empty = unsigned
 
     # --- storage: day partitions and retention (docs/storage.md)
     PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1, le=366)  # `partitions ensure` creates this many days ahead
