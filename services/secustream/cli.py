@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 from secustream.config import Settings, load_settings
@@ -351,6 +352,48 @@ def cmd_rules_coverage(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive_read(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay an archived day into the events topic (backfill, rules over history); --dry-run only counts."""
+    import time
+
+    from secustream.archival import ArchiveError
+    from secustream.archive import make_archiver
+    from secustream.archive.replay import ordered_records, replay
+    from secustream.events import encode_event, grouping_key
+    from secustream.ingest import print_progress
+    from secustream.messaging import headers as h
+    from secustream.messaging.admin import ensure_topics
+    from secustream.messaging.client import TrackedProducer, producer_config
+
+    try:
+        archiver = make_archiver(args.url or settings.ARCHIVE_URL, settings)
+        manifest = archiver.manifest("events", args.day)
+        print(f"{manifest.rows} events archived for {args.day} in {len(manifest.files)} files "
+              f"({archiver.url(manifest.location)})", flush=True)
+        if not args.no_verify:
+            archiver.verify(manifest)  # a damaged archive is refused before anything is sent
+            print(f"verified: {manifest.rows} rows, digest {manifest.sha256[:16]}", flush=True)
+        if args.dry_run:
+            print(replay(ordered_records(archiver, manifest), None, print_progress).summary(dry_run=True))
+            return 0
+        bootstrap = require_kafka(settings)
+        topic = args.topic or settings.KAFKA_TOPIC
+        ensure_topics(bootstrap, [topic], settings.KAFKA_PARTITIONS)
+        producer = TrackedProducer(producer_config(bootstrap, "secustream-archive-replay"))
+        fmt = [(h.SOURCE_FORMAT, b"archive")]
+
+        def send(event) -> None:  # type: ignore[no-untyped-def]
+            producer.produce(topic, encode_event(event), key=grouping_key(event),
+                             headers=[*fmt, (h.PRODUCED_AT, str(time.time()).encode())])
+
+        report = replay(ordered_records(archiver, manifest), send, print_progress)
+        producer.flush_or_raise()
+    except ArchiveError as exc:
+        raise SystemExit(f"archive read: {exc}") from None
+    print(report.summary(dry_run=False) + f" to {topic}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -423,6 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
     rcov = rules_sub.add_parser("coverage", help="ATT&CK tactic x technique counts of the loaded Sigma rules")
     rcov.add_argument("--json", action="store_true")
     rcov.set_defaults(func=cmd_rules_coverage)
+
+    arc = sub.add_parser("archive", help="the OCSF Parquet archive of dropped days (docs/storage.md)")
+    arc_sub = arc.add_subparsers(dest="archive_command", required=True)
+    arc_read = arc_sub.add_parser("read", help="replay an archived day of events into the events topic")
+    arc_read.add_argument("--day", required=True, type=date.fromisoformat, help="the event day, YYYY-MM-DD (UTC)")
+    arc_read.add_argument("--url", default=None, help="archive path or fsspec URL (default: ARCHIVE_URL)")
+    arc_read.add_argument("--topic", default=None, help="where to replay (default: KAFKA_TOPIC)")
+    arc_read.add_argument("--dry-run", action="store_true", help="count the archived events per OCSF class, send none")
+    arc_read.add_argument("--no-verify", action="store_true", help="skip re-reading the day against its digest first")
+    arc_read.set_defaults(func=cmd_archive_read)
 
     tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
     tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")
