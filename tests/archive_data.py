@@ -83,3 +83,32 @@ def day_rows(count: int = 400, day: date = DAY) -> tuple[list[dict[str, Any]], l
         if verdict is not None:
             verdict_rows.append(verdict_columns(verdict))
     return event_rows, verdict_rows
+
+
+def alert_and_incident_rows(day: date = DAY) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of the alerts and incidents tables (retention deletes them by day of last activity)."""
+    import uuid
+
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    incidents, alerts = [], []
+    for n in range(6):
+        incident_id = uuid.uuid4()
+        incidents.append({
+            "id": incident_id, "status": ("open", "acknowledged", "closed")[n % 3], "severity": _LEVELS[n % 4].value,
+            "title": f"incident {n}", "tactics": ["credential-access", "lateral-movement"][: n % 3],
+            "entities": [["ip", "10.0.0.1"], ["user", "alice"]], "alert_count": n + 1, "hit_count": 3 * n,
+            "first_seen": at - timedelta(hours=n), "last_seen": at + timedelta(minutes=n),
+            "story": {"summary": f"story {n}", "steps": [1, 2]} if n % 2 else None,
+            "story_source": "template" if n % 2 else None, "created_at": at - timedelta(hours=n),
+            "updated_at": at + timedelta(minutes=n),
+        })
+        alerts.append({
+            "id": uuid.uuid4(), "detection": f"rule-{n}", "title": f"brute force {n}", "level": _LEVELS[n % 4].value,
+            "threat_type": "brute_force", "status": ("open", "acknowledged", "closed")[n % 3],
+            "resolution": "true_positive" if n % 3 == 2 else None, "assignee": "bob" if n % 2 else None,
+            "notes": None, "entity_kind": "ip", "entity_value": "10.0.0.1", "window_start": at,
+            "window_seconds": 600, "count": 10 + n, "first_seen": at, "last_seen": at + timedelta(minutes=n),
+            "mitre_ids": ["T1110"], "tactics": ["credential-access"], "incident_id": incident_id if n % 2 else None,
+            "created_at": at, "updated_at": at + timedelta(minutes=n),
+        })
+    return alerts, incidents

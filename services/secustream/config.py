@@ -146,6 +146,14 @@ class Settings(BaseSettings):
     ALERT_WEBHOOK_RETRIES: int = Field(default=5, ge=1, le=20)  # attempts before the dead-letter table
     ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
     ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
+    ALERT_WEBHOOK_SECRET: str = ""  # HMAC-SHA256 signing key for X-SecuStream-Signature; empty = unsigned
+
+    # --- storage: day partitions and retention (docs/storage.md)
+    PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1, le=366)  # `partitions ensure` creates this many days ahead
+    RETENTION_EVENTS_DAYS: int = Field(default=30, ge=1)  # days kept, today included; older day partitions go
+    RETENTION_VERDICTS_DAYS: int = Field(default=90, ge=1)
+    RETENTION_ALERTS_DAYS: int = Field(default=365, ge=1)  # alerts/incidents: rows by day of last activity
+    RETENTION_INCIDENTS_DAYS: int = Field(default=365, ge=1)
 
     # --- archive before drop, in OCSF Parquet (docs/storage.md "Archive layout")
     ARCHIVE_URL: str = ""  # fsspec URL or path (s3://bucket, file:///data/archive, /data/archive); empty = none

@@ -19,14 +19,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from secustream.archive import make_archiver
-from secustream.archive.ocsf import CLASSES, OCSF_VERSION, PROFILES, Origin, event_record, row_of, verdict_record
+from secustream.archive.ocsf import CLASSES, OCSF_VERSION, PROFILES, Origin, row_of
+from secustream.archive.ocsf_events import event_record
+from secustream.archive.ocsf_findings import alert_record, incident_record, verdict_record
 from secustream.archive.rows import canonical_json
 from secustream.archive.schema import SCHEMAS
 from secustream.config import Settings
 from secustream.verdict import RiskLevel
-from tests.archive_data import DAY, day_rows
+from tests.archive_data import DAY, alert_and_incident_rows, day_rows
 
 ORIGIN = Origin("AWS", "eu-west-1", "123456789012")
+WrittenDay = tuple[Path, dict[str, list[dict[str, Any]]]]  # the archive root, the rows of each table
 
 
 @cache
@@ -147,33 +150,36 @@ def required_missing(record: Mapping[str, Any], attributes: Mapping[str, Any], w
 
 
 @pytest.fixture(scope="module")
-def written_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
+def written_day(tmp_path_factory: pytest.TempPathFactory) -> WrittenDay:
     root = tmp_path_factory.mktemp("lake")
     events, verdicts = day_rows(600)
+    alerts, incidents = alert_and_incident_rows()
     settings = Settings(ARCHIVE_REGION="eu-west-1", ARCHIVE_ACCOUNT_ID="123456789012", ARCHIVE_CLOUD_PROVIDER="AWS",
                         ARCHIVE_ROWS_PER_FILE=150)
     archiver = make_archiver(str(root), settings)
     assert archiver.archive("events", DAY, iter(events)).rows == len(events)
     assert archiver.archive("verdicts", DAY, iter(verdicts)).rows == len(verdicts)
-    return root, events, verdicts
+    assert archiver.archive("alerts", DAY, iter(alerts)).rows == len(alerts)
+    assert archiver.archive("incidents", DAY, iter(incidents)).rows == len(incidents)
+    return root, {"events": events, "verdicts": verdicts, "alerts": alerts, "incidents": incidents}
 
 
-def test_files_follow_the_security_lake_layout(written_day: tuple[Path, list, list]) -> None:  # type: ignore[type-arg]
+def test_files_follow_the_security_lake_layout(written_day: WrittenDay) -> None:
     root = written_day[0]
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
     sources = {f.split("/")[1] for f in files}
     assert sources >= {"secustream-authentication", "secustream-process-activity", "secustream-network-activity",
                        "secustream-file-activity", "secustream-dns-activity", "secustream-http-activity",
-                       "secustream-detection-finding", "secustream-base-event"}
+                       "secustream-detection-finding", "secustream-incident-finding", "secustream-base-event"}
     for f in files:
         parts = f.split("/")
         assert parts[0] == "ext" and parts[2:5] == ["region=eu-west-1", "accountId=123456789012", "eventDay=20261102"]
-        assert parts[5].startswith(("events-20261102-", "verdicts-20261102-")), f
+        assert parts[5].startswith(("events-", "verdicts-", "alerts-", "incidents-")) and "-20261102-" in parts[5], f
     assert not list(root.rglob("_tmp-*")), "temporary files left behind"
     assert any(f.endswith("-0002.parquet") for f in files), "ARCHIVE_ROWS_PER_FILE=150 should split a class"
 
 
-def test_every_record_carries_what_its_class_requires(written_day: tuple[Path, list, list]) -> None:  # type: ignore[type-arg]
+def test_every_record_carries_what_its_class_requires(written_day: WrittenDay) -> None:
     root = written_day[0]
     checked: dict[str, int] = {}
     for path in root.rglob("*.parquet"):
@@ -203,16 +209,17 @@ def strip_none(value: Any) -> Any:
     return value
 
 
-def test_records_survive_parquet_whole_and_give_their_rows_back(written_day: tuple[Path, list, list]) -> None:  # type: ignore[type-arg]
+def test_records_survive_parquet_whole_and_give_their_rows_back(written_day: WrittenDay) -> None:
     """No attribute is dropped on the way into Parquet, and ``row_of`` returns every row exactly."""
-    root, events, verdicts = written_day
+    root, tables = written_day
+    mappers = {"events": lambda r: event_record(r, ORIGIN), "verdicts": lambda r: verdict_record(r, ORIGIN,
+               RiskLevel.MEDIUM), "alerts": lambda r: alert_record(r, ORIGIN),
+               "incidents": lambda r: incident_record(r, ORIGIN)}
     expected = {}
-    for row in events:
-        _key, record = event_record(row, ORIGIN)
-        expected[("events", record["metadata"]["uid"])] = (record, row)
-    for row in verdicts:
-        _key, record = verdict_record(row, ORIGIN, RiskLevel.MEDIUM)
-        expected[("verdicts", record["metadata"]["uid"])] = (record, row)
+    for table, rows in tables.items():
+        for row in rows:
+            record = mappers[table](row)[1]
+            expected[(table, record["metadata"]["uid"])] = (record, row)
     seen = 0
     for path in root.rglob("*.parquet"):
         for back in pq.read_table(path).to_pylist():
@@ -224,7 +231,7 @@ def test_records_survive_parquet_whole_and_give_their_rows_back(written_day: tup
             if table == "events":
                 assert row["payload"] == original["payload"]
             seen += 1
-    assert seen == len(events) + len(verdicts)
+    assert seen == sum(len(rows) for rows in tables.values()) == len(expected)
 
 
 def test_classes_and_activities_of_known_shapes() -> None:

@@ -152,8 +152,8 @@ def test_make_archiver_refuses_what_it_cannot_use() -> None:
         make_archiver("", Settings())
     with pytest.raises(ArchiveError, match="nosuch"):
         make_archiver("nosuch://bucket/x", Settings())
-    with pytest.raises(ArchiveError, match="no OCSF mapping for table 'alerts'"):
-        memory_archiver().archive("alerts", DAY, iter(()))
+    with pytest.raises(ArchiveError, match="no OCSF mapping for table 'feedback'"):
+        memory_archiver().archive("feedback", DAY, iter(()))
     with pytest.raises(SettingsError, match="ARCHIVE_STORAGE_OPTIONS"):
         load_settings(ARCHIVE_STORAGE_OPTIONS="[1, 2]")
     assert Settings(ARCHIVE_STORAGE_OPTIONS='{"auto_mkdir": true}').archive_storage_options == {"auto_mkdir": True}

@@ -26,14 +26,16 @@ from fsspec import AbstractFileSystem
 
 from secustream.archival import ArchiveError, ArchiveReceipt
 from secustream.archive.layout import Layout, temp_name
-from secustream.archive.ocsf import OCSF_VERSION, TABLE_KEY, Origin, event_record, stored_bytes, verdict_record
+from secustream.archive.ocsf import OCSF_VERSION, TABLE_KEY, Origin, stored_bytes
+from secustream.archive.ocsf_events import event_record
+from secustream.archive.ocsf_findings import alert_record, incident_record, verdict_record
 from secustream.archive.rows import RowDigest
 from secustream.archive.schema import SCHEMAS
 from secustream.verdict import RiskLevel
 
 log = logging.getLogger(__name__)
 
-TABLES = ("events", "verdicts")
+TABLES = ("events", "verdicts", "alerts", "incidents")
 _STORED = ["unmapped", "raw_data"]  # what the digest is over
 COMPRESSION = "zstd"
 
@@ -121,7 +123,9 @@ class ParquetArchiver:
     def _mapper(self, table: str) -> Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]:
         if table == "events":
             return lambda row: event_record(row, self.origin)
-        return lambda row: verdict_record(row, self.origin, self.finding_min_level)
+        if table == "verdicts":
+            return lambda row: verdict_record(row, self.origin, self.finding_min_level)
+        return lambda row: (alert_record if table == "alerts" else incident_record)(row, self.origin)
 
     def _write(self, table: str, day: date, rows: Iterable[Mapping[str, Any]], token: str,
                files: dict[str, _ClassFiles]) -> RowDigest:

@@ -37,9 +37,10 @@ DNS_ANSWER = _struct(rdata=S)
 HTTP_REQUEST = _struct(http_method=S, url=_struct(url_string=S), user_agent=S)
 HTTP_RESPONSE = _struct(code=I32)
 ANALYTIC = _struct(type_id=I32, type=S, name=S, uid=S)
-ATTACK = _struct(technique=_struct(uid=S))
-FINDING_INFO = _struct(uid=S, title=S, desc=S, types=pa.list_(S), created_time=I64, analytic=ANALYTIC,
-                       attacks=pa.list_(ATTACK), related_events=pa.list_(_struct(uid=S)))
+ATTACK = _struct(technique=_struct(uid=S), tactic=_struct(name=S))
+FINDING_INFO = _struct(uid=S, title=S, desc=S, types=pa.list_(S), created_time=I64, first_seen_time=I64,
+                       last_seen_time=I64, modified_time=I64, analytic=ANALYTIC, attacks=pa.list_(ATTACK),
+                       related_events=pa.list_(_struct(uid=S)))
 
 BASE: dict[str, pa.DataType] = {
     "class_uid": I32, "class_name": S, "category_uid": I32, "category_name": S, "activity_id": I32,
@@ -56,7 +57,10 @@ _EXTRA: dict[str, dict[str, pa.DataType]] = {
     "http_activity": {**_NETWORK, "http_request": HTTP_REQUEST, "http_response": HTTP_RESPONSE, "traffic": TRAFFIC},
     "dns_activity": {**_NETWORK, "query": DNS_QUERY, "answers": pa.list_(DNS_ANSWER)},
     "detection_finding": {"finding_info": FINDING_INFO, "confidence_id": I32, "confidence": S,
-                          "confidence_score": I32, "risk_level_id": I32, "risk_level": S, "risk_score": I32},
+                          "confidence_score": I32, "risk_level_id": I32, "risk_level": S, "risk_score": I32,
+                          "count": I32},
+    "incident_finding": {"finding_info_list": pa.list_(FINDING_INFO), "attacks": pa.list_(ATTACK), "desc": S,
+                         "count": I32},
     "base_event": {},
 }
 
