@@ -76,7 +76,8 @@ DEFAULTS: dict[str, Any] = {
     "alerts": {
         "enabled": True, "minLevel": "medium", "dedupWindowSeconds": 600, "incidentWindowSeconds": 3600,
         "storyLlm": True,
-        "webhook": {"url": "", "urlSecretRef": {"key": "url"}, "payload": "json", "minLevel": "high", "retries": 5,
+        "webhook": {"url": "", "urlSecretRef": {"key": "url"}, "signingSecretRef": {"key": "secret"},
+                    "payload": "json", "minLevel": "high", "retries": 5,
                     "backoffSeconds": 1, "timeoutSeconds": 5},
     },
 }
@@ -172,6 +173,7 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
     _secret_ref(spec, "api.jwtSecretRef", True, errors)
     _secret_ref(spec, "analyzer.tiers.llm.apiKeySecretRef", False, errors)
     _secret_ref(spec, "alerts.webhook.urlSecretRef", False, errors)
+    _secret_ref(spec, "alerts.webhook.signingSecretRef", False, errors)
     _enum(spec, "alerts.minLevel", ALERT_LEVELS, errors)
     _enum(spec, "alerts.webhook.minLevel", ALERT_LEVELS, errors)
     _enum(spec, "alerts.webhook.payload", ("json", "alertmanager"), errors)

@@ -5,6 +5,7 @@ A bad value stops start-up with one line naming the variable (see ``load_setting
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -147,6 +148,24 @@ class Settings(BaseSettings):
     ALERT_WEBHOOK_RETRIES: int = Field(default=5, ge=1, le=20)  # attempts before the dead-letter table
     ALERT_WEBHOOK_BACKOFF_SECONDS: float = Field(default=1.0, ge=0, le=300)  # first retry delay, doubling
     ALERT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=120)
+    ALERT_WEBHOOK_SECRET: str = ""  # HMAC-SHA256 signing key for X-SecuStream-Signature; empty = unsigned
+
+    # --- storage: day partitions and retention (docs/storage.md)
+    PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1, le=366)  # `partitions ensure` creates this many days ahead
+    RETENTION_EVENTS_DAYS: int = Field(default=30, ge=1)  # days kept, today included; older day partitions go
+    RETENTION_VERDICTS_DAYS: int = Field(default=90, ge=1)
+    RETENTION_ALERTS_DAYS: int = Field(default=365, ge=1)  # alerts/incidents: rows by day of last activity
+    RETENTION_INCIDENTS_DAYS: int = Field(default=365, ge=1)
+
+    # --- archive before drop, in OCSF Parquet (docs/storage.md "Archive layout")
+    ARCHIVE_URL: str = ""  # fsspec URL or path (s3://bucket, file:///data/archive, /data/archive); empty = none
+    ARCHIVE_SOURCE: str = Field(default="secustream", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")  # ext/<source>-<class>/
+    ARCHIVE_REGION: str = Field(default="local", pattern=r"^[a-z0-9-]{1,32}$")  # region=<region>/ of the layout
+    ARCHIVE_ACCOUNT_ID: str = Field(default="000000000000", pattern=r"^[A-Za-z0-9-]{1,64}$")  # accountId=<id>/
+    ARCHIVE_CLOUD_PROVIDER: str = "local"  # OCSF cloud.provider (AWS for Security Lake)
+    ARCHIVE_FINDING_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "medium"  # below: OCSF Base Event
+    ARCHIVE_ROWS_PER_FILE: int = Field(default=1_000_000, ge=1)  # a larger day of one class is split into parts
+    ARCHIVE_STORAGE_OPTIONS: str = ""  # JSON object handed to fsspec, e.g. {"endpoint_url": "http://minio:9000"}
 
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
@@ -177,6 +196,16 @@ class Settings(BaseSettings):
     def _trusted_proxies(cls, value: str) -> str:
         parse_networks(value)  # raises ValueError naming the bad entry
         return value
+
+    @field_validator("ARCHIVE_STORAGE_OPTIONS")
+    @classmethod
+    def _storage_options(cls, value: str) -> str:
+        parse_storage_options(value)  # raises ValueError saying what is wrong
+        return value
+
+    @property
+    def archive_storage_options(self) -> dict[str, object]:
+        return parse_storage_options(self.ARCHIVE_STORAGE_OPTIONS)
 
     @property
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -244,6 +273,20 @@ def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
     return tuple(out)
+
+
+def parse_storage_options(value: str) -> dict[str, object]:
+    """``ARCHIVE_STORAGE_OPTIONS``: empty, or a JSON object of fsspec options (no credentials: those come
+    from the environment, e.g. AWS_ACCESS_KEY_ID from a Secret)."""
+    if not value.strip():
+        return {}
+    try:
+        options = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg}") from None
+    if not isinstance(options, dict):
+        raise ValueError("must be a JSON object, e.g. {\"endpoint_url\": \"http://minio:9000\"}")
+    return options
 
 
 def normalise_database_url(url: str) -> str:

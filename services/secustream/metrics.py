@@ -98,6 +98,24 @@ class AlertMetrics:
         self.escalated.inc(len(getattr(changes, "escalated_incidents", ())))
 
 
+class StorageMetrics:
+    """Day partitions and retention (docs/storage.md), set by `secustream partitions` / `retention run`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.partitions = Gauge("secustream_partitions", "Day partitions of a table", ["table"], registry=registry)
+        self.oldest_day = Gauge("secustream_partition_oldest_day_timestamp_seconds",
+                                "Start (UTC) of the oldest day partition of a table", ["table"], registry=registry)
+        self.default_rows = Gauge("secustream_partition_default_rows",
+                                  "Rows in a table's default partition (late or future-dated events)", ["table"],
+                                  registry=registry)
+        self.rows_dropped = Counter("secustream_retention_rows_dropped_total",
+                                    "Rows removed by retention (after their archive was confirmed)", ["table"],
+                                    registry=registry)
+        self.failures = Counter("secustream_retention_failures_total",
+                                 "Expired days kept because archiving failed (nothing dropped unarchived)",
+                                 ["table"], registry=registry)
+
+
 class HybridMetrics:
     """Model and LLM tiers and the adaptive router (docs/analyzer.md)."""
 

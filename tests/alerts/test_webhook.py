@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from secustream.alerts.notify import WebhookConfig, WebhookSink
+from secustream.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink, signature
 from secustream.storage import alerts as store
 
 from .helpers import sshd_alerted
@@ -24,12 +24,16 @@ class Receiver:
         self.fail_first = fail_first
         self.attempts = 0
         self.received: list[Any] = []
+        self.headers: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.attempts += 1
+                receiver.headers.append(dict(self.headers))
+                receiver.bodies.append(body)
                 ok = receiver.attempts > receiver.fail_first
                 if ok:
                     receiver.received.append(json.loads(body))
@@ -70,6 +74,30 @@ def test_retries_with_backoff_then_delivers_json(receiver) -> None:  # type: ign
     assert sink.wait_idle(10)
     assert r.attempts == 3 and delays == [0.5, 1.0] and not dead
     assert r.received[0]["kind"] == "incident.created" and r.received[0]["incident"]["id"] == "i-1"
+    sink.close()
+
+
+def test_signed_when_a_secret_is_set_and_each_retry_signed_afresh(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(1)
+    sink = WebhookSink(WebhookConfig(r.url, "json", retries=3, backoff_seconds=0, secret="s3cret"),
+                       lambda *a: None, sleep=lambda s: None)
+    sink.notify("alert.created", {"id": "a-1", "title": "t", "level": "high"})
+    assert sink.wait_idle(10)
+    assert r.attempts == 2
+    for headers, body in zip(r.headers, r.bodies, strict=True):
+        timestamp = int(headers[TIMESTAMP_HEADER])
+        # what a receiver does: recompute over "<timestamp>.<raw body>" and compare
+        assert headers[SIGNATURE_HEADER] == signature("s3cret", timestamp, body)
+        assert headers[SIGNATURE_HEADER] != signature("other", timestamp, body)
+    sink.close()
+
+
+def test_unsigned_without_a_secret(receiver) -> None:  # type: ignore[no-untyped-def]
+    r = receiver(0)
+    sink = WebhookSink(WebhookConfig(r.url, "json"), lambda *a: None, sleep=lambda s: None)
+    sink.notify("alert.created", {"id": "a-2"})
+    assert sink.wait_idle(10)
+    assert SIGNATURE_HEADER not in r.headers[0] and TIMESTAMP_HEADER not in r.headers[0]
     sink.close()
 
 

@@ -50,6 +50,9 @@ def test_panels_the_issue_asks_for() -> None:
                    "secustream_produce_to_stored_seconds_bucket", "secustream_consumer_lag",
                    'up{namespace=~"$namespace", job=~".+-analyzer"}', "secustream_operator_analyzer_desired_replicas"):
         assert needle in overview, needle
+    for needle in ("secustream_alerts_created_total", "secustream_incidents_created_total",
+                   "secustream_incidents_escalated_total", "secustream_alert_hits_total"):
+        assert needle in overview, needle
     analyzer = exprs("secustream-analyzer.json")
     for needle in ("secustream_batch_duration_seconds_bucket", "secustream_tier_batch_seconds_bucket",
                    "secustream_llm_call_seconds_bucket", "secustream_escalations_total",

@@ -40,7 +40,8 @@ def test_models_match_migrations(pg_url: str) -> None:
     engine = create_engine(pg_url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": migrate.include_name}),
+                                    Base.metadata)
     finally:
         engine.dispose()
     assert diff == []

@@ -180,7 +180,8 @@ def test_alerts_spec_reaches_the_analyzer() -> None:
     assert Settings(_env_file=None, **{k: default[k] for k in alert_keys}).ALERT_DEDUP_WINDOW_SECONDS == 600
     raw = spec()
     raw["alerts"] = {"minLevel": "high", "incidentWindowSeconds": 900,
-                     "webhook": {"urlSecretRef": {"name": "hooks"}, "payload": "alertmanager"}}
+                     "webhook": {"urlSecretRef": {"name": "hooks"}, "signingSecretRef": {"name": "hooks"},
+                                 "payload": "alertmanager"}}
     objs = by_key(build(raw))
     data = objs["ConfigMap/demo-config"]["data"]
     assert data["ALERT_MIN_LEVEL"] == "high" and data["INCIDENT_WINDOW_SECONDS"] == "900"
@@ -188,6 +189,8 @@ def test_alerts_spec_reaches_the_analyzer() -> None:
     env = {e["name"]: e for e in objs["Deployment/demo-analyzer"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hooks"
     assert env["ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
+    assert env["ALERT_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "hooks", "key": "secret"}
+    assert "ALERT_WEBHOOK_SECRET" not in data, "the signing key never goes into the ConfigMap"
     bad = spec()
     bad["alerts"] = {"minLevel": "loud"}
     with pytest.raises(SpecError, match=r"spec\.alerts\.minLevel"):

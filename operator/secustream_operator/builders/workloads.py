@@ -42,9 +42,15 @@ def llm_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def alerts_env(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The webhook URL from its Secret (it may carry a token), when spec.alerts.webhook.urlSecretRef is set."""
-    ref = spec["alerts"]["webhook"].get("urlSecretRef") or {}
-    return [secret_env("ALERT_WEBHOOK_URL", {"key": "url", **ref})] if ref.get("name") else []
+    """The webhook URL (it may carry a token) and its signing key from their Secrets, when referenced."""
+    hook = spec["alerts"]["webhook"]
+    env = []
+    for name, path, key in (("ALERT_WEBHOOK_URL", "urlSecretRef", "url"),
+                            ("ALERT_WEBHOOK_SECRET", "signingSecretRef", "secret")):
+        ref = hook.get(path) or {}
+        if ref.get("name"):
+            env.append(secret_env(name, {"key": key, **ref}))
+    return env
 
 
 def rules_mount(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

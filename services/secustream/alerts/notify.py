@@ -7,6 +7,8 @@ is written to the ``notification_dead_letters`` table (``GET /alerts/dead-letter
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import queue
 import threading
@@ -33,6 +35,27 @@ class WebhookConfig:
     backoff_seconds: float = 1.0  # first delay; doubles per attempt
     timeout_seconds: float = 5.0
     dashboard_url: str = ""
+    secret: str = ""  # HMAC-SHA256 key; empty = unsigned
+
+
+SIGNATURE_HEADER = "X-SecuStream-Signature"
+TIMESTAMP_HEADER = "X-SecuStream-Timestamp"
+
+
+def signature(secret: str, timestamp: int, content: bytes) -> str:
+    """``v1=<hex>``: HMAC-SHA256 of ``<timestamp>.<body>`` (a receiver recomputes it and compares in constant time)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + content, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def signed_headers(secret: str, content: bytes, now: Callable[[], float] = time.time) -> dict[str, str]:
+    """The request headers of one attempt: JSON, plus timestamp and signature when a secret is set."""
+    headers = {"Content-Type": "application/json"}
+    if secret:
+        timestamp = int(now())
+        headers[TIMESTAMP_HEADER] = str(timestamp)
+        headers[SIGNATURE_HEADER] = signature(secret, timestamp, content)
+    return headers
 
 
 def _jsonable(value: Any) -> Any:
@@ -138,7 +161,7 @@ class WebhookSink:
         for attempt in range(1, self.config.retries + 1):
             try:
                 response = self._client.post(self.config.url, content=content,
-                                             headers={"Content-Type": "application/json"})
+                                             headers=signed_headers(self.config.secret, content))
                 if response.status_code < 300:
                     self.sent += 1
                     return

@@ -146,7 +146,8 @@ def build_alert_stage(settings: Settings, db: Engine, lookup: DetectionLookup, l
 
         webhook = WebhookSink(WebhookConfig(
             settings.ALERT_WEBHOOK_URL, settings.ALERT_WEBHOOK_FORMAT, settings.ALERT_WEBHOOK_RETRIES,
-            settings.ALERT_WEBHOOK_BACKOFF_SECONDS, settings.ALERT_WEBHOOK_TIMEOUT_SECONDS), dead_letter)
+            settings.ALERT_WEBHOOK_BACKOFF_SECONDS, settings.ALERT_WEBHOOK_TIMEOUT_SECONDS,
+            secret=settings.ALERT_WEBHOOK_SECRET), dead_letter)
     return AlertStage(db, policy, incident_window=timedelta(seconds=settings.INCIDENT_WINDOW_SECONDS),
                       stories=build_story_writer(settings, llm_tier), webhook=webhook,
                       notify_min_level=RiskLevel(settings.ALERT_WEBHOOK_MIN_LEVEL),

@@ -72,12 +72,19 @@ class AuditOut(BaseModel):
     at: datetime
 
 
+class SampleEvent(BaseModel):
+    event_id: UUID
+    event_time: datetime
+    expired: bool = Field(description="The event is gone (retention, RETENTION_EVENTS_DAYS); its id stays here")
+
+
 class AlertDetail(AlertOut):
     notes: str | None
     mitre_ids: list[str]
     window_start: datetime
     window_seconds: int
     sample_event_ids: list[UUID]
+    sample_events: list[SampleEvent] = Field(description="The sample events, each marked expired or not")
     audit: list[AuditOut]
 
 
@@ -132,6 +139,7 @@ class TimelineItem(BaseModel):
     level: str
     count: int
     tactics: list[str]
+    expired: bool = Field(default=False, description="An event retention removed (only its id and time remain)")
 
 
 class IncidentDetail(IncidentOut):

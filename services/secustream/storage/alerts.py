@@ -302,8 +302,21 @@ def triage(conn: Connection, alert_ids: Sequence[uuid.UUID], changes: dict[str, 
 
 
 def sample_event_ids(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> list[uuid.UUID]:
-    return list(conn.scalars(select(H.c.event_id).where(H.c.alert_id == alert_id)
-                             .order_by(H.c.event_time, H.c.event_id).limit(limit)))
+    return [s["event_id"] for s in sample_events(conn, alert_id, limit)]
+
+
+def hit_event_known(conn: Connection, event_id: uuid.UUID) -> bool:
+    """Did an alert count this event? (Then a missing event row means retention removed it: "expired".)"""
+    return conn.execute(select(H.c.event_id).where(H.c.event_id == event_id).limit(1)).first() is not None
+
+
+def sample_events(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> list[dict[str, Any]]:
+    """The alert's first events (id, time); ``expired`` once retention dropped the event: the hit keeps its id."""
+    hits = conn.execute(select(H.c.event_id, H.c.event_time).where(H.c.alert_id == alert_id)
+                        .order_by(H.c.event_time, H.c.event_id).limit(limit)).all()
+    stored = set(conn.scalars(select(Event.id).where(Event.id.in_([h.event_id for h in hits])))) if hits else set()
+    return [{"event_id": h.event_id, "event_time": _utc(h.event_time), "expired": h.event_id not in stored}
+            for h in hits]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -406,7 +419,8 @@ def get_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
     if row is None:
         return None
     out = dict(row)
-    out["sample_event_ids"] = sample_event_ids(conn, alert_id)
+    out["sample_events"] = sample_events(conn, alert_id)
+    out["sample_event_ids"] = [e["event_id"] for e in out["sample_events"]]
     out["audit"] = audit_trail(conn, alert_id=alert_id)
     return out
 
@@ -457,7 +471,12 @@ def get_incident(conn: Connection, incident_id: uuid.UUID, samples: int = 3) -> 
         timeline.append({"at": alert["first_seen"], "kind": "alert", "alert_id": alert["id"],
                          "title": alert["title"], "level": alert["level"], "count": alert["count"],
                          "tactics": alert["tactics"]})
-        ids = sample_event_ids(conn, alert["id"], samples)
+        samples_of = sample_events(conn, alert["id"], samples)
+        ids = [e["event_id"] for e in samples_of]
+        for gone in (e for e in samples_of if e["expired"]):
+            timeline.append({"at": gone["event_time"], "kind": "event", "alert_id": alert["id"],
+                             "event_id": gone["event_id"], "title": "event expired (removed by retention)",
+                             "level": alert["level"], "count": 1, "tactics": [], "expired": True})
         for ev in conn.execute(select(Event.id, Event.timestamp, Event.action, Event.source_ip, Event.source_user,
                                       Event.destination_host, Event.payload["message"].label("message"))
                                .where(Event.id.in_(ids))).mappings():

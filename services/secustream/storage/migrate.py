@@ -53,6 +53,15 @@ def revision_of(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate looks at the partitioned parents only: their day and default partitions are data, not schema."""
+    from secustream.storage.partitions import PARTITION_KEYS, day_of, default_name
+
+    if type_ != "table" or name is None:
+        return True
+    return not any(day_of(name, t) is not None or name == default_name(t) for t in PARTITION_KEYS)
+
+
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 

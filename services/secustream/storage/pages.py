@@ -93,7 +93,7 @@ def _key_query(f: EventFilters, limit: int, cursor: tuple[datetime, uuid.UUID] |
     if f.on_verdict:
         ts, key = V.c.event_timestamp, V.c.event_id
         needs_event = bool(f.source_ip or f.user or f.host)
-        source = V.join(E, E.c.id == V.c.event_id) if needs_event else V
+        source = V.join(E, and_(E.c.id == V.c.event_id, E.c.timestamp == V.c.event_timestamp)) if needs_event else V
     else:
         ts, key = E.c.timestamp, E.c.id
         source = E
@@ -126,6 +126,11 @@ def _key_query(f: EventFilters, limit: int, cursor: tuple[datetime, uuid.UUID] |
 LIST_EVENT_COLUMNS = tuple(c for c in E.c if c.name != "payload")
 
 
+def _verdict_of_event() -> ColumnElement[bool]:
+    """The verdict of an event: same id and same event time (the day partition of both)."""
+    return and_(V.c.event_id == E.c.id, V.c.event_timestamp == E.c.timestamp)
+
+
 def list_events(conn: Connection, f: EventFilters, limit: int, cursor: str | None = None) -> EventPageRows:
     """One keyset page, newest first (event time, then id); ``next_cursor`` is None on the last page."""
     position = decode_cursor(cursor) if cursor else None
@@ -142,7 +147,7 @@ def list_events(conn: Connection, f: EventFilters, limit: int, cursor: str | Non
     stmt = (
         select(k.c.ts.label("cursor_ts"), *LIST_EVENT_COLUMNS,
                *[c.label(f"v_{c.name}") for c in V.c if c.name not in ("event_id",)])
-        .select_from(k.join(E, E.c.id == k.c.id).outerjoin(V, V.c.event_id == E.c.id))
+        .select_from(k.join(E, and_(E.c.id == k.c.id, E.c.timestamp == k.c.ts)).outerjoin(V, _verdict_of_event()))
         .order_by(k.c.ts.desc(), k.c.id.desc())
     )
     rows = [dict(r._mapping) for r in conn.execute(stmt)]
@@ -173,7 +178,8 @@ def _pg_keys(f: EventFilters, branch: dict[str, str], has_cursor: bool, params: 
     """(ts, id) of one ordered index range, newest first; ``branch`` names the parameter of each pinned value."""
     if f.on_verdict:
         ts, key = "v.event_timestamp", "v.event_id"
-        source = "verdicts v JOIN events e ON e.id = v.event_id" if (f.source_ip or f.user or f.host) else "verdicts v"
+        source = ("verdicts v JOIN events e ON e.id = v.event_id AND e.timestamp = v.event_timestamp"
+                  if (f.source_ip or f.user or f.host) else "verdicts v")
     else:
         ts, key, source = "e.timestamp", "e.id", "events e"
     conds: list[str] = []
@@ -226,8 +232,10 @@ def page_sql(f: EventFilters, limit: int, cursor: str | None = None) -> tuple[st
         keys = f"SELECT ts, id FROM ({' UNION ALL '.join(branches)}) AS m ORDER BY ts DESC, id DESC LIMIT %(limit)s"
     else:
         keys = _pg_keys(f, {}, bool(cursor), params)
-    return (f"SELECT {_PAGE_SELECT} FROM ({keys}) AS k JOIN events e ON e.id = k.id "
-            "LEFT JOIN verdicts v ON v.event_id = e.id ORDER BY k.ts DESC, k.id DESC"), params
+    # Joins carry the event time too: each lookup then touches one day partition (run-time pruning), not all.
+    return (f"SELECT {_PAGE_SELECT} FROM ({keys}) AS k JOIN events e ON e.id = k.id AND e.timestamp = k.ts "
+            "LEFT JOIN verdicts v ON v.event_id = e.id AND v.event_timestamp = e.timestamp "
+            "ORDER BY k.ts DESC, k.id DESC"), params
 
 
 def _aware(ts: datetime) -> datetime:
@@ -243,7 +251,7 @@ def split_verdict(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
 
 def get_event(conn: Connection, event_id: uuid.UUID) -> dict[str, Any] | None:
     stmt = (select(E, *[c.label(f"v_{c.name}") for c in V.c if c.name != "event_id"])
-            .select_from(E.outerjoin(V, V.c.event_id == E.c.id)).where(E.c.id == event_id))
+            .select_from(E.outerjoin(V, _verdict_of_event())).where(E.c.id == event_id))
     row = conn.execute(stmt).first()
     return dict(row._mapping) if row is not None else None
 

@@ -1,6 +1,8 @@
 """Batched, idempotent writes of events + verdicts, and the reads the API needs.
 
-Insert-or-ignore on the unique event id gives exactly-once rows under at-least-once delivery.
+Insert-or-ignore on the unique event id gives exactly-once rows under at-least-once delivery. On PostgreSQL
+the key is (id, event time), the day partitions' key (migration 0008): a redelivered event carries the same
+time, so the same key refuses it.
 """
 
 from __future__ import annotations
@@ -101,13 +103,13 @@ def _merge_copy(cur, items: Sequence[AnalyzedEvent]) -> set[object]:  # type: ig
     cur.execute(_TEMP_TABLES)
     _copy_rows(cur, "_in_events", _EVENT_COLS, (_event_copy_row(i) for i in items))
     cur.execute(f"INSERT INTO events ({', '.join(_EVENT_COLS)}) SELECT {', '.join(_EVENT_COLS)} "
-                "FROM _in_events ON CONFLICT (id) DO NOTHING RETURNING id")
+                "FROM _in_events ON CONFLICT (id, \"timestamp\") DO NOTHING RETURNING id")
     new_ids = {row[0] for row in cur.fetchall()}
     if new_ids:
         _copy_rows(cur, "_in_verdicts", _VERDICT_COLS,
                    (_verdict_copy_row(i) for i in items if i.event.event_id in new_ids))
         cur.execute(f"INSERT INTO verdicts ({', '.join(_VERDICT_COLS)}) SELECT {', '.join(_VERDICT_COLS)} "
-                    "FROM _in_verdicts ON CONFLICT (event_id) DO NOTHING")
+                    "FROM _in_verdicts ON CONFLICT (event_id, event_timestamp) DO NOTHING")
     return new_ids
 
 
@@ -128,7 +130,8 @@ class VerdictRepository:
         with self.engine.begin() as conn:
             result = conn.execute(events_stmt.returning(Event.__table__.c.id), [event_row(i) for i in items])
             new_ids = {row[0] for row in result}
-            rows = [verdict_row(i.verdict) for i in items if i.event.event_id in new_ids]
+            rows = [verdict_row(i.verdict) | {"event_timestamp": i.event.timestamp}
+                    for i in items if i.event.event_id in new_ids]
             if rows:
                 conn.execute(verdicts_stmt, rows)
         return len(new_ids)

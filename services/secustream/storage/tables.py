@@ -1,4 +1,10 @@
-"""SQLAlchemy 2 models; the unique event id makes the verdict table exactly-once under replays."""
+"""SQLAlchemy 2 models; the unique event id makes the verdict table exactly-once under replays.
+
+On PostgreSQL ``events`` and ``verdicts`` are partitioned by day (migration 0008, docs/storage.md): their
+keys carry the event time because a partitioned table's unique indexes must hold the partition key, and
+no foreign key points at them (retention drops their days; what referred to an event keeps its id).
+SQLite (`secustream up`) keeps the plain tables of migrations 0001-0007.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
@@ -54,7 +60,8 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Part of the key: a redelivered event carries the same time, so (id, timestamp) still refuses it.
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(32), nullable=False)
     action: Mapped[str | None] = mapped_column(String(128))
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -68,8 +75,6 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False)
     produced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
-
-    verdict: Mapped[Verdict | None] = relationship(back_populates="event", uselist=False)
 
     __table_args__ = (
         Index("ix_events_timestamp", "timestamp"),
@@ -86,10 +91,8 @@ class Event(Base):
 class Verdict(Base):
     __tablename__ = "verdicts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("events.id", ondelete="CASCADE"), nullable=False, unique=True
-    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     risk_level: Mapped[str] = mapped_column(String(16), nullable=False)
     risk_score: Mapped[float] = mapped_column(Float, nullable=False)
     threat_type: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -103,12 +106,12 @@ class Verdict(Base):
     analyzer_version: Mapped[str] = mapped_column(String(64), nullable=False)
     latency_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     analyzed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
-    # Copy of events.timestamp, filled by a database trigger (migration 0003a) so writers need not set it.
-    event_timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    event: Mapped[Event] = relationship(back_populates="verdict")
+    # Copy of events.timestamp: the partition key (migration 0008), set by the writer (repository.py).
+    event_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
 
     __table_args__ = (
+        # exactly-once per event: the partition key rides along (same event, same time)
+        UniqueConstraint("event_id", "event_timestamp", name="uq_verdicts_event_id_ts"),
         Index("ix_verdicts_risk_level", "risk_level"),
         Index("ix_verdicts_analyzed_at", "analyzed_at"),
         # API keyset pages (migration 0003a): one ordered index per filter column, trigram free text.
@@ -125,7 +128,7 @@ class Feedback(Base):
     __tablename__ = "feedback"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)  # kept when retention drops the event
     user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     label: Mapped[str] = mapped_column(String(32), nullable=False)
     corrected_class: Mapped[str | None] = mapped_column(String(64))
@@ -178,7 +181,7 @@ class RuleSuppression(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="SET NULL"))
-    source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("events.id", ondelete="SET NULL"))
+    source_event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # kept when retention drops the event
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="approved", server_default="approved")

@@ -23,6 +23,7 @@ from secustream.api.schemas import (
     Message,
     Role,
 )
+from secustream.storage import alerts as alert_store
 from secustream.storage import feedback as feedback_store
 from secustream.storage import pages as page_store
 from secustream.verdict import RiskLevel
@@ -76,7 +77,9 @@ def get_event(event_id: EventId, conn: Conn, _user: Viewer) -> EventDetail:
     recommended actions) and every analyst's current feedback."""
     row = page_store.get_event(conn, event_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="event not found")
+        gone = alert_store.hit_event_known(conn, event_id)
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            detail="event expired (removed by retention)" if gone else "event not found")
     base = event_out(row)
     payload = dict(row["payload"] or {})
     raw = payload.pop("raw", None)
