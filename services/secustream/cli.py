@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from secustream.config import Settings, load_settings
@@ -206,26 +206,28 @@ def cmd_partitions(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def archiver_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def archiver_from(settings: Settings, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The archive retention writes before each drop; None only when the operator passed --no-archive."""
     if args.no_archive:
         return None
-    if not args.archive:
-        raise SystemExit("retention deletes data: pass --archive URL (where expired days are written first) "
-                         "or --no-archive to accept losing them")
+    url = args.archive or settings.ARCHIVE_URL
+    if not url:
+        raise SystemExit("retention deletes data: set ARCHIVE_URL or pass --archive URL (where expired days are "
+                         "written first), or --no-archive to accept losing them")
+    from secustream.archival import ArchiveError
+    from secustream.archive import make_archiver
+
     try:
-        from secustream.archive import archiver_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise SystemExit("this build has no archive writer (secustream.archive); use --no-archive to drop "
-                         "unarchived, or --dry-run") from None
-    return archiver_for(args.archive)
+        return make_archiver(url, settings)
+    except ArchiveError as exc:
+        raise SystemExit(f"retention: {exc}") from None
 
 
 def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 1 when some expired day was kept because its archive failed (nothing is dropped unarchived)."""
     from secustream.storage import partitions, retention
 
-    archiver = None if args.dry_run else archiver_from(args)
+    archiver = None if args.dry_run else archiver_from(settings, args)
     engine = _postgres_engine(settings)
     if engine is None:
         return 0
@@ -440,6 +442,48 @@ def cmd_rules_coverage(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive_read(settings: Settings, args: argparse.Namespace) -> int:
+    """Replay an archived day into the events topic (backfill, rules over history); --dry-run only counts."""
+    import time
+
+    from secustream.archival import ArchiveError
+    from secustream.archive import make_archiver
+    from secustream.archive.replay import ordered_records, replay
+    from secustream.events import encode_event, grouping_key
+    from secustream.ingest import print_progress
+    from secustream.messaging import headers as h
+    from secustream.messaging.admin import ensure_topics
+    from secustream.messaging.client import TrackedProducer, producer_config
+
+    try:
+        archiver = make_archiver(args.url or settings.ARCHIVE_URL, settings)
+        manifest = archiver.manifest("events", args.day)
+        print(f"{manifest.rows} events archived for {args.day} in {len(manifest.files)} files "
+              f"({archiver.url(manifest.location)})", flush=True)
+        if not args.no_verify:
+            archiver.verify(manifest)  # a damaged archive is refused before anything is sent
+            print(f"verified: {manifest.rows} rows, digest {manifest.sha256[:16]}", flush=True)
+        if args.dry_run:
+            print(replay(ordered_records(archiver, manifest), None, print_progress).summary(dry_run=True))
+            return 0
+        bootstrap = require_kafka(settings)
+        topic = args.topic or settings.KAFKA_TOPIC
+        ensure_topics(bootstrap, [topic], settings.KAFKA_PARTITIONS)
+        producer = TrackedProducer(producer_config(bootstrap, "secustream-archive-replay"))
+        fmt = [(h.SOURCE_FORMAT, b"archive")]
+
+        def send(event) -> None:  # type: ignore[no-untyped-def]
+            producer.produce(topic, encode_event(event), key=grouping_key(event),
+                             headers=[*fmt, (h.PRODUCED_AT, str(time.time()).encode())])
+
+        report = replay(ordered_records(archiver, manifest), send, print_progress)
+        producer.flush_or_raise()
+    except ArchiveError as exc:
+        raise SystemExit(f"archive read: {exc}") from None
+    print(report.summary(dry_run=False) + f" to {topic}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -499,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     rrun = ret_sub.add_parser("run", help="expire events/verdicts day partitions and old alerts/incidents")
     rrun.add_argument("--dry-run", action="store_true", help="print what would go; change nothing")
     where = rrun.add_mutually_exclusive_group()
-    where.add_argument("--archive", default="", metavar="URL", help="archive location (path or fsspec URL)")
+    where.add_argument("--archive", default="", metavar="URL",
+                       help="archive location, a path or fsspec URL (default: ARCHIVE_URL)")
     where.add_argument("--no-archive", action="store_true", help="drop without archiving (accepts the loss)")
     rrun.add_argument("--metrics-file", default="", help="also write the storage metrics here (textfile format)")
     ret.set_defaults(func=cmd_retention)
@@ -531,6 +576,16 @@ def build_parser() -> argparse.ArgumentParser:
     rcov = rules_sub.add_parser("coverage", help="ATT&CK tactic x technique counts of the loaded Sigma rules")
     rcov.add_argument("--json", action="store_true")
     rcov.set_defaults(func=cmd_rules_coverage)
+
+    arc = sub.add_parser("archive", help="the OCSF Parquet archive of dropped days (docs/storage.md)")
+    arc_sub = arc.add_subparsers(dest="archive_command", required=True)
+    arc_read = arc_sub.add_parser("read", help="replay an archived day of events into the events topic")
+    arc_read.add_argument("--day", required=True, type=date.fromisoformat, help="the event day, YYYY-MM-DD (UTC)")
+    arc_read.add_argument("--url", default=None, help="archive path or fsspec URL (default: ARCHIVE_URL)")
+    arc_read.add_argument("--topic", default=None, help="where to replay (default: KAFKA_TOPIC)")
+    arc_read.add_argument("--dry-run", action="store_true", help="count the archived events per OCSF class, send none")
+    arc_read.add_argument("--no-verify", action="store_true", help="skip re-reading the day against its digest first")
+    arc_read.set_defaults(func=cmd_archive_read)
 
     tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
     tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")

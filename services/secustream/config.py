@@ -5,6 +5,7 @@ A bad value stops start-up with one line naming the variable (see ``load_setting
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -117,6 +118,8 @@ class Settings(BaseSettings):
     MODEL_OOD_DISTANCE_QUANTILE: float = Field(default=0.995, ge=0.5, le=1)  # abstain farther than this share of
     #   held-out training events from the nearest training centroid (embedding space)
     MODEL_OOD_MIN_KIND_EXAMPLES: int = Field(default=20, ge=1)  # a kind seen fewer times in training is unseen
+    # a failed login is brute force by the model only after this many failures from its source in 60 s
+    MODEL_BRUTE_FORCE_MIN_FAILURES: int = Field(default=4, ge=1, le=1000)  # 1 = no evidence required
     MODEL_BOOTSTRAP: bool = True  # `secustream up`: train a small model in the background when none is active
     CORPORA_DIR: str = ""  # real corpora (SigmaHQ, OTRF) for train/evaluate; empty = ../shared/corpora
 
@@ -154,6 +157,16 @@ class Settings(BaseSettings):
     RETENTION_ALERTS_DAYS: int = Field(default=365, ge=1)  # alerts/incidents: rows by day of last activity
     RETENTION_INCIDENTS_DAYS: int = Field(default=365, ge=1)
 
+    # --- archive before drop, in OCSF Parquet (docs/storage.md "Archive layout")
+    ARCHIVE_URL: str = ""  # fsspec URL or path (s3://bucket, file:///data/archive, /data/archive); empty = none
+    ARCHIVE_SOURCE: str = Field(default="secustream", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")  # ext/<source>-<class>/
+    ARCHIVE_REGION: str = Field(default="local", pattern=r"^[a-z0-9-]{1,32}$")  # region=<region>/ of the layout
+    ARCHIVE_ACCOUNT_ID: str = Field(default="000000000000", pattern=r"^[A-Za-z0-9-]{1,64}$")  # accountId=<id>/
+    ARCHIVE_CLOUD_PROVIDER: str = "local"  # OCSF cloud.provider (AWS for Security Lake)
+    ARCHIVE_FINDING_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "medium"  # below: OCSF Base Event
+    ARCHIVE_ROWS_PER_FILE: int = Field(default=1_000_000, ge=1)  # a larger day of one class is split into parts
+    ARCHIVE_STORAGE_OPTIONS: str = ""  # JSON object handed to fsspec, e.g. {"endpoint_url": "http://minio:9000"}
+
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production
     FIRST_ADMIN_USERNAME: str = ""  # bootstrapped once at API start when both are set
@@ -183,6 +196,16 @@ class Settings(BaseSettings):
     def _trusted_proxies(cls, value: str) -> str:
         parse_networks(value)  # raises ValueError naming the bad entry
         return value
+
+    @field_validator("ARCHIVE_STORAGE_OPTIONS")
+    @classmethod
+    def _storage_options(cls, value: str) -> str:
+        parse_storage_options(value)  # raises ValueError saying what is wrong
+        return value
+
+    @property
+    def archive_storage_options(self) -> dict[str, object]:
+        return parse_storage_options(self.ARCHIVE_STORAGE_OPTIONS)
 
     @property
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -250,6 +273,20 @@ def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
     return tuple(out)
+
+
+def parse_storage_options(value: str) -> dict[str, object]:
+    """``ARCHIVE_STORAGE_OPTIONS``: empty, or a JSON object of fsspec options (no credentials: those come
+    from the environment, e.g. AWS_ACCESS_KEY_ID from a Secret)."""
+    if not value.strip():
+        return {}
+    try:
+        options = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg}") from None
+    if not isinstance(options, dict):
+        raise ValueError("must be a JSON object, e.g. {\"endpoint_url\": \"http://minio:9000\"}")
+    return options
 
 
 def normalise_database_url(url: str) -> str:

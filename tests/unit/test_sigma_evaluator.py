@@ -75,6 +75,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("re-i", sel({"CommandLine|re|i": "WHOAMI"}), process("whoami"), True),
     ("re-m", sel({"CommandLine|re|m": "^b$"}), process("a\nb\nc"), True),
     ("re-s", sel({"CommandLine|re|s": "a.c"}), process("a\nc"), True),
+    # a regex's longest literal run feeds the prefilter: it must never hide a match
+    ("re-literal-run", sel({"CommandLine|re": "\\w+`(?:\\w+|-|.)`"}), process("IN`V`oke"), True),
+    ("re-literal-run-absent", sel({"CommandLine|re": "\\w+`(?:\\w+|-|.)`"}), process("invoke"), False),
+    ("re-group-repeat", sel({"CommandLine|re": "\"(?:\\{\\d\\})+\"\\s*-f"}), process('"{0}{1}" -f'), True),
+    ("re-i-kelvin-sign", sel({"CommandLine|re|i": "KILL"}), process("\u212aill"), True),
+    ("re-i-long-s", sel({"CommandLine|re|i": "TASK"}), process("ta\u017fk"), True),
     ("windash", sel({"CommandLine|windash|contains": " -enc "}), process("powershell /enc AAA"), True),
     ("windash-endash", sel({"CommandLine|windash|contains": " -enc "}), process("powershell \u2013enc AAA"), True),
     ("windash-miss", sel({"CommandLine|windash|contains": " -enc "}), process("powershell enc AAA"), False),

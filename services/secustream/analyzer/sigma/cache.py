@@ -22,7 +22,7 @@ from secustream.analyzer.sigma.loader import CompiledPack, compile_documents, re
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-3"  # plan-3: rules carry `review` (the secustream.review tag)
+FORMAT = "plan-4"  # plan-4: regex tests give the prefilter their longest literal run
 
 
 def content_fingerprint(documents: list[tuple[str, str]], root: Path | str) -> str:

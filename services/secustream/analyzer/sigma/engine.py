@@ -23,7 +23,7 @@ from secustream.analyzer.native.engine import RuleHit
 from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
-from secustream.analyzer.sigma.matcher import EventView
+from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.sigma.plan import KEYWORDS, Constraint
 from secustream.analyzer.windows import WindowBatch, window_detail
@@ -54,21 +54,18 @@ _ANCHOR_RANK = {"eq": 2, "sub": 1}
 
 
 class _Literals:
-    """The literals rules need in one field: which constraint ids a text satisfies.
+    """The literals rules need in one field: which constraint ids a lower-cased text satisfies.
 
     Aho-Corasick costs ~10 ns per character whatever the number of literals; ``str.__contains__``
     ~1 ns per character per literal. So a field with few literals is searched with ``in``, one with
-    many with one automaton pass. Answers are memoised per raw value: real logs repeat values (call
-    traces, image paths, registry keys) and a repeat then costs one dict lookup.
+    many with one automaton pass.
     """
 
-    __slots__ = ("automaton", "guards", "memo", "needles")
+    __slots__ = ("automaton", "guards", "needles")
     FEW = 8
     GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
-    MEMO_SIZE = 8192
 
     def __init__(self, literals: dict[str, list[int]]) -> None:
-        self.memo: dict[str, tuple[int, ...]] = {}
         self.needles: tuple[tuple[str, tuple[int, ...]], ...] = ()
         self.automaton: Any = None
         self.guards: tuple[str, ...] = ()
@@ -97,15 +94,6 @@ class _Literals:
             return tuple(found)
         return tuple({c for _end, cids in self.automaton.iter(lowered) for c in cids})
 
-    def search_raw(self, value: str) -> tuple[int, ...]:
-        found = self.memo.get(value)
-        if found is None:
-            found = self.search(value.lower())
-            if len(self.memo) >= self.MEMO_SIZE:
-                self.memo.clear()
-            self.memo[value] = found
-        return found
-
 
 def guards(literals: list[str], most: int) -> tuple[str, ...]:
     """A few short substrings, one of which every literal contains (empty when more than ``most`` would be needed).
@@ -129,18 +117,72 @@ def guards(literals: list[str], most: int) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-_Scan = tuple[dict[str, tuple[int, ...]] | None, _Literals | None, tuple[int, ...]]
-"""For one field: pinned value → constraint ids, the literals it must contain, ids of "is present"."""
+class _FieldScan:
+    """One field's constraints for one logsource group: pinned values, literals, presence; and the
+    keyword literals, which every string of ``unmapped`` is searched for as well (Sigma ``keywords``).
+
+    Answers for the raw string values of ``unmapped`` are memoised: real logs repeat values (channels,
+    image paths, registry keys, call traces) and a repeat then costs one dict lookup for the field's
+    constraints and the keywords together.
+    """
+
+    __slots__ = ("keywords", "literals", "memo", "present", "table")
+    MEMO_SIZE = 4096
+
+    def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: _Literals | None,
+                 present: tuple[int, ...], keywords: _Literals | None) -> None:
+        self.table, self.literals, self.present, self.keywords = table, literals, present, keywords
+        self.memo: dict[str, tuple[int, ...]] = {}
+
+    def text(self, value: str) -> tuple[int, ...]:
+        """Ids satisfied by ``unmapped[field] == value`` (a string): the field's and the keywords'."""
+        found = self.memo.get(value)
+        if found is None:
+            found = self._lowered(value.lower(), self.keywords) if value else ()
+            if len(self.memo) >= self.MEMO_SIZE:
+                self.memo.clear()
+            self.memo[value] = found
+        return found
+
+    def _lowered(self, lowered: str, keywords: _Literals | None) -> tuple[int, ...]:
+        ids = list(self.present)
+        if self.table is not None:
+            ids.extend(self.table.get(lowered, ()))
+        if self.literals is not None:
+            ids.extend(self.literals.search(lowered))
+        if keywords is not None:
+            ids.extend(keywords.search(lowered))
+        return tuple(ids)
+
+    def field(self, value: Any) -> tuple[int, ...]:
+        """Ids satisfied by the field's resolved value (any type, not None), without the keywords."""
+        if value.__class__ is str:
+            return self._lowered(value.lower(), None)
+        ids = list(self.present)
+        items = value if isinstance(value, list) else (value,)
+        if self.table is not None:
+            for item in items:
+                ids.extend(self.table.get(index_key(item), ()))
+        if self.literals is not None:
+            for item in items:
+                if item is not None:
+                    ids.extend(self.literals.search(item.lower() if item.__class__ is str else as_text(item).lower()))
+        return tuple(ids)
 
 
 @dataclass(frozen=True)
 class _Prefilter:
-    """The constraints of the rules that apply to one logsource token set, ready for one scan per field."""
+    """The constraints of the rules that apply to one logsource token set, ready for one scan per field.
 
-    always: frozenset[int]  # rules with an alternative that needs nothing
-    direct: dict[str, _Scan]  # fields read straight from ``unmapped`` (most Windows fields)
-    direct_names: frozenset[str]
-    resolved: tuple[tuple[str, _Scan], ...]  # fields behind aliases or paths, resolved per event
+    Every field is first read as ``unmapped[F]`` (``fields.compile_resolver``), so one pass over the
+    event's ``unmapped`` items finds every field that is there; only fields with other places to look
+    (aliases, dotted paths) and missing from ``unmapped`` are resolved one by one afterwards.
+    """
+
+    always: frozenset[int]  # rules with an alternative that needs nothing, and constraints taken as met
+    scans: dict[str, _FieldScan]  # every constrained field, by name
+    fallback: tuple[tuple[str, _FieldScan], ...]  # fields with aliases or paths, when ``unmapped`` lacks them
+    keywords: _FieldScan | None  # keyword literals alone: other strings of ``unmapped``, message, command line
     anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]]  # constraint id → (rule, all its ids)
     count: int
 
@@ -157,12 +199,15 @@ class _Prefilter:
             for need, anchor in alternatives:
                 anchored.setdefault(anchor, []).append((i, need))
                 used.update(need)
-        ids = {plans.constraints[cid]: cid for cid in sorted(used)}
         values: dict[str, dict[str, list[int]]] = {}
         literals: dict[str, dict[str, list[int]]] = {}
         presence: dict[str, list[int]] = {}
-        for (field, constraint), cid in ids.items():
-            if constraint is None:
+        given: set[int] = set()  # keyword constraints other than literals: taken as met (the predicate decides)
+        for cid in sorted(used):
+            field, constraint = plans.constraints[cid]
+            if field == KEYWORDS and (constraint is None or constraint[0] != "sub"):
+                given.add(cid)
+            elif constraint is None:
                 presence.setdefault(field, []).append(cid)
             elif constraint[0] == "eq":
                 table = values.setdefault(field, {})
@@ -172,30 +217,50 @@ class _Prefilter:
                 found = literals.setdefault(field, {})
                 for literal in constraint[1]:
                     found.setdefault(literal, []).append(cid)
-        scans: dict[str, _Scan] = {}
-        for field in {*values, *literals, *presence}:
-            table = {v: tuple(c) for v, c in values[field].items()} if field in values else None
-            scans[field] = (table, _Literals(literals[field]) if field in literals else None,
-                            tuple(presence.get(field, ())))
-        direct = {f: scan for f, scan in scans.items() if is_plain(f)}
-        return cls(frozenset(always), direct, frozenset(direct),
-                   tuple((f, scan) for f, scan in scans.items() if f not in direct),
+        keywords = _Literals(literals.pop(KEYWORDS)) if KEYWORDS in literals else None
+        scans = {field: _FieldScan({v: tuple(c) for v, c in values[field].items()} if field in values else None,
+                                   _Literals(literals[field]) if field in literals else None,
+                                   tuple(presence.get(field, ())), keywords)
+                 for field in sorted({*values, *literals, *presence})}
+        fallback = tuple((f, scan) for f, scan in scans.items() if not is_plain(f))
+        return cls(frozenset(always), scans, fallback,
+                   _FieldScan(None, None, tuple(given), keywords) if keywords is not None or given else None,
                    {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
 
     def select(self, view: EventView) -> list[int]:
         satisfied: set[int] = set()
-        unmapped = view.doc.get("unmapped")
-        if unmapped:
-            direct = self.direct
-            for field in self.direct_names.intersection(unmapped):
-                if unmapped[field] is not None and unmapped[field] != "":
-                    _scan(view, field, direct[field], satisfied)
-        for field, scan in self.resolved:
-            if field == KEYWORDS:
-                if scan[1] is not None:
-                    satisfied.update(scan[1].search(view.keyword_blob()))
-            elif view.get(field) is not None:
-                _scan(view, field, scan, satisfied)
+        doc = view.doc
+        unmapped = doc.get("unmapped") or {}
+        scans, keywords = self.scans, self.keywords
+        get = scans.get
+        for key, value in unmapped.items():  # the hot loop: a memo hit is two dict lookups
+            scan = get(key, keywords)
+            if scan is None:
+                continue
+            if value.__class__ is str:
+                found = scan.memo.get(value)
+                if found is None:
+                    found = scan.text(value)
+            elif value is None:
+                continue
+            else:
+                found = scan.field(value)
+            if found:
+                satisfied.update(found)
+        for field, scan in self.fallback:
+            value = unmapped.get(field)
+            if value is None or value == "":
+                value = view.get(field)
+                if value is not None:
+                    satisfied.update(scan.field(value))
+        if keywords is not None:
+            satisfied.update(keywords.present)
+            text = doc.get("message") or doc.get("raw")
+            if text.__class__ is str:
+                satisfied.update(keywords.text(text))
+            process = doc.get("process")
+            if process and (text := process.get("command_line")).__class__ is str:
+                satisfied.update(keywords.text(text))
         picked = set(self.always)
         anchored = self.anchored
         for cid in satisfied:
@@ -203,30 +268,6 @@ class _Prefilter:
                 if need <= satisfied:
                     picked.add(rule)
         return sorted(picked)
-
-
-def _scan(view: EventView, field: str, scan: _Scan, satisfied: set[int]) -> None:
-    """Add the ids of the constraints one present field value satisfies."""
-    table, literals, present = scan
-    if present:
-        satisfied.update(present)
-    if table is not None:
-        value = view.get(field)
-        if isinstance(value, list):
-            for item in value:
-                satisfied.update(table.get(index_key(item), ()))
-        else:
-            found = table.get(index_key(value))
-            if found:
-                satisfied.update(found)
-    if literals is not None:
-        value = view.get(field)
-        if value.__class__ is str:
-            satisfied.update(literals.search_raw(value))
-            return
-        text = view.lower(field)
-        for item in (text,) if text.__class__ is str else text:
-            satisfied.update(literals.search(item))
 
 
 def _anchor_score(constraint: Constraint) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from secustream.analyzer.sigma.plan import KEYWORDS, Node, StringTest, Unsupport
 class EventView:
     """One event as rules see it: field values resolved once per event, lower-cased once."""
 
-    __slots__ = ("_blob", "_lower", "_raw", "_resolvers", "_texts", "doc")
+    __slots__ = ("_lower", "_raw", "_resolvers", "_texts", "doc")
 
     def __init__(self, doc: dict[str, Any], resolvers: dict[str, Resolver]) -> None:
         self.doc = doc
@@ -28,7 +28,6 @@ class EventView:
         self._raw: dict[str, Any] = {}
         self._lower: dict[str, Any] = {}
         self._texts: list[str] | None = None
-        self._blob: str | None = None
 
     def get(self, name: str) -> Any:
         try:
@@ -50,25 +49,21 @@ class EventView:
             elif value.__class__ is str:
                 low = value.lower()
             elif isinstance(value, list):
-                low = [_text(v).lower() for v in value if v is not None]
+                low = [as_text(v).lower() for v in value if v is not None]
             else:
-                low = _text(value).lower()
+                low = as_text(value).lower()
             self._lower[name] = low
             return low
 
     def texts(self) -> list[str]:
+        """The keyword texts (``fields.keyword_texts``), lower-cased once."""
         if self._texts is None:
-            self._texts = self.keyword_blob().split("\x00")
+            self._texts = [t.lower() for t in keyword_texts(self.doc)]
         return self._texts
 
-    def keyword_blob(self) -> str:
-        """The keyword texts lower-cased and joined by NUL (one scan for the prefilter; no literal has a NUL)."""
-        if self._blob is None:
-            self._blob = "\x00".join(keyword_texts(self.doc)).lower()
-        return self._blob
 
-
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A field value as string tests see it (before lower-casing)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
@@ -223,17 +218,17 @@ def _raw_test(test: Node) -> Callable[[Any], bool]:
     if kind == "str":
         cased, inner = test[1], string_test((test[2],))
         if cased:
-            return lambda x: inner(_text(x))
-        return lambda x: inner(_text(x).lower())
+            return lambda x: inner(as_text(x))
+        return lambda x: inner(as_text(x).lower())
     if kind == "num":
         number = test[1]
         return lambda x: _as_number(x) == number
     if kind == "bool":
         want = test[1]
-        return lambda x: x is want or _text(x).lower() == ("true" if want else "false")
+        return lambda x: x is want or as_text(x).lower() == ("true" if want else "false")
     if kind == "re":
         pattern = re.compile(test[1], test[2])
-        return lambda x: pattern.search(_text(x)) is not None
+        return lambda x: pattern.search(as_text(x)) is not None
     if kind == "cidr":
         network = ipaddress.ip_network(test[1], strict=False)
         return lambda x: _in_network(x, network)

@@ -24,6 +24,8 @@ becomes one ``str.endswith(tuple)`` call. Raw tests are ``("str", cased, string_
 from __future__ import annotations
 
 import re
+from re import _constants as re_constants  # type: ignore[attr-defined]
+from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
 from sigma.conditions import (
@@ -250,6 +252,52 @@ def _literals(test: StringTest) -> tuple[str, ...] | None:
     return values if all(len(v) >= MIN_LITERAL for v in values) else None
 
 
+def regex_literal(pattern: str, flags: int) -> str | None:
+    """The longest run of plain characters every match of ``pattern`` contains, lower-cased (None: none).
+
+    So a regex rule (``CommandLine|re: '\\w+`(?:\\w+|-|.)`'``) is evaluated only on values holding that
+    run, not on every value of the field. Only ASCII characters count, and under IGNORECASE not the
+    letters that match a non-ASCII character (``k`` ~ Kelvin sign, ``s`` ~ long s, ``i`` ~ dotted I):
+    the prefilter compares lower-cased text, which must never miss a match.
+    """
+    try:
+        parsed = re_parser.parse(pattern, flags)
+    except re.error:
+        return None
+    best = _longest_run(list(parsed), bool((flags | parsed.state.flags) & re.IGNORECASE))
+    return best.lower() if best else None
+
+
+_FOLDS = frozenset("iksIKS")
+_REPEATS = (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT)
+
+
+def _longest_run(items: list[Any], folded: bool) -> str:
+    runs: list[str] = []
+    current: list[str] = []
+    for op, arg in _flat(items):
+        if op is re_constants.LITERAL and arg < 128 and not (folded and chr(arg) in _FOLDS):
+            current.append(chr(arg))
+            continue
+        runs.append("".join(current))
+        current = []
+        if op in _REPEATS and arg[0] >= 1:  # a body repeated at least once occurs in every match
+            runs.append(_longest_run(list(arg[2]), folded))
+    runs.append("".join(current))
+    return max(runs, key=len)
+
+
+def _flat(items: list[Any]) -> list[Any]:
+    """A sequence with its groups of plain content (no scoped flags) read inline, anchors dropped."""
+    out: list[Any] = []
+    for op, arg in items:
+        if op is re_constants.SUBPATTERN and not arg[1] and not arg[2]:
+            out.extend(_flat(list(arg[3])))
+        elif op is not re_constants.AT:
+            out.append((op, arg))
+    return out
+
+
 def _string_constraint(tests: tuple[StringTest, ...]) -> Constraint:
     if len(tests) == 1 and tests[0][0] == "eq":
         return ("eq", tests[0][1])
@@ -268,6 +316,11 @@ def _value_constraint(tests: tuple[Node, ...]) -> Constraint:
     for test in tests:
         if test[0] == "num" and float(test[1]).is_integer():
             values.append(str(int(test[1])))
+        elif test[0] == "re":
+            literal = regex_literal(test[1], test[2])
+            if literal is None:
+                return None
+            literals.append(literal)
         elif test[0] == "str":
             string = test[2] if not test[1] else (test[2][0], tuple(v.lower() for v in test[2][1])) \
                 if test[2][0] != "glob" else None

@@ -1,0 +1,26 @@
+"""``make_archiver``: settings and an fsspec URL → the Parquet archiver, or one clear ArchiveError."""
+
+from __future__ import annotations
+
+from fsspec.core import url_to_fs
+
+from secustream.archival import ArchiveError
+from secustream.archive.layout import Layout
+from secustream.archive.ocsf import Origin
+from secustream.archive.parquet import ParquetArchiver
+from secustream.config import Settings
+from secustream.verdict import RiskLevel
+
+
+def make_archiver(url: str, settings: Settings) -> ParquetArchiver:
+    """The archiver for ``url`` (a path, file://, memory://, s3://…); credentials come from the environment."""
+    if not url:
+        raise ArchiveError("no archive: ARCHIVE_URL is not set (a path or an fsspec URL such as s3://bucket/lake)")
+    try:
+        fs, root = url_to_fs(url, **settings.archive_storage_options)
+    except (ImportError, ValueError, TypeError) as exc:  # e.g. s3:// without s3fs installed
+        raise ArchiveError(f"archive URL {url!r}: {exc}") from exc
+    layout = Layout(root.rstrip("/"), settings.ARCHIVE_SOURCE, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
+    origin = Origin(settings.ARCHIVE_CLOUD_PROVIDER, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
+    return ParquetArchiver(fs, layout, origin, RiskLevel(settings.ARCHIVE_FINDING_MIN_LEVEL),
+                           settings.ARCHIVE_ROWS_PER_FILE)

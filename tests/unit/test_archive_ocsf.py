@@ -1,0 +1,259 @@
+"""The archive's OCSF claims, checked against the compiled OCSF 1.1.0 schema (package ``ocsf-json-schema``).
+
+For every class the archive writes: each Arrow field is an attribute of that class (or of the object it sits
+in) with a matching type, no attribute comes from a profile the records do not declare, every required
+attribute is in the schema, and every record of a written day has them filled, with ids inside their enums.
+And the mapping is lossless: every row comes back from its record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from secustream.archive import make_archiver
+from secustream.archive.ocsf import CLASSES, OCSF_VERSION, PROFILES, Origin, row_of
+from secustream.archive.ocsf_events import event_record
+from secustream.archive.ocsf_findings import alert_record, incident_record, verdict_record
+from secustream.archive.rows import canonical_json
+from secustream.archive.schema import SCHEMAS
+from secustream.config import Settings
+from secustream.verdict import RiskLevel
+from tests.archive_data import DAY, alert_and_incident_rows, day_rows
+
+ORIGIN = Origin("AWS", "eu-west-1", "123456789012")
+WrittenDay = tuple[Path, dict[str, list[dict[str, Any]]]]  # the archive root, the rows of each table
+
+
+@cache
+def ocsf() -> dict[str, Any]:
+    from ocsf_json_schema import get_ocsf_schema
+
+    return get_ocsf_schema(OCSF_VERSION)
+
+
+@cache
+def class_spec(key: str) -> dict[str, Any]:
+    schema = ocsf()
+    if key != "base_event":
+        return schema["classes"][key]
+    # The export lists base_event's profiles (cloud, datetime) but not their attributes: take those from the
+    # classes that carry the same profile.
+    base = schema["base_event"]
+    extra = {name: attr for spec in schema["classes"].values() for name, attr in spec["attributes"].items()
+             if attr.get("profile") in base["profiles"]}
+    return {**base, "attributes": {**extra, **base["attributes"]}}
+
+
+def base_type(attr: Mapping[str, Any]) -> str:
+    kind = attr.get("type", "")
+    return ocsf()["types"].get(kind, {}).get("type") or kind
+
+
+def applies(attr: Mapping[str, Any]) -> bool:
+    """An attribute belongs to the records unless it comes from a profile they do not declare."""
+    return not attr.get("profile") or attr["profile"] in PROFILES
+
+
+def check_field(field: pa.Field, attr: Mapping[str, Any], where: str) -> Iterator[str]:
+    kind = field.type
+    if attr.get("is_array"):
+        if not pa.types.is_list(kind):
+            yield f"{where}: OCSF array, Arrow {kind}"
+            return
+        kind = kind.value_type
+    ocsf_type = base_type(attr)
+    if ocsf_type == "object_t":
+        if attr.get("object_type") == "object":  # free-form (unmapped): a map or a struct
+            if not (pa.types.is_map(kind) or pa.types.is_struct(kind)):
+                yield f"{where}: free-form object, Arrow {kind}"
+            return
+        if not pa.types.is_struct(kind):
+            yield f"{where}: OCSF object {attr.get('object_type')}, Arrow {kind}"
+            return
+        yield from check_struct(kind, ocsf()["objects"][attr["object_type"]]["attributes"], where)
+    elif ocsf_type in ("integer_t", "long_t"):
+        if not pa.types.is_integer(kind) or (ocsf_type == "long_t" and kind.bit_width < 64):
+            yield f"{where}: OCSF {attr.get('type')}, Arrow {kind}"
+    elif ocsf_type == "string_t":
+        if not pa.types.is_string(kind):
+            yield f"{where}: OCSF {attr.get('type')}, Arrow {kind}"
+    elif ocsf_type == "boolean_t":
+        if not pa.types.is_boolean(kind):
+            yield f"{where}: OCSF boolean, Arrow {kind}"
+    else:
+        yield f"{where}: OCSF type {attr.get('type')} not handled by this test"
+
+
+def check_struct(kind: pa.StructType, attributes: Mapping[str, Any], where: str) -> Iterator[str]:
+    names = {kind.field(i).name for i in range(kind.num_fields)}
+    for name in names:
+        attr = attributes.get(name)
+        if attr is None:
+            yield f"{where}.{name}: not an attribute in OCSF {OCSF_VERSION}"
+        elif not applies(attr):
+            yield f"{where}.{name}: from profile {attr['profile']}, which the records do not declare"
+        else:
+            yield from check_field(kind.field(name), attr, f"{where}.{name}")
+    for name, attr in attributes.items():  # an object we fill must carry what OCSF requires of it
+        if attr.get("requirement") == "required" and applies(attr) and name not in names:
+            yield f"{where}.{name}: required, missing from the Arrow schema"
+
+
+@pytest.mark.parametrize("key", sorted(SCHEMAS))
+def test_arrow_schema_matches_the_ocsf_class(key: str) -> None:
+    spec = class_spec(key)
+    assert spec["uid"] == CLASSES[key].uid and spec["caption"] == CLASSES[key].name
+    if key != "base_event":
+        assert spec["category_uid"] == CLASSES[key].category_uid
+        assert spec["category_name"] == CLASSES[key].category_name
+    problems = list(check_struct(pa.struct(list(SCHEMAS[key])), spec["attributes"], key))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_schema_check_catches_a_wrong_field() -> None:
+    """A test that cannot fail is a defect: an invented attribute, a wrong type and a missing required one."""
+    spec = class_spec("authentication")["attributes"]
+    bad = pa.struct([pa.field("user", pa.string()), pa.field("logon_kind", pa.int32()),
+                     pa.field("device", pa.struct([pa.field("type_id", pa.int32())]))])
+    problems = "\n".join(check_struct(bad, spec, "authentication"))
+    assert "authentication.user: OCSF object user, Arrow string" in problems
+    assert "logon_kind: not an attribute" in problems
+    assert "device: from profile host" in problems
+    assert "authentication.time: required, missing" in problems
+
+
+# --- records of a written day
+
+
+def required_missing(record: Mapping[str, Any], attributes: Mapping[str, Any], where: str) -> Iterator[str]:
+    for name, attr in attributes.items():
+        if not applies(attr):
+            continue
+        value = record.get(name)
+        if attr.get("requirement") == "required" and value in (None, ""):
+            yield f"{where}.{name}: required, empty"
+        enum = attr.get("enum")
+        if enum and value is not None and not attr.get("is_array") and str(value) not in enum:
+            yield f"{where}.{name}: {value} not in its enum"
+        if value is not None and base_type(attr) == "object_t" and attr.get("object_type") != "object":
+            sub = ocsf()["objects"][attr["object_type"]]["attributes"]
+            for i, item in enumerate(value if attr.get("is_array") else [value]):
+                yield from required_missing(item, sub, f"{where}.{name}[{i}]")
+
+
+@pytest.fixture(scope="module")
+def written_day(tmp_path_factory: pytest.TempPathFactory) -> WrittenDay:
+    root = tmp_path_factory.mktemp("lake")
+    events, verdicts = day_rows(600)
+    alerts, incidents = alert_and_incident_rows()
+    settings = Settings(ARCHIVE_REGION="eu-west-1", ARCHIVE_ACCOUNT_ID="123456789012", ARCHIVE_CLOUD_PROVIDER="AWS",
+                        ARCHIVE_ROWS_PER_FILE=150)
+    archiver = make_archiver(str(root), settings)
+    assert archiver.archive("events", DAY, iter(events)).rows == len(events)
+    assert archiver.archive("verdicts", DAY, iter(verdicts)).rows == len(verdicts)
+    assert archiver.archive("alerts", DAY, iter(alerts)).rows == len(alerts)
+    assert archiver.archive("incidents", DAY, iter(incidents)).rows == len(incidents)
+    return root, {"events": events, "verdicts": verdicts, "alerts": alerts, "incidents": incidents}
+
+
+def test_files_follow_the_security_lake_layout(written_day: WrittenDay) -> None:
+    root = written_day[0]
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    sources = {f.split("/")[1] for f in files}
+    assert sources >= {"secustream-authentication", "secustream-process-activity", "secustream-network-activity",
+                       "secustream-file-activity", "secustream-dns-activity", "secustream-http-activity",
+                       "secustream-detection-finding", "secustream-incident-finding", "secustream-base-event"}
+    for f in files:
+        parts = f.split("/")
+        assert parts[0] == "ext" and parts[2:5] == ["region=eu-west-1", "accountId=123456789012", "eventDay=20261102"]
+        assert parts[5].startswith(("events-", "verdicts-", "alerts-", "incidents-")) and "-20261102-" in parts[5], f
+    assert not list(root.rglob("_tmp-*")), "temporary files left behind"
+    assert any(f.endswith("-0002.parquet") for f in files), "ARCHIVE_ROWS_PER_FILE=150 should split a class"
+
+
+def test_every_record_carries_what_its_class_requires(written_day: WrittenDay) -> None:
+    root = written_day[0]
+    checked: dict[str, int] = {}
+    for path in root.rglob("*.parquet"):
+        table = pq.read_table(path)
+        key = table.schema.metadata[b"ocsf_class"].decode()
+        assert table.schema.equals(SCHEMAS[key], check_metadata=False)
+        spec = class_spec(key)
+        for record in table.to_pylist():
+            problems = list(required_missing(record, spec["attributes"], key))
+            assert not problems, "\n".join(problems)
+            assert record["class_uid"] == spec["uid"]
+            assert record["type_uid"] == spec["uid"] * 100 + record["activity_id"]
+            assert record["metadata"]["version"] == OCSF_VERSION
+            assert record["metadata"]["profiles"] == list(PROFILES)
+            assert record["cloud"] == {"provider": "AWS", "region": "eu-west-1", "account": {"uid": "123456789012"}}
+            checked[key] = checked.get(key, 0) + 1
+    assert set(checked) == set(SCHEMAS), f"classes without a record in the test day: {set(SCHEMAS) - set(checked)}"
+
+
+def strip_none(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        if value and all(isinstance(v, tuple) and len(v) == 2 for v in value):  # a Parquet map read back
+            return {k: strip_none(v) for k, v in value}
+        return [strip_none(v) for v in value]
+    return value
+
+
+def test_records_survive_parquet_whole_and_give_their_rows_back(written_day: WrittenDay) -> None:
+    """No attribute is dropped on the way into Parquet, and ``row_of`` returns every row exactly."""
+    root, tables = written_day
+    mappers = {"events": lambda r: event_record(r, ORIGIN), "verdicts": lambda r: verdict_record(r, ORIGIN,
+               RiskLevel.MEDIUM), "alerts": lambda r: alert_record(r, ORIGIN),
+               "incidents": lambda r: incident_record(r, ORIGIN)}
+    expected = {}
+    for table, rows in tables.items():
+        for row in rows:
+            record = mappers[table](row)[1]
+            expected[(table, record["metadata"]["uid"])] = (record, row)
+    seen = 0
+    for path in root.rglob("*.parquet"):
+        for back in pq.read_table(path).to_pylist():
+            table, row = row_of(back)
+            record, original = expected[(table, back["metadata"]["uid"])]
+            assert strip_none(back) == strip_none(record)
+            assert canonical_json({k: v for k, v in row.items() if k != "payload"}) == canonical_json(
+                {k: v for k, v in original.items() if k != "payload"})
+            if table == "events":
+                assert row["payload"] == original["payload"]
+            seen += 1
+    assert seen == sum(len(rows) for rows in tables.values()) == len(expected)
+
+
+def test_classes_and_activities_of_known_shapes() -> None:
+    events, verdicts = day_rows(0)
+    got = [(event_record(r, ORIGIN)[0], event_record(r, ORIGIN)[1]["activity_name"]) for r in events]
+    assert got == [("process_activity", "Launch"), ("base_event", "Unknown"), ("file_activity", "Rename"),
+                   ("base_event", "Unknown"), ("base_event", "Other"), ("network_activity", "Refuse"),
+                   ("dns_activity", "Query"), ("authentication", "Unknown"), ("base_event", "Unknown")]
+    process = event_record(events[0], ORIGIN)[1]
+    assert process["process"]["pid"] is None  # beyond int64; raw_data keeps it
+    assert json.loads(process["raw_data"])["process"]["pid"] == 2**70
+    assert process["process"]["file"]["name"] == "x.exe"
+    finding = [verdict_record(r, ORIGIN, RiskLevel.HIGH) for r in verdicts]
+    assert {k for k, _r in finding} == {"detection_finding", "base_event"}
+    for key, record in finding:
+        level = json.loads(record["unmapped"]["secustream.row"])["risk_level"]
+        assert (key == "detection_finding") == (level in ("high", "critical"))
+
+
+def test_a_payload_that_is_no_longer_a_valid_event_is_still_archived_whole() -> None:
+    events, _verdicts = day_rows(0)
+    row = {**events[0], "payload": json.dumps({"event_type": "gone", "x": 1})}
+    key, record = event_record(row, ORIGIN)
+    assert key == "base_event" and json.loads(record["raw_data"]) == {"event_type": "gone", "x": 1}
+    assert row_of(record)[1]["payload"] == {"event_type": "gone", "x": 1}
