@@ -44,9 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
-from secustream.storage import alerts
+from secustream.storage import alerts, partitions
 from secustream.storage import pages as page_store
-from secustream.storage import partitions
 from secustream.storage import users as user_store
 from secustream.storage.migrate import upgrade
 
@@ -390,7 +389,7 @@ def main() -> int:
     parser.add_argument("--from-plain", action="store_true",
                         help="load the rows into the plain tables of 0005, then time migration 0008 converting them")
     parser.add_argument("--plain", action="store_true",
-                        help="the baseline before partitions: the plain tables of 0005 (use another SECUSTREAM_BENCH_DB)")
+                        help="baseline before partitions: the plain tables of 0005 (set another SECUSTREAM_BENCH_DB)")
     args = parser.parse_args()
     target = ALERTS if args.alerts else EVENTS
 
