@@ -13,6 +13,7 @@ and the analyzer runs the SigmaHQ corpus (rules/, emerging threats, threat hunti
 packs, default pack filters) next to the native rules; (d) is skipped.
 
 Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--replicas 1,2] [--latency-rate 1000]
+       python bench/pipeline.py --compare-partitions 3 [--events 30000]   # plain tables vs day partitions
        python bench/pipeline.py --real [--events 50000] [--batch-sizes 500,2000]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
 (SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
@@ -31,7 +32,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -50,12 +51,18 @@ from secustream.messaging.client import TrackedProducer, consumer_config, produc
 from secustream.messaging.local_broker import LocalBroker
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import RedisState
+from secustream.storage import partitions
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 
 PG_ADMIN = os.environ.get("SECUSTREAM_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
 PARTITIONS = 6
+
+
+BENCH_DAY = date(2026, 11, 25)  # the generated events' day (fixed start)
+# which schema the database-writing stages get: "head" (day partitions), or "0005" (plain tables, before them)
+SCHEMA = {"revision": "head"}
 
 
 @contextmanager
@@ -66,7 +73,11 @@ def fresh_database():  # type: ignore[no-untyped-def]
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
-        upgrade(url)
+        upgrade(url, SCHEMA["revision"])
+        if SCHEMA["revision"] == "head":  # the events' day has its partition, as `partitions ensure` would make
+            engine = create_engine(url)
+            partitions.ensure(engine, BENCH_DAY, days_ahead=1, days_back=1)
+            engine.dispose()
         yield url
     finally:
         with admin.connect() as conn:
@@ -270,6 +281,27 @@ def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple
     return p50, p99, len(lat)
 
 
+def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: int) -> None:
+    """(b) and (c) on plain tables (0005, before partitions) and day partitions (head), alternately, same run."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    print(f"{'stage':44} {'schema':>12} {'events/s':>10}", flush=True)
+    for r in range(rounds):
+        for revision in (("0005", "head") if r % 2 == 0 else ("head", "0005")):
+            SCHEMA["revision"] = revision
+            label = "partitioned" if revision == "head" else "plain"
+            for stage, measure in (("(b) analyzer rules-only -> committed rows", lambda: analyzer_rate(
+                    bootstrap, topics, n, 500)[0]), ("(c) database write alone", lambda: store_rate(n, 500))):
+                rate = measure()
+                rates.setdefault((stage, label), []).append(rate)
+                print(f"{stage:44} {label:>12} {rate:>10.0f}", flush=True)
+    SCHEMA["revision"] = "head"
+    for stage in ("(b) analyzer rules-only -> committed rows", "(c) database write alone"):
+        before = statistics.median(rates[(stage, "plain")])
+        after = statistics.median(rates[(stage, "partitioned")])
+        print(f"{stage}: median partitioned/plain = {after:.0f}/{before:.0f} = {after / before:.3f} "
+              f"({rounds} rounds, alternating)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
@@ -278,6 +310,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--replicas", default="1", help="comma list: analyzer processes in one consumer group")
     parser.add_argument("--real", action="store_true", help="OTRF Windows events through the full SigmaHQ corpus")
+    parser.add_argument("--compare-partitions", type=int, default=0, metavar="ROUNDS",
+                        help="only (b) and (c), plain tables vs day partitions, alternating for ROUNDS rounds")
     args = parser.parse_args()
     extra: dict[str, str] = {}
     packs_tmp = None
@@ -296,6 +330,9 @@ def main() -> None:
         kind = "real OTRF Windows" if args.real else "generated"
         print(f"producing {args.events} {kind} events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
         (produce_real if args.real else produce_stream)(bootstrap, topics["events"], args.events)
+        if args.compare_partitions:
+            compare_partitions(bootstrap, topics, args.events, args.compare_partitions)
+            return
         print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:
             raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
