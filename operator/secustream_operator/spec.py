@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
             "runtimeClassName": "nvidia",
         },
         "tiers": {
-            "model": {"escalateBelowConfidence": 0.8, "batchSize": 64,
+            "model": {"escalateBelowConfidence": 0.8, "batchSize": 64, "bruteForceMinFailures": 4,
                       "outOfDistribution": {"enabled": True, "unseenKind": True, "distanceQuantile": 0.995,
                                             "minKindExamples": 20}},
             "llm": {
@@ -224,6 +224,7 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
         errors.append("spec.analyzer.tiers.model.outOfDistribution.distanceQuantile: must be within 0.5..1, "
                       f"got {quantile!r}")
     _int(spec, "analyzer.tiers.model.outOfDistribution.minKindExamples", 1, 10**9, errors)
+    _int(spec, "analyzer.tiers.model.bruteForceMinFailures", 1, 1000, errors)
     _int(spec, "analyzer.tiers.llm.maxCallsPerMinute", 0, 100_000, errors)
     _int(spec, "analyzer.tiers.llm.timeoutSeconds", 1, 600, errors)
     rules = _get(spec, "rules") or {}
