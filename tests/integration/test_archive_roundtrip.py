@@ -108,3 +108,37 @@ def test_a_dry_run_needs_no_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     make_archiver(str(tmp_path), Settings()).archive("events", date(2026, 1, 1), iter(()))
     assert main(["archive", "read", "--day", "2026-01-01", "--url", str(tmp_path), "--dry-run"]) == 0
     assert "would replay 0 events" in capsys.readouterr().out
+
+
+def test_retention_run_archives_through_archive_url_and_keeps_a_day_it_cannot_archive(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line as the CronJob runs it: ARCHIVE_URL in the environment, no flag."""
+    from secustream.storage.repository import VerdictRepository
+    from tests.integration.partition_helpers import checksums, items_on
+
+    engine = create_engine(pg_url)
+    try:
+        VerdictRepository(engine).store(items_on(DAY, 20, seed=3))
+        partitions.ensure(engine, TODAY, days_ahead=1)
+        before = checksums(engine)
+        monkeypatch.setenv("DATABASE_URL", pg_url)
+        monkeypatch.setenv("RETENTION_VERDICTS_DAYS", "30")
+        blocked = tmp_path / "not-a-directory"
+        blocked.write_text("")
+        monkeypatch.setenv("ARCHIVE_URL", str(blocked / "lake"))
+        assert main(["retention", "run"]) == 1, "a day that cannot be archived is kept, and the run says so"
+        assert checksums(engine) == before, "nothing dropped unarchived"
+        assert "KEPT" in capsys.readouterr().out
+
+        lake = tmp_path / "lake"
+        monkeypatch.setenv("ARCHIVE_URL", str(lake))
+        assert main(["retention", "run"]) == 0
+        out = capsys.readouterr().out
+        assert f"events {DAY}: dropped 20 rows (archived to file://{lake}/ext/secustream-manifests/" in out, out
+        assert _day(pg_url) == ({}, {})
+        manifests = sorted(p.name for p in lake.rglob("*.json"))
+        assert manifests == ["events.json", "verdicts.json"]
+        assert main(["archive", "read", "--day", DAY.isoformat(), "--dry-run"]) == 0
+        assert "would replay 20 events" in capsys.readouterr().out
+    finally:
+        engine.dispose()
