@@ -281,7 +281,7 @@ def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple
     return p50, p99, len(lat)
 
 
-def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: int) -> None:
+def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: int, store_only: bool = False) -> None:
     """(b) and (c) on plain tables (0005, before partitions) and day partitions (head), alternately, same run."""
     rates: dict[tuple[str, str], list[float]] = {}
     print(f"{'stage':44} {'schema':>12} {'events/s':>10}", flush=True)
@@ -289,13 +289,15 @@ def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: i
         for revision in (("0005", "head") if r % 2 == 0 else ("head", "0005")):
             SCHEMA["revision"] = revision
             label = "partitioned" if revision == "head" else "plain"
-            for stage, measure in (("(b) analyzer rules-only -> committed rows", lambda: analyzer_rate(
-                    bootstrap, topics, n, 500)[0]), ("(c) database write alone", lambda: store_rate(n, 500))):
+            stages = (("(b) analyzer rules-only -> committed rows",
+                       lambda: analyzer_rate(bootstrap, topics, n, 500)[0]),
+                      ("(c) database write alone", lambda: store_rate(n, 500)))
+            for stage, measure in stages[1:] if store_only else stages:
                 rate = measure()
                 rates.setdefault((stage, label), []).append(rate)
                 print(f"{stage:44} {label:>12} {rate:>10.0f}", flush=True)
     SCHEMA["revision"] = "head"
-    for stage in ("(b) analyzer rules-only -> committed rows", "(c) database write alone"):
+    for stage in sorted({stage for stage, _label in rates}):
         before = statistics.median(rates[(stage, "plain")])
         after = statistics.median(rates[(stage, "partitioned")])
         print(f"{stage}: median partitioned/plain = {after:.0f}/{before:.0f} = {after / before:.3f} "
@@ -312,6 +314,7 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="OTRF Windows events through the full SigmaHQ corpus")
     parser.add_argument("--compare-partitions", type=int, default=0, metavar="ROUNDS",
                         help="only (b) and (c), plain tables vs day partitions, alternating for ROUNDS rounds")
+    parser.add_argument("--store-only", action="store_true", help="with --compare-partitions: (c) alone")
     args = parser.parse_args()
     extra: dict[str, str] = {}
     packs_tmp = None
@@ -331,7 +334,7 @@ def main() -> None:
         print(f"producing {args.events} {kind} events to {topics['events']} ({PARTITIONS} partitions)…", flush=True)
         (produce_real if args.real else produce_stream)(bootstrap, topics["events"], args.events)
         if args.compare_partitions:
-            compare_partitions(bootstrap, topics, args.events, args.compare_partitions)
+            compare_partitions(bootstrap, topics, args.events, args.compare_partitions, args.store_only)
             return
         print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:
