@@ -83,7 +83,7 @@ class ParquetArchiver:
 
     def __init__(self, fs: AbstractFileSystem, layout: Layout, origin: Origin,
                  finding_min_level: RiskLevel = RiskLevel.MEDIUM, rows_per_file: int = 1_000_000,
-                 batch_rows: int = 50_000) -> None:
+                 batch_rows: int = 10_000) -> None:
         self.fs = fs
         self.layout = layout
         self.origin = origin
