@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     MODEL_OOD_DISTANCE_QUANTILE: float = Field(default=0.995, ge=0.5, le=1)  # abstain farther than this share of
     #   held-out training events from the nearest training centroid (embedding space)
     MODEL_OOD_MIN_KIND_EXAMPLES: int = Field(default=20, ge=1)  # a kind seen fewer times in training is unseen
+    # a failed login is brute force by the model only after this many failures from its source in 60 s
+    MODEL_BRUTE_FORCE_MIN_FAILURES: int = Field(default=4, ge=1, le=1000)  # 1 = no evidence required
     MODEL_BOOTSTRAP: bool = True  # `secustream up`: train a small model in the background when none is active
     CORPORA_DIR: str = ""  # real corpora (SigmaHQ, OTRF) for train/evaluate; empty = ../shared/corpora
 

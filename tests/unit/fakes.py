@@ -19,5 +19,9 @@ class FixedClassifier:
     def predict(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
         return [self.answer] * len(texts)
 
-    def assess(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
-        return self.predict(texts), np.zeros((len(texts), 4), dtype=np.float32)
+    def assess(self, texts, batch_size=256, refuse=None):  # type: ignore[no-untyped-def]
+        """A refused class (missing evidence) answers benign, as the real classifier's runner-up would."""
+        benign = Prediction("benign", self.answer.confidence, 0.02)
+        answers = [benign if refuse is not None and refuse[i] == self.answer.label else self.answer
+                   for i in range(len(texts))]
+        return answers, np.zeros((len(texts), 4), dtype=np.float32)

@@ -62,7 +62,7 @@ class _Fixed:
         self.embedding = np.array(embedding, dtype=np.float32)
         self.gate = _gate({"sshd:auth": 100})
 
-    def assess(self, texts, batch_size=256):  # type: ignore[no-untyped-def]
+    def assess(self, texts, batch_size=256, refuse=None):  # type: ignore[no-untyped-def]
         return [self.answer] * len(texts), np.tile(self.embedding, (len(texts), 1))
 
 

@@ -52,3 +52,21 @@ def test_thresholds_are_inclusive_where_documented():
     at_risk = decide(confidence=0.99, risk_score=0.9, lag=0, llm_available=True, budget_left=1, thresholds=T)
     assert at_conf.route is Route.MODEL  # confidence == threshold is confident enough
     assert at_risk.route is Route.LLM  # risk == threshold is high risk
+
+
+@pytest.mark.parametrize(("lag", "llm", "budget", "outcome"), [(0, False, None, "llm_unavailable"),
+                                                               (0, True, 0, "budget_exhausted"),
+                                                               (5000, True, 10, "shed_load")])
+def test_an_unsure_threat_claim_nobody_can_review_leaves_the_rules_verdict(lag, llm, budget, outcome):  # type: ignore[no-untyped-def]
+    d = decide(confidence=0.37, risk_score=0.3, lag=lag, llm_available=llm, budget_left=budget, thresholds=T,
+               claims_threat=True)
+    assert d.route is Route.MODEL and d.rules_stand and d.outcome == outcome
+    assert "rule verdict stands (an unsure model claims no threat unreviewed)" in d.reason
+    # the same unsure answer without a threat in it, or a confident claim, is the model's to make
+    assert not decide(confidence=0.37, risk_score=0.3, lag=lag, llm_available=llm, budget_left=budget,
+                      thresholds=T).rules_stand
+    assert not decide(confidence=0.95, risk_score=0.6, lag=lag, llm_available=llm, budget_left=budget,
+                      thresholds=T, claims_threat=True).rules_stand
+    # with a reviewer at hand the claim goes to the LLM
+    assert decide(confidence=0.37, risk_score=0.3, lag=0, llm_available=True, budget_left=3, thresholds=T,
+                  claims_threat=True).route is Route.LLM

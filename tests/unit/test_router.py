@@ -102,6 +102,15 @@ def test_decision_table_through_the_router(conf, risk, lag, llm, budget, tier, r
     assert v.tier == tier and v.reason.startswith(f"route {route}: ") and phrase in v.reason, v.reason
 
 
+def test_an_unsure_threat_claim_without_a_reviewer_leaves_the_rules_verdict():
+    """No LLM to check it: a 0.37 'other_threat' guess does not override 'no rule matched' (issue 16)."""
+    v = _one(_router(FixedClassifier("other_threat", 0.37, 0.3)))
+    assert v.tier == "rules" and v.threat_type == "benign" and v.risk_level == "low"
+    assert v.reason.startswith("route rules>model: no rule matched; fixed: other_threat at 0.37")
+    assert "llm unavailable: rule verdict stands (an unsure model claims no threat unreviewed)" in v.reason
+    assert _one(_router(FixedClassifier("other_threat", 0.37, 0.3), FakeLLM())).tier == "llm"
+
+
 def test_a_rule_that_fires_settles_the_event_without_model_or_llm():
     llm = FakeLLM()
     v = _one(_router(FixedClassifier("benign", 0.1, 0.1), llm), _event("evil.exe"))

@@ -36,6 +36,7 @@ def settings(spec: dict[str, Any]) -> dict[str, str]:
         "MODEL_OOD_UNSEEN_KIND": str(bool(model["outOfDistribution"]["unseenKind"])).lower(),
         "MODEL_OOD_DISTANCE_QUANTILE": str(model["outOfDistribution"]["distanceQuantile"]),
         "MODEL_OOD_MIN_KIND_EXAMPLES": str(model["outOfDistribution"]["minKindExamples"]),
+        "MODEL_BRUTE_FORCE_MIN_FAILURES": str(model["bruteForceMinFailures"]),
         "LLM_ENABLED": "true" if llm["enabled"] else "false",
         "LLM_MODEL": llm["model"],
         "LLM_API_BASE": llm.get("apiBase") or "",

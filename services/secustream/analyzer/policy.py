@@ -16,8 +16,10 @@ Order of the table (first match wins):
 Escalation is wanted when a rule asked for it, when the model abstained because the event lies
 outside its training distribution, when model confidence is below the threshold, or when the
 predicted risk is at or above the high-risk threshold. An abstaining model never decides: where the
-table says "model", the rules' verdict stands. Under load the model decides everything
-("widens what it decides") so the consumer catches up.
+table says "model", the rules' verdict stands. Nor does an unsure model (confidence below the
+threshold) claim a threat on its own: when the LLM cannot review that claim, the rules' verdict
+stands (``Decision.rules_stand``), because a guess nobody checked is not evidence. Under load the
+model decides everything else ("widens what it decides") so the consumer catches up.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Decision:
     reason: str
     wanted: Escalation | None = None  # what escalation was asked for (also when it was refused)
     outcome: str = "none"  # metrics label: none | escalated | shed_load | llm_unavailable | budget_exhausted
+    rules_stand: bool = False  # route MODEL, but the rules' verdict stands instead of the model's
 
 
 def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool,
@@ -67,22 +70,29 @@ def wanted_escalation(confidence: float, risk_score: float, rule_requested: bool
 
 
 def decide(*, confidence: float, risk_score: float, lag: int, llm_available: bool, budget_left: int | None,
-           thresholds: RouterThresholds, rule_requested: bool = False, out_of_distribution: bool = False) -> Decision:
-    """Where an open event goes. ``budget_left`` None means "unknown, try"."""
+           thresholds: RouterThresholds, rule_requested: bool = False, out_of_distribution: bool = False,
+           claims_threat: bool = False) -> Decision:
+    """Where an open event goes. ``budget_left`` None means "unknown, try"; ``claims_threat``: the model's
+    verdict names a threat the rules' verdict does not (an unsure claim of that kind needs a reviewer)."""
     t = thresholds
-    stands = "rule verdict stands" if rule_requested or out_of_distribution else "model decides"
     wanted = wanted_escalation(confidence, risk_score, rule_requested, t, out_of_distribution)
     if wanted is None:
         return Decision(Route.MODEL, f"model confident ({confidence:.2f} >= {t.escalate_below_confidence:.2f}, "
                                      f"risk {risk_score:.2f} < {t.escalate_at_risk:.2f})")
+    unsure_claim = wanted is Escalation.LOW_CONFIDENCE and claims_threat
+    rules_stand = rule_requested or out_of_distribution or unsure_claim
+    stands = "rule verdict stands" if rules_stand else "model decides"
+    if unsure_claim:
+        stands += " (an unsure model claims no threat unreviewed)"
     why = _describe(wanted, confidence, risk_score, t)
     if lag > t.lag_threshold:
         return Decision(Route.MODEL, f"under load (lag {lag} > {t.lag_threshold}): {stands}, "
-                                     f"llm skipped ({why})", wanted, "shed_load")
+                                     f"llm skipped ({why})", wanted, "shed_load", rules_stand)
     if not llm_available:
-        return Decision(Route.MODEL, f"llm unavailable: {stands} ({why})", wanted, "llm_unavailable")
+        return Decision(Route.MODEL, f"llm unavailable: {stands} ({why})", wanted, "llm_unavailable", rules_stand)
     if budget_left is not None and budget_left <= 0:
-        return Decision(Route.MODEL, f"llm budget exhausted: {stands} ({why})", wanted, "budget_exhausted")
+        return Decision(Route.MODEL, f"llm budget exhausted: {stands} ({why})", wanted, "budget_exhausted",
+                        rules_stand)
     return Decision(Route.LLM, f"escalated to llm: {why}", wanted, "escalated")
 
 

@@ -6,7 +6,8 @@ Each step is handed only what it works on and knows nothing of the others, of bu
 - the model scores the events no rule fired on (no model: the detection verdict stands); on an event
   outside its training distribution it abstains, and the detection verdict stands (or the LLM reviews
   it), the reason saying so;
-- ``decide`` (pure) picks model or LLM for each scored event, and LLM or rule for each review;
+- ``decide`` (pure) picks model or LLM for each scored event, and LLM or rule for each review; an
+  unsure model's threat claim that the LLM cannot review leaves the rules' verdict standing;
 - the LLM answers what was escalated, or the earlier verdict stands with the reason.
 
 Every verdict's reason starts with the route it took (``route rules>model>llm: ...``); its ``tier``
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.tier import Abstention, ModelTier
 from secustream.analyzer.policy import Decision, Route, RouterThresholds, decide
-from secustream.events import SecurityEvent
+from secustream.events import SecurityEvent, ThreatClass
 from secustream.metrics import HybridMetrics
 from secustream.verdict import Verdict
 
@@ -41,6 +42,7 @@ class RoutingContext:
 
 
 Reload = Callable[[], object]
+BENIGN = ThreatClass.BENIGN.value
 
 
 def routed(verdict: Verdict, route: str, note: str = "") -> Verdict:
@@ -79,10 +81,11 @@ class Router:
             return None
         return self.budget_left()
 
-    def _decide(self, v: Verdict, lag: int, budget: int | None, review: bool, abstained: bool = False) -> Decision:
+    def _decide(self, v: Verdict, lag: int, budget: int | None, review: bool, abstained: bool = False,
+                claims_threat: bool = False) -> Decision:
         d = decide(confidence=v.confidence, risk_score=v.risk_score, lag=lag, llm_available=self.llm is not None,
                    budget_left=budget, thresholds=self.thresholds, rule_requested=review,
-                   out_of_distribution=abstained)
+                   out_of_distribution=abstained, claims_threat=claims_threat)
         if self.metrics is not None and d.wanted is not None:
             self.metrics.escalations.labels(reason=d.wanted.value, outcome=d.outcome).inc()
         return d
@@ -138,10 +141,15 @@ class Router:
                         else:
                             final[i] = routed(rules, "rules>model", decision.reason)
                         continue
-                    decision = self._decide(v, lag, budget_now(), review=False)
+                    rules = detected[i].verdict
+                    claims = v.threat_type != rules.threat_type and v.threat_type != BENIGN
+                    decision = self._decide(v, lag, budget_now(), review=False, claims_threat=claims)
                     if decision.route is Route.LLM:
                         v.reason = f"{v.reason}; {decision.reason}"
                         to_llm.append((i, v, "rules>model>llm"))
+                    elif decision.rules_stand:  # an unsure threat claim nobody can review
+                        rules.reason = f"{rules.reason}; {v.reason}"
+                        final[i] = routed(rules, "rules>model", decision.reason)
                     else:
                         final[i] = routed(v, "rules>model", decision.reason)
         if to_llm:

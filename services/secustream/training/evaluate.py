@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.classifier import ThreatClassifier
-from secustream.analyzer.model.hybrid import build_llm_tier, gate_from, thresholds_from
+from secustream.analyzer.model.hybrid import build_llm_tier, evidence_from, gate_from, thresholds_from
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.analyzer.router import Router
@@ -74,7 +74,7 @@ def serving_model_tier(settings: Settings, classifier: ThreatClassifier, state: 
     """The model tier as the analyzer builds it from ``settings``, around an already loaded classifier."""
     source = ModelSource(lambda _p: classifier, path="loaded")
     return ModelTier(source, state or MemoryState(), VERSION, batch_size=settings.MODEL_BATCH_SIZE,
-                     gate=gate_from(settings), metrics=metrics)
+                     gate=gate_from(settings), evidence=evidence_from(settings), metrics=metrics)
 
 
 def load_classifier(settings: Settings, path: Path) -> ThreatClassifier:

@@ -202,9 +202,13 @@ class ThreatClassifier:
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
         return predictions(self.scores(texts, batch_size)[0], self.labels)
 
-    def assess(self, texts: Sequence[str], batch_size: int = 256) -> tuple[list[Prediction], np.ndarray]:
-        """Predictions and the embeddings the OOD gate checks, from one forward pass."""
+    def assess(self, texts: Sequence[str], batch_size: int = 256,
+               refuse: Sequence[str | None] | None = None) -> tuple[list[Prediction], np.ndarray]:
+        """Predictions and the embeddings the OOD gate checks, from one forward pass; ``refuse[i]`` names a
+        class text ``i`` cannot be (its evidence is missing): the next most likely class answers instead."""
         probs, embeddings = self.scores(texts, batch_size)
+        if refuse is not None and any(refuse):
+            probs = without_classes(probs, self.labels, refuse)
         return predictions(probs, self.labels), embeddings
 
 
@@ -212,6 +216,17 @@ def predictions(probs: np.ndarray, labels: Sequence[str]) -> list[Prediction]:
     risks = risk_from_probs(probs, labels)
     best = probs.argmax(axis=1)
     return [Prediction(labels[b], float(p[b]), float(r)) for b, p, r in zip(best, probs, risks, strict=True)]
+
+
+def without_classes(probs: np.ndarray, labels: Sequence[str], refuse: Sequence[str | None]) -> np.ndarray:
+    """``probs`` with row ``i``'s ``refuse[i]`` class removed and the rest renormalised (a copy)."""
+    out = probs.copy()
+    index = {label: k for k, label in enumerate(labels)}
+    for row, label in enumerate(refuse):
+        if label is not None and label in index:
+            out[row, index[label]] = 0.0
+    total = out.sum(axis=1, keepdims=True)
+    return np.divide(out, total, out=np.full_like(out, 1.0 / len(labels)), where=total > 0)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
+from secustream.analyzer.model.evidence import EvidenceSettings
 from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.tier import ModelSource, ModelTier
 from secustream.analyzer.policy import RouterThresholds
@@ -29,6 +30,10 @@ def thresholds_from(settings: Settings) -> RouterThresholds:
 def gate_from(settings: Settings) -> GateSettings:
     return GateSettings(settings.MODEL_OOD_ENABLED, settings.MODEL_OOD_UNSEEN_KIND,
                         settings.MODEL_OOD_DISTANCE_QUANTILE, settings.MODEL_OOD_MIN_KIND_EXAMPLES)
+
+
+def evidence_from(settings: Settings) -> EvidenceSettings:
+    return EvidenceSettings(settings.MODEL_BRUTE_FORCE_MIN_FAILURES)
 
 
 def classifier_loader(settings: Settings):  # type: ignore[no-untyped-def]
@@ -86,5 +91,5 @@ def build_hybrid(settings: Settings, state: StateStore, db: Engine | None, versi
         source = ModelSource(classifier_loader(settings), path=settings.MODEL_PATH or None, engine=db,
                              interval=settings.MODEL_RELOAD_SECONDS, metrics=metrics)
         model = ModelTier(source, state, version, batch_size=settings.MODEL_BATCH_SIZE, gate=gate_from(settings),
-                          metrics=metrics)
+                          evidence=evidence_from(settings), metrics=metrics)
     return HybridTiers(model, llm, thresholds_from(settings))

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.context import burst_counts
+from secustream.analyzer.model.evidence import BRUTE_FORCE, EvidenceSettings, login_evidence
 from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.text import render_event
 from secustream.events import SecurityEvent
@@ -98,17 +99,20 @@ class Abstention:
 
 
 class ModelTier:
-    """Verdicts and scores from the active classifier; no opinion (None) while there is none, and an
-    ``Abstention`` for an event its out-of-distribution gate rejects (``gate.py``)."""
+    """Verdicts and scores from the active classifier; no opinion (None) while there is none, an
+    ``Abstention`` for an event its out-of-distribution gate rejects (``gate.py``), and no brute-force
+    claim on a failed login its source's failure count does not support (``evidence.py``)."""
 
     name = "model"
 
     def __init__(self, source: ModelSource, state: StateStore, version: str, *, batch_size: int = 256,
-                 gate: GateSettings | None = None, metrics: HybridMetrics | None = None) -> None:
+                 gate: GateSettings | None = None, evidence: EvidenceSettings | None = None,
+                 metrics: HybridMetrics | None = None) -> None:
         self.source = source
         self.state = state
         self.batch_size = batch_size
         self.gate = gate or GateSettings()
+        self.evidence = evidence or EvidenceSettings()
         self.metrics = metrics
         self._version = version
 
@@ -119,8 +123,10 @@ class ModelTier:
         clf = self.source.classifier
         if clf is None:
             return None
-        texts = [render_event(e, b) for e, b in zip(events, burst_counts(events, self.state), strict=True)]
-        predictions, embeddings = clf.assess(texts, self.batch_size)
+        bursts = burst_counts(events, self.state)
+        texts = [render_event(e, b) for e, b in zip(events, bursts, strict=True)]
+        evidence = login_evidence(events, bursts, self.evidence)
+        predictions, embeddings = clf.assess(texts, self.batch_size, [ev.refused if ev else None for ev in evidence])
         gated = clf.gate.check(events, embeddings, self.gate) if clf.gate is not None else None
         model_name = f"{clf.name} v{self.source.version}" if self.source.version else clf.name
         out: list[Verdict | Abstention] = []
@@ -132,6 +138,9 @@ class ModelTier:
                 out.append(Abstention(why, model_name))
                 continue
             reason = f"{model_name}: {pred.label} at {pred.confidence:.2f}"
+            login = evidence[i]
+            if login is not None and (login.refused or pred.label == BRUTE_FORCE):
+                reason += f"; {login.describe()}"
             if gated is not None and clf.gate is not None and risk_level(pred.risk_score) is not RiskLevel.LOW:
                 reason += f"; evidence: {clf.gate.evidence(int(gated.nearest[i]))}"
             out.append(Verdict(
