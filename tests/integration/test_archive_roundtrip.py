@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -142,3 +143,33 @@ def test_retention_run_archives_through_archive_url_and_keeps_a_day_it_cannot_ar
         assert "would replay 20 events" in capsys.readouterr().out
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_archive_write_archives_a_stored_day_by_hand(backend: str, pg_url: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from secustream.storage.repository import VerdictRepository
+    from tests.integration.partition_helpers import items_on
+
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'up.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    if backend == "sqlite":
+        assert main(["migrate"]) == 0
+    engine = create_engine(url)
+    try:
+        items = items_on(DAY, 25, seed=9) + items_on(DAY + timedelta(days=1), 5, seed=10)
+        VerdictRepository(engine).store(items)
+    finally:
+        engine.dispose()
+    lake = tmp_path / "lake"
+    assert main(["archive", "write", "--day", DAY.isoformat(), "--url", str(lake)]) == 0
+    out = capsys.readouterr().out
+    assert f"events {DAY}: 25 rows archived" in out and f"verdicts {DAY}: 25 rows archived" in out
+    assert f"alerts {DAY}: 0 rows archived" in out
+    archiver = make_archiver(str(lake), Settings())
+    rows = [row_of(r)[1] for r in archiver.records(archiver.manifest("events", DAY))]
+    assert {UUID(r["id"]) for r in rows} == {i.event.event_id for i in items[:25]}  # SQLite keeps hex
+    assert all(r["verdict_risk_level"] for r in rows), "events carry their verdict's columns"
+    findings = list(archiver.records(archiver.manifest("verdicts", DAY)))
+    assert len(findings) == 25 and {r["class_uid"] for r in findings} <= {2004, 0}
