@@ -135,3 +135,5 @@ def test_cli_partitions_and_retention(pg_url: str, tmp_path) -> None:  # type: i
     assert sqlite.returncode == 0
     plain = _cli(f"sqlite:///{tmp_path / 'up.db'}", "partitions", "ensure")
     assert plain.returncode == 0 and "SQLite keeps plain tables" in plain.stdout
+    expire = _cli(f"sqlite:///{tmp_path / 'up.db'}", "retention", "run")
+    assert expire.returncode == 0 and "SQLite keeps plain tables" in expire.stdout, expire.stderr
