@@ -1,4 +1,5 @@
-"""Events-list (or, with --alerts, alert-queue) latency with 1,000,000 rows in PostgreSQL: the API next to the
+"""Events-list (or, with --alerts, alert-queue) latency with 1,000,000 rows (--rows; always spread over 30 days,
+one day partition each) in PostgreSQL: the API next to the
 same SQL run through psycopg.
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
@@ -12,6 +13,7 @@ the server's (client, API and PostgreSQL share the machine's cores).
     .venv/bin/python bench/api.py --rebuild       # regenerate the rows
     .venv/bin/python bench/api.py --seconds 20 --workers 2
     .venv/bin/python bench/api.py --alerts        # GET /alerts over 1,000,000 alerts (secustream_bench_alerts)
+    .venv/bin/python bench/api.py --rows 20000000 --rebuild --from-plain   # load plain tables, time migration 0008
 
 Rows are generated in SQL (generate_series), not through Kafka; this benchmark is not part of the test suite.
 """
@@ -42,14 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
-from secustream.storage import alerts
+from secustream.storage import alerts, partitions
 from secustream.storage import pages as page_store
 from secustream.storage import users as user_store
 from secustream.storage.migrate import upgrade
 
 ADMIN_URL = os.environ.get("SECUSTREAM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
-DB_NAME = "secustream_bench"
+DB_NAME = os.environ.get("SECUSTREAM_BENCH_DB", "secustream_bench")
 PAGE = 50
 NOW = datetime(2026, 11, 25, tzinfo=UTC)  # fixed so the data set and the filters agree between runs
 
@@ -57,7 +59,7 @@ LOAD_SQL = """
 CREATE TEMP TABLE g AS
 SELECT i, (hashtext(i::text) & 2147483647) AS r, (hashtext('x' || i::text) & 2147483647) AS r2,
        md5('bench' || i::text)::uuid AS id,
-       TIMESTAMPTZ '{now}' - (i * INTERVAL '2592 milliseconds') AS ts
+       TIMESTAMPTZ '{now}' - (i * INTERVAL '{step_us} microseconds') AS ts
 FROM generate_series(1, {n}) AS i;
 
 INSERT INTO events (id, timestamp, event_type, action, outcome, source_ip, source_user, source_host,
@@ -122,6 +124,8 @@ COMBOS = [
     Combo("critical, llm tier, last 7 days", {"risk_level": ["critical"], "tier": ["llm"],
                                               "since": (NOW - timedelta(days=7)).isoformat()}),
     Combo("one source IP", {"source_ip": "10.17.42.7"}),
+    Combo("one day (since/until)", {"since": (NOW - timedelta(days=3)).isoformat(),
+                                    "until": (NOW - timedelta(days=2)).isoformat()}),
     Combo("text 'brute force' + high", {"q": "brute force", "risk_level": ["high"]}),
 ]
 
@@ -170,7 +174,8 @@ def filters_of(combo: Combo) -> page_store.EventFilters:
     p = combo.params
     return page_store.EventFilters(
         risk_levels=p.get("risk_level", []), tiers=p.get("tier", []), threat_types=p.get("threat_type", []),
-        since=datetime.fromisoformat(p["since"]) if "since" in p else None, source_ip=p.get("source_ip"),
+        since=datetime.fromisoformat(p["since"]) if "since" in p else None,
+        until=datetime.fromisoformat(p["until"]) if "until" in p else None, source_ip=p.get("source_ip"),
         user=p.get("user"), host=p.get("host"), q=p.get("q"))
 
 
@@ -178,7 +183,23 @@ def db_url(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def build(target: Target, n: int, rebuild: bool) -> None:
+SPAN = timedelta(days=30)  # the rows are spread over 30 days whatever their number
+
+
+def migrate_in_place(url: str, n: int) -> None:
+    """--from-plain: the rows were loaded into the plain tables of 0005; time migration 0008 converting them."""
+    started = time.perf_counter()
+    upgrade(url)
+    elapsed = time.perf_counter() - started
+    print(f"migration 0008 in place: {n:,} events + verdicts in {elapsed:.0f} s = "
+          f"{elapsed / (n / 1e6):.0f} s per million rows (events and their verdicts)", flush=True)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        for table in ("events", "verdicts"):
+            conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
+
+
+def build(target: Target, n: int, rebuild: bool, from_plain: bool = False, plain: bool = False) -> bool:
+    """Create the database with ``n`` rows unless it is there; True when migration 0008 is still to run."""
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.db}).first()
@@ -187,14 +208,19 @@ def build(target: Target, n: int, rebuild: bool) -> None:
             with engine.connect() as c:
                 have = c.execute(text(f"SELECT count(*) FROM {target.table}")).scalar_one()
             engine.dispose()
-            if have == n:
+            if have == n and not from_plain:
                 print(f"reusing {target.db} with {have:,} {target.table}")
-                return
+                return False
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target.db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{target.db}"'))
     admin.dispose()
     url = db_url(target.db)
-    upgrade(url)
+    from_plain, plain = (from_plain or plain) and target.table == "events", plain and target.table == "events"
+    upgrade(url, "0005" if from_plain else "head")
+    if target.table == "events" and not from_plain:  # day partitions for every day of the data, made ahead
+        engine = create_engine(url)
+        partitions.ensure(engine, NOW.date(), days_ahead=1, days_back=SPAN.days + 1)
+        engine.dispose()
     started = time.perf_counter()
     dsn = url.replace("postgresql+psycopg", "postgresql")
     tables = ", ".join(f"'{t}'" for t in target.tables)
@@ -206,7 +232,8 @@ def build(target: Target, n: int, rebuild: bool) -> None:
             name = re.search(r"INDEX (\S+) ON", d)[1]  # type: ignore[index]
             conn.execute(f'DROP INDEX "{name}"')  # type: ignore[arg-type]
         conn.execute("SET maintenance_work_mem = '512MB'")
-        for statement in target.load_sql.format(now=NOW.isoformat(), n=n).split(";\n"):
+        step_us = int(SPAN.total_seconds() * 1e6 / n)
+        for statement in target.load_sql.format(now=NOW.isoformat(), n=n, step_us=step_us).split(";\n"):
             if statement.strip():
                 conn.execute(statement)  # type: ignore[arg-type]
         for d in defs:
@@ -215,7 +242,8 @@ def build(target: Target, n: int, rebuild: bool) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table in target.tables:
             conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
-    print(f"generated {n:,} {target.table} in {time.perf_counter() - started:.0f} s")
+    print(f"generated {n:,} {target.table} in {time.perf_counter() - started:.0f} s", flush=True)
+    return from_plain and not plain
 
 
 def explain(db: str, sql: str, params: dict[str, Any]) -> list[str]:
@@ -358,10 +386,33 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
+    parser.add_argument("--from-plain", action="store_true",
+                        help="rows into the plain tables of 0005: measure, time migration 0008, measure again")
+    parser.add_argument("--plain", action="store_true",
+                        help="baseline before partitions: the plain tables of 0005 (set another SECUSTREAM_BENCH_DB)")
     args = parser.parse_args()
     target = ALERTS if args.alerts else EVENTS
 
-    build(target, args.rows, args.rebuild)
+    migrate_after = build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    if migrate_after:  # the same rows before and after partitioning, in the same run
+        before = measure(target, args)
+        migrate_in_place(db_url(target.db), args.rows)
+        after = measure(target, args)
+        print("\nBEFORE (plain tables, migration 0005):")
+        report(before, args, target)
+        print("\nAFTER (day partitions, migration 0008 in place):")
+        report(after, args, target)
+        print("\nafter/before, API p99 and API req/s per combination:")
+        for (combo, _s0, a0, _e0, _p0), (_c, _s1, a1, _e1, _p1) in zip(before, after, strict=True):
+            print(f"- {combo.name}: p99 {percentile(a1, 99) * 1e3:.1f}/{percentile(a0, 99) * 1e3:.1f} ms = "
+                  f"{percentile(a1, 99) / percentile(a0, 99):.2f}; req/s {len(a1) / len(a0):.2f}")
+        return 0
+    report(measure(target, args), args, target)
+    return 0
+
+
+def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
+    """Each combination: SQL side, then API side, same clients and duration."""
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
@@ -383,8 +434,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
-    report(results, args, target)
-    return 0
+    return results
 
 
 def report(results: list[tuple[Combo, list[float], list[float], int, str]], args: argparse.Namespace,

@@ -64,6 +64,8 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 def _missing_secrets(applier: Applier, namespace: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(Secrets the API says are absent, lookups that failed transiently)."""
     refs = [spec["database"]["secretRef"], spec["api"]["jwtSecretRef"], spec["redis"].get("secretRef") or {}]
+    if spec["retention"]["enabled"]:
+        refs.append(spec["retention"]["archive"].get("credentialsSecretRef") or {})
     missing, failed = [], []
     for name in sorted({r["name"] for r in refs if r.get("name")}):
         try:

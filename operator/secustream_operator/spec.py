@@ -72,6 +72,13 @@ DEFAULTS: dict[str, Any] = {
         "schedule": "0 2 * * *",
         "storage": {"size": "5Gi", "accessMode": "ReadWriteOnce"},
     },
+    "retention": {
+        "enabled": True, "schedule": "15 1 * * *", "partitionDaysAhead": 7,
+        "days": {"events": 30, "verdicts": 90, "alerts": 365, "incidents": 365},
+        "archive": {"url": "", "source": "secustream", "region": "local", "accountId": "000000000000",
+                    "cloudProvider": "local", "findingMinLevel": "medium", "rowsPerFile": 1_000_000},
+        "dropUnarchived": False,
+    },
     "monitoring": {"serviceMonitor": True, "prometheusReleaseLabel": "kube-prometheus-stack", "interval": "30s"},
     "alerts": {
         "enabled": True, "minLevel": "medium", "dedupWindowSeconds": 600, "incidentWindowSeconds": 3600,
@@ -86,6 +93,9 @@ ALERT_LEVELS = ("low", "medium", "high", "critical")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")  # the settings' ARCHIVE_SOURCE/REGION/ACCOUNT_ID patterns
+_REGION = re.compile(r"^[a-z0-9-]{1,32}$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _CRON = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$")
 
 
@@ -226,7 +236,28 @@ def validate(spec: Mapping[str, Any]) -> list[str]:
             errors.append(f"spec.training.schedule: {_get(spec, 'training.schedule')!r} is not a cron schedule")
         if not _QUANTITY.match(str(_get(spec, "training.storage.size") or "")):
             errors.append("spec.training.storage.size: must be a quantity like 5Gi")
+    if _get(spec, "retention.enabled"):
+        _retention(spec, errors)
     return errors
+
+
+def _retention(spec: Mapping[str, Any], errors: list[str]) -> None:
+    if not _CRON.match(str(_get(spec, "retention.schedule") or "")):
+        errors.append(f"spec.retention.schedule: {_get(spec, 'retention.schedule')!r} is not a cron schedule")
+    _int(spec, "retention.partitionDaysAhead", 1, 366, errors)
+    for table in ("events", "verdicts", "alerts", "incidents"):
+        _int(spec, f"retention.days.{table}", 1, 100_000, errors)
+    archive = _get(spec, "retention.archive") or {}
+    for key, pattern in (("source", _SOURCE), ("region", _REGION), ("accountId", _ACCOUNT)):
+        if not pattern.match(str(archive.get(key) or "")):
+            errors.append(f"spec.retention.archive.{key}: {archive.get(key)!r} does not match {pattern.pattern}")
+    _enum(spec, "retention.archive.findingMinLevel", ALERT_LEVELS, errors)
+    _int(spec, "retention.archive.rowsPerFile", 1, 10**9, errors)
+    if archive.get("url") and _get(spec, "retention.dropUnarchived"):
+        errors.append("spec.retention: archive.url and dropUnarchived exclude each other")
+    creds = archive.get("credentialsSecretRef") or {}
+    if creds and not _DNS_LABEL.match(str(creds.get("name") or "")) and "." not in str(creds.get("name") or ""):
+        errors.append(f"spec.retention.archive.credentialsSecretRef.name: {creds.get('name')!r} is not a Secret name")
 
 
 def normalise(spec: Mapping[str, Any] | None) -> dict[str, Any]:

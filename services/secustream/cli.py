@@ -484,6 +484,28 @@ def cmd_archive_read(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive_write(settings: Settings, args: argparse.Namespace) -> int:
+    """Archive one day by hand (retention does it before each drop): checks an archive location end to end."""
+    from secustream.archival import ArchiveError
+    from secustream.archive import make_archiver
+    from secustream.storage.day_rows import DAY_COLUMN, day_rows
+
+    engine = migrated_engine(settings)
+    tables = list(DAY_COLUMN) if args.table == "all" else [args.table]
+    try:
+        archiver = make_archiver(args.url or settings.ARCHIVE_URL, settings)
+        for table in tables:
+            with engine.connect() as conn:
+                receipt = archiver.archive(table, args.day, day_rows(conn, table, args.day))
+            print(f"{table} {args.day}: {receipt.rows} rows archived, digest {receipt.sha256[:16]} "
+                  f"({receipt.location})", flush=True)
+    except ArchiveError as exc:
+        raise SystemExit(f"archive write: {exc}") from None
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secustream", description="SecuStreamAI security event pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -586,6 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
     arc_read.add_argument("--dry-run", action="store_true", help="count the archived events per OCSF class, send none")
     arc_read.add_argument("--no-verify", action="store_true", help="skip re-reading the day against its digest first")
     arc_read.set_defaults(func=cmd_archive_read)
+    arc_write = arc_sub.add_parser("write", help="archive one day of the database by hand (nothing is dropped)")
+    arc_write.add_argument("--day", required=True, type=date.fromisoformat, help="the day, YYYY-MM-DD (UTC)")
+    arc_write.add_argument("--table", default="all", choices=["all", "events", "verdicts", "alerts", "incidents"])
+    arc_write.add_argument("--url", default=None, help="archive path or fsspec URL (default: ARCHIVE_URL)")
+    arc_write.set_defaults(func=cmd_archive_write)
 
     tr = sub.add_parser("train", help="fine-tune the classifier, register it, promote it if it beats the active one")
     tr.add_argument("--seed", type=int, default=7, help="generator seed of the training stream")

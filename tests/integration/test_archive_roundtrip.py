@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -108,3 +109,67 @@ def test_a_dry_run_needs_no_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     make_archiver(str(tmp_path), Settings()).archive("events", date(2026, 1, 1), iter(()))
     assert main(["archive", "read", "--day", "2026-01-01", "--url", str(tmp_path), "--dry-run"]) == 0
     assert "would replay 0 events" in capsys.readouterr().out
+
+
+def test_retention_run_archives_through_archive_url_and_keeps_a_day_it_cannot_archive(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line as the CronJob runs it: ARCHIVE_URL in the environment, no flag."""
+    from secustream.storage.repository import VerdictRepository
+    from tests.integration.partition_helpers import checksums, items_on
+
+    engine = create_engine(pg_url)
+    try:
+        VerdictRepository(engine).store(items_on(DAY, 20, seed=3))
+        partitions.ensure(engine, TODAY, days_ahead=1)
+        before = checksums(engine)
+        monkeypatch.setenv("DATABASE_URL", pg_url)
+        monkeypatch.setenv("RETENTION_VERDICTS_DAYS", "30")
+        blocked = tmp_path / "not-a-directory"
+        blocked.write_text("")
+        monkeypatch.setenv("ARCHIVE_URL", str(blocked / "lake"))
+        assert main(["retention", "run"]) == 1, "a day that cannot be archived is kept, and the run says so"
+        assert checksums(engine) == before, "nothing dropped unarchived"
+        assert "KEPT" in capsys.readouterr().out
+
+        lake = tmp_path / "lake"
+        monkeypatch.setenv("ARCHIVE_URL", str(lake))
+        assert main(["retention", "run"]) == 0
+        out = capsys.readouterr().out
+        assert f"events {DAY}: dropped 20 rows (archived to file://{lake}/ext/secustream-manifests/" in out, out
+        assert _day(pg_url) == ({}, {})
+        manifests = sorted(p.name for p in lake.rglob("*.json"))
+        assert manifests == ["events.json", "verdicts.json"]
+        assert main(["archive", "read", "--day", DAY.isoformat(), "--dry-run"]) == 0
+        assert "would replay 20 events" in capsys.readouterr().out
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_archive_write_archives_a_stored_day_by_hand(backend: str, pg_url: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from secustream.storage.repository import VerdictRepository
+    from tests.integration.partition_helpers import items_on
+
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'up.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    if backend == "sqlite":
+        assert main(["migrate"]) == 0
+    engine = create_engine(url)
+    try:
+        items = items_on(DAY, 25, seed=9) + items_on(DAY + timedelta(days=1), 5, seed=10)
+        VerdictRepository(engine).store(items)
+    finally:
+        engine.dispose()
+    lake = tmp_path / "lake"
+    assert main(["archive", "write", "--day", DAY.isoformat(), "--url", str(lake)]) == 0
+    out = capsys.readouterr().out
+    assert f"events {DAY}: 25 rows archived" in out and f"verdicts {DAY}: 25 rows archived" in out
+    assert f"alerts {DAY}: 0 rows archived" in out
+    archiver = make_archiver(str(lake), Settings())
+    rows = [row_of(r)[1] for r in archiver.records(archiver.manifest("events", DAY))]
+    assert {UUID(r["id"]) for r in rows} == {i.event.event_id for i in items[:25]}  # SQLite keeps hex
+    assert all(r["verdict_risk_level"] for r in rows), "events carry their verdict's columns"
+    findings = list(archiver.records(archiver.manifest("verdicts", DAY)))
+    assert len(findings) == 25 and {r["class_uid"] for r in findings} <= {2004, 0}

@@ -48,7 +48,7 @@ def apply_defaults(schema: dict[str, Any], obj: Any) -> Any:
 
 def _cel_to_python(rule: str) -> str:
     expr = re.sub(r"has\(self\.(\w+)\)", r"('\1' in self)", rule)
-    expr = re.sub(r"self\.(\w+)", r"self['\1']", expr)
+    expr = re.sub(r"self((?:\.\w+)+)", lambda m: "self" + "".join(f"['{p}']" for p in m[1][1:].split(".")), expr)
     expr = re.sub(r"\(\s*(\('\w+' in self\))\s*\?\s*(self\['\w+'\])\s*:\s*(\d+)\s*\)", r"(\2 if \1 else \3)", expr)
     expr = re.sub(r"!\s*\(", "not (", expr)
     return expr.replace("&&", " and ").replace("||", " or ")

@@ -216,7 +216,7 @@ def test_topics_and_service_monitors() -> None:
         assert m["spec"]["selector"]["matchLabels"].items() <= svc["spec"]["selector"].items()
         assert m["spec"]["endpoints"][0]["port"] in {p["name"] for p in svc["spec"]["ports"]}
     none = by_key(build(MATRIX["no-generator-no-training-none"]))
-    assert not any(k.startswith(("ServiceMonitor", "CronJob", "PersistentVolumeClaim")) for k in none)
+    assert not any(k.startswith(("ServiceMonitor", "CronJob/demo-training", "PersistentVolumeClaim")) for k in none)
     assert "Deployment/demo-generator" not in none
 
 

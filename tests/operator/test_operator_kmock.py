@@ -19,6 +19,7 @@ EXPECTED = {
     ("policy/v1", "PodDisruptionBudget", "demo-api"), ("policy/v1", "PodDisruptionBudget", "demo-analyzer"),
     ("keda.sh/v1alpha1", "ScaledObject", "demo-analyzer"), ("kafka.strimzi.io/v1", "KafkaTopic", "demo-events"),
     ("kafka.strimzi.io/v1", "KafkaTopic", "demo-dlq"), ("batch/v1", "CronJob", "demo-training"),
+    ("batch/v1", "CronJob", "demo-retention"),
     ("v1", "PersistentVolumeClaim", "demo-models"),
 }
 

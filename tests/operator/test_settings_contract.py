@@ -46,6 +46,8 @@ def emitted_env(children: list[dict[str, Any]]) -> dict[str, set[str]]:
             for item in c.get("env", []):
                 found.setdefault(item["name"], set()).add(where)
             for source in c.get("envFrom", []):
+                if "configMapRef" not in source:  # a Secret of the object store's own variables (AWS_*)
+                    continue
                 data = configmaps[source["configMapRef"]["name"]]["data"]
                 for key in data:
                     found.setdefault(key, set()).add(f"{where} (ConfigMap)")

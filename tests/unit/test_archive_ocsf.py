@@ -257,3 +257,13 @@ def test_a_payload_that_is_no_longer_a_valid_event_is_still_archived_whole() -> 
     key, record = event_record(row, ORIGIN)
     assert key == "base_event" and json.loads(record["raw_data"]) == {"event_type": "gone", "x": 1}
     assert row_of(record)[1]["payload"] == {"event_type": "gone", "x": 1}
+
+
+def test_json_list_columns_read_as_text_still_map() -> None:
+    """SQLite through a plain query hands JSON columns over as text: the finding must not split it into letters."""
+    _events, verdicts = day_rows(0)
+    row = {**verdicts[1], "risk_level": "critical", "mitre_ids": '["T1110", "T1021.004"]', "rule_ids": '["r-1"]'}
+    _key, record = verdict_record(row, ORIGIN, RiskLevel.MEDIUM)
+    info = record["finding_info"]
+    assert [a["technique"]["uid"] for a in info["attacks"]] == ["T1110", "T1021.004"]
+    assert info["analytic"]["uid"] == "r-1"

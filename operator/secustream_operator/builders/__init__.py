@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from secustream_operator.builders import autoscaling, config, disruption, kafka, services, training, workloads
+from secustream_operator.builders import (
+    autoscaling,
+    config,
+    disruption,
+    kafka,
+    retention,
+    services,
+    training,
+    workloads,
+)
 from secustream_operator.builders.common import Context
 
 
@@ -43,4 +52,5 @@ def build_children(name: str, namespace: str, spec: dict[str, Any],
     out += autoscaling.build_scaled_object(ctx)
     out += kafka.build_topics(ctx)
     out += training.build_training(ctx)
+    out += retention.build_retention(ctx)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,6 +50,7 @@ _DIRECTION = {"inbound": (1, "Inbound"), "ingress": (1, "Inbound"), "outbound": 
               "egress": (2, "Outbound"), "lateral": (3, "Lateral"), "internal": (3, "Lateral")}
 _WORDS = re.compile(r"[^a-z0-9]+")
 _I64 = (-(1 << 63), (1 << 63) - 1)
+@lru_cache(maxsize=4096)  # a handful of distinct actions per day
 def _activity(key: str, action: str | None) -> tuple[int, str]:
     if not action:
         return 0, "Unknown"

@@ -6,6 +6,7 @@ alert is a Detection Finding with its counts and first/last seen; an incident is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +64,7 @@ def verdict_record(row: Mapping[str, Any], origin: Origin, min_level: RiskLevel)
     cls = CLASSES["detection_finding"]
     record = header(cls, (1, "Create"), time, risk, (1, "New"), reason, meta, origin, unmapped, None)
     threat = str(row.get("threat_type") or "unknown")
-    rule_ids = list(row.get("rule_ids") or [])
+    rule_ids = _strings(row.get("rule_ids"))
     confidence = float(row.get("confidence") or 0.0)
     record.update({
         "finding_info": {
@@ -115,9 +116,16 @@ def alert_record(row: Mapping[str, Any], origin: Origin) -> tuple[str, dict[str,
     return cls.key, record
 
 
+def _strings(value: Any) -> list[str]:
+    """A JSON list column: parsed (PostgreSQL's JSONB) or its text (SQLite through a plain query)."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else [value]
+    return [str(v) for v in value or []]
+
+
 def _attacks(techniques: Any, tactics: Any) -> list[dict[str, Any]] | None:
-    out = [{"technique": {"uid": str(t)}, "tactic": None} for t in techniques or []]
-    out += [{"technique": None, "tactic": {"name": str(t)}} for t in tactics or []]
+    out = [{"technique": {"uid": t}, "tactic": None} for t in _strings(techniques)]
+    out += [{"technique": None, "tactic": {"name": t}} for t in _strings(tactics)]
     return out or None
 
 

@@ -64,18 +64,19 @@ class Manifest:
     files: tuple[tuple[str, str, int], ...]  # (path, class key, rows)
     location: str
 
-    def to_json(self) -> bytes:
+    def to_json(self, root: str) -> bytes:
+        """File paths relative to the archive root, so a copied or remounted archive still replays."""
         return orjson.dumps({
             "table": self.table, "day": self.day.isoformat(), "rows": self.rows, "sha256": self.sha256,
             "ocsf_version": OCSF_VERSION, "written_at": datetime.now(UTC).isoformat(),
-            "files": [{"path": p, "class": c, "rows": n} for p, c, n in self.files],
+            "files": [{"path": p.removeprefix(f"{root}/"), "class": c, "rows": n} for p, c, n in self.files],
         }, option=orjson.OPT_INDENT_2)
 
     @classmethod
-    def from_json(cls, data: bytes, location: str) -> Manifest:
+    def from_json(cls, data: bytes, location: str, root: str) -> Manifest:
         doc = orjson.loads(data)
         return cls(doc["table"], date.fromisoformat(doc["day"]), int(doc["rows"]), doc["sha256"],
-                   tuple((f["path"], f["class"], int(f["rows"])) for f in doc["files"]), location)
+                   tuple((f"{root}/{f['path']}", f["class"], int(f["rows"])) for f in doc["files"]), location)
 
 
 class ParquetArchiver:
@@ -83,7 +84,7 @@ class ParquetArchiver:
 
     def __init__(self, fs: AbstractFileSystem, layout: Layout, origin: Origin,
                  finding_min_level: RiskLevel = RiskLevel.MEDIUM, rows_per_file: int = 1_000_000,
-                 batch_rows: int = 50_000) -> None:
+                 batch_rows: int = 10_000) -> None:
         self.fs = fs
         self.layout = layout
         self.origin = origin
@@ -107,7 +108,7 @@ class ParquetArchiver:
             self._verify(table, committed, digest.rows, digest.hexdigest())
             manifest = Manifest(table, day, digest.rows, digest.hexdigest(), tuple(committed),
                                 self.layout.manifest(table, day))
-            self._put(manifest.location, manifest.to_json(), token)
+            self._put(manifest.location, manifest.to_json(self.layout.root), token)
             self._clear_leftovers(table, day, {p for p, _c, _n in committed})
         except ArchiveError:
             raise
@@ -243,7 +244,7 @@ class ParquetArchiver:
         location = self.layout.manifest(table, day)
         try:
             with self.fs.open(location, "rb") as handle:
-                return Manifest.from_json(handle.read(), location)
+                return Manifest.from_json(handle.read(), location, self.layout.root)
         except FileNotFoundError:
             raise ArchiveError(f"no complete archive of {table} for {day} at {self.url(location)}") from None
 

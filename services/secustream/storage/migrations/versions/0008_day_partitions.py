@@ -42,6 +42,7 @@ branch_labels = None
 depends_on = None
 
 DAYS_AHEAD = 7  # `secustream partitions ensure` keeps this up afterwards
+MAINTENANCE_WORK_MEM = "256MB"  # this transaction only
 
 _EVENT_INDEXES = {
     "ix_events_timestamp": '("timestamp")',
@@ -133,6 +134,7 @@ def upgrade() -> None:
     if conn.dialect.name != "postgresql":
         say("SQLite keeps plain tables (secustream up): nothing to partition")
         return
+    op.execute(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")  # the index builds at the end
     for table, name, _definition in _FOREIGN_KEYS:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
     # the trigger goes; its function (migration 0003a) stays for the downgrade and 0003a's own downgrade
@@ -171,6 +173,7 @@ def downgrade() -> None:
     if conn.dialect.name != "postgresql":
         say("SQLite keeps plain tables (secustream up): nothing to undo")
         return
+    op.execute(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     for table in PARTITION_KEYS:
         _unpartition(conn, table)
     op.execute("CREATE TRIGGER trg_verdicts_event_ts BEFORE INSERT ON verdicts "
