@@ -15,6 +15,7 @@ The model and LLM tiers are off in every run (MODEL_ENABLED=false, LLM_ENABLED=f
 --stages prints where (b)'s wall time goes per stage; --profile prints cProfile of the worker.
 
 Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--replicas 1,2] [--latency-rate 1000]
+       python bench/pipeline.py --compare-partitions 3 [--events 30000]   # plain tables vs day partitions
        python bench/pipeline.py --real [--events 50000] [--batch-sizes 500,2000] [--stages] [--profile]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
 (SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
@@ -37,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,18 @@ from secustream.messaging.client import TrackedProducer, consumer_config, produc
 from secustream.messaging.local_broker import LocalBroker
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import RedisState
+from secustream.storage import partitions
 from secustream.storage.migrate import upgrade
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
 
 PG_ADMIN = os.environ.get("SECUSTREAM_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("SECUSTREAM_BENCH_REDIS", "redis://127.0.0.1:6379/10")
 PARTITIONS = 6
+
+
+BENCH_DAY = date(2026, 11, 25)  # the generated events' day (fixed start)
+# which schema the database-writing stages get: "head" (day partitions), or "0005" (plain tables, before them)
+SCHEMA = {"revision": "head"}
 
 
 @contextmanager
@@ -74,7 +81,11 @@ def fresh_database():  # type: ignore[no-untyped-def]
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     try:
-        upgrade(url)
+        upgrade(url, SCHEMA["revision"])
+        if SCHEMA["revision"] == "head":  # the events' day has its partition, as `partitions ensure` would make
+            engine = create_engine(url)
+            partitions.ensure(engine, BENCH_DAY, days_ahead=1, days_back=1)
+            engine.dispose()
         yield url
     finally:
         with admin.connect() as conn:
@@ -387,6 +398,29 @@ def latency_at(bootstrap: str, rate: float, seconds: float, batch: int) -> tuple
     return p50, p99, len(lat)
 
 
+def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: int, store_only: bool = False) -> None:
+    """(b) and (c) on plain tables (0005, before partitions) and day partitions (head), alternately, same run."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    print(f"{'stage':44} {'schema':>12} {'events/s':>10}", flush=True)
+    for r in range(rounds):
+        for revision in (("0005", "head") if r % 2 == 0 else ("head", "0005")):
+            SCHEMA["revision"] = revision
+            label = "partitioned" if revision == "head" else "plain"
+            stages = (("(b) analyzer rules-only -> committed rows",
+                       lambda: analyzer_rate(bootstrap, topics, n, 500)[0]),
+                      ("(c) database write alone", lambda: store_rate(n, 500)))
+            for stage, measure in stages[1:] if store_only else stages:
+                rate = measure()
+                rates.setdefault((stage, label), []).append(rate)
+                print(f"{stage:44} {label:>12} {rate:>10.0f}", flush=True)
+    SCHEMA["revision"] = "head"
+    for stage in sorted({stage for stage, _label in rates}):
+        before = statistics.median(rates[(stage, "plain")])
+        after = statistics.median(rates[(stage, "partitioned")])
+        print(f"{stage}: median partitioned/plain = {after:.0f}/{before:.0f} = {after / before:.3f} "
+              f"({rounds} rounds, alternating)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
@@ -395,6 +429,9 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--replicas", default="1", help="comma list: analyzer processes in one consumer group")
     parser.add_argument("--real", action="store_true", help="OTRF Windows events through the full SigmaHQ corpus")
+    parser.add_argument("--compare-partitions", type=int, default=0, metavar="ROUNDS",
+                        help="only (b) and (c), plain tables vs day partitions, alternating for ROUNDS rounds")
+    parser.add_argument("--store-only", action="store_true", help="with --compare-partitions: (c) alone")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process analyzer worker (b)")
     parser.add_argument("--stages", action="store_true", help="print wall µs/event per stage of the worker (b)")
     args = parser.parse_args()
@@ -418,6 +455,9 @@ def main() -> None:
         real_events = produce_real(bootstrap, topics["events"], args.events) if args.real else None
         if not args.real:
             produce_stream(bootstrap, topics["events"], args.events)
+        if args.compare_partitions:
+            compare_partitions(bootstrap, topics, args.events, args.compare_partitions, args.store_only)
+            return
         print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:
             raw = raw_consume_rate(bootstrap, topics["events"], args.events, batch)
