@@ -193,9 +193,13 @@ def migrate_in_place(url: str, n: int) -> None:
     elapsed = time.perf_counter() - started
     print(f"migration 0008 in place: {n:,} events + verdicts in {elapsed:.0f} s = "
           f"{elapsed / (n / 1e6):.0f} s per million rows (events and their verdicts)", flush=True)
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        for table in ("events", "verdicts"):
+            conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
 
 
-def build(target: Target, n: int, rebuild: bool, from_plain: bool = False, plain: bool = False) -> None:
+def build(target: Target, n: int, rebuild: bool, from_plain: bool = False, plain: bool = False) -> bool:
+    """Create the database with ``n`` rows unless it is there; True when migration 0008 is still to run."""
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.db}).first()
@@ -204,9 +208,9 @@ def build(target: Target, n: int, rebuild: bool, from_plain: bool = False, plain
             with engine.connect() as c:
                 have = c.execute(text(f"SELECT count(*) FROM {target.table}")).scalar_one()
             engine.dispose()
-            if have == n:
+            if have == n and not from_plain:
                 print(f"reusing {target.db} with {have:,} {target.table}")
-                return
+                return False
         conn.execute(text(f'DROP DATABASE IF EXISTS "{target.db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{target.db}"'))
     admin.dispose()
@@ -239,11 +243,7 @@ def build(target: Target, n: int, rebuild: bool, from_plain: bool = False, plain
         for table in target.tables:
             conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
     print(f"generated {n:,} {target.table} in {time.perf_counter() - started:.0f} s", flush=True)
-    if from_plain and not plain:
-        migrate_in_place(url, n)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for table in target.tables:
-                conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
+    return from_plain and not plain
 
 
 def explain(db: str, sql: str, params: dict[str, Any]) -> list[str]:
@@ -387,13 +387,32 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
     parser.add_argument("--from-plain", action="store_true",
-                        help="load the rows into the plain tables of 0005, then time migration 0008 converting them")
+                        help="rows into the plain tables of 0005: measure, time migration 0008, measure again")
     parser.add_argument("--plain", action="store_true",
                         help="baseline before partitions: the plain tables of 0005 (set another SECUSTREAM_BENCH_DB)")
     args = parser.parse_args()
     target = ALERTS if args.alerts else EVENTS
 
-    build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    migrate_after = build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    if migrate_after:  # the same rows before and after partitioning, in the same run
+        before = measure(target, args)
+        migrate_in_place(db_url(target.db), args.rows)
+        after = measure(target, args)
+        print("\nBEFORE (plain tables, migration 0005):")
+        report(before, args, target)
+        print("\nAFTER (day partitions, migration 0008 in place):")
+        report(after, args, target)
+        print("\nafter/before, API p99 and API req/s per combination:")
+        for (combo, _s0, a0, _e0, _p0), (_c, _s1, a1, _e1, _p1) in zip(before, after, strict=True):
+            print(f"- {combo.name}: p99 {percentile(a1, 99) * 1e3:.1f}/{percentile(a0, 99) * 1e3:.1f} ms = "
+                  f"{percentile(a1, 99) / percentile(a0, 99):.2f}; req/s {len(a1) / len(a0):.2f}")
+        return 0
+    report(measure(target, args), args, target)
+    return 0
+
+
+def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
+    """Each combination: SQL side, then API side, same clients and duration."""
     secret = secrets.token_urlsafe(40)
     engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
@@ -415,8 +434,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(30)
-    report(results, args, target)
-    return 0
+    return results
 
 
 def report(results: list[tuple[Combo, list[float], list[float], int, str]], args: argparse.Namespace,

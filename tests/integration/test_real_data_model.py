@@ -2,7 +2,8 @@
 - on the OTRF test split the hybrid puts <= 1 % of background at high/critical and detects at least as
   many recordings' techniques as the rules alone (native rules + the full SigmaHQ corpus);
 - SigmaHQ's regression events: the hybrid flags at least as many as the rules alone;
-- training reports its sources, and a generator-only challenger that raises real noise is not promoted.
+- training reports its sources; a generator-only challenger that raises real noise, and a challenger that
+  lowers technique detection, are each rejected for that reason, with the figures.
 Small on purpose (2 shared cores): 3,000 generated events + 40 background events per OTRF train recording."""
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
+from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.cli import main
+from secustream.config import Settings
 from secustream.storage import registry
+from secustream.training import realdata
+from secustream.training.classifier import evaluate_classifier, majority_baseline
+from secustream.training.dataset import generated_examples
+from secustream.training.evaluate import real_cache_dir
+from secustream.training.judge import judge, real_figures
 from tests.corpora import CORPORA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -99,8 +108,13 @@ def test_sigmahq_regression_events_flagged_by_each_tier(trained):
     assert flagged["hybrid"] >= flagged["rules-only"] > 0, out
 
 
+NOISE = re.compile(r"raises real background noise on the OTRF dev split: ([0-9.]+)% at high/critical vs "
+                   r"([0-9.]+)% with (active v\d+|the rules alone)")
+
+
 def test_promotion_rejects_a_generator_only_challenger_that_raises_real_noise(trained):
-    """Trained on generator data only, judged on the OTRF dev split (against v1 if active, else the rules)."""
+    """Trained on generator data only, judged on the OTRF dev split (against v1 if active, else the rules):
+    rejected for the noise it adds, with the figures the training run printed."""
     env, _artifact, _out = trained
     from sqlalchemy import create_engine
 
@@ -111,8 +125,49 @@ def test_promotion_rejects_a_generator_only_challenger_that_raises_real_noise(tr
                     "--arch", "student", "--no-real-training", "--real-background",
                     REAL_BACKGROUND], env)
         assert "otrf_background" not in out.split("by source:")[1].splitlines()[0], out
-        assert "not promoted: " in out and "raises real background noise on the OTRF dev split" in out, out
+        rejection = re.search(r"^not promoted: (.*)$", out, re.M)
+        assert rejection, out
+        noise = NOISE.search(rejection.group(1))
+        assert noise, out
+        challenger, reference = float(noise.group(1)), float(noise.group(2))
+        assert challenger > reference, out
+        printed = re.search(r"real dev \(candidate\): ([0-9.]+)% of background", out)
+        assert printed and float(printed.group(1)) == challenger, out  # the figures are the measured ones
+        ref_line = "active" if noise.group(3).startswith("active") else "rules alone"
+        printed_ref = re.search(rf"real dev \({ref_line}\): ([0-9.]+)% of background", out)
+        assert printed_ref and float(printed_ref.group(1)) == reference, out
         after = registry.active(engine, registry.CLASSIFIER)
         assert (after.version if after else None) == (before.version if before else None)
     finally:
         engine.dispose()
+
+
+def _alarmist(artifact: Path) -> ThreatClassifier:
+    """v1 made to answer "malicious process" for every event: it flags every recording's attack events."""
+    clf = ThreatClassifier.load(artifact, device="cpu")
+    with torch.no_grad():
+        clf.model.classifier.bias[clf.labels.index("malicious_process")] += 100.0
+    return clf
+
+
+def test_promotion_rejects_a_challenger_that_lowers_technique_detection(trained, monkeypatch):
+    """Active: a model that flags everything (all techniques found, on a noisy dev split). Challenger: the
+    real-data v1, better on synthetic data and quieter, but it finds fewer techniques: rejected for that
+    alone, the rejection giving both counts."""
+    env, artifact, _out = trained
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    cache = real_cache_dir(settings)
+    dev = realdata.otrf_split(settings.corpora_path, "dev", realdata.Detectors.for_settings(settings, cache), cache,
+                              int(REAL_BACKGROUND))
+    active, challenger = _alarmist(artifact), ThreatClassifier.load(artifact, device="cpu")
+    held = generated_examples(7 + 10_007, 1000, 0.3)
+    active_figures, challenger_figures = real_figures(active, dev), real_figures(challenger, dev)
+    verdict = judge(evaluate_classifier(challenger, held), majority_baseline(held, held),
+                    evaluate_classifier(active, held), 2, challenger_figures, active_figures)
+    assert not verdict.promoted
+    assert verdict.reason == (
+        f"lowers technique detection on the OTRF dev split: {challenger_figures.detected}/"
+        f"{challenger_figures.recordings} recordings vs {active_figures.detected} with active v2"), verdict.reason
+    assert challenger_figures.detected < active_figures.detected == active_figures.recordings

@@ -84,15 +84,16 @@ def _one(router: Router, event: SecurityEvent | None = None, lag: int = 0) -> Ve
     return v
 
 
-# (model confidence, model risk, lag, llm present, budget, tier that stands, route, phrase in reason)
+# (model confidence, model risk, lag, llm present, budget, tier that stands, route, phrase in reason); the unsure
+# answers are "benign" at low risk, so they claim nothing the rules did not and stand without a reviewer
 TABLE = [
     (0.97, 0.03, 0, True, 10, "model", "rules>model", "model confident"),
-    (0.50, 0.40, 0, True, 10, "llm", "rules>model>llm", "escalated to llm: model confidence 0.50 < 0.80"),
+    (0.50, 0.30, 0, True, 10, "llm", "rules>model>llm", "escalated to llm: model confidence 0.50 < 0.80"),
     (0.99, 0.95, 0, True, 10, "llm", "rules>model>llm", "predicted risk 0.95 >= 0.90"),
-    (0.50, 0.40, 101, True, 10, "model", "rules>model", "under load (lag 101 > 100)"),
-    (0.50, 0.40, 100, True, 10, "llm", "rules>model>llm", "escalated to llm"),
-    (0.50, 0.40, 0, True, 0, "model", "rules>model", "llm budget exhausted: model decides"),
-    (0.50, 0.40, 0, False, 10, "model", "rules>model", "llm unavailable: model decides"),
+    (0.50, 0.30, 101, True, 10, "model", "rules>model", "under load (lag 101 > 100)"),
+    (0.50, 0.30, 100, True, 10, "llm", "rules>model>llm", "escalated to llm"),
+    (0.50, 0.30, 0, True, 0, "model", "rules>model", "llm budget exhausted: model decides"),
+    (0.50, 0.30, 0, False, 10, "model", "rules>model", "llm unavailable: model decides"),
 ]
 
 
@@ -109,6 +110,9 @@ def test_an_unsure_threat_claim_without_a_reviewer_leaves_the_rules_verdict():
     assert v.reason.startswith("route rules>model: no rule matched; fixed: other_threat at 0.37")
     assert "llm unavailable: rule verdict stands (an unsure model claims no threat unreviewed)" in v.reason
     assert _one(_router(FixedClassifier("other_threat", 0.37, 0.3), FakeLLM())).tier == "llm"
+    # an unsure "benign" that still puts the risk at medium claims more than the rules did
+    raised = _one(_router(FixedClassifier("benign", 0.44, 0.5)))
+    assert raised.tier == "rules" and raised.risk_level == "low" and "claims no threat unreviewed" in raised.reason
 
 
 def test_a_rule_that_fires_settles_the_event_without_model_or_llm():

@@ -73,7 +73,7 @@ def decide(*, confidence: float, risk_score: float, lag: int, llm_available: boo
            thresholds: RouterThresholds, rule_requested: bool = False, out_of_distribution: bool = False,
            claims_threat: bool = False) -> Decision:
     """Where an open event goes. ``budget_left`` None means "unknown, try"; ``claims_threat``: the model's
-    verdict names a threat the rules' verdict does not (an unsure claim of that kind needs a reviewer)."""
+    verdict names a threat, or a higher risk, than the rules' verdict (an unsure claim needs a reviewer)."""
     t = thresholds
     wanted = wanted_escalation(confidence, risk_score, rule_requested, t, out_of_distribution)
     if wanted is None:

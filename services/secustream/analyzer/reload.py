@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from secustream.analyzer import heap
 from secustream.analyzer.filewatch import ChangeWatch
 from secustream.analyzer.native import RuleError, RulesEngine, RuleSet
 from secustream.analyzer.native.schema import path_fingerprint
@@ -51,6 +52,7 @@ class HotReload(Generic[Loaded]):
                 self.metrics.rules_reloads.labels(detector=self.detector, result="error").inc()
             return False
         active = self._apply(loaded)
+        heap.settle()  # the new set joins the frozen heap; the old one was freed as it was replaced
         log.info("%s rules reloaded: %d active", self.detector, active)
         if self.metrics:
             self.metrics.rules_reloads.labels(detector=self.detector, result="ok").inc()

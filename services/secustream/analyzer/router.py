@@ -28,7 +28,7 @@ from secustream.analyzer.model.tier import Abstention, ModelTier
 from secustream.analyzer.policy import Decision, Route, RouterThresholds, decide
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.metrics import HybridMetrics
-from secustream.verdict import Verdict
+from secustream.verdict import RISK_ORDER, Verdict
 
 if TYPE_CHECKING:  # DSPy is only imported when an LLM is configured
     from secustream.analyzer.llm.tier import LLMTier
@@ -142,7 +142,8 @@ class Router:
                             final[i] = routed(rules, "rules>model", decision.reason)
                         continue
                     rules = detected[i].verdict
-                    claims = v.threat_type != rules.threat_type and v.threat_type != BENIGN
+                    claims = (v.threat_type not in (rules.threat_type, BENIGN)
+                              or RISK_ORDER[v.risk_level] > RISK_ORDER[rules.risk_level])
                     decision = self._decide(v, lag, budget_now(), review=False, claims_threat=claims)
                     if decision.route is Route.LLM:
                         v.reason = f"{v.reason}; {decision.reason}"

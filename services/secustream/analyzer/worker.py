@@ -28,6 +28,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from secustream.alerts.stage import AlertStage
+from secustream.analyzer import heap
 from secustream.analyzer.faults import Backoff, FaultKind, InfrastructureDown, classify, describe, isolate
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.router import Router, RoutingContext
@@ -172,6 +173,7 @@ class AnalyzerWorker:
         self.consumer.subscribe([self.topics.events], on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
         persister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analyzer-persist")
+        heap.settle()  # the rules are loaded: keep them out of the collector's passes
         try:
             while not stop.is_set():
                 self.router.reload()
@@ -202,6 +204,7 @@ class AnalyzerWorker:
                 self.alerts.close()
             self.producer.close()
             self.consumer.close()
+            heap.release()
 
     def _finish_in_flight(self) -> None:
         """Wait for the batch being persisted; on failure its offsets stay uncommitted (redelivered)."""

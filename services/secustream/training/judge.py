@@ -1,8 +1,9 @@
 """Promotion judge: a challenger replaces the active model only if it is better on synthetic data AND
 no worse on real data.
 
-Real data is the OTRF dev split: the hybrid (rules replayed + this model, OOD gate off so the
-model's own opinion is judged, not the safety net's) must not put more background at high/critical
+Real data is the OTRF dev split: the hybrid (rules replayed + this model, with the safety nets off
+so the model's own opinion is judged: no OOD gate, and no confidence floor, so an unsure claim that
+serving would leave to the LLM or the rules counts as made) must not put more background at high/critical
 than the active model did (``NOISE_TOLERANCE`` of slack: a share measured on a few thousand events
 moves by a few events between equally good models), nor detect fewer recordings' techniques.
 Without an active model the reference is the rules alone, and the first model may add noise up to
@@ -18,12 +19,14 @@ from dataclasses import dataclass
 from secustream.analyzer.model.classifier import ThreatClassifier
 from secustream.analyzer.model.gate import GateSettings
 from secustream.analyzer.model.tier import ModelSource, ModelTier
+from secustream.analyzer.policy import RouterThresholds
 from secustream.analyzer.router import Router
 from secustream.state import MemoryState
 from secustream.training.classifier import EvalResult
 from secustream.training.real_eval import RealModeResult, ReplayDetection, run_router, score
 from secustream.training.realdata import LabelledEvent
 
+OWN_OPINION = RouterThresholds(escalate_below_confidence=0.0)  # every answer stands, however unsure
 NOISE_TOLERANCE = 0.001  # absolute share of background events at high/critical
 NOISE_CEILING = 0.01
 
@@ -55,11 +58,11 @@ def rules_figures(rows: Sequence[LabelledEvent]) -> RealFigures:
 
 
 def real_figures(clf: ThreatClassifier, rows: Sequence[LabelledEvent]) -> RealFigures:
-    """The hybrid on ``rows`` with ``clf`` deciding what the rules leave open, gate off."""
+    """The hybrid on ``rows`` with ``clf`` deciding what the rules leave open, safety nets off."""
     ordered = sorted(rows, key=lambda r: (r.group, r.event.timestamp))
     tier = ModelTier(ModelSource(lambda _p: clf, path="judged"), MemoryState(), "judge",
                      gate=GateSettings(enabled=False))
-    router = Router(ReplayDetection(ordered), tier)  # type: ignore[arg-type]
+    router = Router(ReplayDetection(ordered), tier, thresholds=OWN_OPINION)  # type: ignore[arg-type]
     return _figures(score("hybrid", ordered, run_router(router, ordered)))
 
 
