@@ -227,10 +227,10 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 1 when some expired day was kept because its archive failed (nothing is dropped unarchived)."""
     from secustream.storage import partitions, retention
 
-    archiver = None if args.dry_run else archiver_from(settings, args)
     engine = _postgres_engine(settings)
-    if engine is None:
+    if engine is None:  # SQLite: said so, nothing to expire (before asking for an archive it would not use)
         return 0
+    archiver = None if args.dry_run else archiver_from(settings, args)
     policy = retention.RetentionPolicy(events=settings.RETENTION_EVENTS_DAYS, verdicts=settings.RETENTION_VERDICTS_DAYS,
                                        alerts=settings.RETENTION_ALERTS_DAYS,
                                        incidents=settings.RETENTION_INCIDENTS_DAYS)

@@ -57,9 +57,10 @@ _VERDICT_INDEXES = {
     "ix_verdicts_risk_level": "(risk_level)",
     "ix_verdicts_analyzed_at": "(analyzed_at)",
     "ix_verdicts_event_ts": "(event_timestamp, event_id)",
-    "ix_verdicts_risk_ts": "(risk_level, event_timestamp, event_id)",
-    "ix_verdicts_tier_ts": "(tier, event_timestamp, event_id)",
-    "ix_verdicts_threat_ts": "(threat_type, event_timestamp, event_id)",
+    # the other verdict filter columns ride in the leaf (migration 0004): two-filter pages stay index-only
+    "ix_verdicts_risk_ts": "(risk_level, event_timestamp, event_id) INCLUDE (tier, threat_type)",
+    "ix_verdicts_tier_ts": "(tier, event_timestamp, event_id) INCLUDE (risk_level, threat_type)",
+    "ix_verdicts_threat_ts": "(threat_type, event_timestamp, event_id) INCLUDE (risk_level, tier)",
     "ix_verdicts_analysis_trgm": "USING gin (analysis gin_trgm_ops)",
 }
 _KEYS = {  # partitioned: primary key, unique; plain (downgrade): the same of migrations 0001-0007
