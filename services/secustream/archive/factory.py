@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from fsspec.core import url_to_fs
 
 from secustream.archival import ArchiveError
@@ -23,4 +26,22 @@ def make_archiver(url: str, settings: Settings) -> ParquetArchiver:
     layout = Layout(root.rstrip("/"), settings.ARCHIVE_SOURCE, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
     origin = Origin(settings.ARCHIVE_CLOUD_PROVIDER, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
     return ParquetArchiver(fs, layout, origin, RiskLevel(settings.ARCHIVE_FINDING_MIN_LEVEL),
-                           settings.ARCHIVE_ROWS_PER_FILE)
+                           settings.ARCHIVE_ROWS_PER_FILE, workers=settings.ARCHIVE_WORKERS or default_workers())
+
+
+def default_workers() -> int:
+    """Mapping processes beside the parent, which needs a core of its own (fetch, hand-over, write, verify):
+    with two cores or fewer, mapping inline is faster than paying the hand-over (docs/storage.md)."""
+    return max(1, cores_available() - 1)
+
+
+def cores_available(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The CPUs this process may use: its affinity, capped by the container's CPU quota (cgroup v2) when set."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, int(quota) // int(period)))

@@ -7,7 +7,6 @@ without a response code), or fits none, is a Base Event. The verdict's risk is t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from secustream.archival import load_json
 from secustream.archive.ocsf import CLASSES, ROW_KEY, TABLE_KEY, Origin, epoch_ms, header, metadata, severity
 from secustream.archive.rows import canonical_json, document_json
 from secustream.events import Endpoint, EventType, Outcome, SecurityEvent
@@ -182,7 +182,7 @@ def payload_of(row: Mapping[str, Any]) -> Any:
     """An events row's payload as a document (the database may hand it over parsed or as text)."""
     payload = row.get("payload")
     if isinstance(payload, str | bytes | bytearray | memoryview):
-        return json.loads(bytes(payload) if not isinstance(payload, str) else payload)  # any integer size
+        return load_json(payload)  # json.loads's result (any integer size), mostly by orjson
     return payload
 
 

@@ -17,6 +17,8 @@ from uuid import UUID
 
 import orjson
 
+from secustream.archival import load_json
+
 _MOD = 1 << 256
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -46,7 +48,7 @@ def canonical_json(row: Mapping[str, Any]) -> bytes:
 def document_json(value: Any) -> bytes:
     """A JSON document (an event payload) with sorted keys; accepts the text or the parsed document."""
     if isinstance(value, bytes | bytearray | memoryview | str):
-        value = json.loads(bytes(value) if not isinstance(value, str) else value)  # any integer size
+        value = load_json(value)  # json.loads's result (any integer size), mostly by orjson
     return _dumps(value)
 
 
@@ -62,6 +64,11 @@ class RowDigest:
     def add(self, canonical: bytes) -> None:
         self.rows += 1
         self._sum = (self._sum + int.from_bytes(hashlib.sha256(canonical).digest(), "big")) % _MOD
+
+    def add_sum(self, rows: int, digest: int) -> None:
+        """Fold in the count and digest sum of rows hashed elsewhere (a batch mapped in a worker)."""
+        self.rows += rows
+        self._sum = (self._sum + digest) % _MOD
 
     def hexdigest(self) -> str:
         return self._sum.to_bytes(32, "big").hex()

@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from secustream.archival import ArchiveError, ArchiveReceipt, PartitionArchiver
+from secustream.storage.day_rows import stream_rows
 from secustream.storage.partitions import PARTITION_KEYS, day_start, is_partitioned, partitions
 from secustream.storage.tables import Verdict as VerdictRow
 
 ROW_TABLES = {"alerts": "last_seen", "incidents": "last_seen"}  # unpartitioned: deleted by day of last activity
-STREAM_ROWS = 5_000  # rows fetched per round trip while archiving
+STREAM_ROWS = 10_000  # rows fetched per round trip while archiving
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +96,7 @@ _VERDICT_COLUMNS = ", ".join(f"v.{c.name} AS verdict_{c.name}" for c in VerdictR
 
 
 def _rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    result = conn.execute(text(sql), dict(params),
-                          execution_options={"stream_results": True, "yield_per": STREAM_ROWS})
-    for row in result.mappings():
-        yield dict(row)
+    return stream_rows(conn, sql, params, STREAM_ROWS)
 
 
 def _check(receipt: ArchiveReceipt, table: str, day: date, rows: int) -> None:

@@ -132,9 +132,9 @@ def run_real_evaluation(settings: Settings, classifier_path: Path | None, corpus
     model = factory if classifier is not None else None
     if corpus == "otrf":
         rows = realdata.otrf_split(corpora, split, detectors, real_cache_dir(settings), background, seed)
-        return real_eval.render_otrf(split, real_eval.compare(rows, model))
+        return real_eval.render_otrf(split, real_eval.compare(rows, model, thresholds_from(settings)))
     rows = realdata.sigmahq_regression(corpora, detectors)
-    return real_eval.render_sigmahq(real_eval.compare(rows, model))
+    return real_eval.render_sigmahq(real_eval.compare(rows, model, thresholds_from(settings)))
 
 
 def real_cache_dir(settings: Settings) -> Path:
