@@ -145,7 +145,8 @@ def main() -> None:
         _, t_json = timed("json", lambda: json_lines(engine, Path(tmp) / "day.jsonl"))
         jsonl_bytes = (Path(tmp) / "day.jsonl").stat().st_size
         base = rate(n, t_json)
-        print(f"(a) fetch alone        {rate(n, t_fetch):>10,.0f} rows/s  ({load()})")
+        rss_fetch = peak_rss_mib()
+        print(f"(a) fetch alone        {rate(n, t_fetch):>10,.0f} rows/s  (peak RSS {rss_fetch:,.0f} MiB; {load()})")
         print(f"(b) fetch + JSON lines {base:>10,.0f} rows/s  = 1.00x baseline, {jsonl_bytes / n:,.0f} B/row")
         archiver = archiver_for(Path(tmp) / "lake", args.rows_per_file, args.workers or None)
         profile = cProfile.Profile() if args.profile else None

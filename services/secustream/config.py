@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     ARCHIVE_FINDING_MIN_LEVEL: Literal["low", "medium", "high", "critical"] = "medium"  # below: OCSF Base Event
     ARCHIVE_ROWS_PER_FILE: int = Field(default=1_000_000, ge=1)  # a larger day of one class is split into parts
     ARCHIVE_STORAGE_OPTIONS: str = ""  # JSON object handed to fsspec, e.g. {"endpoint_url": "http://minio:9000"}
-    ARCHIVE_WORKERS: int = Field(default=0, ge=0)  # processes mapping rows to OCSF; 0 = the cores available
+    ARCHIVE_WORKERS: int = Field(default=0, ge=0)  # processes mapping rows to OCSF; 0 = cores available - 1
 
     # --- API security and dashboard (docs/api.md)
     DEV_MODE: bool = False  # allows the default/missing SECRET_KEY; never in production

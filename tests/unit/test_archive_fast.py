@@ -15,7 +15,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from secustream.archival import load_json
 from secustream.archive.batches import map_batch, stored_digest
-from secustream.archive.factory import cores_available
+from secustream.archive.factory import cores_available, default_workers
 from secustream.archive.layout import Layout
 from secustream.archive.ocsf import Origin, stored_bytes
 from secustream.archive.parquet import ParquetArchiver
@@ -106,6 +106,7 @@ def test_cores_available_honours_the_cpu_quota(tmp_path: Path) -> None:
     quota.write_text("max 100000\n")
     assert cores_available(quota) >= 1
     assert cores_available(tmp_path / "absent") >= 1
+    assert default_workers() == max(1, cores_available() - 1)  # the archiver keeps a core for itself
 
 
 def test_an_empty_day_needs_no_pool() -> None:

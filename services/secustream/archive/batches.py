@@ -7,8 +7,10 @@ out, writes the same files row for row whether one process maps or many.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +47,29 @@ def row_hash(stored: bytes) -> int:
     return int.from_bytes(hashlib.sha256(stored).digest(), "big")
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch's records (some 300,000 acyclic dicts) are alive.
+
+    Every few hundred new dicts the collector would walk all of them again: that was a third of the mapping's
+    time. The records hold no cycles, so reference counting frees them; the collector's state is restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def map_batch(table: str, origin: Origin, min_level: RiskLevel, rows: Iterable[Mapping[str, Any]]) -> MappedBatch:
-    """Map ``rows`` of ``table`` to OCSF; ArchiveError-worthy ValueError when a record has undeclared attributes."""
+    """Map ``rows`` of ``table`` to OCSF; ValueError when a record has attributes its class schema lacks."""
+    with gc_paused():
+        return _map_batch(table, origin, min_level, rows)
+
+
+def _map_batch(table: str, origin: Origin, min_level: RiskLevel, rows: Iterable[Mapping[str, Any]]) -> MappedBatch:
     to_record = mapper(table, origin, min_level)
     per_class: dict[str, list[dict[str, Any]]] = {}
     total = count = 0
@@ -61,8 +84,14 @@ def map_batch(table: str, origin: Origin, min_level: RiskLevel, rows: Iterable[M
             if unknown:  # Arrow would drop them silently
                 raise ValueError(f"archive: {key} record has attributes its schema lacks: {sorted(unknown)}")
         records.append(record)
-    classes = {key: pa.RecordBatch.from_pylist(records, schema=SCHEMAS[key]) for key, records in per_class.items()}
+    classes = {key: _record_batch(records, SCHEMAS[key]) for key, records in per_class.items()}
     return MappedBatch(classes, count, total % DIGEST_MOD)
+
+
+def _record_batch(records: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """``RecordBatch.from_pylist`` in one conversion of the whole records as a struct: half the time, same data."""
+    struct = pa.array(records, type=pa.struct(list(schema)))
+    return pa.RecordBatch.from_struct_array(struct).replace_schema_metadata(schema.metadata)
 
 
 def stored_digest(batch: pa.RecordBatch, table: str) -> tuple[int, int]:

@@ -26,7 +26,13 @@ def make_archiver(url: str, settings: Settings) -> ParquetArchiver:
     layout = Layout(root.rstrip("/"), settings.ARCHIVE_SOURCE, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
     origin = Origin(settings.ARCHIVE_CLOUD_PROVIDER, settings.ARCHIVE_REGION, settings.ARCHIVE_ACCOUNT_ID)
     return ParquetArchiver(fs, layout, origin, RiskLevel(settings.ARCHIVE_FINDING_MIN_LEVEL),
-                           settings.ARCHIVE_ROWS_PER_FILE, workers=settings.ARCHIVE_WORKERS or cores_available())
+                           settings.ARCHIVE_ROWS_PER_FILE, workers=settings.ARCHIVE_WORKERS or default_workers())
+
+
+def default_workers() -> int:
+    """Mapping processes beside the parent, which needs a core of its own (fetch, hand-over, write, verify):
+    with two cores or fewer, mapping inline is faster than paying the hand-over (docs/storage.md)."""
+    return max(1, cores_available() - 1)
 
 
 def cores_available(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:

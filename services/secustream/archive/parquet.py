@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from secustream.archival import ArchiveError, ArchiveReceipt
-from secustream.archive.batches import MappedBatch, map_batch, stored_digest
+from secustream.archive.batches import MappedBatch, gc_paused, map_batch, stored_digest
 from secustream.archive.layout import Layout, temp_name
 from secustream.archive.ocsf import OCSF_VERSION, Origin
 from secustream.archive.rows import RowDigest
@@ -143,7 +143,12 @@ class ParquetArchiver:
         """
         work = partial(map_batch, table, self.origin, self.finding_min_level)
         source = iter(rows)
-        chunks = iter(lambda: list(islice(source, self.batch_rows)), [])
+
+        def take() -> list[Mapping[str, Any]]:
+            with gc_paused():  # the fetch allocates a batch of row dicts: no collector walks over them
+                return list(islice(source, self.batch_rows))
+
+        chunks = iter(take, [])
         first = next(chunks, None)
         if first is None:
             return

@@ -91,7 +91,9 @@ def create_day(conn: Connection, table: str, day: date) -> int:
     key, name, default = PARTITION_KEYS[table], partition_name(table, day), default_name(table)
     lo, hi = day_start(day), day_start(day + timedelta(days=1))
     conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+    # the payload's lz4 (migration 0009) comes along: LIKE copies a column's compression only when asked
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                      "INCLUDING COMPRESSION)"))
     moved = conn.execute(text(f'WITH m AS (DELETE FROM {default} WHERE "{key}" >= :lo AND "{key}" < :hi '
                               f"RETURNING *) INSERT INTO {name} SELECT * FROM m"), {"lo": lo, "hi": hi}).rowcount
     conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} {bounds_sql(day)}"))
