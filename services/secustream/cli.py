@@ -666,7 +666,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-BENCHMARKS = {"pipeline": "pipeline.py", "model": "model.py", "api": "api.py", "sigma": "sigma_eval.py"}
+BENCHMARKS = {"pipeline": "pipeline.py", "model": "model.py", "api": "api.py", "sigma": "sigma_eval.py",
+              "archive": "archive.py"}
 
 
 def bench_script(name: str, checkout: Path) -> Path:

@@ -166,6 +166,7 @@ def test_promotion_rejects_a_challenger_that_lowers_technique_detection(trained,
     active_figures, challenger_figures = real_figures(active, dev), real_figures(challenger, dev)
     verdict = judge(evaluate_classifier(challenger, held), majority_baseline(held, held),
                     evaluate_classifier(active, held), 2, challenger_figures, active_figures)
+    print("not promoted:", verdict.reason)
     assert not verdict.promoted
     assert verdict.reason == (
         f"lowers technique detection on the OTRF dev split: {challenger_figures.detected}/"
