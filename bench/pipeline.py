@@ -443,6 +443,9 @@ def compare_persist(bootstrap: str, topics: dict[str, str], n: int, rounds: int,
     print(f"{'stage':44} {'variant':>30} {'events/s':>10}  load", flush=True)
     names = [name for name in PERSIST_VARIANTS if not only or any(o in name for o in only)]
     for r in range(rounds):
+        raw = raw_consume_rate(bootstrap, topics["events"], n, batch)
+        rates.setdefault(("(a) raw consume-and-discard", "-"), []).append(raw)
+        print(f"{'(a) raw consume-and-discard':44} {'-':>30} {raw:>10.0f}  {os.getloadavg()[0]:.1f}", flush=True)
         for name in names if r % 2 == 0 else names[::-1]:
             payload, grow = PERSIST_VARIANTS[name]
             SCHEMA["payload"] = payload
