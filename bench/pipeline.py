@@ -17,6 +17,7 @@ The model and LLM tiers are off in every run (MODEL_ENABLED=false, LLM_ENABLED=f
 Usage: python bench/pipeline.py [--events 100000] [--batch-sizes 500,2000] [--replicas 1,2] [--latency-rate 1000]
        python bench/pipeline.py --compare-partitions 3 [--events 30000]   # plain tables vs day partitions
        python bench/pipeline.py --real [--events 50000] [--batch-sizes 500,2000] [--stages] [--profile]
+       python bench/pipeline.py --real --compare-persist 2 --batch-sizes 500   # before/after the persist round
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and Redis
 (SECUSTREAM_BENCH_REDIS, default redis://127.0.0.1:6379/10); starts its own Tansu broker unless KAFKA_SERVER is set.
 """
@@ -70,7 +71,7 @@ PARTITIONS = 6
 
 BENCH_DAY = date(2026, 11, 25)  # the generated events' day (fixed start)
 # which schema the database-writing stages get: "head" (day partitions), or "0005" (plain tables, before them)
-SCHEMA = {"revision": "head"}
+SCHEMA = {"revision": "head", "payload": "lz4"}  # payload: the events.payload compression (0009: lz4)
 
 
 @contextmanager
@@ -85,6 +86,11 @@ def fresh_database():  # type: ignore[no-untyped-def]
         if SCHEMA["revision"] == "head":  # the events' day has its partition, as `partitions ensure` would make
             engine = create_engine(url)
             partitions.ensure(engine, BENCH_DAY, days_ahead=1, days_back=1)
+            if SCHEMA["payload"] != "lz4":  # --compare-persist: the compression before migration 0009
+                with engine.begin() as conn:
+                    for table in ("events", *partitions.children(conn, "events")):
+                        conn.execute(text(f"ALTER TABLE ONLY {table} ALTER COLUMN payload SET COMPRESSION "
+                                          f"{SCHEMA['payload']}"))
             engine.dispose()
         yield url
     finally:
@@ -260,7 +266,9 @@ class StageClock:
         print(f"  stages of (b), wall µs per event over {n:,} events ({wall:.1f} s wall; the persist thread "
               "overlaps the next batch's consume/decode/analyze):")
         for name, seconds in self.seconds.items():
-            print(f"    {name:48} {seconds / n * 1e6:8.1f} µs  {seconds / wall:6.1%} of wall")
+            calls = self.calls.get(name)
+            per_call = f"  {calls:5} calls" if calls else ""
+            print(f"    {name:48} {seconds / n * 1e6:8.1f} µs  {seconds / wall:6.1%} of wall{per_call}")
 
 
 class _TimedConsumer:
@@ -421,6 +429,40 @@ def compare_partitions(bootstrap: str, topics: dict[str, str], n: int, rounds: i
               f"({rounds} rounds, alternating)", flush=True)
 
 
+PERSIST_VARIANTS = {  # --compare-persist: name -> (payload compression, max batch size or None for the batch size)
+    "before (pglz, fixed batches)": ("pglz", None),
+    "lz4, fixed batches": ("lz4", None),
+    "lz4, batches grow to 2000": ("lz4", 2000),
+}
+
+
+def compare_persist(bootstrap: str, topics: dict[str, str], n: int, rounds: int, batch: int,
+                    real_events: list[SecurityEvent] | None, extra: dict[str, str], only: list[str]) -> None:
+    """(b) and (c) before and after this round's persist changes, variants alternating, same run, load beside."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    print(f"{'stage':44} {'variant':>30} {'events/s':>10}  load", flush=True)
+    names = [name for name in PERSIST_VARIANTS if not only or any(o in name for o in only)]
+    for r in range(rounds):
+        raw = raw_consume_rate(bootstrap, topics["events"], n, batch)
+        rates.setdefault(("(a) raw consume-and-discard", "-"), []).append(raw)
+        print(f"{'(a) raw consume-and-discard':44} {'-':>30} {raw:>10.0f}  {os.getloadavg()[0]:.1f}", flush=True)
+        for name in names if r % 2 == 0 else names[::-1]:
+            payload, grow = PERSIST_VARIANTS[name]
+            SCHEMA["payload"] = payload
+            values = {**extra, "ANALYZER_MAX_BATCH_SIZE": str(grow or batch)}
+            stages = [("(b) analyzer -> committed rows",
+                       lambda v=values: analyzer_rate(bootstrap, topics, n, batch, 1, v)[0])]
+            if grow is None and not os.environ.get("BENCH_SKIP_C"):
+                stages.append(("(c) database write alone", lambda: store_rate(n, batch, real_events)))
+            for stage, measure in stages:
+                rate = measure()
+                rates.setdefault((stage, name), []).append(rate)
+                print(f"{stage:44} {name:>30} {rate:>10.0f}  {os.getloadavg()[0]:.1f}", flush=True)
+    SCHEMA["payload"] = "lz4"
+    for (stage, name), values_ in sorted(rates.items()):
+        print(f"{stage:44} {name:>30} median {statistics.median(values_):>8.0f} ({rounds} rounds)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
@@ -432,6 +474,8 @@ def main() -> None:
     parser.add_argument("--compare-partitions", type=int, default=0, metavar="ROUNDS",
                         help="only (b) and (c), plain tables vs day partitions, alternating for ROUNDS rounds")
     parser.add_argument("--store-only", action="store_true", help="with --compare-partitions: (c) alone")
+    parser.add_argument("--compare-persist", type=int, default=0, metavar="ROUNDS",
+                        help="(b) and (c): pglz payload + fixed batches vs lz4 vs lz4 + growing batches")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process analyzer worker (b)")
     parser.add_argument("--stages", action="store_true", help="print wall µs/event per stage of the worker (b)")
     args = parser.parse_args()
@@ -457,6 +501,11 @@ def main() -> None:
             produce_stream(bootstrap, topics["events"], args.events)
         if args.compare_partitions:
             compare_partitions(bootstrap, topics, args.events, args.compare_partitions, args.store_only)
+            return
+        if args.compare_persist:
+            compare_persist(bootstrap, topics, args.events, args.compare_persist,
+                            int(args.batch_sizes.split(",")[0]), real_events, extra,
+                            [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v])
             return
         print(f"{'stage':52} {'batch':>6} {'events/s':>10} {'ratio b/a':>10}")
         for batch in [int(b) for b in args.batch_sizes.split(",")]:

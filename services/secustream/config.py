@@ -82,6 +82,7 @@ class Settings(BaseSettings):
 
     # --- analyzer
     ANALYZER_BATCH_SIZE: int = Field(default=500, ge=1, le=100_000)
+    ANALYZER_MAX_BATCH_SIZE: int = Field(default=2000, ge=1, le=100_000)  # a batch grows to this under load
     ANALYZER_POLL_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=60)
     # poison isolation and retries (docs/pipeline.md "Poison isolation")
     ANALYZER_RETRY_INITIAL_SECONDS: float = Field(default=0.5, gt=0, le=60)  # first infrastructure retry delay

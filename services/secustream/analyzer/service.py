@@ -165,6 +165,7 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
     return AnalyzerWorker(
         consumer=consumer, producer=producer, router=router, repository=VerdictRepository(db), state=state,
         metrics=metrics, topics=topics_from(settings), batch_size=settings.ANALYZER_BATCH_SIZE,
+        max_batch_size=settings.ANALYZER_MAX_BATCH_SIZE,
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
         limits=record_limits(settings), retry=retry_policy(settings),
         health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),

@@ -119,6 +119,11 @@ class PreparedBatch:
     produced: list[float | None]
     started: float
 
+    def joined(self, more: PreparedBatch) -> PreparedBatch:
+        """This batch with ``more`` after it (a batch grown under load); timed from this one's start."""
+        return PreparedBatch(self.messages + more.messages, self.items + more.items, self.sources + more.sources,
+                             self.refused + more.refused, self.produced + more.produced, self.started)
+
 
 @dataclass(frozen=True, slots=True)
 class _InFlight:
@@ -130,6 +135,7 @@ class AnalyzerWorker:
     def __init__(self, *, consumer: Consumer, producer: TrackedProducer, router: Router,
                  repository: VerdictRepository, state: StateStore, metrics: AnalyzerMetrics, topics: Topics,
                  batch_size: int = 500, poll_timeout: float = 0.5, recent_maxlen: int = 10_000,
+                 max_batch_size: int = 2000,
                  lag_interval: float = 5.0,
                  limits: RecordLimits | None = None, retry: RetryPolicy | None = None,
                  health: ProgressHealth | None = None, alerts: AlertStage | None = None) -> None:
@@ -142,6 +148,7 @@ class AnalyzerWorker:
         self.metrics = metrics
         self.topics = topics
         self.batch_size = batch_size
+        self.max_batch_size = max(batch_size, max_batch_size)
         self.poll_timeout = poll_timeout
         self.recent_maxlen = recent_maxlen
         self.lag_interval = lag_interval
@@ -155,6 +162,7 @@ class AnalyzerWorker:
         self._committed: dict[tuple[str, int], int] = {}  # next offset, per partition we committed
         self._stop = threading.Event()
         self._abandon = threading.Event()  # set while partitions are revoked: retry waits give up
+        self._rebalances = 0  # counted by the rebalance callbacks: a batch stops growing across one
         metrics.last_commit.set(time.time())
         metrics.stalled.set_function(self.health.stalled_for)
 
@@ -182,6 +190,9 @@ class AnalyzerWorker:
                 in_flight = self._in_flight
                 try:
                     batch = self.prepare(messages) if messages else None
+                    if batch is not None and in_flight is not None:
+                        batch = self._grow(batch, messages, in_flight)
+                        in_flight = self._in_flight  # None if a revocation inside the growth committed it
                     if in_flight is not None and (batch is not None or in_flight.future.done()):
                         self._in_flight = None
                         self._commit(in_flight)
@@ -206,6 +217,25 @@ class AnalyzerWorker:
             self.consumer.close()
             heap.release()
 
+    def _grow(self, batch: PreparedBatch, messages: list[Message], in_flight: _InFlight) -> PreparedBatch:
+        """While the previous batch is still being persisted, what the consumer has already fetched joins this one.
+
+        Under load the persist thread sets the pace; growing the batch it gets next (up to ``max_batch_size``)
+        spreads its per-batch costs (commit, alert transaction, Kafka and Redis round trips) over more events.
+        When the persister keeps up, nothing is waiting and batches stay at ``batch_size``. ``messages`` is
+        extended in place: on a failure the loop rewinds every message it holds. A rebalance inside
+        ``consume`` stops the growth (what is held is stored and committed as any batch: at-least-once).
+        """
+        rebalances = self._rebalances
+        while (not in_flight.future.done() and len(messages) < self.max_batch_size and not self._stop.is_set()
+               and rebalances == self._rebalances):
+            more = self.consumer.consume(min(self.batch_size, self.max_batch_size - len(messages)), 0)
+            if not more:
+                break
+            messages.extend(more)
+            batch = batch.joined(self.prepare(more))
+        return batch
+
     def _finish_in_flight(self) -> None:
         """Wait for the batch being persisted; on failure its offsets stay uncommitted (redelivered)."""
         in_flight, self._in_flight = self._in_flight, None
@@ -225,6 +255,7 @@ class AnalyzerWorker:
         self.metrics.last_commit.set(time.time())
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._rebalances += 1
         self._abandon.clear()
         _log_partitions("assigned")(consumer, partitions)
 
@@ -233,11 +264,13 @@ class AnalyzerWorker:
 
         A batch stuck in infrastructure retries is abandoned instead: the next owner redoes it.
         """
+        self._rebalances += 1
         self._release_in_flight()
         self._forget(partitions)
         _log_partitions("revoked")(consumer, partitions)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._rebalances += 1
         self._release_in_flight()
         self._forget(partitions)
         _log_partitions("lost")(consumer, partitions)

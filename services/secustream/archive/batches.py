@@ -49,7 +49,7 @@ def row_hash(stored: bytes) -> int:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch's records (some 300,000 acyclic dicts) are alive.
+    """No cyclic garbage collection while a batch's records (tens of thousands of acyclic dicts) are alive.
 
     Every few hundred new dicts the collector would walk all of them again: that was a third of the mapping's
     time. The records hold no cycles, so reference counting frees them; the collector's state is restored.
