@@ -81,8 +81,11 @@ def test_train_registers_promotes_rejects_worse_and_running_analyzer_swaps(
 
 
 def _model_reasons(pg_url: str, version: str) -> int:
-    found = rows(pg_url, "select count(*) from verdicts where tier = 'model' and reason like :p",
-                 p=f"route rules>model: threat-tiny {version}:%")
+    """Verdicts the given model version gave its opinion on: decided by it, or, for an unsure threat claim
+    nobody could review (the barely trained v2 claims exfiltration for everything), quoted beside the rules'
+    verdict that stands."""
+    found = rows(pg_url, "select count(*) from verdicts where reason like :p",
+                 p=f"route rules>model: %threat-tiny {version}:%")
     return int(found[0][0])  # type: ignore[arg-type]
 
 
