@@ -158,11 +158,10 @@ def _write_storage_metrics(args: argparse.Namespace, states, report=None) -> Non
     """One-shot commands (CronJobs) leave their gauges in a node-exporter textfile when asked."""
     if not args.metrics_file:
         return
-    from datetime import datetime, time
-
     from prometheus_client import CollectorRegistry, write_to_textfile
 
     from secustream.metrics import StorageMetrics
+    from secustream.storage import partitions
 
     registry = CollectorRegistry()
     m = StorageMetrics(registry)
@@ -170,7 +169,7 @@ def _write_storage_metrics(args: argparse.Namespace, states, report=None) -> Non
         m.partitions.labels(s.table).set(s.partitions)
         m.default_rows.labels(s.table).set(s.default_rows)
         if s.oldest is not None:
-            m.oldest_day.labels(s.table).set(datetime.combine(s.oldest, time(), tzinfo=UTC).timestamp())
+            m.oldest_day.labels(s.table).set(partitions.day_start(s.oldest).timestamp())
     if report is not None:
         for table in sorted({o.table for o in report.outcomes}):
             m.rows_dropped.labels(table).inc(report.rows_dropped(table))

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterator, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 from psycopg.types.json import set_json_loads
 from sqlalchemy import Connection, text
 
 from secustream.archival import load_json
+from secustream.storage.partitions import day_bounds
 from secustream.storage.tables import Verdict as VerdictRow
 
 DAY_COLUMN = {"events": "timestamp", "verdicts": "event_timestamp", "alerts": "last_seen", "incidents": "last_seen"}
@@ -64,8 +65,7 @@ def stream_rows(conn: Connection, sql: str, params: Mapping[str, Any], batch: in
 def day_rows(conn: Connection, table: str, day: date, batch: int = STREAM_ROWS) -> Iterator[dict[str, Any]]:
     """Every row of ``table`` whose day column falls on ``day`` (UTC), streamed ``batch`` at a time."""
     column = DAY_COLUMN[table]
-    lo = datetime.combine(day, time(), tzinfo=UTC)
-    params = {"lo": lo, "hi": lo + timedelta(days=1)}
+    params = day_bounds(day)
     if table == "events":
         sql = (f"SELECT e.*, {_VERDICT_AS} FROM events e LEFT JOIN verdicts v "
                "ON v.event_id = e.id AND v.event_timestamp = e.timestamp "

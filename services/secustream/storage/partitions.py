@@ -42,10 +42,15 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+def day_bounds(day: date) -> dict[str, datetime]:
+    """``{"lo", "hi"}``: the half-open UTC range of one day, as query parameters (``col >= :lo AND col < :hi``)."""
+    return {"lo": day_start(day), "hi": day_start(day + timedelta(days=1))}
+
+
 def bounds_sql(day: date) -> str:
     """``FOR VALUES`` clause of one UTC day (literals: DDL takes no parameters)."""
-    lo, hi = day_start(day), day_start(day + timedelta(days=1))
-    return f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
+    bounds = day_bounds(day)
+    return f"FOR VALUES FROM ('{bounds['lo'].isoformat()}') TO ('{bounds['hi'].isoformat()}')"
 
 
 def days_between(first: date, last: date) -> list[date]:
@@ -89,13 +94,12 @@ def create_day(conn: Connection, table: str, day: date) -> int:
     its moved rows leave it and the attach checks it.
     """
     key, name, default = PARTITION_KEYS[table], partition_name(table, day), default_name(table)
-    lo, hi = day_start(day), day_start(day + timedelta(days=1))
     conn.execute(text("SET LOCAL lock_timeout = '10s'"))
     # the payload's lz4 (migration 0009) comes along: LIKE copies a column's compression only when asked
     conn.execute(text(f"CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
                       "INCLUDING COMPRESSION)"))
     moved = conn.execute(text(f'WITH m AS (DELETE FROM {default} WHERE "{key}" >= :lo AND "{key}" < :hi '
-                              f"RETURNING *) INSERT INTO {name} SELECT * FROM m"), {"lo": lo, "hi": hi}).rowcount
+                              f"RETURNING *) INSERT INTO {name} SELECT * FROM m"), day_bounds(day)).rowcount
     conn.execute(text(f"ALTER TABLE {table} ATTACH PARTITION {name} {bounds_sql(day)}"))
     return int(moved or 0)
 

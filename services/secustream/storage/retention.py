@@ -10,20 +10,16 @@ last activity, not by day) and expire by row deletion, per day of their last act
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from secustream.archival import ArchiveError, ArchiveReceipt, PartitionArchiver
-from secustream.storage.day_rows import stream_rows
-from secustream.storage.partitions import PARTITION_KEYS, day_start, is_partitioned, partitions
-from secustream.storage.tables import Verdict as VerdictRow
+from secustream.storage.day_rows import DAY_COLUMN, day_rows
+from secustream.storage.partitions import PARTITION_KEYS, day_bounds, day_start, is_partitioned, partitions
 
-ROW_TABLES = {"alerts": "last_seen", "incidents": "last_seen"}  # unpartitioned: deleted by day of last activity
-STREAM_ROWS = 10_000  # rows fetched per round trip while archiving
+ROW_TABLES = ("alerts", "incidents")  # unpartitioned: deleted by day of last activity (DAY_COLUMN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,32 +80,17 @@ class RetentionReport:
         return out or ["nothing has expired"]
 
 
-def _event_rows_sql(partition: str, day: date) -> tuple[str, dict[str, Any]]:
-    """The day's events with their verdict's columns prefixed ``verdict_`` (the archive's row shape)."""
-    return (f"SELECT e.*, {_VERDICT_COLUMNS} FROM {partition} e LEFT JOIN verdicts v "
-            "ON v.event_id = e.id AND v.event_timestamp = e.timestamp "
-            "AND v.event_timestamp >= :lo AND v.event_timestamp < :hi",
-            {"lo": day_start(day), "hi": day_start(day + timedelta(days=1))})
-
-
-_VERDICT_COLUMNS = ", ".join(f"v.{c.name} AS verdict_{c.name}" for c in VerdictRow.__table__.columns)
-
-
-def _rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    return stream_rows(conn, sql, params, STREAM_ROWS)
-
-
 def _check(receipt: ArchiveReceipt, table: str, day: date, rows: int) -> None:
     if (receipt.table, receipt.day, receipt.rows) != (table, day, rows):
         raise ArchiveError(f"archive receipt says {receipt.table} {receipt.day} {receipt.rows} rows, "
                            f"expected {table} {day} {rows}: not dropping")
 
 
-def _archive(conn: Connection, archiver: PartitionArchiver | None, table: str, day: date, rows: int,
-             sql: str, params: Mapping[str, Any]) -> str | None:
+def _archive(conn: Connection, archiver: PartitionArchiver | None, table: str, day: date, rows: int) -> str | None:
+    """The day's rows (day_rows: the shape archive write uses too) to the archiver; its receipt must agree."""
     if archiver is None:
         return None
-    receipt = archiver.archive(table, day, _rows(conn, sql, params))
+    receipt = archiver.archive(table, day, day_rows(conn, table, day))
     _check(receipt, table, day, rows)
     return receipt.location
 
@@ -124,31 +105,29 @@ def _partition_day(engine: Engine, archiver: PartitionArchiver | None, table: st
         outcome = DayOutcome(table, day, rows)
         if dry_run:
             return outcome
-        sql, params = _event_rows_sql(name, day) if table == "events" else (f"SELECT * FROM {name}", {})
-        outcome.location = _archive(conn, archiver, table, day, rows, sql, params)
+        outcome.location = _archive(conn, archiver, table, day, rows)
         conn.execute(text(f"DROP TABLE {name}"))
         outcome.dropped = True
         return outcome
 
 
 def _row_day(engine: Engine, archiver: PartitionArchiver | None, table: str, day: date, dry_run: bool) -> DayOutcome:
-    column = ROW_TABLES[table]
+    column = DAY_COLUMN[table]
     where = f"{column} >= :lo AND {column} < :hi"
-    params = {"lo": day_start(day), "hi": day_start(day + timedelta(days=1))}
+    params = day_bounds(day)
     with engine.begin() as conn:
         ids = list(conn.execute(text(f"SELECT id FROM {table} WHERE {where} FOR UPDATE"), params).scalars())
         outcome = DayOutcome(table, day, len(ids))
         if dry_run or not ids:
             return outcome
-        outcome.location = _archive(conn, archiver, table, day, len(ids), f"SELECT * FROM {table} WHERE {where}",
-                                    params)
+        outcome.location = _archive(conn, archiver, table, day, len(ids))
         conn.execute(text(f"DELETE FROM {table} WHERE {where}"), params)
         outcome.dropped = True
         return outcome
 
 
 def _row_days(conn: Connection, table: str, before: date) -> list[date]:
-    column = ROW_TABLES[table]
+    column = DAY_COLUMN[table]
     return list(conn.execute(text(f"SELECT DISTINCT (date_trunc('day', {column} AT TIME ZONE 'UTC'))::date AS d "
                                   f"FROM {table} WHERE {column} < :before ORDER BY d"),
                              {"before": day_start(before)}).scalars())

@@ -31,7 +31,7 @@ from secustream.storage.partitions import (
     PARTITION_KEYS,
     bounds_sql,
     children,
-    day_start,
+    day_bounds,
     default_name,
     partition_name,
 )
@@ -92,7 +92,7 @@ def _copy_by_day(conn: Connection, source: str, target: str, key: str, days: dic
     total, done, started = sum(days.values()), 0, time.monotonic()
     for day, n in days.items():
         conn.execute(text(f'INSERT INTO {target} SELECT * FROM {source} WHERE "{key}" >= :lo AND "{key}" < :hi'),
-                     {"lo": day_start(day), "hi": day_start(day + timedelta(days=1))})
+                     day_bounds(day))
         done += n
         rate = done / max(time.monotonic() - started, 1e-6)
         say(f"{target}: {day} {n} rows, {done}/{total} ({100 * done / max(total, 1):.0f} %, {rate:,.0f} rows/s)")
