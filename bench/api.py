@@ -4,7 +4,8 @@ same SQL run through psycopg.
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
 p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (the statement the API runs,
-``page_store.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
+``page_store.page_sql``; for the alert queue ``alerts.alert_page_sql`` inside ``users.with_account``, the account
+check included, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
 (index) EXPLAIN ANALYZE reports for each query. Both sides run in one uvloop event loop with the same
 closed-loop clients; the HTTP side uses a minimal keep-alive client so the client's CPU stays small next to
 the server's (client, API and PostgreSQL share the machine's cores).
@@ -42,6 +43,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
+from secustream.api.http_writes import PROTOCOL as HTTP_PROTOCOL
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
 from secustream.storage import alerts, partitions
@@ -158,10 +160,13 @@ class Target:
     path: str
     body_start: bytes
 
-    def statement(self, combo: Combo) -> tuple[str, dict[str, Any]]:
-        """The exact statement and parameters the API executes for this combination's first page."""
+    def statement(self, combo: Combo, user_id: int) -> tuple[str, dict[str, Any]]:
+        """The exact statement and parameters the API executes for this combination's first page (the alert
+        queue's carries the caller's account check, ``users.with_account``; the events list pipelines
+        ``users.ACCOUNT_SQL`` ahead of its page, not measured here)."""
         if self.table == "alerts":
-            return alerts.alert_page_sql(alert_filters_of(combo), PAGE)
+            return user_store.with_account(*alerts.alert_page_sql(alert_filters_of(combo), PAGE), user_id,
+                                           alerts.PAGE_ORDER)
         return page_store.page_sql(filters_of(combo), PAGE)
 
 
@@ -360,12 +365,13 @@ async def run_api(target: Target, port: int, token: str, combo: Combo, clients: 
             client.close()
 
 
-def start_api(db: str, workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_api(db: str, workers: int, secret: str, http: str = HTTP_PROTOCOL) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = dict(os.environ, DATABASE_URL=db_url(db), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
                              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning", "--no-access-log", "--no-proxy-headers"], env=env)
+                             "--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--http", http],
+                            env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -385,6 +391,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--http", default=HTTP_PROTOCOL,
+                        help="uvicorn --http of the API (the app's own by default; 'httptools' for uvicorn's)")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
     parser.add_argument("--from-plain", action="store_true",
                         help="rows into the plain tables of 0005: measure, time migration 0008, measure again")
@@ -420,12 +428,12 @@ def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
-    proc, port = start_api(target.db, args.workers, secret)
+    proc, port = start_api(target.db, args.workers, secret, args.http)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
             for combo in target.combos:
-                sql, params = target.statement(combo)
+                sql, params = target.statement(combo, int(user["id"]))
                 plan = plan_summary(explain(target.db, sql, params))
                 sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
                 api_lat, api_errors = runner.run(run_api(target, port, token, combo, args.clients, args.seconds))

@@ -54,6 +54,24 @@ def test_keyset_pages_neither_skip_nor_repeat(alerted: Api) -> None:
     assert alerted.client.get(f"{P}/alerts?cursor=nonsense", headers=alerted.headers("viewer")).status_code == 400
 
 
+def test_the_queue_checks_the_account_in_its_page_statement(alerted: Api) -> None:
+    """The account check rides in the page's own statement (users.with_account): an empty page for a valid
+    account, and for an unknown, disabled or revoked one the same 401 as every other endpoint, whether the
+    page would have rows or not."""
+    empty = alerted.client.get(f"{P}/alerts?entity=no-such-entity", headers=alerted.headers("viewer"))
+    assert (empty.status_code, empty.json()) == (200, {"items": [], "next_cursor": None})
+    viewer = alerted.users["viewer"]
+    tokens = alerted.app.state.ctx.tokens
+    refused = {tokens.issue(987654, 0, "viewer")[0]: "unknown user",
+               alerted.token("disabled"): "account disabled",
+               tokens.issue(int(viewer["id"]), int(viewer["token_version"]) + 1, "viewer")[0]:  # type: ignore[call-overload]
+               "token revoked: sign in again"}
+    for token, detail in refused.items():
+        for url in (f"{P}/alerts", f"{P}/alerts?entity=no-such-entity", f"{P}/auth/me"):
+            got = alerted.client.get(url, headers={"Authorization": f"Bearer {token}"})
+            assert (got.status_code, got.json()["detail"]) == (401, detail), url
+
+
 def test_triage_rules(alerted: Api) -> None:
     alert_id = pages(alerted, "status=open", 50)[0]["id"]
     h = alerted.headers("analyst")

@@ -327,6 +327,9 @@ ALERT_PAGE_FIELDS = ("id", "detection", "title", "level", "threat_type", "status
                      "entity_kind", "entity_value", "count", "first_seen", "last_seen", "tactics", "incident_id")
 
 
+PAGE_ORDER = "last_seen DESC, id DESC"  # the queue's keyset order (index ix_alerts_*_last_seen, backward)
+
+
 @dataclass(frozen=True)
 class AlertFilters:
     statuses: Sequence[str] = ()
@@ -368,17 +371,17 @@ def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tu
     statuses = list(dict.fromkeys(f.statuses))[:MAX_BRANCHES]
     if not statuses:
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        return f"SELECT {cols} FROM alerts {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s", params
+        return f"SELECT {cols} FROM alerts {where} ORDER BY {PAGE_ORDER} LIMIT %(lim)s", params
     branches = []
     for i, status in enumerate(statuses):
         params[f"st{i}"] = status
         where = " AND ".join([f"status = %(st{i})s", *conds])
-        branches.append(f"SELECT {cols} FROM alerts WHERE {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s")
+        branches.append(f"SELECT {cols} FROM alerts WHERE {where} ORDER BY {PAGE_ORDER} LIMIT %(lim)s")
     if len(branches) == 1:
         return branches[0], params
     # each branch as a derived table: SQLite (secustream up) refuses ORDER BY/LIMIT on a bare UNION member
     branches = [f"SELECT * FROM ({b}) AS s{i}" for i, b in enumerate(branches)]
-    return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY last_seen DESC, id DESC LIMIT %(lim)s",
+    return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY {PAGE_ORDER} LIMIT %(lim)s",
             params)
 
 
