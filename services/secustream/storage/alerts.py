@@ -400,21 +400,21 @@ def alert_page_rows(conn: Connection, f: AlertFilters, limit: int, cursor: str |
           if k in params))
     stmt = stmt.columns(first_seen=DateTime(timezone=True), last_seen=DateTime(timezone=True),
                         tactics=A.c.tactics.type, incident_id=A.c.incident_id.type, id=A.c.id.type)
-    return [tuple(r) for r in conn.execute(stmt, params)]
+    rows = [tuple(r) for r in conn.execute(stmt, params)]
+    if conn.dialect.name == "sqlite":  # naive there; PostgreSQL's are aware, as alert_page expects
+        seen = (ALERT_PAGE_FIELDS.index("first_seen"), ALERT_PAGE_FIELDS.index("last_seen"))
+        rows = [tuple(_utc(v) if i in seen else v for i, v in enumerate(r)) for r in rows]
+    return rows
 
 
 def alert_page(rows: Sequence[tuple[Any, ...]], limit: int) -> dict[str, Any]:
-    """An ``AlertPage`` document from page rows (``limit`` + 1 rows mean a next page exists)."""
+    """An ``AlertPage`` document from page rows with aware times (``limit`` + 1 rows: a next page exists)."""
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = dict(zip(ALERT_PAGE_FIELDS, rows[-1], strict=True))
         next_cursor = encode_cursor(last["last_seen"], uuid.UUID(str(last["id"])))
-    items = [dict(zip(ALERT_PAGE_FIELDS, r, strict=True)) for r in rows]
-    for item in items:
-        for key in ("first_seen", "last_seen"):
-            item[key] = _utc(item[key])
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [dict(zip(ALERT_PAGE_FIELDS, r, strict=True)) for r in rows], "next_cursor": next_cursor}
 
 
 def get_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
