@@ -158,11 +158,13 @@ class Target:
     path: str
     body_start: bytes
 
-    def statement(self, combo: Combo) -> tuple[str, dict[str, Any]]:
-        """The exact statement and parameters the API executes for this combination's first page."""
+    def statement(self, combo: Combo, newest: datetime | None) -> tuple[str, dict[str, Any]]:
+        """The exact statement and parameters the API executes for this combination's first page (events: once
+        its reader knows the newest event time, from its first unfiltered page; the window is full here)."""
         if self.table == "alerts":
             return alerts.alert_page_sql(alert_filters_of(combo), PAGE)
-        return page_store.page_sql(filters_of(combo), PAGE)
+        f = filters_of(combo)
+        return page_store.page_sql(f, PAGE, None, page_store.window_start(f, None, newest))
 
 
 EVENTS = Target(DB_NAME, "events", LOAD_SQL, ("events", "verdicts"), COMBOS, "/api/v1/events", b'{"items":[{')
@@ -321,6 +323,8 @@ async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
     """The page statement on ``clients`` async psycopg connections in this one event loop (as the API side)."""
     dsn = db_url(db).replace("postgresql+psycopg", "postgresql")
     conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in range(clients)]
+    for conn in conns:  # the session the API's page connections have
+        await conn.execute(page_store.PAGE_SESSION_SQL)
     free = list(conns)
 
     async def call() -> bool:
@@ -386,6 +390,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="measure only the combinations whose name contains TEXT (repeatable)")
     parser.add_argument("--from-plain", action="store_true",
                         help="rows into the plain tables of 0005: measure, time migration 0008, measure again")
     parser.add_argument("--plain", action="store_true",
@@ -420,12 +426,16 @@ def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
+    newest = None
+    if target.table == "events":
+        with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
+            newest = conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
     proc, port = start_api(target.db, args.workers, secret)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
-            for combo in target.combos:
-                sql, params = target.statement(combo)
+            for combo in [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]:
+                sql, params = target.statement(combo, newest)
                 plan = plan_summary(explain(target.db, sql, params))
                 sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
                 api_lat, api_errors = runner.run(run_api(target, port, token, combo, args.clients, args.seconds))
