@@ -390,6 +390,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
+    parser.add_argument("--single", type=int, default=0, metavar="N",
+                        help="instead: each statement N times on one connection, median and p99 (no API, no load)")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="measure only the combinations whose name contains TEXT (repeatable)")
     parser.add_argument("--from-plain", action="store_true",
@@ -400,6 +402,9 @@ def main() -> int:
     target = ALERTS if args.alerts else EVENTS
 
     migrate_after = build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    if args.single:
+        single(target, args)
+        return 0
     if migrate_after:  # the same rows before and after partitioning, in the same run
         before = measure(target, args)
         migrate_in_place(db_url(target.db), args.rows)
@@ -417,6 +422,36 @@ def main() -> int:
     return 0
 
 
+def newest_event(target: Target) -> datetime | None:
+    """What the API's reader learns from its first unfiltered page (the anchor of its newest-days-first window)."""
+    if target.table != "events":
+        return None
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
+        return conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
+
+
+def chosen(target: Target, args: argparse.Namespace) -> list[Combo]:
+    return [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]
+
+
+def single(target: Target, args: argparse.Namespace) -> None:
+    """--single: the statement alone, one client, as the API's page connections run it."""
+    newest = newest_event(target)
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(page_store.PAGE_SESSION_SQL)
+        for combo in chosen(target, args):
+            sql, params = target.statement(combo, newest)
+            for _ in range(10):
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            times = []
+            for _ in range(args.single):
+                started = time.perf_counter()
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                times.append(time.perf_counter() - started)
+            print(f"{combo.name:34} median {percentile(times, 50) * 1e3:6.2f} ms  p99 "
+                  f"{percentile(times, 99) * 1e3:6.2f} ms  ({args.single} runs, one connection)", flush=True)
+
+
 def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
     """Each combination: SQL side, then API side, same clients and duration."""
     secret = secrets.token_urlsafe(40)
@@ -426,15 +461,12 @@ def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
-    newest = None
-    if target.table == "events":
-        with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
-            newest = conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
+    newest = newest_event(target)
     proc, port = start_api(target.db, args.workers, secret)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
-            for combo in [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]:
+            for combo in chosen(target, args):
                 sql, params = target.statement(combo, newest)
                 plan = plan_summary(explain(target.db, sql, params))
                 sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
