@@ -164,14 +164,16 @@ class Target:
     path: str
     body_start: bytes
 
-    def statement(self, combo: Combo, user_id: int) -> tuple[str, dict[str, Any]]:
-        """The exact statement and parameters the API executes for this combination's first page (the alert
-        queue's carries the caller's account check, ``users.with_account``; the events list pipelines
-        ``users.ACCOUNT_SQL`` ahead of its page, not measured here)."""
+    def statement(self, combo: Combo, newest: datetime | None, user_id: int) -> tuple[str, dict[str, Any]]:
+        """The exact statement and parameters the API executes for this combination's first page (events: once
+        its reader knows the newest event time, from its first unfiltered page; the window is full here; the
+        alert queue's carries the caller's account check, ``users.with_account``, where the events list
+        pipelines ``users.ACCOUNT_SQL`` ahead of its page, not measured here)."""
         if self.table == "alerts":
             return user_store.with_account(*alerts.alert_page_sql(alert_filters_of(combo), PAGE), user_id,
                                            alerts.PAGE_ORDER)
-        return page_store.page_sql(filters_of(combo), PAGE)
+        f = filters_of(combo)
+        return page_store.page_sql(f, PAGE, None, page_store.window_start(f, None, newest))
 
 
 EVENTS = Target(DB_NAME, "events", LOAD_SQL, ("events", "verdicts"), COMBOS, "/api/v1/events", b'{"items":[{')
@@ -330,6 +332,8 @@ async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
     """The page statement on ``clients`` async psycopg connections in this one event loop (as the API side)."""
     dsn = db_url(db).replace("postgresql+psycopg", "postgresql")
     conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in range(clients)]
+    for conn in conns:  # the session the API's page connections have
+        await conn.execute(page_store.PAGE_SESSION_SQL)
     free = list(conns)
 
     async def call() -> bool:
@@ -428,6 +432,10 @@ def main() -> int:
     parser.add_argument("--http", default=HTTP_PROTOCOL,
                         help="uvicorn --http of the API (the app's own by default; 'httptools' for uvicorn's)")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
+    parser.add_argument("--single", type=int, default=0, metavar="N",
+                        help="instead: each statement N times on one connection, median and p99 (no API, no load)")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="measure only the combinations whose name contains TEXT (repeatable)")
     parser.add_argument("--from-plain", action="store_true",
                         help="rows into the plain tables of 0005: measure, time migration 0008, measure again")
     parser.add_argument("--plain", action="store_true",
@@ -436,6 +444,9 @@ def main() -> int:
     target = ALERTS if args.alerts else EVENTS
 
     migrate_after = build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    if args.single:
+        single(target, args)
+        return 0
     if migrate_after:  # the same rows before and after partitioning, in the same run
         before = measure(target, args)
         migrate_in_place(db_url(target.db), args.rows)
@@ -453,21 +464,58 @@ def main() -> int:
     return 0
 
 
-def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
-    """Each combination: SQL side, then API side, same clients and duration."""
-    secret = secrets.token_urlsafe(40)
+def newest_event(target: Target) -> datetime | None:
+    """What the API's reader learns from its first unfiltered page (the anchor of its newest-days-first window)."""
+    if target.table != "events":
+        return None
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
+        return conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
+
+
+def chosen(target: Target, args: argparse.Namespace) -> list[Combo]:
+    return [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]
+
+
+def bench_user(target: Target) -> dict[str, Any]:
+    """The viewer the API side signs in as (its account check is part of the alert queue's statement)."""
     engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
         user = user_store.get_user_by_name(conn, "bench") or user_store.create_user(
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
+    return user
+
+
+def single(target: Target, args: argparse.Namespace) -> None:
+    """--single: the statement alone, one client, as the API's page connections run it."""
+    newest, user_id = newest_event(target), int(bench_user(target)["id"])
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(page_store.PAGE_SESSION_SQL)
+        for combo in chosen(target, args):
+            sql, params = target.statement(combo, newest, user_id)
+            for _ in range(10):
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            times = []
+            for _ in range(args.single):
+                started = time.perf_counter()
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                times.append(time.perf_counter() - started)
+            print(f"{combo.name:34} median {percentile(times, 50) * 1e3:6.2f} ms  p99 "
+                  f"{percentile(times, 99) * 1e3:6.2f} ms  ({args.single} runs, one connection)", flush=True)
+
+
+def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
+    """Each combination: SQL side, then API side, same clients and duration."""
+    secret = secrets.token_urlsafe(40)
+    user = bench_user(target)
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
+    newest = newest_event(target)
     api = start_api(target.db, args.workers, secret, args.http, args.shared_socket)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
-            for combo in target.combos:
-                sql, params = target.statement(combo, int(user["id"]))
+            for combo in chosen(target, args):
+                sql, params = target.statement(combo, newest, int(user["id"]))
                 plan = plan_summary(explain(target.db, sql, params))
                 sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
                 api_lat, api_errors = runner.run(run_api(target, api.ports, token, combo, args.clients, args.seconds))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -82,14 +83,32 @@ def _account_rows(rows: list[tuple[Any, ...]], claims: TokenClaims, role: Role) 
 
 
 def _configure(conn: Connection[Any]) -> None:
-    """UTC timestamps (serialised with 'Z', as pydantic does) and orjson for the JSONB lists."""
+    """UTC timestamps (serialised with 'Z', as pydantic does), generic plans for the page statements
+    (``page_store.PAGE_SESSION_SQL``) and orjson for the JSONB lists."""
     conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute(page_store.PAGE_SESSION_SQL)
     set_json_loads(orjson.loads, conn)
 
 
 async def _configure_async(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
+    await conn.execute(page_store.PAGE_SESSION_SQL)
     set_json_loads(orjson.loads, conn)
+
+
+class NewestEvent:
+    """The newest event time this reader has seen on an unfiltered first page: the anchor of the newest-days-first
+    window (``page_store.window_start``). Only a hint: a stale or missing value costs a wider or a second
+    statement, never a wrong page."""
+
+    def __init__(self, ts: datetime | None = None) -> None:
+        self._ts = ts
+
+    def get(self) -> datetime | None:
+        return self._ts
+
+    def set(self, ts: datetime) -> None:
+        self._ts = ts
 
 
 class PostgresPages:
@@ -102,6 +121,7 @@ class PostgresPages:
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
                                     kwargs={"autocommit": True}, name="secustream-api-pages")
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
+        self._newest = NewestEvent()
 
     async def start(self) -> None:
         pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
@@ -118,7 +138,13 @@ class PostgresPages:
 
     async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
-        return page_json(await self._rows(claims, role, *page_store.page_sql(f, limit, cursor)), limit)
+        lower = page_store.window_start(f, cursor, self._newest.get())
+        rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
+        if lower is not None and len(rows) <= limit:  # the window was short: the page may go on before it
+            rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor))
+        if rows and not cursor and f == page_store.EventFilters():
+            self._newest.set(rows[0][0])
+        return page_json(rows, limit)
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
