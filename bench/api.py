@@ -563,8 +563,8 @@ def report(results: list[tuple[Combo, list[float], list[float], int, str, float]
     print("\nEXPLAIN (ANALYZE) of each statement, single run:")
     for combo, *_rest, plan, _cpu in results:
         print(f"- {combo.name}: {plan}")
-    print("\nAPI CPU/page: user + system CPU of the API processes during the API side, per page (noise on the "
-          "machine barely moves it, unlike the latencies)")
+    print("\nAPI CPU/page: user + system CPU of the API processes during the API side, per page (the machine's "
+          "noise moves it far less than the latencies)")
     worst = max(percentile(a, 99) * 1e3 for _, _, a, *_r in results)
     ratio = max(percentile(a, 50) / percentile(s, 50) for _, s, a, *_r in results)
     print(f"\n{target.path}: worst API p99 {worst:.1f} ms (target < 50 ms: {'met' if worst < 50 else 'NOT met'}); "
