@@ -9,7 +9,7 @@ baseline: ``orjson.loads`` of the same lines (the least any consumer of these ev
   - peak RSS of the process.
 Events: every ``--stride``-th line of each of the 109 OTRF recordings (all of them with --stride 1).
 
-Usage: python bench/sigma_corpus.py [--stride 40] [--repeat 3] [--profile]
+Usage: python bench/sigma_corpus.py [--stride 40] [--repeat 3] [--profile] [--only-normalise]
 """
 
 from __future__ import annotations
@@ -73,7 +73,10 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=40, help="every Nth line of each recording")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--profile", action="store_true", help="cProfile the all-rules evaluation")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the all-rules evaluation (with --only-normalise: the normalise loop)")
+    parser.add_argument("--only-normalise", action="store_true",
+                        help="stop after the Windows normalise figures (no rule load, no Sigma pass)")
     args = parser.parse_args()
 
     lines = sample_lines(args.stride)
@@ -104,6 +107,10 @@ def main() -> None:
           f"{n - len(events)} lines refused; batches of {args.batch} dropped as the ingest does)")
     print(f"Windows normalise, all events kept    {kept:8.2f} µs/event  ({kept / base:5.1f}x baseline; "
           "the collector walks the growing list)")
+    if args.only_normalise:
+        if args.profile:
+            profile_normalise(normalise_batches)
+        return
     docs = [e.model_dump(mode="json", exclude_none=True) for e in events]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,6 +154,14 @@ def main() -> None:
     print(f"peak RSS                              {rss_mb:8.0f} MB")
     if args.profile:
         profile_all(pack, events, docs, args.batch)
+
+
+def profile_normalise(normalise: Callable[[], object]) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    normalise()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 def profile_all(pack: CompiledPack, events: Sequence, docs: Sequence, batch: int) -> None:
