@@ -63,6 +63,8 @@ def _s(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     """Decimal or ``0x``-hex ids (Security log pids are hex)."""
+    if value.__class__ is int:  # what the text round trip below gives back (a bool is not an int here)
+        return value
     text = _s(value)
     if text is None:
         return None
@@ -74,8 +76,11 @@ def _int(value: Any) -> int | None:
 
 def _ip(value: Any) -> str | None:
     text = _s(value)
-    if text is None:
-        return None
+    return None if text is None else _ip_text(text)
+
+
+@lru_cache(maxsize=4096)  # the same few addresses recur; ipaddress is slow
+def _ip_text(text: str) -> str | None:
     try:
         addr = ipaddress.ip_address(text.strip("[]"))
     except ValueError:
@@ -190,10 +195,9 @@ def _hash(hashes: Any, kind: str) -> str | None:
 
 
 def _sysmon_image(data: Doc, doc: Doc, computer: str | None) -> None:
-    image = _s(data.get("Image"))
-    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")),
-                      "user": _s(data.get("User"))}
-    doc["source"] = {"host": computer, "user": _s(data.get("User"))}
+    image, user = _s(data.get("Image")), _s(data.get("User"))
+    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")), "user": user}
+    doc["source"] = {"host": computer, "user": user}
 
 
 def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
@@ -207,10 +211,10 @@ def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
 
 
 def _sysmon_access(data: Doc, doc: Doc, computer: str | None) -> None:
-    source = _s(data.get("SourceImage"))
+    source, user = _s(data.get("SourceImage")), _s(data.get("SourceUser"))
     doc["process"] = {"executable": source, "name": _base(source), "pid": _int(data.get("SourceProcessId")),
-                      "user": _s(data.get("SourceUser"))}
-    doc["source"] = {"host": computer, "user": _s(data.get("SourceUser"))}
+                      "user": user}
+    doc["source"] = {"host": computer, "user": user}
     doc["destination"] = {"host": computer, "user": _s(data.get("TargetUser"))}
 
 
@@ -371,29 +375,36 @@ _FLAT_SYSTEM = (
 )
 
 
-def _from_flat(data: Doc, has_null: bool) -> tuple[Doc, Doc, Doc, Doc]:
-    """``has_null``: the line may hold a JSON ``null`` (without one, no value in ``data`` is None)."""
+def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
     fields: Doc = {}
-    used = ["System", "EventData"]
+    nested = data.get("EventData")
+    if not isinstance(nested, dict) and None not in data.values():
+        # the parsed line is ours: what is left of it once the System fields are taken out is the
+        # EventData (no None to drop), and unmapped starts as the same dict
+        take = data.pop
+        for name, keys in _FLAT_SYSTEM:
+            for key in keys:
+                value = take(key, None)
+                if value is not None:
+                    fields[name] = _attr(value, "Name", "SystemTime") if isinstance(value, dict) else value
+                    break
+        take("System", None)
+        take("EventData", None)
+        return fields, data, {}, data
+    used = {"System", "EventData"}
     for name, keys in _FLAT_SYSTEM:
         for key in keys:
             value = data.get(key)
             if value is not None:
                 fields[name] = _attr(value, "Name", "SystemTime") if isinstance(value, dict) else value
-                used.append(key)
+                used.add(key)
                 break
-    nested = data.get("EventData")
     # flat exports put EventData fields next to the System ones (None values mean absent)
-    if has_null or isinstance(nested, dict):
-        event_data = {k: v for k, v in data.items() if v is not None and k not in used}
-    else:  # the parsed line is ours: what is left of it once the System fields are out is the EventData
-        for key in used:
-            data.pop(key, None)
-        event_data = data
+    event_data = {k: v for k, v in data.items() if v is not None and k not in used}
     if isinstance(nested, dict):
         event_data = {**event_data, **nested}
         return fields, event_data, {}, _present(event_data)
-    return fields, event_data, {}, event_data  # no None in it: unmapped starts as the same dict
+    return fields, event_data, {}, event_data
 
 
 def _timestamp(fields: Doc, event_data: Doc) -> datetime:
@@ -415,7 +426,7 @@ def _stamp(text: str) -> datetime:
         value = value[:-1] + "+00:00"
     head, dot, tail = value.partition(".")
     if dot:  # EVTX has 7 fractional digits; Python takes 6
-        digits = "".join(c for c in tail if c.isdigit())
+        digits = "".join(filter(str.isdigit, tail))
         value = f"{head}.{digits[:6]}{tail[len(digits):]}"
     ts = datetime.fromisoformat(value)
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
@@ -430,27 +441,30 @@ def normalize_windows(line: str) -> SecurityEvent:
     elif isinstance(data.get("winlog"), dict):
         fields, event_data, rest, unmapped = _from_winlogbeat(data)
     else:
-        fields, event_data, rest, unmapped = _from_flat(data, "null" in text)
+        fields, event_data, rest, unmapped = _from_flat(data)
     event_id = _int(fields.get("EventID"))
     if event_id is None:
         raise NormalizationError("not a Windows event: no EventID (winlog.event_id, EventID or Event.System.EventID)")
     channel, provider = _s(fields.get("Channel")), _s(fields.get("Provider_Name"))
     computer = _s(fields.get("Computer"))
     kind = _channel_kind(channel, provider)
-    event_type, action, outcome, mapper = _EVENTS.get(
-        (kind, event_id), (EventType.OTHER, f"windows_event_{event_id}", None, _host_only))
-    doc: Doc = {"event_type": event_type, "action": action}
+    known = _EVENTS.get((kind, event_id))
+    event_type, action, outcome, mapper = known or (EventType.OTHER, f"windows_event_{event_id}", None, _host_only)
+    values: Doc = {"event_type": event_type, "action": action}
     if outcome:
-        doc["outcome"] = outcome
+        values["outcome"] = outcome
     # the mapper and the timestamp read event_data before unmapped (maybe the same dict) grows;
     # what the mapper puts in unmapped goes there last, as if it had written into it
-    mapper(event_data, doc, computer)
-    mapped = doc.pop("unmapped", None)
-    message = doc.pop("message", None) or _s(fields.get("Message"))
-    values = {"event_id": line_event_id(text), "timestamp": _timestamp(fields, event_data),
-              "message": clip(message, MAX_MESSAGE), "product": "windows", "vendor": "microsoft",
-              "dataset": f"windows.{kind}" if kind in ("security", "system", "sysmon", "powershell") else "windows",
-              "raw": clip(text, MAX_RAW), "unmapped": unmapped}
+    mapper(event_data, values, computer)
+    mapped = values.pop("unmapped", None)
+    message = values.get("message") or _s(fields.get("Message"))
+    values["event_id"] = line_event_id(text)
+    values["timestamp"] = _timestamp(fields, event_data)
+    values["message"] = clip(message, MAX_MESSAGE)
+    values["product"], values["vendor"] = "windows", "microsoft"
+    values["dataset"] = f"windows.{kind}" if kind in ("security", "system", "sysmon", "powershell") else "windows"
+    values["raw"] = clip(text, MAX_RAW)
+    values["unmapped"] = unmapped
     unmapped["EventID"] = event_id
     if " " in "\x00".join(unmapped):  # Defender's "Source Name": Sigma rules say SourceName
         for key in [k for k in unmapped if " " in k]:
@@ -464,8 +478,7 @@ def normalize_windows(line: str) -> SecurityEvent:
         unmapped.update(mapped)
     if len(text) > MAX_RAW:
         unmapped["raw_truncated"] = True
-    doc["outcome"] = doc.get("outcome") or Outcome.UNKNOWN
-    values.update(doc)
+    values["outcome"] = values.get("outcome") or Outcome.UNKNOWN
     # strict: orjson read the line, so no string holds a lone surrogate and no number is NaN
     event = _built(values) if strict else None
     if event is not None:
@@ -488,21 +501,21 @@ def _built(values: Doc) -> SecurityEvent | None:
     """
     if len(values["action"]) > MAX_ACTION:
         return None
-    for name in ("source", "destination"):
-        endpoint = values.get(name)
-        if endpoint is not None:
-            for key in ("host", "user", "domain"):
-                value = endpoint.get(key)
-                if value is not None and len(value) > MAX_NAME:
+    source, destination = values.get("source"), values.get("destination")
+    for endpoint in (source, destination):
+        if endpoint:
+            for value in endpoint.values():  # ip, port, host, user, domain: the mappers' keys
+                if value.__class__ is str and len(value) > MAX_NAME:
                     return None
             if endpoint.get("ip") is not None:
                 try:
                     endpoint["ip"] = endpoint_ip(endpoint["ip"])
                 except ValueError:
                     return None
-    for name in ("source", "destination"):
-        if name in values:
-            values[name] = construct_trusted(Endpoint, values[name])
+    if source is not None:
+        values["source"] = construct_trusted(Endpoint, source)
+    if destination is not None:
+        values["destination"] = construct_trusted(Endpoint, destination)
     for name, model in _PARTS:
         if name in values:
             values[name] = construct_trusted(model, values[name])
