@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache, partial
 from ipaddress import ip_address
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -191,19 +191,19 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 _setattr = object.__setattr__
 
 
-class _Blank(NamedTuple):
-    defaults: dict[str, Any]  # every field, in declaration order (the order model_dump writes)
-    factories: tuple[tuple[str, Callable[[], Any]], ...]
-    required: tuple[str, ...]
-
-
 @cache
-def _blank(cls: type[BaseModel]) -> _Blank:
-    """A model's plain defaults and default factories, read once; only immutable plain defaults are allowed,
-    since ``construct_trusted`` shares them between instances where pydantic would copy them."""
+def trusted_builder(cls: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
+    """A function making ``cls`` from ``values`` without validation: the same instance ``cls(**values)``
+    makes (field order, defaults, ``model_fields_set``) when every value already is what validation
+    would return — the caller's duty (enum members, canonical IPs, bounded strings, sub-models built
+    here too). Why: pydantic's validation, and even ``model_construct``, cost more than the rest of a
+    normaliser on its hot path; the normaliser that uses this checks its own output first and has
+    pydantic validate whatever it cannot vouch for. Only immutable plain defaults are allowed, since
+    they are shared between instances where pydantic would copy them.
+    """
     if cls.__pydantic_post_init__ or cls.model_config.get("extra") == "allow":
-        raise TypeError(f"construct_trusted does not handle {cls.__name__} (post-init or extra fields)")
-    defaults: dict[str, Any] = {}
+        raise TypeError(f"{cls.__name__}: post-init or extra fields, which a trusted build would skip")
+    defaults: dict[str, Any] = {}  # every field, in declaration order (the order model_dump writes)
     factories: list[tuple[str, Callable[[], Any]]] = []
     required: list[str] = []
     for name, field in cls.model_fields.items():
@@ -219,34 +219,32 @@ def _blank(cls: type[BaseModel]) -> _Blank:
         elif isinstance(field.default, str | int | float | type(None)):  # bool and enums are ints / strs
             defaults[name] = field.default
         else:
-            raise TypeError(f"{cls.__name__}.{name}: a mutable default; construct_trusted cannot share it")
-    return _Blank(defaults, tuple(factories), tuple(required))
+            raise TypeError(f"{cls.__name__}.{name}: a mutable default, which a trusted build cannot share")
+    new = object.__new__
+
+    def build(values: dict[str, Any]) -> ModelT:
+        fields = {**defaults, **values}
+        if len(fields) != len(defaults):
+            raise TypeError(f"{cls.__name__}: unknown fields {sorted(set(values) - set(defaults))}")
+        for name, factory in factories:
+            if name not in values:
+                fields[name] = factory()
+        for name in required:
+            if name not in values:
+                raise TypeError(f"{cls.__name__}: {name} is required")
+        model = new(cls)
+        _setattr(model, "__dict__", fields)
+        _setattr(model, "__pydantic_fields_set__", set(values))
+        _setattr(model, "__pydantic_extra__", None)
+        _setattr(model, "__pydantic_private__", None)
+        return model
+
+    return build
 
 
 def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """``cls`` holding ``values`` without validation: the same instance ``cls(**values)`` makes
-    (field order, defaults, ``model_fields_set``) when every value already is what validation
-    would return — the caller's duty (enum members, canonical IPs, bounded strings, sub-models
-    built here too). Why: pydantic's validation and even ``model_construct`` cost more than the
-    rest of a normaliser on a hot path; the normaliser that uses this checks its own output first
-    and validates whatever it cannot vouch for.
-    """
-    defaults, factories, required = _blank(cls)
-    fields = {**defaults, **values}
-    if len(fields) != len(defaults):
-        raise TypeError(f"{cls.__name__}: unknown fields {sorted(set(values) - set(defaults))}")
-    for name, factory in factories:
-        if name not in values:
-            fields[name] = factory()
-    for name in required:
-        if name not in values:
-            raise TypeError(f"{cls.__name__}: {name} is required")
-    model = object.__new__(cls)
-    _setattr(model, "__dict__", fields)
-    _setattr(model, "__pydantic_fields_set__", set(values))
-    _setattr(model, "__pydantic_extra__", None)
-    _setattr(model, "__pydantic_private__", None)
-    return model
+    """``trusted_builder(cls)(values)``: see there."""
+    return trusted_builder(cls)(values)
 
 
 class EventDecodeError(ValueError):

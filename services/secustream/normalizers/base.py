@@ -29,17 +29,18 @@ class NormalizationError(ValueError):
 
 
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
-_VERSION_5 = ~(0xF000 << 64) & ~(0xC000 << 48)  # clears the version and variant bits uuid5 sets
+_VERSION_5_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)  # all but the version and variant bits
+_VERSION_5_SET = (5 << 76) | (0x8000 << 48)  # version 5, RFC 4122 variant
+_UUID_INT, _UUID_SAFE = uuid.UUID.__dict__["int"].__set__, uuid.UUID.__dict__["is_safe"].__set__
 
 
 def line_event_id(line: str) -> uuid.UUID:
     """``uuid.uuid5(EVENT_ID_NAMESPACE, line)``, built without ``UUID.__init__``'s checks (half its cost)."""
     digest = _NAMESPACE_SHA1.copy()
     digest.update(line.encode())
-    value = int.from_bytes(digest.digest()) >> 32 & _VERSION_5 | (5 << 76) | (0x8000 << 48)  # first 16 of 20 bytes
     event_id = object.__new__(uuid.UUID)
-    object.__setattr__(event_id, "int", value)
-    object.__setattr__(event_id, "is_safe", uuid.SafeUUID.unknown)
+    _UUID_INT(event_id, int.from_bytes(digest.digest()) >> 32 & _VERSION_5_KEEP | _VERSION_5_SET)  # first 16 bytes
+    _UUID_SAFE(event_id, uuid.SafeUUID.unknown)
     return event_id
 
 

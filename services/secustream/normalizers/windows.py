@@ -33,8 +33,8 @@ from secustream.events import (
     ProcessInfo,
     SecurityEvent,
     aware_utc,
-    construct_trusted,
     endpoint_ip,
+    trusted_builder,
 )
 from secustream.normalizers.base import (
     MAX_ACTION,
@@ -489,7 +489,9 @@ def normalize_windows(line: str) -> SecurityEvent:
         raise NormalizationError(validation_reason(exc)) from None
 
 
-_PARTS = (("process", ProcessInfo), ("file", FileInfo), ("network", NetworkInfo), ("dns", DnsInfo))
+_EVENT, _ENDPOINT = trusted_builder(SecurityEvent), trusted_builder(Endpoint)
+_PARTS = tuple((name, trusted_builder(model)) for name, model in (
+    ("process", ProcessInfo), ("file", FileInfo), ("network", NetworkInfo), ("dns", DnsInfo)))
 
 
 def _built(values: Doc) -> SecurityEvent | None:
@@ -513,11 +515,11 @@ def _built(values: Doc) -> SecurityEvent | None:
                 except ValueError:
                     return None
     if source is not None:
-        values["source"] = construct_trusted(Endpoint, source)
+        values["source"] = _ENDPOINT(source)
     if destination is not None:
-        values["destination"] = construct_trusted(Endpoint, destination)
-    for name, model in _PARTS:
+        values["destination"] = _ENDPOINT(destination)
+    for name, build in _PARTS:
         if name in values:
-            values[name] = construct_trusted(model, values[name])
+            values[name] = build(values[name])
     values["timestamp"] = aware_utc(values["timestamp"])
-    return construct_trusted(SecurityEvent, values)
+    return _EVENT(values)
