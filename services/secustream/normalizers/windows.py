@@ -376,30 +376,25 @@ _FLAT_SYSTEM = (
 
 
 def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
-    fields: Doc = {}
     nested = data.get("EventData")
-    if not isinstance(nested, dict) and None not in data.values():
-        # the parsed line is ours: what is left of it once the System fields are taken out is the
-        # EventData (no None to drop), and unmapped starts as the same dict
-        take = data.pop
-        for name, keys in _FLAT_SYSTEM:
-            for key in keys:
-                value = take(key, None)
-                if value is not None:
-                    fields[name] = _attr(value, "Name", "SystemTime") if isinstance(value, dict) else value
-                    break
-        take("System", None)
-        take("EventData", None)
-        return fields, data, {}, data
+    # flat exports put EventData fields next to the System ones (None values mean absent). Without a
+    # None or a nested EventData, the parsed line (ours) less its System fields is the EventData, and
+    # unmapped starts as the same dict: no copy.
+    in_place = not isinstance(nested, dict) and None not in data.values()
+    take = data.pop if in_place else data.get
+    fields: Doc = {}
     used = {"System", "EventData"}
     for name, keys in _FLAT_SYSTEM:
         for key in keys:
-            value = data.get(key)
+            value = take(key, None)
             if value is not None:
                 fields[name] = _attr(value, "Name", "SystemTime") if isinstance(value, dict) else value
                 used.add(key)
                 break
-    # flat exports put EventData fields next to the System ones (None values mean absent)
+    if in_place:
+        data.pop("System", None)
+        data.pop("EventData", None)
+        return fields, data, {}, data
     event_data = {k: v for k, v in data.items() if v is not None and k not in used}
     if isinstance(nested, dict):
         event_data = {**event_data, **nested}
