@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -73,15 +74,41 @@ def _account(found: tuple[Any, ...] | None, claims: TokenClaims, role: Role) -> 
     check_role(active(row, claims), role)
 
 
+def _account_rows(rows: list[tuple[Any, ...]], claims: TokenClaims, role: Role) -> list[tuple[Any, ...]]:
+    """The page rows of a ``users.with_account`` statement, once its account passes the checks (401/403)."""
+    n = user_store.ACCOUNT_COLUMNS
+    first = rows[0]
+    _account(first[:n] if first[1] is not None else None, claims, role)  # is_active is NOT NULL for a real row
+    return [row[n:] for row in rows] if first[n] is not None else []
+
+
 def _configure(conn: Connection[Any]) -> None:
-    """UTC timestamps (serialised with 'Z', as pydantic does) and orjson for the JSONB lists."""
+    """UTC timestamps (serialised with 'Z', as pydantic does), generic plans for the page statements
+    (``page_store.PAGE_SESSION_SQL``) and orjson for the JSONB lists."""
     conn.execute("SET TIME ZONE 'UTC'")
+    conn.execute(page_store.PAGE_SESSION_SQL)
     set_json_loads(orjson.loads, conn)
 
 
 async def _configure_async(conn: AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
+    await conn.execute(page_store.PAGE_SESSION_SQL)
     set_json_loads(orjson.loads, conn)
+
+
+class NewestEvent:
+    """The newest event time this reader has seen on an unfiltered first page: the anchor of the newest-days-first
+    window (``page_store.window_start``). Only a hint: a stale or missing value costs a wider or a second
+    statement, never a wrong page."""
+
+    def __init__(self, ts: datetime | None = None) -> None:
+        self._ts = ts
+
+    def get(self) -> datetime | None:
+        return self._ts
+
+    def set(self, ts: datetime) -> None:
+        self._ts = ts
 
 
 class PostgresPages:
@@ -94,6 +121,7 @@ class PostgresPages:
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
                                     kwargs={"autocommit": True}, name="secustream-api-pages")
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
+        self._newest = NewestEvent()
 
     async def start(self) -> None:
         pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
@@ -110,12 +138,29 @@ class PostgresPages:
 
     async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
-        return page_json(await self._rows(claims, role, *page_store.page_sql(f, limit, cursor)), limit)
+        lower = page_store.window_start(f, cursor, self._newest.get())
+        rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
+        if lower is not None and len(rows) <= limit:  # the window was short: the page may go on before it
+            rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor))
+        if rows and not cursor and f == page_store.EventFilters():
+            self._newest.set(rows[0][0])
+        return page_json(rows, limit)
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
-        rows = await self._rows(claims, role, *alerts.alert_page_sql(f, limit, cursor))
-        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+        sql, params = user_store.with_account(*alerts.alert_page_sql(f, limit, cursor), claims.user_id,
+                                              alerts.PAGE_ORDER)
+        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+            rows = await run_in_threadpool(self._fetch_blocking, sql, params)
+        else:
+            async with self._async[1].connection() as conn:
+                rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return orjson.dumps(alerts.alert_page(_account_rows(rows, claims, role), limit), option=orjson.OPT_UTC_Z)
+
+    def _fetch_blocking(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        self._pool.open()  # idempotent
+        with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The account check and the page on one pooled connection in one round trip (psycopg pipeline mode;
