@@ -117,10 +117,12 @@ def _security_registry_value(event: SecurityEvent, u: Fields, _eid: int) -> WinC
         "prev_reg_value": _reg_value(path, name, old) if old is not None else None}
 
 
-# Access mask bits, most telling first: (bit, file activity, registry key activity)
+# Access mask bits, most telling first: (bit, file activity, registry key activity). Files: 0x1 ReadData,
+# 0x2 WriteData, 0x4 AppendData, 0x80/0x100 Read/WriteAttributes; keys: 0x1 QueryValue, 0x2 SetValue,
+# 0x4 CreateSubKey, 0x8 EnumerateSubKeys; both: DELETE, READ_CONTROL, WRITE_DAC, WRITE_OWNER.
 _ACCESS = ((0x10000, (4, "Delete"), (4, "Delete")), (0x40000, (7, "Set Security"), (6, "Set Security")),
            (0x80000, (7, "Set Security"), (6, "Set Security")), (0x2, (3, "Update"), (3, "Modify")),
-           (0x4, (3, "Update"), (3, "Modify")), (0x100, (6, "Set Attributes"), (3, "Modify")),
+           (0x4, (3, "Update"), (3, "Modify")), (0x100, (6, "Set Attributes"), None),
            (0x1, (2, "Read"), (2, "Read")), (0x8, None, (2, "Read")), (0x80, (8, "Get Attributes"), None),
            (0x20000, (9, "Get Security"), (2, "Read")))
 
