@@ -4,15 +4,20 @@ same SQL run through psycopg.
 
 For 5 typical filter combinations, 20 concurrent clients ask for the first page (50 rows) for a fixed time;
 p50/p99 of the API (uvicorn, real HTTP, JWT auth) and of the identical SQL (the statement the API runs,
-``page_store.page_sql``, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
+``page_store.page_sql``; for the alert queue ``alerts.alert_page_sql`` inside ``users.with_account``, the account
+check included, on 20 async psycopg connections) are printed side by side with their ratio, plus the plan
 (index) EXPLAIN ANALYZE reports for each query. Both sides run in one uvloop event loop with the same
 closed-loop clients; the HTTP side uses a minimal keep-alive client so the client's CPU stays small next to
-the server's (client, API and PostgreSQL share the machine's cores).
+the server's (client, API and PostgreSQL share the machine's cores). The API runs as ``--workers`` single-process
+uvicorns (as ``secustream api`` runs, one per replica), the clients spread evenly over them; ``--shared-socket``
+measures one ``uvicorn --workers N`` instead, whose workers share the connections as unevenly as they race
+to accept them.
 
     .venv/bin/python bench/api.py                 # builds secustream_bench once (about 2-4 min), then measures
     .venv/bin/python bench/api.py --rebuild       # regenerate the rows
     .venv/bin/python bench/api.py --seconds 20 --workers 2
     .venv/bin/python bench/api.py --alerts        # GET /alerts over 1,000,000 alerts (secustream_bench_alerts)
+    .venv/bin/python bench/api.py --alerts --shared-socket   # the API as one `uvicorn --workers 2`
     .venv/bin/python bench/api.py --rows 20000000 --rebuild --from-plain   # load plain tables, time migration 0008
 
 Rows are generated in SQL (generate_series), not through Kafka; this benchmark is not part of the test suite.
@@ -42,6 +47,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
+from secustream.api.http_writes import PROTOCOL as HTTP_PROTOCOL
+from secustream.api.pages import PAGE_CONNECTION
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
 from secustream.storage import alerts, partitions
@@ -158,11 +165,14 @@ class Target:
     path: str
     body_start: bytes
 
-    def statement(self, combo: Combo, newest: datetime | None) -> tuple[str, dict[str, Any]]:
+    def statement(self, combo: Combo, newest: datetime | None, user_id: int) -> tuple[str, dict[str, Any]]:
         """The exact statement and parameters the API executes for this combination's first page (events: once
-        its reader knows the newest event time, from its first unfiltered page; the window is full here)."""
+        its reader knows the newest event time, from its first unfiltered page; the window is full here; the
+        alert queue's carries the caller's account check, ``users.with_account``, where the events list
+        pipelines ``users.ACCOUNT_SQL`` ahead of its page, not measured here)."""
         if self.table == "alerts":
-            return alerts.alert_page_sql(alert_filters_of(combo), PAGE)
+            return user_store.with_account(*alerts.alert_page_sql(alert_filters_of(combo), PAGE), user_id,
+                                           alerts.PAGE_ORDER)
         f = filters_of(combo)
         return page_store.page_sql(f, PAGE, None, page_store.window_start(f, None, newest))
 
@@ -322,7 +332,7 @@ async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
                   seconds: float) -> tuple[list[float], int]:
     """The page statement on ``clients`` async psycopg connections in this one event loop (as the API side)."""
     dsn = db_url(db).replace("postgresql+psycopg", "postgresql")
-    conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in range(clients)]
+    conns = [await psycopg.AsyncConnection.connect(dsn, **PAGE_CONNECTION) for _ in range(clients)]
     for conn in conns:  # the session the API's page connections have
         await conn.execute(page_store.PAGE_SESSION_SQL)
     free = list(conns)
@@ -342,11 +352,12 @@ async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
             await conn.close()
 
 
-async def run_api(target: Target, port: int, token: str, combo: Combo, clients: int,
+async def run_api(target: Target, ports: list[int], token: str, combo: Combo, clients: int,
                   seconds: float) -> tuple[list[float], int]:
+    """Client ``i`` keeps one connection to ``ports[i % len(ports)]`` (an even spread over the API processes)."""
     params = [(k, v) for k, vs in combo.params.items() for v in (vs if isinstance(vs, list) else [vs])]
     path = f"{target.path}?" + urlencode([*params, ("limit", str(PAGE))])
-    http = [HttpClient("127.0.0.1", port, path, token) for _ in range(clients)]
+    http = [HttpClient("127.0.0.1", ports[i % len(ports)], path, token) for i in range(clients)]
     free = list(http)
 
     async def call() -> bool:
@@ -364,22 +375,49 @@ async def run_api(target: Target, port: int, token: str, combo: Combo, clients: 
             client.close()
 
 
-def start_api(db: str, workers: int, secret: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+@dataclass
+class ApiProcesses:
+    """The API under test: ``workers`` single-process uvicorns on ports of their own (as replicas behind a
+    balancer, each client pinned to one), or with ``shared_socket`` one ``uvicorn --workers N`` whose workers
+    race to accept on one socket (measured: 20 connections split 1/19, 3/17, 4/16, 6/14 ...: one worker
+    serves most of the load while the other idles)."""
+
+    procs: list[subprocess.Popen[bytes]]
+    ports: list[int]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(30)
+
+
+def start_api(db: str, workers: int, secret: str, http: str = HTTP_PROTOCOL,
+              shared_socket: bool = False) -> ApiProcesses:
     env = dict(os.environ, DATABASE_URL=db_url(db), REDIS_URL=REDIS_URL, SECRET_KEY=secret, LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env",
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning", "--no-access-log", "--no-proxy-headers"], env=env)
+    api = ApiProcesses([], [])
+    for _ in range(1 if shared_socket else workers):
+        port = free_port()
+        extra = ["--workers", str(workers)] if shared_socket else []
+        api.procs.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "secustream.api.app:from_env", "--host", "127.0.0.1",
+             "--port", str(port), *extra, "--log-level", "warning", "--no-access-log", "--no-proxy-headers",
+             "--http", http], env=env))
+        api.ports.append(port)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    waiting = list(api.ports)
+    while waiting and time.monotonic() < deadline:
         try:
-            with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            with urlopen(f"http://127.0.0.1:{waiting[0]}/healthz", timeout=1) as response:
                 if response.status == 200:
-                    return proc, port
+                    waiting.pop(0)
         except OSError:
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("API did not start")
+    if waiting:
+        for proc in api.procs:
+            proc.kill()
+        raise SystemExit("API did not start")
+    return api
 
 
 def main() -> int:
@@ -388,8 +426,15 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="per combination and side")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="API processes (single-process uvicorns, clients spread evenly over them)")
+    parser.add_argument("--shared-socket", action="store_true",
+                        help="one `uvicorn --workers N` instead (its workers race for connections on one socket)")
+    parser.add_argument("--http", default=HTTP_PROTOCOL,
+                        help="uvicorn --http of the API (the app's own by default; 'httptools' for uvicorn's)")
     parser.add_argument("--alerts", action="store_true", help="the alert queue (GET /alerts) instead of events")
+    parser.add_argument("--single", type=int, default=0, metavar="N",
+                        help="instead: each statement N times on one connection, median and p99 (no API, no load)")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT",
                         help="measure only the combinations whose name contains TEXT (repeatable)")
     parser.add_argument("--from-plain", action="store_true",
@@ -400,6 +445,9 @@ def main() -> int:
     target = ALERTS if args.alerts else EVENTS
 
     migrate_after = build(target, args.rows, args.rebuild, args.from_plain, args.plain)
+    if args.single:
+        single(target, args)
+        return 0
     if migrate_after:  # the same rows before and after partitioning, in the same run
         before = measure(target, args)
         migrate_in_place(db_url(target.db), args.rows)
@@ -417,40 +465,73 @@ def main() -> int:
     return 0
 
 
-def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
-    """Each combination: SQL side, then API side, same clients and duration."""
-    secret = secrets.token_urlsafe(40)
+def newest_event(target: Target) -> datetime | None:
+    """What the API's reader learns from its first unfiltered page (the anchor of its newest-days-first window)."""
+    if target.table != "events":
+        return None
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
+        return conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
+
+
+def chosen(target: Target, args: argparse.Namespace) -> list[Combo]:
+    return [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]
+
+
+def bench_user(target: Target) -> dict[str, Any]:
+    """The viewer the API side signs in as (its account check is part of the alert queue's statement)."""
     engine = create_engine(db_url(target.db))
     with engine.begin() as conn:
         user = user_store.get_user_by_name(conn, "bench") or user_store.create_user(
             conn, "bench", PasswordHasher(4).hash("bench-password"), "viewer")
     engine.dispose()
+    return user
+
+
+def single(target: Target, args: argparse.Namespace) -> None:
+    """--single: the statement alone, one client, as the API's page connections run it."""
+    newest, user_id = newest_event(target), int(bench_user(target)["id"])
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql"), **PAGE_CONNECTION) as conn:
+        conn.execute(page_store.PAGE_SESSION_SQL)
+        for combo in chosen(target, args):
+            sql, params = target.statement(combo, newest, user_id)
+            for _ in range(10):
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            times = []
+            for _ in range(args.single):
+                started = time.perf_counter()
+                conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                times.append(time.perf_counter() - started)
+            print(f"{combo.name:34} median {percentile(times, 50) * 1e3:6.2f} ms  p99 "
+                  f"{percentile(times, 99) * 1e3:6.2f} ms  ({args.single} runs, one connection)", flush=True)
+
+
+def measure(target: Target, args: argparse.Namespace) -> list[tuple[Combo, list[float], list[float], int, str]]:
+    """Each combination: SQL side, then API side, same clients and duration."""
+    secret = secrets.token_urlsafe(40)
+    user = bench_user(target)
     token = TokenCodec(secret, "HS256", 120).issue(int(user["id"]), int(user["token_version"]), "viewer")[0]
-    newest = None
-    if target.table == "events":
-        with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql")) as conn:
-            newest = conn.execute("SELECT max(timestamp) FROM events").fetchone()[0]  # type: ignore[index]
-    proc, port = start_api(target.db, args.workers, secret)
+    newest = newest_event(target)
+    api = start_api(target.db, args.workers, secret, args.http, args.shared_socket)
     results = []
     try:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # one loop, one client model, both sides
-            for combo in [c for c in target.combos if not args.only or any(t in c.name for t in args.only)]:
-                sql, params = target.statement(combo, newest)
+            for combo in chosen(target, args):
+                sql, params = target.statement(combo, newest, int(user["id"]))
                 plan = plan_summary(explain(target.db, sql, params))
                 sql_lat, sql_errors = runner.run(run_sql(target.db, sql, params, args.clients, args.seconds))
-                api_lat, api_errors = runner.run(run_api(target, port, token, combo, args.clients, args.seconds))
+                api_lat, api_errors = runner.run(run_api(target, api.ports, token, combo, args.clients, args.seconds))
                 results.append((combo, sql_lat, api_lat, sql_errors + api_errors, plan))
                 print(f"measured: {combo.name}", flush=True)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        api.stop()
     return results
 
 
 def report(results: list[tuple[Combo, list[float], list[float], int, str]], args: argparse.Namespace,
            target: Target) -> None:
     print(f"\n{args.rows:,} {target.table}, first page of {PAGE}, {args.clients} concurrent clients, "
-          f"{args.seconds:.0f} s per side, uvicorn workers {args.workers}, {os.cpu_count()} CPUs "
+          f"{args.seconds:.0f} s per side, API processes {args.workers}"
+          f"{' (uvicorn --workers, one shared socket)' if args.shared_socket else ''}, {os.cpu_count()} CPUs "
           "(client, API and PostgreSQL share them)\n")
     header = (f"| {'filter combination':34} | {'SQL p50':>8} | {'SQL p99':>8} | {'API p50':>8} | {'API p99':>8} |"
               f" {'p50 ratio':>9} | {'p99 ratio':>9} | {'SQL q/s':>8} | {'API req/s':>9} | errors |")

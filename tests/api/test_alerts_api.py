@@ -54,6 +54,40 @@ def test_keyset_pages_neither_skip_nor_repeat(alerted: Api) -> None:
     assert alerted.client.get(f"{P}/alerts?cursor=nonsense", headers=alerted.headers("viewer")).status_code == 400
 
 
+def test_query_parameters_are_validated_as_fastapi_does(alerted: Api) -> None:
+    """One model validates the queue's parameters (api/query.py): FastAPI's 422 shape and locations."""
+    h = alerted.headers("viewer")
+    for query, loc in (("limit=0", ["query", "limit"]), ("limit=x", ["query", "limit"]),
+                       ("status=open&status=bogus", ["query", "status", 1]), ("incident=nope", ["query", "incident"]),
+                       (f"rule={'r' * 129}", ["query", "rule"])):
+        got = alerted.client.get(f"{P}/alerts?{query}", headers=h)
+        assert got.status_code == 422 and [e["loc"] for e in got.json()["detail"]] == [loc], (query, got.text)
+    naive = alerted.client.get(f"{P}/alerts?since=2026-11-01T00:00:00", headers=h)
+    assert (naive.status_code, naive.json()["detail"]) == (400, "since needs a timezone, e.g. ...Z")
+    got = alerted.client.get(f"{P}/alerts?status=open&status=closed&limit=500&limit=1", headers=h).json()
+    assert len(got["items"]) == 1 and got["next_cursor"]  # a repeated single value: the last one counts
+    params = {p["name"] for p in alerted.app.openapi()["paths"][f"{P}/alerts"]["get"]["parameters"]}
+    assert params == {"status", "level", "rule", "entity", "assignee", "incident", "since", "until", "limit", "cursor"}
+
+
+def test_the_queue_checks_the_account_in_its_page_statement(alerted: Api) -> None:
+    """The account check rides in the page's own statement (users.with_account): an empty page for a valid
+    account, and for an unknown, disabled or revoked one the same 401 as every other endpoint, whether the
+    page would have rows or not."""
+    empty = alerted.client.get(f"{P}/alerts?entity=no-such-entity", headers=alerted.headers("viewer"))
+    assert (empty.status_code, empty.json()) == (200, {"items": [], "next_cursor": None})
+    viewer = alerted.users["viewer"]
+    tokens = alerted.app.state.ctx.tokens
+    refused = {tokens.issue(987654, 0, "viewer")[0]: "unknown user",
+               alerted.token("disabled"): "account disabled",
+               tokens.issue(int(viewer["id"]), int(viewer["token_version"]) + 1, "viewer")[0]:  # type: ignore[call-overload]
+               "token revoked: sign in again"}
+    for token, detail in refused.items():
+        for url in (f"{P}/alerts", f"{P}/alerts?entity=no-such-entity", f"{P}/auth/me"):
+            got = alerted.client.get(url, headers={"Authorization": f"Bearer {token}"})
+            assert (got.status_code, got.json()["detail"]) == (401, detail), url
+
+
 def test_triage_rules(alerted: Api) -> None:
     alert_id = pages(alerted, "status=open", 50)[0]["id"]
     h = alerted.headers("analyst")

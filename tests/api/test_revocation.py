@@ -1,7 +1,7 @@
 """Revocation and write ordering (issue 14, failures 3 and 4).
 
 - Old tokens are refused after a password reset, disable, role change, delete/re-create, logout and an
-  admin's revocation, on both the generic path (/auth/me) and the events list's hot path.
+  admin's revocation, on the generic path (/auth/me) and the hot paths (events list, alert queue).
 - A write is committed before its response: the very next request sees it, and a commit that fails is a
   503 with nothing stored (real PostgreSQL deferred triggers make the commit slow or fail).
 """
@@ -21,6 +21,7 @@ from tests.api.conftest import PASSWORD, Api, LiveServer
 
 ME = "/api/v1/auth/me"
 EVENTS = "/api/v1/events?limit=1"
+ALERTS = "/api/v1/alerts?limit=1"
 TOKEN = "/api/v1/auth/token"
 USERS = "/api/v1/users"
 _n = itertools.count()
@@ -44,11 +45,12 @@ def _new_user(api: Api, prefix: str = "rev", role: str = "analyst") -> tuple[int
 
 
 def _works(api: Api, token: str) -> bool:
-    """Both auth paths agree: /auth/me (generic) and the events list (raw-driver hot path)."""
-    me = api.client.get(ME, headers=_bearer(token)).status_code
-    events = api.client.get(EVENTS, headers=_bearer(token)).status_code
-    assert (me == 200) == (events == 200), (me, events)
-    return me == 200
+    """The auth paths agree: /auth/me (generic), the events list (account check pipelined ahead of its page)
+    and the alert queue (account check and page in one statement), down to the refusal's detail."""
+    answers = [api.client.get(url, headers=_bearer(token)) for url in (ME, EVENTS, ALERTS)]
+    outcomes = {(r.status_code, None if r.status_code == 200 else r.json()["detail"]) for r in answers}
+    assert len(outcomes) == 1, outcomes
+    return answers[0].status_code == 200
 
 
 def _audit_actions(api: Api, target: str) -> list[str]:

@@ -182,8 +182,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def from_env() -> FastAPI:
-    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --workers N``): everything
-    from env vars (proxy headers are resolved by the app from TRUSTED_PROXIES, api/proxies.py)."""
+    """uvicorn factory (``uvicorn --factory secustream.api.app:from_env --no-proxy-headers --http
+    secustream.api.http_writes:CoalescingHttpToolsProtocol --workers N``, as ``proxies.server_options``):
+    everything from env vars (proxy headers are resolved by the app from TRUSTED_PROXIES, api/proxies.py)."""
     from secustream.config import load_settings
     from secustream.runtime import kafka_reachable
     from secustream.state import make_state

@@ -74,6 +74,20 @@ def _account(found: tuple[Any, ...] | None, claims: TokenClaims, role: Role) -> 
     check_role(active(row, claims), role)
 
 
+def _account_rows(rows: list[tuple[Any, ...]], claims: TokenClaims, role: Role) -> list[tuple[Any, ...]]:
+    """The page rows of a ``users.with_account`` statement, once its account passes the checks (401/403)."""
+    n = user_store.ACCOUNT_COLUMNS
+    first = rows[0]
+    _account(first[:n] if first[1] is not None else None, claims, role)  # is_active is NOT NULL for a real row
+    return [row[n:] for row in rows] if first[n] is not None else []
+
+
+# Autocommit (no BEGIN/ROLLBACK round trips) and prepared from the first run: the page statements are meant for
+# generic plans (page_store.PAGE_SESSION_SQL), so the 5 custom plans psycopg's default threshold costs a new
+# connection per statement buy nothing.
+PAGE_CONNECTION: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
+
+
 def _configure(conn: Connection[Any]) -> None:
     """UTC timestamps (serialised with 'Z', as pydantic does), generic plans for the page statements
     (``page_store.PAGE_SESSION_SQL``) and orjson for the JSONB lists."""
@@ -111,13 +125,13 @@ class PostgresPages:
     def __init__(self, conninfo: str, max_size: int) -> None:
         self._conninfo, self._max_size = conninfo, max_size
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
-                                    kwargs={"autocommit": True}, name="secustream-api-pages")
+                                    kwargs=PAGE_CONNECTION, name="secustream-api-pages")
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
         self._newest = NewestEvent()
 
     async def start(self) -> None:
         pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
-                                   configure=_configure_async, kwargs={"autocommit": True},
+                                   configure=_configure_async, kwargs=PAGE_CONNECTION,
                                    name="secustream-api-pages-async")
         await pool.open()
         self._async = (asyncio.get_running_loop(), pool)
@@ -140,8 +154,19 @@ class PostgresPages:
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,
                          cursor: str | None) -> bytes:
-        rows = await self._rows(claims, role, *alerts.alert_page_sql(f, limit, cursor))
-        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+        sql, params = user_store.with_account(*alerts.alert_page_sql(f, limit, cursor), claims.user_id,
+                                              alerts.PAGE_ORDER)
+        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+            rows = await run_in_threadpool(self._fetch_blocking, sql, params)
+        else:
+            async with self._async[1].connection() as conn:
+                rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
+        return orjson.dumps(alerts.alert_page(_account_rows(rows, claims, role), limit), option=orjson.OPT_UTC_Z)
+
+    def _fetch_blocking(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        self._pool.open()  # idempotent
+        with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """The account check and the page on one pooled connection in one round trip (psycopg pipeline mode;

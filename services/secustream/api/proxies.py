@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
+from secustream.api import http_writes
 from secustream.api.middleware import ASGIApp, Receive, Scope, Send
 
 Networks = Sequence[IPv4Network | IPv6Network]
@@ -73,5 +74,6 @@ def request_client(scope: Scope) -> str:
 
 def server_options() -> dict[str, object]:
     """uvicorn settings every server of this app uses: its own proxy-header handling off (``ClientAddress``
-    is the one place X-Forwarded-For is read, and only from TRUSTED_PROXIES)."""
-    return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    is the one place X-Forwarded-For is read, and only from TRUSTED_PROXIES), and responses written in one
+    send (``http_writes``; ``uvicorn --http`` takes the same name)."""
+    return {"proxy_headers": False, "forwarded_allow_ips": "", "http": http_writes.PROTOCOL}

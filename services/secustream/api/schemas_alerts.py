@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from secustream.api.schemas import EventOut
+from secustream.verdict import RiskLevel
 
 
 class AlertStatus(StrEnum):
@@ -57,6 +58,22 @@ class AlertOut(BaseModel):
     last_seen: datetime
     tactics: list[str]
     incident_id: UUID | None
+
+
+class AlertQuery(BaseModel):
+    """GET /alerts' query parameters (``api/query.py``: one validation per request)."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=True)
+    status: list[AlertStatus] = Field([], description="One or more")
+    level: list[RiskLevel] = Field([], description="One or more levels")
+    rule: str | None = Field(None, max_length=128, description="Detection: a rule id or tier:class")
+    entity: str | None = Field(None, max_length=512, description="The grouping entity's value")
+    assignee: str | None = Field(None, max_length=64)
+    incident: UUID | None = Field(None, description="Alerts of one incident")
+    since: datetime | None = Field(None, description="Last seen at or after (ISO 8601)")
+    until: datetime | None = Field(None, description="Last seen before (ISO 8601)")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
 
 
 class AlertPage(BaseModel):

@@ -327,6 +327,9 @@ ALERT_PAGE_FIELDS = ("id", "detection", "title", "level", "threat_type", "status
                      "entity_kind", "entity_value", "count", "first_seen", "last_seen", "tactics", "incident_id")
 
 
+PAGE_ORDER = "last_seen DESC, id DESC"  # the queue's keyset order (index ix_alerts_*_last_seen, backward)
+
+
 @dataclass(frozen=True)
 class AlertFilters:
     statuses: Sequence[str] = ()
@@ -368,17 +371,17 @@ def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tu
     statuses = list(dict.fromkeys(f.statuses))[:MAX_BRANCHES]
     if not statuses:
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        return f"SELECT {cols} FROM alerts {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s", params
+        return f"SELECT {cols} FROM alerts {where} ORDER BY {PAGE_ORDER} LIMIT %(lim)s", params
     branches = []
     for i, status in enumerate(statuses):
         params[f"st{i}"] = status
         where = " AND ".join([f"status = %(st{i})s", *conds])
-        branches.append(f"SELECT {cols} FROM alerts WHERE {where} ORDER BY last_seen DESC, id DESC LIMIT %(lim)s")
+        branches.append(f"SELECT {cols} FROM alerts WHERE {where} ORDER BY {PAGE_ORDER} LIMIT %(lim)s")
     if len(branches) == 1:
         return branches[0], params
     # each branch as a derived table: SQLite (secustream up) refuses ORDER BY/LIMIT on a bare UNION member
     branches = [f"SELECT * FROM ({b}) AS s{i}" for i, b in enumerate(branches)]
-    return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY last_seen DESC, id DESC LIMIT %(lim)s",
+    return (f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS b ORDER BY {PAGE_ORDER} LIMIT %(lim)s",
             params)
 
 
@@ -397,21 +400,21 @@ def alert_page_rows(conn: Connection, f: AlertFilters, limit: int, cursor: str |
           if k in params))
     stmt = stmt.columns(first_seen=DateTime(timezone=True), last_seen=DateTime(timezone=True),
                         tactics=A.c.tactics.type, incident_id=A.c.incident_id.type, id=A.c.id.type)
-    return [tuple(r) for r in conn.execute(stmt, params)]
+    rows = [tuple(r) for r in conn.execute(stmt, params)]
+    if conn.dialect.name == "sqlite":  # naive there; PostgreSQL's are aware, as alert_page expects
+        seen = (ALERT_PAGE_FIELDS.index("first_seen"), ALERT_PAGE_FIELDS.index("last_seen"))
+        rows = [tuple(_utc(v) if i in seen else v for i, v in enumerate(r)) for r in rows]
+    return rows
 
 
 def alert_page(rows: Sequence[tuple[Any, ...]], limit: int) -> dict[str, Any]:
-    """An ``AlertPage`` document from page rows (``limit`` + 1 rows mean a next page exists)."""
+    """An ``AlertPage`` document from page rows with aware times (``limit`` + 1 rows: a next page exists)."""
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = dict(zip(ALERT_PAGE_FIELDS, rows[-1], strict=True))
         next_cursor = encode_cursor(last["last_seen"], uuid.UUID(str(last["id"])))
-    items = [dict(zip(ALERT_PAGE_FIELDS, r, strict=True)) for r in rows]
-    for item in items:
-        for key in ("first_seen", "last_seen"):
-            item[key] = _utc(item[key])
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [dict(zip(ALERT_PAGE_FIELDS, r, strict=True)) for r in rows], "next_cursor": next_cursor}
 
 
 def get_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:

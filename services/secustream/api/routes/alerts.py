@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from secustream.alerts.triage import feed_resolution
 from secustream.analyzer.native import RuleSet
+from secustream.api import query
 from secustream.api.deps import AUTH_RESPONSES, Admin, Analyst, Claims, Conn, Ctx, Viewer, require_timezones
 from secustream.api.schemas import Message, Role
 from secustream.api.schemas_alerts import (
@@ -21,6 +22,7 @@ from secustream.api.schemas_alerts import (
     AlertOut,
     AlertPage,
     AlertPatch,
+    AlertQuery,
     AlertStatus,
     AttackHeat,
     DeadLetterOut,
@@ -28,7 +30,6 @@ from secustream.api.schemas_alerts import (
 )
 from secustream.storage import alerts as store
 from secustream.storage.pages import CursorError
-from secustream.verdict import RiskLevel
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -36,29 +37,18 @@ NOT_FOUND = {404: {"model": Message, "description": "No alert with this id"}}
 AlertId = Annotated[UUID, Path(description="The alert id (UUID)")]
 
 
-@router.get("", response_model=AlertPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
-async def list_alerts(
-    ctx: Ctx, claims: Claims,
-    alert_status: Annotated[list[AlertStatus] | None, Query(alias="status", description="One or more")] = None,
-    level: Annotated[list[RiskLevel] | None, Query(description="One or more levels")] = None,
-    rule: Annotated[str | None, Query(max_length=128, description="Detection: a rule id or tier:class")] = None,
-    entity: Annotated[str | None, Query(max_length=512, description="The grouping entity's value")] = None,
-    assignee: Annotated[str | None, Query(max_length=64)] = None,
-    incident: Annotated[UUID | None, Query(description="Alerts of one incident")] = None,
-    since: Annotated[datetime | None, Query(description="Last seen at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Last seen before (ISO 8601)")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
-) -> Response:
+@router.get("", response_model=AlertPage, responses={**AUTH_RESPONSES, 400: {"model": Message}},
+            openapi_extra=query.openapi(AlertQuery))
+async def list_alerts(request: Request, ctx: Ctx, claims: Claims) -> Response:
     """Alerts, most recent activity first (last seen, then id), one keyset page at a time."""
-    require_timezones(since=since, until=until)
-    if since is not None and until is not None and since >= until:
+    q = query.parse(AlertQuery, request.query_params)
+    require_timezones(since=q.since, until=q.until)
+    if q.since is not None and q.until is not None and q.since >= q.until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
-    filters = store.AlertFilters(statuses=[s.value for s in alert_status or []], levels=[v.value for v in level or []],
-                                 detection=rule, entity=entity, since=since, until=until, incident_id=incident,
-                                 assignee=assignee)
+    filters = store.AlertFilters(statuses=q.status, levels=q.level, detection=q.rule, entity=q.entity, since=q.since,
+                                 until=q.until, incident_id=q.incident, assignee=q.assignee)
     try:
-        body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, limit, cursor)
+        body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, q.limit, q.cursor)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
