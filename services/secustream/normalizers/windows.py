@@ -423,9 +423,10 @@ def _stamp(text: str) -> datetime:
     if value.endswith("Z"):
         value = value[:-1] + "+00:00"
     head, dot, tail = value.partition(".")
-    if dot:  # EVTX has 7 fractional digits; Python takes 6
-        digits = "".join(filter(str.isdigit, tail))
-        value = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    if dot:  # EVTX has 7 fractional digits; Python takes 6. Only the leading run: an offset follows it
+        zone = tail.lstrip("0123456789")
+        digits = tail[:len(tail) - len(zone)][:6]
+        value = f"{head}.{digits}{zone}" if digits else head + zone
     ts = datetime.fromisoformat(value)
     if ts.tzinfo:
         return ts
