@@ -284,6 +284,9 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
 SUPPORTED_EVENT_IDS = {kind: sorted(i for k, i in _EVENTS if k == kind) for kind in ("security", "system", "sysmon")}
 
 
+_DATASETS = {kind: f"windows.{kind}" for kind in ("security", "system", "sysmon", "powershell")}
+
+
 @lru_cache(maxsize=1024)  # a handful of (channel, provider) pairs recur on every event
 def _channel_kind(channel: str | None, provider: str | None) -> str:
     text = f"{channel or ''}|{provider or ''}".lower()
@@ -424,7 +427,10 @@ def _stamp(text: str) -> datetime:
         digits = "".join(filter(str.isdigit, tail))
         value = f"{head}.{digits[:6]}{tail[len(digits):]}"
     ts = datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    if ts.tzinfo:
+        return ts
+    # naive means UTC; the same as ts.replace(tzinfo=UTC) (fold is 0 here), at half its cost on 3.11
+    return datetime(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second, ts.microsecond, UTC)
 
 
 def normalize_windows(line: str) -> SecurityEvent:
@@ -457,7 +463,7 @@ def normalize_windows(line: str) -> SecurityEvent:
     values["timestamp"] = _timestamp(fields, event_data)
     values["message"] = clip(message, MAX_MESSAGE)
     values["product"], values["vendor"] = "windows", "microsoft"
-    values["dataset"] = f"windows.{kind}" if kind in ("security", "system", "sysmon", "powershell") else "windows"
+    values["dataset"] = _DATASETS.get(kind, "windows")
     values["raw"] = clip(text, MAX_RAW)
     values["unmapped"] = unmapped
     unmapped["EventID"] = event_id
