@@ -18,7 +18,8 @@ from typing import Any
 from secustream.archive.ocsf_objects import device, file, i64, process
 from secustream.archive.ocsf_objects import named_user as user
 from secustream.events import SecurityEvent
-from secustream.normalizers.windows import _int, _s  # the normaliser's reading of EVTX text: "-" is absent, 0x hex
+from secustream.evtx import evtx_int as _int  # the normaliser's reading of EVTX ids: 0x hex
+from secustream.evtx import evtx_text as _s  # EVTX text: "-" is absent
 
 Activity = tuple[int, str]
 WinClass = tuple[str, Activity, dict[str, Any]]

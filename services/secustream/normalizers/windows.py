@@ -36,6 +36,7 @@ from secustream.events import (
     endpoint_ip,
     trusted_builder,
 )
+from secustream.evtx import evtx_int, evtx_text
 from secustream.normalizers.base import (
     MAX_ACTION,
     MAX_MESSAGE,
@@ -53,25 +54,7 @@ POWERSHELL_CHANNEL = "Microsoft-Windows-PowerShell/Operational"
 Doc = dict[str, Any]
 
 
-def _s(value: Any) -> str | None:
-    """EVTX placeholders (``-``, empty) mean absent."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return None if text in ("", "-") else text
-
-
-def _int(value: Any) -> int | None:
-    """Decimal or ``0x``-hex ids (Security log pids are hex)."""
-    if value.__class__ is int:  # what the text round trip below gives back (a bool is not an int here)
-        return value
-    text = _s(value)
-    if text is None:
-        return None
-    try:
-        return int(text, 16) if text.lower().startswith("0x") else int(text)
-    except ValueError:
-        return None
+_s, _int = evtx_text, evtx_int  # short names for this module's many field reads
 
 
 def _ip(value: Any) -> str | None:
