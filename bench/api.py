@@ -48,6 +48,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "services"))
 
 from secustream.api.http_writes import PROTOCOL as HTTP_PROTOCOL
+from secustream.api.pages import PAGE_CONNECTION
 from secustream.api.security import PasswordHasher, TokenCodec
 from secustream.messaging.local_broker import free_port
 from secustream.storage import alerts, partitions
@@ -331,7 +332,7 @@ async def run_sql(db: str, sql: str, params: dict[str, Any], clients: int,
                   seconds: float) -> tuple[list[float], int]:
     """The page statement on ``clients`` async psycopg connections in this one event loop (as the API side)."""
     dsn = db_url(db).replace("postgresql+psycopg", "postgresql")
-    conns = [await psycopg.AsyncConnection.connect(dsn, autocommit=True) for _ in range(clients)]
+    conns = [await psycopg.AsyncConnection.connect(dsn, **PAGE_CONNECTION) for _ in range(clients)]
     for conn in conns:  # the session the API's page connections have
         await conn.execute(page_store.PAGE_SESSION_SQL)
     free = list(conns)
@@ -504,7 +505,7 @@ def bench_user(target: Target) -> dict[str, Any]:
 def single(target: Target, args: argparse.Namespace) -> None:
     """--single: the statement alone, one client, as the API's page connections run it."""
     newest, user_id = newest_event(target), int(bench_user(target)["id"])
-    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+    with psycopg.connect(db_url(target.db).replace("postgresql+psycopg", "postgresql"), **PAGE_CONNECTION) as conn:
         conn.execute(page_store.PAGE_SESSION_SQL)
         for combo in chosen(target, args):
             sql, params = target.statement(combo, newest, user_id)

@@ -11,6 +11,12 @@ Each rate is rows/s and a ratio to (b); the load average sits beside the figures
 
 Usage: python bench/archive.py [--rows 100000] [--rows-per-file 1000000] [--workers N] [--profile PATH]
 Needs PostgreSQL (SECUSTREAM_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+
+``--otrf-classes`` instead measures what the archive makes of real Windows telemetry (no database): every
+event of the 109 OTRF recordings through the Windows normaliser and the events mapper, the share per OCSF
+class and the event ids left as Base Event; ``--json PATH`` saves the counts and ``--compare PATH`` prints a
+saved run beside this one (before/after a mapping change). ``--otrf-map-cost`` times the mapping alone on
+them, with the Windows mapping and without it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import cProfile
 import os
 import pstats
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -117,8 +124,112 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def otrf_events(stride: int) -> Iterator[Any]:
+    """Every ``stride``th line of each OTRF recording, normalised (None where the normaliser refuses the line)."""
+    from secustream.normalizers.base import NormalizationError
+    from secustream.normalizers.windows import normalize_windows
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (the corpus readers)
+    from tests.corpora import OTRF, otrf_lines, otrf_recordings
+
+    recordings = otrf_recordings()
+    if not recordings:
+        raise SystemExit(f"no OTRF recordings under {OTRF} (set SECUSTREAM_CORPORA)")
+    for recording in recordings:
+        for i, line in enumerate(otrf_lines(recording)):
+            if i % stride == 0:
+                try:
+                    yield normalize_windows(line)
+                except NormalizationError:
+                    yield None
+
+
+def otrf_row(event: Any) -> dict[str, Any]:
+    """The events row the analyzer would store (no verdict: severity 0)."""
+    from secustream.storage.repository import event_row
+
+    return event_row(AnalyzedEvent(event, None))  # type: ignore[arg-type]
+
+
+def otrf_classes(stride: int) -> dict[str, Any]:
+    """Counts per OCSF class (and per Windows channel/event id left as Base Event) of the OTRF recordings."""
+    from collections import Counter
+
+    from secustream.archive.ocsf import Origin
+    from secustream.archive.ocsf_events import event_record
+
+    origin = Origin("AWS", "eu-west-1", "123456789012")
+    classes: Counter[str] = Counter()
+    base: Counter[str] = Counter()
+    refused = 0
+    for event in otrf_events(stride):
+        if event is None:
+            refused += 1
+            continue
+        key, _record = event_record(otrf_row(event), origin)
+        classes[key] += 1
+        if key == "base_event":
+            base[f"{event.unmapped.get('Channel')} {event.unmapped.get('EventID')}"] += 1
+    from tests.corpora import otrf_recordings  # importable now: otrf_events put tests/ on the path
+
+    return {"recordings": len(otrf_recordings()), "stride": stride, "refused": refused, "classes": dict(classes),
+            "base_event_ids": dict(base)}
+
+
+def otrf_map_cost(stride: int, rounds: int = 3) -> None:
+    """Map alone (``event_record``) over the OTRF events, with the Windows mapping and without it (the generic
+    mapping by event type, as before it), rounds alternating which goes first; best round of each."""
+    from secustream.archive import ocsf_events
+    from secustream.archive.batches import gc_paused
+    from secustream.archive.ocsf import Origin
+
+    origin = Origin("AWS", "eu-west-1", "123456789012")
+    rows = [otrf_row(event) for event in otrf_events(stride) if event is not None]
+    windows = ocsf_events.windows_mapping
+    best = {"generic": float("inf"), "windows": float("inf")}
+    try:
+        for n in range(rounds):
+            for name in ("generic", "windows") if n % 2 == 0 else ("windows", "generic"):
+                ocsf_events.windows_mapping = windows if name == "windows" else (lambda _event: None)
+                with gc_paused():  # as the archive maps
+                    _, seconds = timed(name, lambda: [ocsf_events.event_record(r, origin) for r in rows])
+                best[name] = min(best[name], seconds)
+    finally:
+        ocsf_events.windows_mapping = windows
+    g, w = best["generic"], best["windows"]
+    print(f"map alone, {len(rows):,} OTRF events (every {stride}th line), best of {rounds}: generic mapping "
+          f"{g / len(rows) * 1e6:.1f} µs/event, with the Windows mapping {w / len(rows) * 1e6:.1f} µs/event "
+          f"= {g / w:.2f}x ({load()})")
+
+
+def print_otrf_classes(now: dict[str, Any], before: dict[str, Any] | None, elapsed: float) -> None:
+    total = sum(now["classes"].values())
+    print(f"OTRF: {total:,} events from {now['recordings']} recordings (every {now['stride']}th line; "
+          f"{now['refused']} refused by the normaliser) mapped in {elapsed:.0f} s ({load()})")
+    old = before["classes"] if before else {}
+    old_total = sum(old.values()) or 1
+    print(f"{'OCSF class':<28}{'events':>10}{'share':>9}" + (f"{'before':>10}{'share':>9}" if before else ""))
+    for key in sorted(set(now["classes"]) | set(old), key=lambda k: -now["classes"].get(k, 0)):
+        n = now["classes"].get(key, 0)
+        line = f"{key:<28}{n:>10,}{n / total:>9.1%}"
+        if before:
+            line += f"{old.get(key, 0):>10,}{old.get(key, 0) / old_total:>9.1%}"
+        print(line)
+    left = sorted(now["base_event_ids"].items(), key=lambda kv: -kv[1])
+    print("left as Base Event, by channel and event id (top 25):")
+    for name, n in left[:25]:
+        print(f"  {n:>8,}  {name}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--otrf-classes", action="store_true",
+                    help="share per OCSF class of the OTRF recordings' events (no database); nothing else runs")
+    ap.add_argument("--stride", type=int, default=1, help="--otrf-classes: every Nth line of each recording")
+    ap.add_argument("--json", help="--otrf-classes: save the counts here")
+    ap.add_argument("--compare", help="--otrf-classes: a saved --json run to print beside this one")
+    ap.add_argument("--otrf-map-cost", action="store_true",
+                    help="time event_record on the OTRF events with and without the Windows mapping (--stride)")
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--rows-per-file", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=0, help="ARCHIVE_WORKERS (0: the setting's default)")
@@ -127,6 +238,16 @@ def main() -> None:
     ap.add_argument("--stages", action=argparse.BooleanOptionalAction, default=True,
                     help="also time map / write / verify apart on the day held in memory")
     args = ap.parse_args()
+    if args.otrf_map_cost:
+        otrf_map_cost(max(1, args.stride))
+        return
+    if args.otrf_classes:
+        before = orjson.loads(Path(args.compare).read_bytes()) if args.compare else None
+        now, elapsed = timed("otrf", lambda: otrf_classes(max(1, args.stride)))
+        print_otrf_classes(now, before, elapsed)
+        if args.json:
+            Path(args.json).write_bytes(orjson.dumps(now, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        return
     rss_start = peak_rss_mib()
     with database(args.database) as url, tempfile.TemporaryDirectory(prefix="archbench-") as tmp:
         engine = create_engine(url)

@@ -95,6 +95,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
     broker: LocalBroker | None = None
     threads: list[threading.Thread] = []
     server: uvicorn.Server | None = None
+    producer: TrackedProducer | None = None
     try:
         if settings.KAFKA_SERVER:
             bootstrap = settings.KAFKA_SERVER
@@ -144,6 +145,8 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
             server.should_exit = True
         for thread in threads:
             thread.join(timeout=30)
+        if producer is not None:  # the analyzer closed its own; the broker goes last
+            producer.close()
         if broker is not None:
             broker.stop()
         print("stopped.", flush=True)

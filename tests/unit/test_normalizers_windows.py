@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +140,15 @@ def test_file_with_bad_lines_counts_them_and_continues() -> None:
     assert sum(r.event is not None for r in results) == 15
     assert [r.line_no for r in results if r.error] == [16, 17, 18]
     assert "windows" in NORMALIZERS
+
+
+@pytest.mark.parametrize(("stamp", "utc"), [
+    ("2026-03-02T10:00:00.1234567Z", "2026-03-02T10:00:00.123456+00:00"),
+    ("2026-03-02T15:00:00.123+05:00", "2026-03-02T10:00:00.123000+00:00"),  # the offset after a fraction counts
+    ("2026-03-02 10:00:00.5-02:30", "2026-03-02T12:30:00.500000+00:00"),
+    ("2026-03-02T10:00:00.1234567", "2026-03-02T10:00:00.123456+00:00"),  # naive means UTC
+    ("2026-03-02T10:00:00.+01:00", "2026-03-02T09:00:00+00:00"),  # an empty fraction is no fraction
+])
+def test_timestamps_keep_their_offset(stamp: str, utc: str) -> None:
+    event = normalize_windows(json.dumps({"EventID": 4624, "Channel": "Security", "TimeCreated": stamp}))
+    assert event.timestamp.astimezone(UTC).isoformat() == utc

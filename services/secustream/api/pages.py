@@ -82,6 +82,12 @@ def _account_rows(rows: list[tuple[Any, ...]], claims: TokenClaims, role: Role) 
     return [row[n:] for row in rows] if first[n] is not None else []
 
 
+# Autocommit (no BEGIN/ROLLBACK round trips) and prepared from the first run: the page statements are meant for
+# generic plans (page_store.PAGE_SESSION_SQL), so the 5 custom plans psycopg's default threshold costs a new
+# connection per statement buy nothing.
+PAGE_CONNECTION: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
+
+
 def _configure(conn: Connection[Any]) -> None:
     """UTC timestamps (serialised with 'Z', as pydantic does), generic plans for the page statements
     (``page_store.PAGE_SESSION_SQL``) and orjson for the JSONB lists."""
@@ -119,13 +125,13 @@ class PostgresPages:
     def __init__(self, conninfo: str, max_size: int) -> None:
         self._conninfo, self._max_size = conninfo, max_size
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
-                                    kwargs={"autocommit": True}, name="secustream-api-pages")
+                                    kwargs=PAGE_CONNECTION, name="secustream-api-pages")
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
         self._newest = NewestEvent()
 
     async def start(self) -> None:
         pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
-                                   configure=_configure_async, kwargs={"autocommit": True},
+                                   configure=_configure_async, kwargs=PAGE_CONNECTION,
                                    name="secustream-api-pages-async")
         await pool.open()
         self._async = (asyncio.get_running_loop(), pool)

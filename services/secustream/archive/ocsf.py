@@ -30,12 +30,24 @@ class OcsfClass:
     name: str
     category_uid: int
     category_name: str
+    extension: str | None = None  # e.g. "win": the class is "win/<key>" in the schema, from that extension
+
+    @property
+    def schema_key(self) -> str:
+        return f"{self.extension}/{self.key}" if self.extension else self.key
 
 
 CLASSES: dict[str, OcsfClass] = {c.key: c for c in (
     OcsfClass("authentication", 3002, "Authentication", 3, "Identity & Access Management"),
     OcsfClass("process_activity", 1007, "Process Activity", 1, "System Activity"),
     OcsfClass("file_activity", 1001, "File System Activity", 1, "System Activity"),
+    OcsfClass("module_activity", 1005, "Module Activity", 1, "System Activity"),
+    OcsfClass("scheduled_job_activity", 1006, "Scheduled Job Activity", 1, "System Activity"),
+    OcsfClass("registry_key_activity", 201001, "Registry Key Activity", 1, "System Activity", "win"),
+    OcsfClass("registry_value_activity", 201002, "Registry Value Activity", 1, "System Activity", "win"),
+    OcsfClass("account_change", 3001, "Account Change", 3, "Identity & Access Management"),
+    OcsfClass("authorize_session", 3003, "Authorize Session", 3, "Identity & Access Management"),
+    OcsfClass("group_management", 3006, "Group Management", 3, "Identity & Access Management"),
     OcsfClass("network_activity", 4001, "Network Activity", 4, "Network Activity"),
     OcsfClass("http_activity", 4002, "HTTP Activity", 4, "Network Activity"),
     OcsfClass("dns_activity", 4003, "DNS Activity", 4, "Network Activity"),

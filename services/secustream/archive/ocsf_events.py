@@ -1,5 +1,8 @@
 """SecurityEvent rows → the OCSF 1.1.0 activity class their event type fits (docs/storage.md "OCSF mapping").
 
+Windows events first go through ``ocsf_windows`` (by channel and event id: registry, module, account, group,
+scheduled job and privilege classes, and the right activity for process access or injection).
+
 Authentication 3002, Process Activity 1007, File System Activity 1001, Network Activity 4001, HTTP Activity
 4002, DNS Activity 4003; an event that lacks what its class requires (a file without a name, an HTTP request
 without a response code), or fits none, is a Base Event. The verdict's risk is the record's severity.
@@ -16,6 +19,12 @@ from pydantic import ValidationError
 
 from secustream.archival import load_json
 from secustream.archive.ocsf import CLASSES, ROW_KEY, TABLE_KEY, Origin, epoch_ms, header, metadata, severity
+from secustream.archive.ocsf_objects import basename as _basename
+from secustream.archive.ocsf_objects import device as _device_object
+from secustream.archive.ocsf_objects import file as _file
+from secustream.archive.ocsf_objects import i64 as _i64
+from secustream.archive.ocsf_objects import user as _user
+from secustream.archive.ocsf_windows import windows_mapping
 from secustream.archive.rows import canonical_json, document_json
 from secustream.events import Endpoint, EventType, Outcome, SecurityEvent
 
@@ -49,7 +58,8 @@ _STATUS = {Outcome.SUCCESS: (1, "Success"), Outcome.FAILURE: (2, "Failure"), Out
 _DIRECTION = {"inbound": (1, "Inbound"), "ingress": (1, "Inbound"), "outbound": (2, "Outbound"),
               "egress": (2, "Outbound"), "lateral": (3, "Lateral"), "internal": (3, "Lateral")}
 _WORDS = re.compile(r"[^a-z0-9]+")
-_I64 = (-(1 << 63), (1 << 63) - 1)
+
+
 @lru_cache(maxsize=4096)  # a handful of distinct actions per day
 def _activity(key: str, action: str | None) -> tuple[int, str]:
     if not action:
@@ -61,23 +71,8 @@ def _activity(key: str, action: str | None) -> tuple[int, str]:
     return 99, "Other"
 
 
-def _i64(value: int | None) -> int | None:
-    """A count the schema does not bound, if Parquet's int64 holds it (raw_data keeps the exact value)."""
-    return value if value is None or _I64[0] <= value <= _I64[1] else None
-
-
 def _endpoint(end: Endpoint) -> dict[str, Any]:
     return {"ip": end.ip, "port": end.port, "hostname": end.host, "domain": end.domain}
-
-
-def _user(name: str | None, domain: str | None = None) -> dict[str, Any]:
-    return {"name": name, "domain": domain}
-
-
-def _basename(path: str | None) -> str | None:
-    if not path:
-        return None
-    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def _process(event: SecurityEvent) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -89,16 +84,14 @@ def _process(event: SecurityEvent) -> tuple[dict[str, Any], dict[str, Any] | Non
     if p.parent_name or p.parent_pid is not None or p.parent_command_line:
         parent = {"name": p.parent_name, "pid": _i64(p.parent_pid), "cmd_line": p.parent_command_line, "file": None,
                   "user": None}
-    image = {"name": exe, "path": p.executable, "type_id": 1, "type": "Regular File", "size": None,
-             "hashes": None} if exe else None
+    image = _file(p.executable) if exe else None
     proc = {"name": p.name, "pid": _i64(p.pid), "cmd_line": p.command_line, "file": image, "user": _user(p.user),
             "parent_process": parent}
     return proc, parent
 
 
 def _device(event: SecurityEvent) -> dict[str, Any]:
-    return {"type_id": 0, "type": "Unknown", "hostname": event.source.host, "ip": event.source.ip,
-            "domain": event.source.domain}
+    return _device_object(event.source.host, event.source.ip, event.source.domain)
 
 
 def _event_class(event: SecurityEvent) -> str:
@@ -132,9 +125,7 @@ def _class_fields(key: str, event: SecurityEvent) -> dict[str, Any]:
     if key == "file_activity":
         f = event.file
         assert f is not None
-        hashes = [{"algorithm_id": 3, "algorithm": "SHA-256", "value": f.sha256}] if f.sha256 else None
-        file = {"name": f.name or _basename(f.path), "path": f.path, "type_id": 1, "type": "Regular File",
-                "size": _i64(f.size), "hashes": hashes}
+        file = _file(f.path, f.name, f.sha256, f.size)
         actor_process = _process(event)[0] if event.process is not None else None
         if actor_process is not None:
             actor_process.pop("parent_process")
@@ -200,14 +191,18 @@ def event_record(row: Mapping[str, Any], origin: Origin) -> tuple[str, dict[str,
         meta = metadata(str(row.get("id")) if row.get("id") is not None else None, None, None)
         return cls.key, header(cls, (0, "Unknown"), epoch_ms(row.get("timestamp")), risk, (0, "Unknown"),
                                 None, meta, origin, unmapped, raw)
-    key = _event_class(event)
-    cls = CLASSES[key]
-    activity = _activity_of(key, event) if key != "base_event" else ((99, "Other") if event.action else (0, "Unknown"))
+    windows = windows_mapping(event)  # by channel and event id, where the event type is too coarse
+    if windows is not None:
+        key, activity, fields = windows
+    else:
+        key = _event_class(event)
+        activity = _activity_of(key, event) if key != "base_event" else (
+            (99, "Other") if event.action else (0, "Unknown"))
+        fields = _class_fields(key, event) if key != "base_event" else {}
     meta = metadata(str(event.event_id), event.product, event.vendor, log_name=event.dataset)
-    record = header(cls, activity, epoch_ms(event.timestamp), risk, _STATUS[event.outcome], event.message,
-                     meta, origin, unmapped, raw)
-    if key != "base_event":
-        record.update(_class_fields(key, event))
+    record = header(CLASSES[key], activity, epoch_ms(event.timestamp), risk, _STATUS[event.outcome], event.message,
+                    meta, origin, unmapped, raw)
+    record.update(fields)
     return key, record
 
 

@@ -22,7 +22,7 @@ ENDPOINT = _struct(ip=S, port=I32, hostname=S, domain=S)
 USER = _struct(name=S, domain=S)
 FINGERPRINT = _struct(algorithm_id=I32, algorithm=S, value=S)
 FILE = _struct(name=S, path=S, type_id=I32, type=S, size=I64, hashes=pa.list_(FINGERPRINT))
-_PROCESS_FIELDS = {"name": S, "pid": I64, "cmd_line": S, "file": FILE, "user": USER}
+_PROCESS_FIELDS = {"name": S, "pid": I64, "uid": S, "cmd_line": S, "file": FILE, "user": USER}  # uid: Sysmon's GUID
 ACTOR_PROCESS = _struct(**_PROCESS_FIELDS)
 PROCESS = _struct(**_PROCESS_FIELDS, parent_process=ACTOR_PROCESS)
 ACTOR = _struct(user=USER, process=ACTOR_PROCESS)
@@ -36,6 +36,12 @@ DNS_QUERY = _struct(hostname=S, type=S)
 DNS_ANSWER = _struct(rdata=S)
 HTTP_REQUEST = _struct(http_method=S, url=_struct(url_string=S), user_agent=S)
 HTTP_RESPONSE = _struct(code=I32)
+REG_KEY = _struct(path=S)
+REG_VALUE = _struct(path=S, name=S, type_id=I32, type=S, data=S)  # data is json_t: its text, as Windows logs it
+MODULE = _struct(file=FILE, load_type_id=I32, load_type=S)
+JOB = _struct(name=S, file=FILE, cmd_line=S)
+ACCOUNT = _struct(name=S, domain=S, uid=S)  # a user with its SID (the identity classes; USER stays as it was)
+GROUP = _struct(name=S, domain=S, uid=S)
 ANALYTIC = _struct(type_id=I32, type=S, name=S, uid=S)
 ATTACK = _struct(technique=_struct(uid=S), tactic=_struct(name=S))
 FINDING_INFO = _struct(uid=S, title=S, desc=S, types=pa.list_(S), created_time=I64, first_seen_time=I64,
@@ -54,6 +60,15 @@ _EXTRA: dict[str, dict[str, pa.DataType]] = {
     "process_activity": {"process": PROCESS, "actor": ACTOR, "device": DEVICE},
     "file_activity": {"file": FILE, "actor": ACTOR, "device": DEVICE},
     "network_activity": {**_NETWORK, "connection_info": CONNECTION_INFO, "traffic": TRAFFIC},
+    "module_activity": {"module": MODULE, "actor": ACTOR, "device": DEVICE},
+    "scheduled_job_activity": {"job": JOB, "actor": ACTOR, "device": DEVICE},
+    "registry_key_activity": {"reg_key": REG_KEY, "prev_reg_key": REG_KEY, "access_mask": I64, "actor": ACTOR,
+                              "device": DEVICE},
+    "registry_value_activity": {"reg_value": REG_VALUE, "prev_reg_value": REG_VALUE, "actor": ACTOR,
+                                "device": DEVICE},
+    "account_change": {"user": ACCOUNT, "actor": _struct(user=ACCOUNT)},
+    "authorize_session": {"user": ACCOUNT, "privileges": pa.list_(S), "session": _struct(uid=S)},
+    "group_management": {"group": GROUP, "user": ACCOUNT},
     "http_activity": {**_NETWORK, "http_request": HTTP_REQUEST, "http_response": HTTP_RESPONSE, "traffic": TRAFFIC},
     "dns_activity": {**_NETWORK, "query": DNS_QUERY, "answers": pa.list_(DNS_ANSWER)},
     "detection_finding": {"finding_info": FINDING_INFO, "confidence_id": I32, "confidence": S,

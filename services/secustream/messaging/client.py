@@ -79,6 +79,7 @@ class TrackedProducer:
     def __init__(self, config: dict[str, Any]) -> None:
         self._producer = Producer(config)
         self.tracker = DeliveryTracker()
+        self._closed = False
 
     def produce(self, topic: str, value: bytes, key: bytes | str | None = None,
                 headers: Sequence[tuple[str, bytes]] | None = None, partition: int | None = None) -> None:
@@ -112,7 +113,13 @@ class TrackedProducer:
             raise PublishError(f"delivery failed: {self.tracker.last_error}")
 
     def close(self, timeout: float = 10.0) -> None:
+        """Flush, then release librdkafka's threads and connections (so a broker stopped afterwards, as under
+        `secustream up`, does not make them log reconnect failures)."""
+        if self._closed:
+            return
+        self._closed = True
         self._producer.flush(timeout)
+        self._producer.close()
 
 
 def commit_offsets(consumer: Consumer, messages: Sequence[Message]) -> dict[tuple[str, int], int]:

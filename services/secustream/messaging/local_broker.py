@@ -43,6 +43,7 @@ class LocalBroker:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
+        self._await_listener(deadline)  # first the port: a Kafka client started earlier logs refused connects
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         while True:
             if self._proc.poll() is not None:
@@ -56,6 +57,14 @@ class LocalBroker:
                     self.stop()
                     raise TimeoutError(f"local Kafka broker not ready on {self.bootstrap} after {timeout}s") from None
                 time.sleep(0.2)
+
+    def _await_listener(self, deadline: float) -> None:
+        while time.monotonic() < deadline and self._proc is not None and self._proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:

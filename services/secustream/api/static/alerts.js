@@ -233,7 +233,7 @@ async function openIncident(id) {
         <h3>History</h3>${auditHtml(i.audit)}
       </div></div>
       <h3>Alerts</h3><table class="fixed incident-alerts"><colgroup><col class="w8"><col class="w40"><col class="w20"><col class="w6"><col class="w16"><col class="w10"></colgroup>
-        <thead><tr><th>level</th><th>alert</th><th>entity</th><th>count</th><th>last seen</th><th>status</th></tr></thead><tbody>` +
+        <thead><tr><th>level</th><th>alert</th><th>entity</th><th>hits</th><th>last seen</th><th>status</th></tr></thead><tbody>` +
         i.alerts.map((a) => `<tr data-id="${esc(a.id)}"><td class="risk-${esc(a.level)}">${esc(a.level)}</td><td><a href="#/alerts" data-alert="${esc(a.id)}">${esc(a.title)}</a></td>` +
           `<td>${entityLink(a.entity_kind, a.entity_value)}</td><td>${esc(a.count)}</td><td>${esc(when(a.last_seen))}</td><td class="status-${esc(a.status)}">${esc(a.status)}</td></tr>`).join("") +
       "</tbody></table>";
