@@ -166,15 +166,15 @@ class Target:
     body_start: bytes
 
     def statement(self, combo: Combo, newest: datetime | None, user_id: int) -> tuple[str, dict[str, Any]]:
-        """The exact statement and parameters the API executes for this combination's first page (events: once
-        its reader knows the newest event time, from its first unfiltered page; the window is full here; the
-        alert queue's carries the caller's account check, ``users.with_account``, where the events list
-        pipelines ``users.ACCOUNT_SQL`` ahead of its page, not measured here)."""
+        """The exact statement and parameters the API executes for this combination's first page, the caller's
+        account check included (``users.with_account``); for events, once its reader knows the newest event
+        time (from its first unfiltered page; the window is full here)."""
         if self.table == "alerts":
             return user_store.with_account(*alerts.alert_page_sql(alert_filters_of(combo), PAGE), user_id,
                                            alerts.PAGE_ORDER)
         f = filters_of(combo)
-        return page_store.page_sql(f, PAGE, None, page_store.window_start(f, None, newest))
+        return user_store.with_account(*page_store.page_sql(f, PAGE, None, page_store.window_start(f, None, newest)),
+                                       user_id, page_store.PAGE_ORDER)
 
 
 EVENTS = Target(DB_NAME, "events", LOAD_SQL, ("events", "verdicts"), COMBOS, "/api/v1/events", b'{"items":[{')

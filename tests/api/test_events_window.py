@@ -93,8 +93,8 @@ def test_a_full_window_is_one_statement_and_a_short_one_two(
     _portable, raw = readers
     claims = api.app.state.ctx.verified.claims(api.token("viewer"))
     statements: list[str] = []
-    rows = raw._rows_blocking
-    monkeypatch.setattr(raw, "_rows_blocking", lambda *a: statements.append(a[2]) or rows(*a))
+    fetch = raw._fetch_blocking
+    monkeypatch.setattr(raw, "_fetch_blocking", lambda *a: statements.append(a[0]) or fetch(*a))
     raw._newest = NewestEvent(NEWEST)
     asyncio.run(raw.page(claims, Role.VIEWER, page_store.EventFilters(), 5, None))  # 6 events on the last day
     assert len(statements) == 1 and "e.timestamp >= %(since)s" in statements[0]

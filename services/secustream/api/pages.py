@@ -145,9 +145,9 @@ class PostgresPages:
     async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
         lower = page_store.window_start(f, cursor, self._newest.get())
-        rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
+        rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
         if lower is not None and len(rows) <= limit:  # the window was short: the page may go on before it
-            rows = await self._rows(claims, role, *page_store.page_sql(f, limit, cursor))
+            rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor))
         if rows and not cursor and f == page_store.EventFilters():
             self._newest.set(rows[0][0])
         return page_json(rows, limit)
@@ -156,39 +156,27 @@ class PostgresPages:
                          cursor: str | None) -> bytes:
         sql, params = user_store.with_account(*alerts.alert_page_sql(f, limit, cursor), claims.user_id,
                                               alerts.PAGE_ORDER)
+        rows = _account_rows(await self._fetch(sql, params), claims, role)
+        return orjson.dumps(alerts.alert_page(rows, limit), option=orjson.OPT_UTC_Z)
+
+    async def _page_rows(self, claims: TokenClaims, role: Role, sql: str,
+                         params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """An events page with the caller's account check in the same statement (``users.with_account``)."""
+        sql, params = user_store.with_account(sql, params, claims.user_id, page_store.PAGE_ORDER)
+        return _account_rows(await self._fetch(sql, params), claims, role)
+
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """One statement (SQL built from literals only) on a pooled connection: the async pool on the loop that
+        started it, else the blocking pool from a worker thread."""
         if self._async is None or self._async[0] is not asyncio.get_running_loop():
-            rows = await run_in_threadpool(self._fetch_blocking, sql, params)
-        else:
-            async with self._async[1].connection() as conn:
-                rows = await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
-        return orjson.dumps(alerts.alert_page(_account_rows(rows, claims, role), limit), option=orjson.OPT_UTC_Z)
+            return await run_in_threadpool(self._fetch_blocking, sql, params)
+        async with self._async[1].connection() as conn:
+            return await (await conn.execute(sql, params)).fetchall()  # type: ignore[arg-type]
 
     def _fetch_blocking(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         self._pool.open()  # idempotent
         with self._pool.connection() as conn:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-    async def _rows(self, claims: TokenClaims, role: Role, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """The account check and the page on one pooled connection in one round trip (psycopg pipeline mode;
-        SQL built from literals only)."""
-        if self._async is None or self._async[0] is not asyncio.get_running_loop():
-            return await run_in_threadpool(self._rows_blocking, claims, role, sql, params)
-        async with self._async[1].connection() as conn:
-            async with conn.pipeline():  # one round trip for both; the page is only returned to a valid account
-                account = await conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
-                page = await conn.execute(sql, params)  # type: ignore[arg-type]
-            _account(await account.fetchone(), claims, role)
-            return await page.fetchall()
-
-    def _rows_blocking(self, claims: TokenClaims, role: Role, sql: str,
-                       params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        self._pool.open()  # idempotent
-        with self._pool.connection() as conn:
-            with conn.pipeline():
-                account = conn.execute(user_store.ACCOUNT_SQL, (claims.user_id,))
-                page = conn.execute(sql, params)  # type: ignore[arg-type]
-            _account(account.fetchone(), claims, role)
-            return page.fetchall()
 
     def close(self) -> None:
         self._pool.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -86,6 +86,27 @@ class EventOut(BaseModel):
     product: str | None
     stored_at: datetime
     verdict: VerdictOut | None
+
+
+Tier = Annotated[str, Field(pattern=TIER_PATTERN)]
+ThreatType = Annotated[str, Field(pattern=THREAT_PATTERN)]
+
+
+class EventQuery(BaseModel):
+    """GET /events' query parameters (``api/query.py``: one validation per request)."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=True)
+    risk_level: list[RiskLevel] = Field([], description="One or more risk levels")
+    tier: list[Tier] = Field([], description="Deciding tier(s): rules, model, llm")
+    threat_type: list[ThreatType] = Field([], description="Threat type(s), e.g. brute_force")
+    since: datetime | None = Field(None, description="Event time at or after (ISO 8601)")
+    until: datetime | None = Field(None, description="Event time before (ISO 8601)")
+    source_ip: str | None = Field(None, max_length=45)
+    user: str | None = Field(None, max_length=256, description="Source user name")
+    host: str | None = Field(None, max_length=256, description="Source or destination host")
+    q: str | None = Field(None, min_length=2, max_length=200, description="Text in the verdict's analysis")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
 
 
 class EventPage(BaseModel):

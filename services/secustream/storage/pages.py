@@ -169,8 +169,12 @@ PAGE_EVENT_FIELDS = ("event_id", "timestamp", "event_type", "action", "outcome",
 PAGE_VERDICT_FIELDS = ("risk_level", "risk_score", "threat_type", "confidence", "tier", "reason", "rule_ids",
                        "mitre_ids", "recommended_actions", "analysis", "analyzer_version", "latency_ms", "analyzed_at")
 # Row layout: cursor ts, the event fields (id as text), the verdict id (NULL: not analysed yet), the verdict fields.
-_PAGE_SELECT = ", ".join(["k.ts", "e.id::text", *(f"e.{c}" for c in PAGE_EVENT_FIELDS[1:]), "v.id",
-                          *(f"v.{c}" for c in PAGE_VERDICT_FIELDS)])
+# Output names are unique (``users.with_account`` wraps the page and selects ``p.*``).
+_PAGE_SELECT = ", ".join(["k.ts AS cursor_ts", "e.id::text AS event_key", *(f"e.{c}" for c in PAGE_EVENT_FIELDS[1:]),
+                          "v.id AS verdict_id", *(f"v.{c}" for c in PAGE_VERDICT_FIELDS)])
+# The page's keyset order by output names (the text of a uuid sorts as the uuid under the "C" collation).
+PAGE_ORDER = 'cursor_ts DESC, event_key COLLATE "C" DESC'
+
 _VERDICT_FILTERS = (("risk_level", "risk_levels"), ("tier", "tiers"), ("threat_type", "threat_types"))
 
 

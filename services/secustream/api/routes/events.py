@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 
 from secustream.analyzer.native import RuleSet
 from secustream.analyzer.native.suppressions import suppress_false_positive
+from secustream.api import query
 from secustream.api.deps import AUTH_RESPONSES, Analyst, Claims, Conn, Ctx, Viewer, require_timezones
 from secustream.api.pages import event_out
 from secustream.api.schemas import (
-    THREAT_PATTERN,
-    TIER_PATTERN,
     EventDetail,
     EventPage,
+    EventQuery,
     FeedbackIn,
     FeedbackLabel,
     FeedbackOut,
@@ -26,7 +25,6 @@ from secustream.api.schemas import (
 from secustream.storage import alerts as alert_store
 from secustream.storage import feedback as feedback_store
 from secustream.storage import pages as page_store
-from secustream.verdict import RiskLevel
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -34,38 +32,25 @@ NOT_FOUND = {404: {"model": Message, "description": "No event with this id"}}
 EventId = Annotated[UUID, Path(description="The event id (UUID)")]
 
 
-@router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}})
-async def list_events(
-    ctx: Ctx, claims: Claims,
-    risk_level: Annotated[list[RiskLevel] | None, Query(description="One or more risk levels")] = None,
-    tier: Annotated[list[Annotated[str, Query(pattern=TIER_PATTERN)]] | None,
-                    Query(description="Deciding tier(s): rules, model, llm")] = None,
-    threat_type: Annotated[list[Annotated[str, Query(pattern=THREAT_PATTERN)]] | None,
-                           Query(description="Threat type(s), e.g. brute_force")] = None,
-    since: Annotated[datetime | None, Query(description="Event time at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="Event time before (ISO 8601)")] = None,
-    source_ip: Annotated[str | None, Query(max_length=45)] = None,
-    user: Annotated[str | None, Query(max_length=256, description="Source user name")] = None,
-    host: Annotated[str | None, Query(max_length=256, description="Source or destination host")] = None,
-    q: Annotated[str | None, Query(min_length=2, max_length=200, description="Text in the verdict's analysis")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
-) -> Response:
+@router.get("", response_model=EventPage, responses={**AUTH_RESPONSES, 400: {"model": Message}},
+            openapi_extra=query.openapi(EventQuery))
+async def list_events(request: Request, ctx: Ctx, claims: Claims) -> Response:
     """Events with their verdicts, newest first (event time, then id), one keyset page at a time.
 
     Verdict filters (risk level, tier, threat type, q) return analysed events only.
     """
-    # The hot path: the reader checks the account and reads the page on one pooled connection and builds the
-    # JSON itself (api/pages.py); ``response_model`` documents the body.
-    require_timezones(since=since, until=until)
-    if since is not None and until is not None and since >= until:
+    # The hot path: the reader checks the account and reads the page in one statement and builds the JSON
+    # itself (api/pages.py); ``response_model`` documents the body, ``EventQuery`` the parameters.
+    p = query.parse(EventQuery, request.query_params)
+    require_timezones(since=p.since, until=p.until)
+    if p.since is not None and p.until is not None and p.since >= p.until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
     filters = page_store.EventFilters(
-        risk_levels=[r.value for r in risk_level or []], tiers=tier or [], threat_types=threat_type or [],
-        since=since, until=until, source_ip=source_ip, user=user, host=host, q=q,
+        risk_levels=p.risk_level, tiers=p.tier, threat_types=p.threat_type, since=p.since, until=p.until,
+        source_ip=p.source_ip, user=p.user, host=p.host, q=p.q,
     )
     try:
-        body = await ctx.pages.page(claims, Role.VIEWER, filters, limit, cursor)
+        body = await ctx.pages.page(claims, Role.VIEWER, filters, p.limit, p.cursor)
     except page_store.CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return Response(body, media_type="application/json")
