@@ -115,3 +115,12 @@ def test_window_start() -> None:
     until = page_store.EventFilters(until=now - timedelta(days=2))
     assert page_store.window_start(until, None, now, now) == now - timedelta(days=2) - day
     assert page_store.window_start(page_store.EventFilters(since=now - timedelta(days=40)), None, now, now) is None
+
+
+def test_the_served_newest_page_teaches_the_newest_event(api: Api, data: list[AnalyzedEvent]) -> None:
+    """Through the route (lists from the query string, not the dataclass defaults) as well."""
+    pages = api.app.state.ctx.pages
+    assert isinstance(pages, PostgresPages)
+    pages._newest = NewestEvent()
+    assert api.client.get("/api/v1/events?limit=3", headers=api.headers("viewer")).status_code == 200
+    assert pages._newest.get() == max(i.event.timestamp for i in data)

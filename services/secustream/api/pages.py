@@ -148,7 +148,7 @@ class PostgresPages:
         rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
         if lower is not None and len(rows) <= limit:  # the window was short: the page may go on before it
             rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor))
-        if rows and not cursor and f == page_store.EventFilters():
+        if rows and not cursor and f.empty:
             self._newest.set(rows[0][0])
         return page_json(rows, limit)
 

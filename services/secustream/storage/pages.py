@@ -76,6 +76,12 @@ class EventFilters:
     def on_verdict(self) -> bool:
         return bool(self.risk_levels or self.tiers or self.threat_types or self.q)
 
+    @property
+    def empty(self) -> bool:
+        """No filter at all (whatever the sequences' types): the page is the newest events."""
+        return not (self.on_verdict or self.source_ip or self.user or self.host or self.since is not None
+                    or self.until is not None)
+
 
 @dataclass
 class EventPageRows:
