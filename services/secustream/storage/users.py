@@ -11,8 +11,6 @@ from secustream.storage.tables import User
 
 U = User.__table__
 
-# The account check of the events list's raw-driver path (api/pages.py): role, status and token version by id.
-ACCOUNT_SQL = "SELECT role, is_active, token_version FROM users WHERE id = %s"
 ACCOUNT_COLUMNS = 3  # role, is_active, token_version: in front of every row of ``with_account``
 
 
