@@ -3,6 +3,7 @@ the template without an LLM, or when the LLM says no; every story says which wro
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -35,8 +36,9 @@ def stub():  # type: ignore[no-untyped-def]
 
 def writer(stub: StubLLM, limit: int = 10, timeout: float = 5.0) -> StoryWriter:
     settings = Settings(_env_file=None, LLM_API_BASE=stub.base_url, LLM_MODEL="openai/stub")  # type: ignore[call-arg]
-    return StoryWriter(build_program(), make_lm(settings), MemoryCallBudget(limit), MemoryVerdictCache(600),
-                       timeout=timeout)
+    now = time.time()  # the budget counts per clock minute: frozen, a test crossing a minute sees one budget
+    return StoryWriter(build_program(), make_lm(settings), MemoryCallBudget(limit, clock=lambda: now),
+                       MemoryVerdictCache(600), timeout=timeout)
 
 
 def test_llm_story_is_used_and_cached(stub: StubLLM) -> None:

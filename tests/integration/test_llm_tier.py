@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -40,7 +41,11 @@ def _tier(stub: StubLLM, redis_url: str, *, limit: int = 100, timeout: float = 2
     client = redis.Redis.from_url(redis_url)
     lm = make_lm(settings)
     assert lm is not None
-    return LLMTier(load_program(None), lm, RedisCallBudget(client, limit), RedisVerdictCache(client, 600),
+    # The budget counts per clock minute: a frozen clock and a namespace of its own keep a test that crosses a
+    # minute boundary (or follows another within the key's lifetime) from seeing a fresh or a used budget.
+    now = time.time()
+    budget = RedisCallBudget(client, limit, clock=lambda: now, namespace=f"test-{uuid.uuid4()}:")
+    return LLMTier(load_program(None), lm, budget, RedisVerdictCache(client, 600),
                    "test", timeout=timeout, max_concurrency=4)
 
 
