@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from secustream.api.pages import NewestEvent, PostgresPages, SqlAlchemyPages
+from secustream.api.pages import PostgresPages, SqlAlchemyPages
 from secustream.api.schemas import Role
 from secustream.storage import pages as page_store
 from secustream.storage.repository import AnalyzedEvent, VerdictRepository
@@ -66,7 +66,7 @@ def test_windowed_pages_equal_the_whole_range(api: Api, readers: tuple[SqlAlchem
     f = QUERIES[query]
     cursor, pages = None, 0
     while True:
-        raw._newest = NewestEvent(HINTS[hint])
+        raw.newest = HINTS[hint]
         want = asyncio.run(portable.page(claims, Role.VIEWER, f, limit, cursor))
         got = asyncio.run(raw.page(claims, Role.VIEWER, f, limit, cursor))
         assert got == want, f"page {pages} differs"
@@ -80,12 +80,12 @@ def test_windowed_pages_equal_the_whole_range(api: Api, readers: tuple[SqlAlchem
 def test_an_unfiltered_first_page_teaches_the_newest_event(api: Api, readers: tuple[SqlAlchemyPages, PostgresPages],
                                                            data: list[AnalyzedEvent]) -> None:
     _portable, raw = readers
-    raw._newest = NewestEvent()
+    raw.newest = None
     claims = api.app.state.ctx.verified.claims(api.token("viewer"))
     asyncio.run(raw.page(claims, Role.VIEWER, page_store.EventFilters(risk_levels=["low"]), 5, None))
-    assert raw._newest.get() is None, "a filtered page's first row is not the newest event"
+    assert raw.newest is None, "a filtered page's first row is not the newest event"
     asyncio.run(raw.page(claims, Role.VIEWER, page_store.EventFilters(), 5, None))
-    assert raw._newest.get() == max(i.event.timestamp for i in data)
+    assert raw.newest == max(i.event.timestamp for i in data)
 
 
 def test_a_full_window_is_one_statement_and_a_short_one_two(
@@ -95,7 +95,7 @@ def test_a_full_window_is_one_statement_and_a_short_one_two(
     statements: list[str] = []
     fetch = raw._fetch_blocking
     monkeypatch.setattr(raw, "_fetch_blocking", lambda *a: statements.append(a[0]) or fetch(*a))
-    raw._newest = NewestEvent(NEWEST)
+    raw.newest = NEWEST
     asyncio.run(raw.page(claims, Role.VIEWER, page_store.EventFilters(), 5, None))  # 6 events on the last day
     assert len(statements) == 1 and "e.timestamp >= %(since)s" in statements[0]
     statements.clear()
@@ -121,6 +121,6 @@ def test_the_served_newest_page_teaches_the_newest_event(api: Api, data: list[An
     """Through the route (lists from the query string, not the dataclass defaults) as well."""
     pages = api.app.state.ctx.pages
     assert isinstance(pages, PostgresPages)
-    pages._newest = NewestEvent()
+    pages.newest = None
     assert api.client.get("/api/v1/events?limit=3", headers=api.headers("viewer")).status_code == 200
-    assert pages._newest.get() == max(i.event.timestamp for i in data)
+    assert pages.newest == max(i.event.timestamp for i in data)

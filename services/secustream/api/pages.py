@@ -69,16 +69,13 @@ def page_json(rows: list[tuple[Any, ...]], limit: int) -> bytes:
     return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
 
 
-def _account(found: tuple[Any, ...] | None, claims: TokenClaims, role: Role) -> None:
-    row = {"role": found[0], "is_active": found[1], "token_version": found[2]} if found else None
-    check_role(active(row, claims), role)
-
-
 def _account_rows(rows: list[tuple[Any, ...]], claims: TokenClaims, role: Role) -> list[tuple[Any, ...]]:
     """The page rows of a ``users.with_account`` statement, once its account passes the checks (401/403)."""
     n = user_store.ACCOUNT_COLUMNS
     first = rows[0]
-    _account(first[:n] if first[1] is not None else None, claims, role)  # is_active is NOT NULL for a real row
+    # is_active is NOT NULL for a real account row; all NULL means no such account
+    found = {"role": first[0], "is_active": first[1], "token_version": first[2]} if first[1] is not None else None
+    check_role(active(found, claims), role)
     return [row[n:] for row in rows] if first[n] is not None else []
 
 
@@ -102,21 +99,6 @@ async def _configure_async(conn: AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
-class NewestEvent:
-    """The newest event time this reader has seen on an unfiltered first page: the anchor of the newest-days-first
-    window (``page_store.window_start``). Only a hint: a stale or missing value costs a wider or a second
-    statement, never a wrong page."""
-
-    def __init__(self, ts: datetime | None = None) -> None:
-        self._ts = ts
-
-    def get(self) -> datetime | None:
-        return self._ts
-
-    def set(self, ts: datetime) -> None:
-        self._ts = ts
-
-
 class PostgresPages:
     """Pages through the raw driver: an async pool on the loop the lifespan started it on (no thread hop, no
     GIL hand-offs), and a blocking pool used from a worker thread on any other loop (apps served without a
@@ -127,7 +109,9 @@ class PostgresPages:
         self._pool = ConnectionPool(conninfo, min_size=0, max_size=max_size, open=False, configure=_configure,
                                     kwargs=PAGE_CONNECTION, name="secustream-api-pages")
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] | None = None
-        self._newest = NewestEvent()
+        # The newest event time seen on an unfiltered first page: the anchor of the newest-days-first window
+        # (``page_store.window_start``). Only a hint: stale or missing costs a second statement, never a wrong page.
+        self.newest: datetime | None = None
 
     async def start(self) -> None:
         pool = AsyncConnectionPool(self._conninfo, min_size=0, max_size=self._max_size, open=False,
@@ -144,12 +128,12 @@ class PostgresPages:
 
     async def page(self, claims: TokenClaims, role: Role, f: page_store.EventFilters, limit: int,
                    cursor: str | None) -> bytes:
-        lower = page_store.window_start(f, cursor, self._newest.get())
+        lower = page_store.window_start(f, cursor, self.newest)
         rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor, lower))
         if lower is not None and len(rows) <= limit:  # the window was short: the page may go on before it
             rows = await self._page_rows(claims, role, *page_store.page_sql(f, limit, cursor))
         if rows and not cursor and f.empty:
-            self._newest.set(rows[0][0])
+            self.newest = rows[0][0]
         return page_json(rows, limit)
 
     async def alert_page(self, claims: TokenClaims, role: Role, f: alerts.AlertFilters, limit: int,

@@ -226,7 +226,7 @@ def _pg_keys(f: EventFilters, branch: dict[str, str], has_cursor: bool, params: 
 # bounds as parameters that prune day partitions before execution, LIMIT as a literal, probes that stay
 # nested loops), and a generic plan skips planning across every partition on each call: at 20 M rows over 45
 # day partitions, 1.0-1.3 ms per page against 2.2-3.6 ms when PostgreSQL's "auto" mode keeps re-planning
-# (docs/storage.md). psycopg prepares a statement on its 5th run; only then does the mode apply.
+# (docs/storage.md). The page connections prepare a statement on its first run (api/pages.py, PAGE_CONNECTION).
 PAGE_SESSION_SQL = "SET plan_cache_mode = force_generic_plan"
 
 # Time bounds of a page: (operator, parameter), each applied to the key scan and, redundantly, to both joins.
@@ -267,9 +267,9 @@ def page_sql(f: EventFilters, limit: int, cursor: str | None = None,
     ``lower`` (from ``window_start``) bounds the page to events at or after it; with it, fewer than ``limit`` + 1
     rows do not mean the last page.
     """
-    # The limit is written into the text, not bound: psycopg prepares a statement it has run 5 times, and
-    # PostgreSQL's generic plan for it then skips planning across every day partition (about 10 ms at 40
-    # partitions); with a bound LIMIT that generic plan would sort every match instead (docs/storage.md).
+    # The limit is written into the text, not bound: the page runs as a prepared statement with a generic plan,
+    # which skips planning across every day partition (about 10 ms at 40 partitions); with a bound LIMIT that
+    # generic plan would sort every match instead (docs/storage.md).
     params: dict[str, Any] = {"limit": limit + 1}
     if cursor:
         params["cursor_ts"], params["cursor_id"] = decode_cursor(cursor)
