@@ -47,6 +47,7 @@ from confluent_kafka import Consumer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
+from secustream import heap
 from secustream.analyzer.detection import verdict_from_hits
 from secustream.analyzer.service import build_worker
 from secustream.analyzer.sigma.packs import install
@@ -224,7 +225,7 @@ class StageClock:
         """``gc.callbacks`` hook: collector pauses (any thread), by generation."""
         if phase == "start":
             self._gc_started = time.perf_counter()
-        elif self.consuming:  # not the worker's start-up collection (analyzer/heap.py)
+        elif self.consuming:  # not the worker's start-up collection (heap.py)
             name = f"garbage collector, generation {info['generation']} (any thread)"
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - self._gc_started
 
@@ -306,7 +307,9 @@ def profiled(run: Callable[[threading.Event], None]) -> Callable[[threading.Even
 def worker_in_thread(values: dict[str, str], bootstrap: str, url: str):  # type: ignore[no-untyped-def]
     """An analyzer worker running in a thread of this process; stopped gracefully on exit."""
     engine = create_engine(url)
-    worker = build_worker(Settings(**values), bootstrap, engine, RedisState.from_url(REDIS),  # type: ignore[arg-type]
+    settings = Settings(**values)
+    heap.tune(settings.GC_YOUNG_THRESHOLD)  # as ``secustream analyze`` runs (cli.main)
+    worker = build_worker(settings, bootstrap, engine, RedisState.from_url(REDIS),  # type: ignore[arg-type]
                           CollectorRegistry())
     stop = threading.Event()
     clock = STAGES[0]

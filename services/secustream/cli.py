@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from secustream import heap
 from secustream.config import Settings, load_settings
 from secustream.runtime import require_kafka, setup_logging, stop_on_signals
 
@@ -692,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
     setup_logging(settings.LOG_LEVEL)
+    heap.tune(settings.GC_YOUNG_THRESHOLD)
     return int(args.func(settings, args) or 0)
 
 

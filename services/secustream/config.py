@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     PROJECT_VERSION: str = "0.1.0"
     API_V1_STR: str = "/api/v1"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # allocations between two young-generation passes of Python's collector (CPython's default is 700;
+    # see heap.py: a batch of events is walked again and again below ~10,000)
+    GC_YOUNG_THRESHOLD: int = Field(default=10_000, ge=100, le=10_000_000)
 
     # --- Kafka
     KAFKA_SERVER: str = ""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from secustream.analyzer import heap
+import pytest
+
+from secustream import heap
 from secustream.analyzer.reload import HotReload
 
 
@@ -29,3 +31,26 @@ def test_a_rule_swap_settles_the_new_set() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         heap.release()
+
+
+def test_tune_sets_the_young_threshold_and_keeps_the_older_ratios() -> None:
+    before = gc.get_threshold()
+    try:
+        heap.tune(12_345)
+        assert gc.get_threshold() == (12_345, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_every_command_runs_with_the_configured_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from secustream import cli
+
+    before = gc.get_threshold()
+    monkeypatch.setenv("GC_YOUNG_THRESHOLD", "4321")
+    seen: list[int] = []
+    monkeypatch.setattr(cli, "cmd_generate", lambda _s, _a: seen.append(gc.get_threshold()[0]) or 0)
+    try:
+        assert cli.main(["generate"]) == 0
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [4321]

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "services" / "secustream"
 
 LAYERS: list[set[str]] = [
     {"secustream", "__version__", "config", "events", "verdict", "feedback", "sanitize", "metrics", "runtime",
-     "alert_hit", "attack", "archival", "evtx"},
+     "alert_hit", "attack", "archival", "evtx", "heap"},
     {"storage", "messaging", "state", "counters", "archive"},
     {"normalizers", "generator", "ingest"},
     {"analyzer", "alerts", "training", "api"},

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from secustream.analyzer import heap
+from secustream import heap
 from secustream.analyzer.filewatch import ChangeWatch
 from secustream.analyzer.native import RuleError, RulesEngine, RuleSet
 from secustream.analyzer.native.schema import path_fingerprint

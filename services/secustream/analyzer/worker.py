@@ -27,8 +27,8 @@ from typing import TypeVar
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from secustream import heap
 from secustream.alerts.stage import AlertStage
-from secustream.analyzer import heap
 from secustream.analyzer.faults import Backoff, FaultKind, InfrastructureDown, classify, describe, isolate
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.router import Router, RoutingContext

@@ -126,13 +126,14 @@ class _FieldScan:
     constraints and the keywords together.
     """
 
-    __slots__ = ("keywords", "literals", "memo", "present", "table")
+    __slots__ = ("keywords", "literals", "memo", "numbers", "present", "table")
     MEMO_SIZE = 4096
 
     def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: _Literals | None,
                  present: tuple[int, ...], keywords: _Literals | None) -> None:
         self.table, self.literals, self.present, self.keywords = table, literals, present, keywords
         self.memo: dict[str, tuple[int, ...]] = {}
+        self.numbers: dict[int, tuple[int, ...]] = {}  # int values (EventID, ports, pids) apart: True == 1
 
     def text(self, value: str) -> tuple[int, ...]:
         """Ids satisfied by ``unmapped[field] == value`` (a string): the field's and the keywords'."""
@@ -153,6 +154,16 @@ class _FieldScan:
         if keywords is not None:
             ids.extend(keywords.search(lowered))
         return tuple(ids)
+
+    def number(self, value: int) -> tuple[int, ...]:
+        """``field(value)`` for an int (class exactly ``int``), memoised like the strings."""
+        found = self.numbers.get(value)
+        if found is None:
+            found = self.field(value)
+            if len(self.numbers) >= self.MEMO_SIZE:
+                self.numbers.clear()
+            self.numbers[value] = found
+        return found
 
     def field(self, value: Any) -> tuple[int, ...]:
         """Ids satisfied by the field's resolved value (any type, not None), without the keywords."""
@@ -233,16 +244,19 @@ class _Prefilter:
         unmapped = doc.get("unmapped") or {}
         scans, keywords = self.scans, self.keywords
         get = scans.get
-        for key, value in unmapped.items():  # the hot loop: a memo hit is two dict lookups
-            scan = get(key, keywords)
-            if scan is None:
-                continue
-            if value.__class__ is str:
+        for key, value in unmapped.items():  # the hot loop: a repeated string costs two dict lookups
+            cls = value.__class__
+            if cls is str:
+                scan = get(key, keywords)
+                if scan is None:
+                    continue
                 found = scan.memo.get(value)
                 if found is None:
                     found = scan.text(value)
-            elif value is None:
-                continue
+            elif value is None or (scan := get(key)) is None:
+                continue  # keywords search strings only; their other ids are added below
+            elif cls is int:
+                found = scan.number(value)
             else:
                 found = scan.field(value)
             if found:
