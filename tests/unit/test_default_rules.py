@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from secustream.analyzer.native import RuleHit, RulesEngine, RuleSet
+from secustream.analyzer.hits import RuleHit
+from secustream.analyzer.native import RulesEngine, RuleSet
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.generator import EventGenerator
 from secustream.normalizers import iter_normalized

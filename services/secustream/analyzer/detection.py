@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from secustream.analyzer.native import RuleHit
+from secustream.analyzer.hits import RuleHit
 from secustream.events import SecurityEvent, ThreatClass
 from secustream.verdict import RISK_ORDER, RiskLevel, Verdict, level_score
 

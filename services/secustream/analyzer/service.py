@@ -19,8 +19,8 @@ from secustream.alerts.story import build_story_writer
 from secustream.analyzer.detection import Detection, Detector
 from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
+from secustream.analyzer.hits import Suppression
 from secustream.analyzer.native import RulesEngine, RuleSet
-from secustream.analyzer.native.engine import Suppression
 from secustream.analyzer.overrides import OverrideWatch
 from secustream.analyzer.reload import RulesReloader
 from secustream.analyzer.router import Reload, Router

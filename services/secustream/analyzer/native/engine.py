@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.native.schema import Rule, RuleSet, group_value
 from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent, get_field
 from secustream.state import StateStore
-from secustream.verdict import RiskLevel
-
-
-@dataclass(frozen=True, slots=True)
-class RuleHit:
-    rule_id: str
-    severity: RiskLevel
-    threat_type: str
-    mitre: tuple[str, ...]
-    confidence: float
-    recommended_actions: tuple[str, ...]
-    detail: str
-    review: bool = False  # the rule asks for an LLM review of what it fired on
-
-
-def _hit(rule: Rule, detail: str) -> RuleHit:
-    spec = rule.spec
-    return RuleHit(
-        spec.id, spec.severity, spec.threat_type.value, tuple(spec.mitre), spec.confidence,
-        tuple(spec.recommended_actions), detail, spec.review,
-    )
 
 
 def _event_types(rule: Rule) -> set[str] | None:
@@ -58,10 +37,6 @@ def index_by_event_type(rules: Sequence[Rule]) -> tuple[dict[str, tuple[Rule, ..
     return by_type, untyped
 
 
-Suppression = Callable[[str, dict[str, Any]], bool]
-"""(rule id, event dict) -> True when an analyst suppressed that rule for this kind of event."""
-
-
 class RulesEngine:
     """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``.
 
@@ -72,7 +47,7 @@ class RulesEngine:
 
     def __init__(self, ruleset: RuleSet, state: StateStore, suppressed: Suppression | None = None) -> None:
         self._state = state
-        self._suppressed = suppressed
+        self._suppressed = suppressed or never_suppressed
         self._reload: Callable[[], bool] | None = None
         self.replace_rules(ruleset)
 
@@ -106,11 +81,11 @@ class RulesEngine:
             for rule in by_type.get(doc.get("event_type"), untyped):
                 if not rule.matches(doc):
                     continue
-                if self._suppressed is not None and self._suppressed(rule.id, doc):
+                if self._suppressed(rule.id, doc):
                     continue
                 threshold = rule.spec.threshold
                 if threshold is None:
-                    hits[index].append(_hit(rule, "matched"))
+                    hits[index].append(hit(rule, "matched"))
                     continue
                 group = [group_value(doc, alternatives) for alternatives in rule.group_by]
                 if any(value is None for _path, value in group):
@@ -129,5 +104,5 @@ class RulesEngine:
             assert threshold is not None
             if count >= threshold.count:
                 what = f"distinct {threshold.distinct}" if threshold.distinct else "events"
-                hits[index].append(_hit(rule, window_detail(count, what, threshold.window_seconds, label)))
+                hits[index].append(hit(rule, window_detail(count, what, threshold.window_seconds, label)))
         return hits

@@ -204,6 +204,35 @@ class Rule:
     def id(self) -> str:
         return self.spec.id
 
+    # what a hit tells about its rule (analyzer/hits.py HitSource)
+    @property
+    def rule_id(self) -> str:
+        return self.spec.id
+
+    @property
+    def severity(self) -> RiskLevel:
+        return self.spec.severity
+
+    @property
+    def threat_type(self) -> str:
+        return self.spec.threat_type.value
+
+    @property
+    def mitre(self) -> tuple[str, ...]:
+        return tuple(self.spec.mitre)
+
+    @property
+    def confidence(self) -> float:
+        return self.spec.confidence
+
+    @property
+    def recommended_actions(self) -> tuple[str, ...]:
+        return tuple(self.spec.recommended_actions)
+
+    @property
+    def review(self) -> bool:
+        return self.spec.review
+
     def matches(self, event: dict[str, Any]) -> bool:
         # Plain loops, not all()/any() over generators: this runs per event x candidate rule.
         for condition in self.match:

@@ -19,7 +19,7 @@ from typing import Any
 
 import ahocorasick
 
-from secustream.analyzer.native.engine import RuleHit
+from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import event_logsource, is_plain
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
@@ -33,7 +33,6 @@ from secustream.state import StateStore
 
 log = logging.getLogger(__name__)
 
-Suppression = Callable[[str, dict[str, Any]], bool]
 _MAX_CACHED_LOGSOURCES = 4096
 
 
@@ -348,8 +347,6 @@ def attribution(rule: DetectionRule | Correlation) -> str:
     return f"'{rule.title}'" + (f" ({'; '.join(parts)})" if parts else "")
 
 
-def _hit(rule: DetectionRule | Correlation, detail: str) -> RuleHit:
-    return RuleHit(rule.rule_id, rule.severity, rule.threat_type, rule.mitre, rule.confidence, (), detail, rule.review)
 
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
@@ -369,7 +366,7 @@ class SigmaEngine:
                  sources: SigmaSources | None = None, reload_interval: float = 0.0,
                  metrics: AnalyzerMetrics | None = None) -> None:
         self._state = state
-        self._suppressed = suppressed
+        self._suppressed = suppressed or never_suppressed
         self.replace_rules(ruleset)
         self._reload = HotReload("sigma", sources.watch_fingerprint, sources.load, self._activate, reload_interval,
                                  metrics, active=len(ruleset.rules)) if sources is not None else None
@@ -417,10 +414,10 @@ class SigmaEngine:
                 rule = rules[i]
                 if not rule.predicate(view):  # type: ignore[misc]
                     continue
-                if self._suppressed is not None and self._suppressed(rule.rule_id, doc):
+                if self._suppressed(rule.rule_id, doc):
                     continue
                 if rule.emits:
-                    hits[position].append(_hit(rule, f"matched Sigma rule {attribution(rule)}"))
+                    hits[position].append(hit(rule, f"matched Sigma rule {attribution(rule)}"))
                 for corr, member in index.members.get(i, ()):
                     self._observe(windows, position, corr, member, view, event)
         fired: set[tuple[int, str]] = set()
@@ -431,7 +428,7 @@ class SigmaEngine:
                 what = {"event_count": "events", "value_count": f"distinct {corr.value_field}",
                         "temporal": "of the correlated rules"}[corr.kind]
                 detail = f"{window_detail(count, what, corr.seconds, label)}: Sigma correlation {attribution(corr)}"
-                hits[position].append(_hit(corr, detail))
+                hits[position].append(hit(corr, detail))
         return hits
 
     @staticmethod

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from sigma.collection import SigmaCollection
@@ -88,6 +88,7 @@ class DetectionRule:
     review: bool = False  # tagged secustream.review: ask for an LLM review of every hit
     info: RuleInfo = RuleInfo()
     predicate: Predicate | None = None  # compiled from ``plan`` when a rule set is built
+    recommended_actions: ClassVar[tuple[str, ...]] = ()  # Sigma names no response actions (analyzer/hits.py HitSource)
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +109,7 @@ class Correlation:
     mitre: tuple[str, ...]
     review: bool = False
     info: RuleInfo = RuleInfo()
+    recommended_actions: ClassVar[tuple[str, ...]] = ()  # Sigma names no response actions (analyzer/hits.py HitSource)
 
 
 @dataclass(frozen=True)
