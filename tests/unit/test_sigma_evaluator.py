@@ -250,3 +250,32 @@ def test_unknown_logsource_is_a_warning_and_one_bad_rule_does_not_hide_the_other
     levels = sorted((i.level, i.reason.split(":")[0]) for i in ruleset.issues)
     assert ("warning", "logsource product") in [(lv, r[:17]) for lv, r in levels]
     assert any(i.level == "error" and "placeholder" in i.reason for i in ruleset.issues)
+
+
+def test_keyword_guards_avoid_two_letter_grams_and_survive_one_character_literals() -> None:
+    from secustream.analyzer.sigma.engine import guards
+
+    mimikatz = ["sekurlsa::", "kerberos::golden", "gentilkiwi.com", "eo.oe.kiwi", "mimidrv.sys", "\\mimilib.dll",
+                "esx admins"]
+    found = guards(mimikatz, 4)
+    assert found and all(len(g) > 2 or not g.isalnum() for g in found)  # not "mi": it is in most real text
+    assert all(any(g in lit for g in found) for lit in mimikatz)
+    assert guards(["|", "kiwi"], 4) == ()  # no guard stands for a one-character literal (no crash either)
+
+
+def test_keywords_are_found_in_every_string_whether_or_not_a_rule_names_its_field() -> None:
+    """The keyword search covers fields other rules constrain (Image here) and fields no rule names, for
+    every event of a batch, including a value seen clean before and one seen with a keyword before."""
+    keyword = yaml.safe_load(rule_yaml({"keywords": ["sekurlsa::"], "condition": "keywords"},
+                                       {"product": "windows"}))
+    other = yaml.safe_load(rule_yaml(sel({"Image|endswith": "\\evil.exe"})))
+    other["name"], other["title"] = "other", "other"
+    ruleset = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all([keyword, other]))
+    assert not ruleset.errors, ruleset.errors
+    events = [process(image="C:\\tools\\sekurlsa::x.exe"), process(Description="plain"),
+              process(Description="run sekurlsa::logonpasswords"), process(Description="plain"),
+              process(Description="run sekurlsa::logonpasswords")]
+    models = [SecurityEvent.model_validate(e) for e in events]
+    hits = SigmaEngine(ruleset, MemoryState()).evaluate(models, [m.model_dump(mode="json", exclude_none=True)
+                                                                 for m in models])
+    assert [any(h.rule_id == "sigma:case" for h in found) for found in hits] == [True, False, True, False, True]

@@ -98,7 +98,9 @@ def guards(literals: list[str], most: int) -> tuple[str, ...]:
     """A few short substrings, one of which every literal contains (empty when more than ``most`` would be needed).
 
     A text holding none of them holds no literal either, and ``in`` over a few guards is far cheaper
-    than an automaton pass (Mimikatz's 20 keywords share ``::``, ``kiwi`` and ``mimi``).
+    than an automaton pass (Mimikatz's 20 keywords share ``::``, ``kiwi`` and ``mimi``). Two letters
+    (``mi``) are in most real text, so the guard would pass and the automaton run anyway: a guard of
+    three or more characters, or one with punctuation (``::``), is taken before one that covers more.
     """
     uncovered = set(literals)
     chosen: list[str] = []
@@ -107,51 +109,49 @@ def guards(literals: list[str], most: int) -> tuple[str, ...]:
             return ()
         grams: dict[str, int] = {}
         for literal in uncovered:
-            for size in (2, 3, 4):
+            for size in (2, 3, 4, 5):
                 for gram in {literal[i:i + size] for i in range(len(literal) - size + 1)}:
                     grams[gram] = grams.get(gram, 0) + 1
-        best = max(grams, key=lambda g: (grams[g], len(g), g))
+        if not grams:  # a one-character literal: no guard can stand for it
+            return ()
+        best = max(grams, key=lambda g: (len(g) > 2 or not g.isalnum(), grams[g], len(g), g))
         chosen.append(best)
         uncovered = {lit for lit in uncovered if best not in lit}
     return tuple(chosen)
 
 
 class _FieldScan:
-    """One field's constraints for one logsource group: pinned values, literals, presence; and the
-    keyword literals, which every string of ``unmapped`` is searched for as well (Sigma ``keywords``).
+    """One field's constraints for one logsource group: pinned values, literals, presence.
 
-    Answers for the raw string values of ``unmapped`` are memoised: real logs repeat values (channels,
-    image paths, registry keys, call traces) and a repeat then costs one dict lookup for the field's
-    constraints and the keywords together.
+    Answers for the raw string and int values of ``unmapped`` are memoised: real logs repeat values
+    (channels, image paths, registry keys, event ids) and a repeat then costs one dict lookup.
     """
 
-    __slots__ = ("keywords", "literals", "memo", "numbers", "present", "table")
+    __slots__ = ("literals", "memo", "numbers", "present", "table")
     MEMO_SIZE = 4096
 
     def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: _Literals | None,
-                 present: tuple[int, ...], keywords: _Literals | None) -> None:
-        self.table, self.literals, self.present, self.keywords = table, literals, present, keywords
+                 present: tuple[int, ...]) -> None:
+        self.table, self.literals, self.present = table, literals, present
         self.memo: dict[str, tuple[int, ...]] = {}
         self.numbers: dict[int, tuple[int, ...]] = {}  # int values (EventID, ports, pids) apart: True == 1
 
     def text(self, value: str) -> tuple[int, ...]:
-        """Ids satisfied by ``unmapped[field] == value`` (a string): the field's and the keywords'."""
+        """Ids satisfied by ``unmapped[field] == value`` (a string)."""
         found = self.memo.get(value)
         if found is None:
-            found = self._lowered(value.lower(), self.keywords) if value else ()
+            found = self._lowered(value.lower()) if value else ()
             if len(self.memo) >= self.MEMO_SIZE:
                 self.memo.clear()
             self.memo[value] = found
         return found
 
-    def _lowered(self, lowered: str, keywords: _Literals | None) -> tuple[int, ...]:
+    def _lowered(self, lowered: str) -> tuple[int, ...]:
         ids = list(self.present)
         if self.table is not None:
             ids.extend(self.table.get(lowered, ()))
         if self.literals is not None:
             ids.extend(self.literals.search(lowered))
-        if keywords is not None:
-            ids.extend(keywords.search(lowered))
         return tuple(ids)
 
     def number(self, value: int) -> tuple[int, ...]:
@@ -165,9 +165,9 @@ class _FieldScan:
         return found
 
     def field(self, value: Any) -> tuple[int, ...]:
-        """Ids satisfied by the field's resolved value (any type, not None), without the keywords."""
+        """Ids satisfied by the field's resolved value (any type, not None)."""
         if value.__class__ is str:
-            return self._lowered(value.lower(), None)
+            return self._lowered(value.lower())
         ids = list(self.present)
         items = value if isinstance(value, list) else (value,)
         if self.table is not None:
@@ -178,6 +178,49 @@ class _FieldScan:
                 if item is not None:
                     ids.extend(self.literals.search(item.lower() if item.__class__ is str else as_text(item).lower()))
         return tuple(ids)
+
+
+class _KeywordScan:
+    """Sigma ``keywords`` for one logsource group: the message, the command line and every string of
+    ``unmapped`` are searched for the keyword literals (``fields.keyword_texts``, what the predicates see).
+
+    Why apart from the field scans: one keyword rule (SigmaHQ's "Mimikatz Use" is ``product: windows``)
+    makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
+    rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
+    and each costs one membership test; long strings (messages, script blocks) are searched each time
+    rather than kept.
+    """
+
+    __slots__ = ("clean", "given", "literals")
+    CLEAN_SIZE = 16384
+    CLEAN_LENGTH = 256
+
+    def __init__(self, literals: _Literals | None, given: tuple[int, ...]) -> None:
+        self.literals, self.given = literals, given
+        self.clean: set[str] = set()
+
+    def search(self, doc: dict[str, Any], unmapped: dict[str, Any]) -> list[int]:
+        found = list(self.given)
+        literals = self.literals
+        if literals is None:
+            return found
+        clean = self.clean
+        for value in unmapped.values():
+            if value.__class__ is str and value not in clean:
+                ids = literals.search(value.lower())
+                if ids:
+                    found.extend(ids)
+                elif len(value) <= self.CLEAN_LENGTH:
+                    if len(clean) >= self.CLEAN_SIZE:
+                        clean.clear()
+                    clean.add(value)
+        text = doc.get("message") or doc.get("raw")
+        if text.__class__ is str and text:
+            found.extend(literals.search(text.lower()))
+        process = doc.get("process")
+        if process and (text := process.get("command_line")).__class__ is str and text:
+            found.extend(literals.search(text.lower()))
+        return found
 
 
 @dataclass(frozen=True)
@@ -192,7 +235,7 @@ class _Prefilter:
     always: frozenset[int]  # rules with an alternative that needs nothing, and constraints taken as met
     scans: dict[str, _FieldScan]  # every constrained field, by name
     fallback: tuple[tuple[str, _FieldScan], ...]  # fields with aliases or paths, when ``unmapped`` lacks them
-    keywords: _FieldScan | None  # keyword literals alone: other strings of ``unmapped``, message, command line
+    keywords: _KeywordScan | None  # keyword literals: every string of ``unmapped``, message, command line
     anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]]  # constraint id → (rule, all its ids)
     count: int
 
@@ -230,30 +273,30 @@ class _Prefilter:
         keywords = _Literals(literals.pop(KEYWORDS)) if KEYWORDS in literals else None
         scans = {field: _FieldScan({v: tuple(c) for v, c in values[field].items()} if field in values else None,
                                    _Literals(literals[field]) if field in literals else None,
-                                   tuple(presence.get(field, ())), keywords)
+                                   tuple(presence.get(field, ())))
                  for field in sorted({*values, *literals, *presence})}
         fallback = tuple((f, scan) for f, scan in scans.items() if not is_plain(f))
         return cls(frozenset(always), scans, fallback,
-                   _FieldScan(None, None, tuple(given), keywords) if keywords is not None or given else None,
+                   _KeywordScan(keywords, tuple(given)) if keywords is not None or given else None,
                    {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
 
     def select(self, view: EventView) -> list[int]:
         satisfied: set[int] = set()
         doc = view.doc
         unmapped = doc.get("unmapped") or {}
-        scans, keywords = self.scans, self.keywords
+        scans = self.scans
         get = scans.get
-        for key, value in unmapped.items():  # the hot loop: a repeated string costs two dict lookups
+        for key, value in unmapped.items():  # the hot loop: a repeated value costs two dict lookups
+            scan = get(key)
+            if scan is None:
+                continue
             cls = value.__class__
             if cls is str:
-                scan = get(key, keywords)
-                if scan is None:
-                    continue
                 found = scan.memo.get(value)
                 if found is None:
                     found = scan.text(value)
-            elif value is None or (scan := get(key)) is None:
-                continue  # keywords search strings only; their other ids are added below
+            elif value is None:
+                continue
             elif cls is int:
                 found = scan.number(value)
             else:
@@ -266,14 +309,8 @@ class _Prefilter:
                 value = view.get(field)
                 if value is not None:
                     satisfied.update(scan.field(value))
-        if keywords is not None:
-            satisfied.update(keywords.present)
-            text = doc.get("message") or doc.get("raw")
-            if text.__class__ is str:
-                satisfied.update(keywords.text(text))
-            process = doc.get("process")
-            if process and (text := process.get("command_line")).__class__ is str:
-                satisfied.update(keywords.text(text))
+        if self.keywords is not None:
+            satisfied.update(self.keywords.search(doc, unmapped))
         picked = set(self.always)
         anchored = self.anchored
         for cid in satisfied:
