@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -108,7 +110,8 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         print(f"database : {_redact(db_url)}", flush=True)
         print(f"state    : {'redis ' + _redact(settings.REDIS_URL) if settings.REDIS_URL_OVERRIDE else 'in-process'}",
               flush=True)
-        upgrade(db_url)
+        with _quiet("alembic"):  # the migration's step-by-step log is `secustream migrate`'s, not up's
+            upgrade(db_url)
         db = make_engine(db_url)
         settings, model_dir = _model_settings(settings, data_dir)
         if _should_bootstrap(settings, db):  # first, so the first model trains while the rest starts
@@ -229,6 +232,18 @@ def _report_rates(registry: CollectorRegistry, stop: threading.Event, every: flo
               f"lag {int(gauge_value(registry, 'secustream_consumer_lag'))}", flush=True)
         prev = {"p": produced, "a": analyzed}
         last = now
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Only warnings and errors from ``logger`` while the block runs."""
+    target = logging.getLogger(logger)
+    before = target.level
+    target.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        target.setLevel(before)
 
 
 def _redact(url: str) -> str:

@@ -279,3 +279,21 @@ def test_keywords_are_found_in_every_string_whether_or_not_a_rule_names_its_fiel
     hits = SigmaEngine(ruleset, MemoryState()).evaluate(models, [m.model_dump(mode="json", exclude_none=True)
                                                                  for m in models])
     assert [any(h.rule_id == "sigma:case" for h in found) for found in hits] == [True, False, True, False, True]
+
+
+def test_load_remarks_are_one_log_line_and_rules_that_failed_one_warning_each(caplog: pytest.LogCaptureFixture) -> None:
+    """SigmaHQ's core pack has ~600 validator remarks: `secustream up` must not print them one by one."""
+    import dataclasses
+    import logging
+
+    from secustream.analyzer.sigma.loader import LoadIssue
+
+    ruleset = SigmaRuleSet.from_yaml_text(rule_yaml(sel({"Image|endswith": "\\cmd.exe"})))
+    remarks = tuple(LoadIssue(f"r{i}.yml", f"rule {i}", "warning", "validator remark") for i in range(600))
+    failed = LoadIssue("bad.yml", "bad rule", "error", "unsupported: placeholder")
+    with caplog.at_level(logging.INFO, logger="secustream.analyzer.sigma.engine"):
+        SigmaEngine(dataclasses.replace(ruleset, issues=(*remarks, failed)), MemoryState())
+    lines = [r for r in caplog.records if r.name == "secustream.analyzer.sigma.engine"]
+    assert [r.levelno for r in lines] == [logging.WARNING, logging.INFO]
+    assert "bad rule" in lines[0].getMessage()
+    assert "600 validator remarks" in lines[1].getMessage()

@@ -204,12 +204,38 @@ def ssh_invalid_user(src_ip: str, dst: Host, user: str, rng: random.Random) -> E
     }
 
 
+# Where the generated programs live (Sysmon's Image is a full path; Sigma rules test it with endswith
+# "\\name.exe" and flag a process without one as "Execution Of Non-Existing File").
+_WIN_PATHS = {
+    "chrome.exe": r"C:\Program Files\Google\Chrome\Application",
+    "OUTLOOK.EXE": r"C:\Program Files\Microsoft Office\root\Office16",
+    "EXCEL.EXE": r"C:\Program Files\Microsoft Office\root\Office16",
+    "WINWORD.EXE": r"C:\Program Files\Microsoft Office\root\Office16",
+    "Teams.exe": r"C:\Users\{user}\AppData\Local\Microsoft\Teams\current",
+    "powershell.exe": r"C:\Windows\System32\WindowsPowerShell\v1.0",
+    "MsMpEng.exe": r"C:\ProgramData\Microsoft\Windows Defender\Platform",
+    "7z.exe": r"C:\Program Files\7-Zip",
+    "rclone": r"C:\Users\{user}\Downloads",
+    "svc.exe": r"C:\Users\{user}\AppData\Local\Temp",
+}
+_LINUX_PATHS = {"sshd": "/usr/sbin", "crond": "/usr/sbin", ".kworker": "/tmp"}
+
+
+def executable(os_name: str, name: str, user: str) -> str:
+    """The full path of a generated program: Windows system tools in System32, Linux ones in /usr/bin."""
+    if os_name == "windows":
+        folder = _WIN_PATHS.get(name, r"C:\Windows\System32").replace("{user}", user)
+        return f"{folder}\\{name if name.lower().endswith('.exe') else name + '.exe'}"
+    return f"{_LINUX_PATHS.get(name, '/usr/bin')}/{name}"
+
+
 def process_start(host: Host, user: str, name: str, parent: str, cmd: str, rng: random.Random) -> EventDict:
     return {
         "event_type": "process", "action": "process_start", "outcome": "success",
         "source": {"ip": host.ip, "host": host.name, "user": user},
-        "process": {"name": name, "pid": rng.randrange(300, 65000), "command_line": cmd, "user": user,
-                    "parent_name": parent, "parent_pid": rng.randrange(300, 65000)},
+        "process": {"name": name, "executable": executable(host.os, name, user), "pid": rng.randrange(300, 65000),
+                    "command_line": cmd, "user": user, "parent_name": parent,
+                    "parent_pid": rng.randrange(300, 65000)},
         "dataset": "sysmon" if host.os == "windows" else "auditd",
         "product": "sysmon" if host.os == "windows" else "auditd",
     }

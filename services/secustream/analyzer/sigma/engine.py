@@ -415,10 +415,22 @@ class SigmaEngine:
         return len(ruleset.rules)
 
     def replace_rules(self, ruleset: SigmaRuleSet) -> None:
-        """Swap the active set atomically (one attribute write)."""
+        """Swap the active set atomically (one attribute write).
+
+        A rule that could not load is a warning each; the validators' remarks on rules that did load
+        (SigmaHQ's core pack has ~600) are one summary line, each remark at debug level.
+        """
         self._index = _Index(ruleset)
+        remarks = 0
         for issue in ruleset.issues:
-            (log.warning if issue.level == "error" else log.info)("sigma rule %s", issue)
+            if issue.level == "error":
+                log.warning("sigma rule %s", issue)
+            else:
+                remarks += 1
+                log.debug("sigma rule %s", issue)
+        if remarks:
+            log.info("sigma rules: %d validator remarks on loaded rules (LOG_LEVEL=DEBUG logs them; "
+                     "`secustream rules list --issues` lists them)", remarks)
 
     @property
     def ruleset(self) -> SigmaRuleSet:
