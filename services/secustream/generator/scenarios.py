@@ -230,7 +230,7 @@ def executable(os_name: str, name: str, user: str) -> str:
 
 
 def process_start(host: Host, user: str, name: str, parent: str, cmd: str, rng: random.Random) -> EventDict:
-    return {
+    event: EventDict = {
         "event_type": "process", "action": "process_start", "outcome": "success",
         "source": {"ip": host.ip, "host": host.name, "user": user},
         "process": {"name": name, "executable": executable(host.os, name, user), "pid": rng.randrange(300, 65000),
@@ -239,6 +239,9 @@ def process_start(host: Host, user: str, name: str, parent: str, cmd: str, rng: 
         "dataset": "sysmon" if host.os == "windows" else "auditd",
         "product": "sysmon" if host.os == "windows" else "auditd",
     }
+    if host.os == "windows":  # Sysmon's own name for the parent's path (our schema keeps only its name)
+        event["unmapped"] = {"ParentImage": executable(host.os, parent, user)}
+    return event
 
 
 def flow(src: Host | str, dst_ip: str, dst_port: int, rng: random.Random, *, bytes_out: int, bytes_in: int,
