@@ -82,7 +82,7 @@ _LINUX_PROCS: tuple[tuple[str, str, str], ...] = (
     ("systemctl", "bash", "systemctl status nginx"),
     ("curl", "bash", "curl -sS -o /dev/null -w %{http_code} https://intranet.corp.example/healthz"),
     ("apt-get", "bash", "apt-get -y install htop"),
-    ("chmod", "bash", "chmod 0755 /opt/app/bin/run.sh"),
+    ("chmod", "bash", "chmod 0755 /srv/app/bin/run.sh"),
     ("chmod", "bash", "chmod +x deploy.sh"),
     ("tar", "bash", "tar czf /backup/etc-daily.tgz /etc"),
     ("crond", "systemd", "/usr/sbin/crond -n"),
