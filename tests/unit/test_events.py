@@ -45,3 +45,13 @@ def test_get_field_dotted() -> None:
     assert get_field(doc, "a.b.c") == 1
     assert get_field(doc, "a.z") is None
     assert get_field(doc, "x.y") is None
+
+
+def test_encode_event_is_model_dump_json_as_bytes() -> None:
+    from secustream.events import SecurityEvent, encode_event
+
+    event = SecurityEvent.model_validate({
+        "event_type": "process", "action": "process_start", "timestamp": "2026-03-02T14:30:00Z",
+        "message": "quote \" backslash \\ nul-free \u00e9 \U0001f600", "process": {"name": "cmd.exe", "pid": 4},
+        "unmapped": {"Image": "C:\\Windows\\System32\\cmd.exe", "n": 1, "none": None, "list": [1, "a"]}})
+    assert encode_event(event) == event.model_dump_json(exclude_none=True).encode()
