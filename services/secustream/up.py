@@ -14,8 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -37,7 +35,7 @@ from secustream.metrics import GeneratorMetrics
 from secustream.runtime import counter_total, gauge_value, kafka_reachable
 from secustream.state import make_state
 from secustream.storage.database import make_engine
-from secustream.storage.migrate import upgrade
+from secustream.storage.migrate import quiet_alembic, upgrade
 from secustream.storage.repository import VerdictRepository
 
 log = logging.getLogger("secustream.up")
@@ -110,7 +108,7 @@ def run_up(settings: Settings, stop: threading.Event, data_dir: Path, rate: floa
         print(f"database : {_redact(db_url)}", flush=True)
         print(f"state    : {'redis ' + _redact(settings.REDIS_URL) if settings.REDIS_URL_OVERRIDE else 'in-process'}",
               flush=True)
-        with _quiet("alembic"):  # the migration's step-by-step log is `secustream migrate`'s, not up's
+        with quiet_alembic():
             upgrade(db_url)
         db = make_engine(db_url)
         settings, model_dir = _model_settings(settings, data_dir)
@@ -232,18 +230,6 @@ def _report_rates(registry: CollectorRegistry, stop: threading.Event, every: flo
               f"lag {int(gauge_value(registry, 'secustream_consumer_lag'))}", flush=True)
         prev = {"p": produced, "a": analyzed}
         last = now
-
-
-@contextmanager
-def _quiet(logger: str) -> Iterator[None]:
-    """Only warnings and errors from ``logger`` while the block runs."""
-    target = logging.getLogger(logger)
-    before = target.level
-    target.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        target.setLevel(before)
 
 
 def _redact(url: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +72,18 @@ def head_revision() -> str:
     return head
 
 
+@contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """Only Alembic's warnings and errors while the block runs: its step-by-step log is `secustream migrate`'s."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(level)
+
+
 def require_schema(engine: Engine) -> None:
     """Stop with one clear line unless the database is reachable and migrated to this version's head.
 
@@ -79,18 +93,13 @@ def require_schema(engine: Engine) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     where = engine.url.render_as_string(hide_password=True)
-    alembic_log = logging.getLogger("alembic")
-    level = alembic_log.level
-    alembic_log.setLevel(logging.WARNING)  # a read-only check: no "Context impl …" lines on every start
-    try:
-        revision = revision_of(engine)
-    except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        raise SystemExit(f"cannot use the database at {where}: {reason}") from None
-    else:
+    with quiet_alembic():  # a read-only check: no "Context impl …" lines on every start
+        try:
+            revision = revision_of(engine)
+        except SQLAlchemyError as exc:
+            reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+            raise SystemExit(f"cannot use the database at {where}: {reason}") from None
         head = head_revision()
-    finally:
-        alembic_log.setLevel(level)
     if revision is None:
         raise SystemExit(f"the database at {where} has no SecuStream schema yet; run `secustream migrate` first")
     if revision != head:

@@ -204,10 +204,7 @@ class Rule:
     def id(self) -> str:
         return self.spec.id
 
-    # what a hit tells about its rule (analyzer/hits.py HitSource)
-    @property
-    def rule_id(self) -> str:
-        return self.spec.id
+    rule_id = id  # what a hit tells about its rule (analyzer/hits.py HitSource), from here on
 
     @property
     def severity(self) -> RiskLevel:

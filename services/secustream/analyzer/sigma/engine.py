@@ -21,7 +21,7 @@ import ahocorasick
 
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
-from secustream.analyzer.sigma.fields import event_logsource, is_plain
+from secustream.analyzer.sigma.fields import event_logsource, is_plain, keyword_texts
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
@@ -140,10 +140,7 @@ class _FieldScan:
         """Ids satisfied by ``unmapped[field] == value`` (a string)."""
         found = self.memo.get(value)
         if found is None:
-            found = self._lowered(value.lower()) if value else ()
-            if len(self.memo) >= self.MEMO_SIZE:
-                self.memo.clear()
-            self.memo[value] = found
+            found = _remember(self.memo, value, self._lowered(value.lower()) if value else (), self.MEMO_SIZE)
         return found
 
     def _lowered(self, lowered: str) -> tuple[int, ...]:
@@ -158,10 +155,7 @@ class _FieldScan:
         """``field(value)`` for an int (class exactly ``int``), memoised like the strings."""
         found = self.numbers.get(value)
         if found is None:
-            found = self.field(value)
-            if len(self.numbers) >= self.MEMO_SIZE:
-                self.numbers.clear()
-            self.numbers[value] = found
+            found = _remember(self.numbers, value, self.field(value), self.MEMO_SIZE)
         return found
 
     def field(self, value: Any) -> tuple[int, ...]:
@@ -180,9 +174,17 @@ class _FieldScan:
         return tuple(ids)
 
 
+def _remember(memo: dict[Any, Any], key: Any, found: Any, size: int) -> Any:
+    """Store ``found`` under ``key``; a full memo starts over (real logs' repeats come back at once)."""
+    if len(memo) >= size:
+        memo.clear()
+    memo[key] = found
+    return found
+
+
 class _KeywordScan:
     """Sigma ``keywords`` for one logsource group: the message, the command line and every string of
-    ``unmapped`` are searched for the keyword literals (``fields.keyword_texts``, what the predicates see).
+    ``unmapped`` are searched for the keyword literals: ``fields.keyword_texts``, the texts the predicates see.
 
     Why apart from the field scans: one keyword rule (SigmaHQ's "Mimikatz Use" is ``product: windows``)
     makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
@@ -199,27 +201,21 @@ class _KeywordScan:
         self.literals, self.given = literals, given
         self.clean: set[str] = set()
 
-    def search(self, doc: dict[str, Any], unmapped: dict[str, Any]) -> list[int]:
+    def search(self, doc: dict[str, Any]) -> list[int]:
         found = list(self.given)
         literals = self.literals
         if literals is None:
             return found
         clean = self.clean
-        for value in unmapped.values():
-            if value.__class__ is str and value not in clean:
-                ids = literals.search(value.lower())
+        for text in keyword_texts(doc):
+            if text not in clean:
+                ids = literals.search(text.lower())
                 if ids:
                     found.extend(ids)
-                elif len(value) <= self.CLEAN_LENGTH:
+                elif len(text) <= self.CLEAN_LENGTH:
                     if len(clean) >= self.CLEAN_SIZE:
                         clean.clear()
-                    clean.add(value)
-        text = doc.get("message") or doc.get("raw")
-        if text.__class__ is str and text:
-            found.extend(literals.search(text.lower()))
-        process = doc.get("process")
-        if process and (text := process.get("command_line")).__class__ is str and text:
-            found.extend(literals.search(text.lower()))
+                    clean.add(text)
         return found
 
 
@@ -310,7 +306,7 @@ class _Prefilter:
                 if value is not None:
                     satisfied.update(scan.field(value))
         if self.keywords is not None:
-            satisfied.update(self.keywords.search(doc, unmapped))
+            satisfied.update(self.keywords.search(doc))
         picked = set(self.always)
         anchored = self.anchored
         for cid in satisfied:
@@ -382,8 +378,6 @@ def attribution(rule: DetectionRule | Correlation) -> str:
     if rule.info.references:
         parts.append(f"ref {rule.info.references[0]}")
     return f"'{rule.title}'" + (f" ({'; '.join(parts)})" if parts else "")
-
-
 
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
