@@ -253,7 +253,7 @@ def test_unknown_logsource_is_a_warning_and_one_bad_rule_does_not_hide_the_other
 
 
 def test_keyword_guards_avoid_two_letter_grams_and_survive_one_character_literals() -> None:
-    from secustream.analyzer.sigma.engine import guards
+    from secustream.analyzer.sigma.literals import guards
 
     mimikatz = ["sekurlsa::", "kerberos::golden", "gentilkiwi.com", "eo.oe.kiwi", "mimidrv.sys", "\\mimilib.dll",
                 "esx admins"]

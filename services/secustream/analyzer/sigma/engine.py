@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ahocorasick
-
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
-from secustream.analyzer.sigma.fields import event_logsource, is_plain, keyword_texts
+from secustream.analyzer.sigma.fields import document_texts, event_logsource, is_plain
+from secustream.analyzer.sigma.literals import Literals
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
@@ -52,74 +51,6 @@ def index_key(value: Any) -> str:
 _ANCHOR_RANK = {"eq": 2, "sub": 1}
 
 
-class _Literals:
-    """The literals rules need in one field: which constraint ids a lower-cased text satisfies.
-
-    Aho-Corasick costs ~10 ns per character whatever the number of literals; ``str.__contains__``
-    ~1 ns per character per literal. So a field with few literals is searched with ``in``, one with
-    many with one automaton pass.
-    """
-
-    __slots__ = ("automaton", "guards", "needles")
-    FEW = 8
-    GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
-
-    def __init__(self, literals: dict[str, list[int]]) -> None:
-        self.needles: tuple[tuple[str, tuple[int, ...]], ...] = ()
-        self.automaton: Any = None
-        self.guards: tuple[str, ...] = ()
-        if len(literals) <= self.FEW:
-            self.needles = tuple((lit, tuple(cids)) for lit, cids in literals.items())
-        else:
-            self.automaton = ahocorasick.Automaton()
-            for literal, cids in literals.items():
-                self.automaton.add_word(literal, tuple(cids))
-            self.automaton.make_automaton()
-            if len(literals) <= self.GUARDED:
-                self.guards = guards(list(literals), self.FEW // 2)
-
-    def search(self, lowered: str) -> tuple[int, ...]:
-        if self.guards:
-            for guard in self.guards:
-                if guard in lowered:
-                    break
-            else:
-                return ()
-        if self.automaton is None:
-            found: list[int] = []
-            for literal, cids in self.needles:
-                if literal in lowered:
-                    found.extend(cids)
-            return tuple(found)
-        return tuple({c for _end, cids in self.automaton.iter(lowered) for c in cids})
-
-
-def guards(literals: list[str], most: int) -> tuple[str, ...]:
-    """A few short substrings, one of which every literal contains (empty when more than ``most`` would be needed).
-
-    A text holding none of them holds no literal either, and ``in`` over a few guards is far cheaper
-    than an automaton pass (Mimikatz's 20 keywords share ``::``, ``kiwi`` and ``mimi``). Two letters
-    (``mi``) are in most real text, so the guard would pass and the automaton run anyway: a guard of
-    three or more characters, or one with punctuation (``::``), is taken before one that covers more.
-    """
-    uncovered = set(literals)
-    chosen: list[str] = []
-    while uncovered:
-        if len(chosen) == most:
-            return ()
-        grams: dict[str, int] = {}
-        for literal in uncovered:
-            for size in (2, 3, 4, 5):
-                for gram in {literal[i:i + size] for i in range(len(literal) - size + 1)}:
-                    grams[gram] = grams.get(gram, 0) + 1
-        if not grams:  # a one-character literal: no guard can stand for it
-            return ()
-        best = max(grams, key=lambda g: (len(g) > 2 or not g.isalnum(), grams[g], len(g), g))
-        chosen.append(best)
-        uncovered = {lit for lit in uncovered if best not in lit}
-    return tuple(chosen)
-
-
 class _FieldScan:
     """One field's constraints for one logsource group: pinned values, literals, presence.
 
@@ -130,7 +61,7 @@ class _FieldScan:
     __slots__ = ("literals", "memo", "numbers", "present", "table")
     MEMO_SIZE = 4096
 
-    def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: _Literals | None,
+    def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: Literals | None,
                  present: tuple[int, ...]) -> None:
         self.table, self.literals, self.present = table, literals, present
         self.memo: dict[str, tuple[int, ...]] = {}
@@ -150,6 +81,10 @@ class _FieldScan:
         if self.literals is not None:
             ids.extend(self.literals.search(lowered))
         return tuple(ids)
+
+    def value(self, value: Any) -> tuple[int, ...]:
+        """Ids satisfied by a raw non-string value of ``unmapped`` (not None)."""
+        return self.number(value) if value.__class__ is int else self.field(value)
 
     def number(self, value: int) -> tuple[int, ...]:
         """``field(value)`` for an int (class exactly ``int``), memoised like the strings."""
@@ -183,39 +118,48 @@ def _remember(memo: dict[Any, Any], key: Any, found: Any, size: int) -> Any:
 
 
 class _KeywordScan:
-    """Sigma ``keywords`` for one logsource group: the message, the command line and every string of
-    ``unmapped`` are searched for the keyword literals: ``fields.keyword_texts``, the texts the predicates see.
+    """Sigma ``keywords`` for one logsource group: ``fields.keyword_texts`` (the texts the predicates see)
+    searched for the keyword literals.
 
     Why apart from the field scans: one keyword rule (SigmaHQ's "Mimikatz Use" is ``product: windows``)
     makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
     rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
-    and each costs one membership test; long strings (messages, script blocks) are searched each time
-    rather than kept.
+    and each costs one membership test, taken in the prefilter's pass over ``unmapped``. The rest
+    (messages, call traces, script blocks: ~2 KB of a real Windows event) are joined by NUL, which no
+    literal holds, and searched in one pass (``Literals.search_text``: Hyperscan where installed).
     """
 
-    __slots__ = ("clean", "given", "literals")
+    __slots__ = ("clean", "given", "literals", "separator")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
 
-    def __init__(self, literals: _Literals | None, given: tuple[int, ...]) -> None:
+    def __init__(self, literals: Literals | None, given: tuple[int, ...], separator: str | None = "\x00") -> None:
         self.literals, self.given = literals, given
-        self.clean: set[str] = set()
+        self.separator = separator  # None: some literal holds it, so each text is searched alone
+        self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
 
-    def search(self, doc: dict[str, Any]) -> list[int]:
+    def search(self, doc: dict[str, Any], fresh: list[str]) -> list[int]:
+        """Ids met by the event's keyword texts; ``fresh``: its ``unmapped`` strings not in ``clean``, gathered
+        by the prefilter's pass over ``unmapped`` (``_Prefilter._scan_all``)."""
         found = list(self.given)
         literals = self.literals
         if literals is None:
             return found
         clean = self.clean
-        for text in keyword_texts(doc):
-            if text not in clean:
-                ids = literals.search(text.lower())
-                if ids:
-                    found.extend(ids)
-                elif len(text) <= self.CLEAN_LENGTH:
-                    if len(clean) >= self.CLEAN_SIZE:
-                        clean.clear()
-                    clean.add(text)
+        fresh.extend(text for text in document_texts(doc) if text not in clean)
+        if not fresh:
+            return found
+        if len(fresh) == 1 or self.separator is None:
+            ids = [c for text in fresh for c in literals.search_text(text)]
+        else:
+            ids = list(literals.search_text(self.separator.join(fresh)))
+        if ids:
+            found.extend(ids)
+            return found
+        if len(clean) >= self.CLEAN_SIZE:
+            clean.clear()
+            clean.add("")
+        clean.update(text for text in fresh if len(text) <= self.CLEAN_LENGTH)
         return found
 
 
@@ -266,47 +210,35 @@ class _Prefilter:
                 found = literals.setdefault(field, {})
                 for literal in constraint[1]:
                     found.setdefault(literal, []).append(cid)
-        keywords = _Literals(literals.pop(KEYWORDS)) if KEYWORDS in literals else None
+        words = literals.pop(KEYWORDS, None)
+        keywords = Literals(words, full_text=True) if words is not None else None
         scans = {field: _FieldScan({v: tuple(c) for v, c in values[field].items()} if field in values else None,
-                                   _Literals(literals[field]) if field in literals else None,
+                                   Literals(literals[field]) if field in literals else None,
                                    tuple(presence.get(field, ())))
                  for field in sorted({*values, *literals, *presence})}
         fallback = tuple((f, scan) for f, scan in scans.items() if not is_plain(f))
         return cls(frozenset(always), scans, fallback,
-                   _KeywordScan(keywords, tuple(given)) if keywords is not None or given else None,
+                   _KeywordScan(keywords, tuple(given), None if any("\x00" in w for w in words or ()) else "\x00")
+                   if keywords is not None or given else None,
                    {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
 
     def select(self, view: EventView) -> list[int]:
-        satisfied: set[int] = set()
         doc = view.doc
         unmapped = doc.get("unmapped") or {}
-        scans = self.scans
-        get = scans.get
-        for key, value in unmapped.items():  # the hot loop: a repeated value costs two dict lookups
-            scan = get(key)
-            if scan is None:
-                continue
-            cls = value.__class__
-            if cls is str:
-                found = scan.memo.get(value)
-                if found is None:
-                    found = scan.text(value)
-            elif value is None:
-                continue
-            elif cls is int:
-                found = scan.number(value)
-            else:
-                found = scan.field(value)
-            if found:
-                satisfied.update(found)
+        keywords = self.keywords
+        if keywords is not None and keywords.literals is not None:
+            satisfied, fresh = self._scan_all(unmapped, keywords.clean)
+            satisfied.update(keywords.search(doc, fresh))
+        else:
+            satisfied = self._scan_constrained(unmapped)
+            if keywords is not None:
+                satisfied.update(keywords.given)
         for field, scan in self.fallback:
             value = unmapped.get(field)
             if value is None or value == "":
                 value = view.get(field)
                 if value is not None:
                     satisfied.update(scan.field(value))
-        if self.keywords is not None:
-            satisfied.update(self.keywords.search(doc))
         picked = set(self.always)
         anchored = self.anchored
         for cid in satisfied:
@@ -314,6 +246,50 @@ class _Prefilter:
                 if need <= satisfied:
                     picked.add(rule)
         return sorted(picked)
+
+
+    def _scan_constrained(self, unmapped: dict[str, Any]) -> set[int]:
+        """The hot loop where no keyword rule applies: only the fields some rule of the group constrains."""
+        satisfied: set[int] = set()
+        scans = self.scans
+        for key in unmapped.keys() & scans.keys():
+            value = unmapped[key]
+            if value.__class__ is str:
+                scan = scans[key]
+                found = scan.memo.get(value)
+                if found is None:
+                    found = scan.text(value)
+            elif value is None:
+                continue
+            else:
+                found = scans[key].value(value)
+            if found:
+                satisfied.update(found)
+        return satisfied
+
+    def _scan_all(self, unmapped: dict[str, Any], clean: set[str]) -> tuple[set[int], list[str]]:
+        """The hot loop where keyword rules apply: every value is a keyword text, so all are passed once,
+        gathering the strings not known clean as the constrained fields are scanned."""
+        satisfied: set[int] = set()
+        fresh: list[str] = []
+        get = self.scans.get
+        for key, value in unmapped.items():
+            if value.__class__ is str:
+                if value not in clean:
+                    fresh.append(value)
+                scan = get(key)
+                if scan is None:
+                    continue
+                found = scan.memo.get(value)
+                if found is None:
+                    found = scan.text(value)
+            elif value is None or (scan := get(key)) is None:
+                continue
+            else:
+                found = scan.value(value)
+            if found:
+                satisfied.update(found)
+        return satisfied, fresh
 
 
 def _anchor_score(constraint: Constraint) -> tuple[int, int]:

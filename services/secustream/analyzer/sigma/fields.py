@@ -111,8 +111,18 @@ def is_plain(name: str) -> bool:
 
 
 def keyword_texts(doc: dict[str, Any]) -> list[str]:
-    """What Sigma ``keywords`` search: the message, the command line and the source's own text fields
-    (``raw`` only when there is no message, so JSON escaping never hides a Windows path)."""
+    """What Sigma ``keywords`` search: ``document_texts`` and every non-empty string of ``unmapped``, the
+    source's own fields (the prefilter's hot loop reads those as it passes them: ``engine._Prefilter.select``)."""
+    texts = document_texts(doc)
+    for value in (doc.get("unmapped") or {}).values():
+        if value.__class__ is str and value:  # JSON documents (``model_dump(mode="json")``): exact str
+            texts.append(value)
+    return texts
+
+
+def document_texts(doc: dict[str, Any]) -> list[str]:
+    """The keyword texts outside ``unmapped``: the message and the command line (``raw`` only when there
+    is no message, so JSON escaping never hides a Windows path)."""
     texts: list[str] = []
     message = doc.get("message")
     if message:
@@ -122,9 +132,6 @@ def keyword_texts(doc: dict[str, Any]) -> list[str]:
     process = doc.get("process")
     if isinstance(process, dict) and process.get("command_line"):
         texts.append(process["command_line"])
-    for value in (doc.get("unmapped") or {}).values():
-        if isinstance(value, str) and value:
-            texts.append(value)
     return texts
 
 

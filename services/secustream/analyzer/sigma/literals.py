@@ -1,0 +1,156 @@
+"""Which of the rules' lower-cased literals a text contains: the one search behind the Sigma prefilter.
+
+Why several ways to answer one question: the cost per character decides, and it differs by an order of
+magnitude between them (measured on real OTRF events, docs/sigma.md "Keyword search"):
+  - a few literals: ``in`` per literal on the lower-cased text (~0.6 ns per character per literal);
+  - many: one Aho-Corasick pass (pyahocorasick, ~3.5 ns per character whatever their number), behind a
+    few short guards when ~4 substrings cover every literal (Mimikatz's 20 keywords share ``::``,
+    ``kiwi`` and ``mimi``);
+  - a long ASCII text, where the ``hyperscan`` wheel is installed (x86-64 Linux): one caseless
+    Hyperscan pass over the text as it is, ~0.5 ns per character and no ``str.lower`` (~1.1 ns per
+    character). Sigma ``keywords`` search every string of every event their logsource names, ~2 KB
+    per real Windows event, which is where this pays.
+The answers are the same. Hyperscan folds ASCII letters only, on UTF-8 bytes, and non-ASCII
+characters are bytes that no ASCII literal holds. ``str.lower`` gives ASCII from exactly two other
+characters, U+0130 (to ``i`` and a combining dot) and U+212A KELVIN SIGN (to ``k``); so with ASCII
+literals and neither of those in the text, a caseless match is ``literal in text.lower()``. Any other
+text (and literals with other characters, on non-ASCII text) take the Python path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import ahocorasick
+
+try:
+    import hyperscan
+except ImportError:  # no wheel for this platform (docs/sigma.md): the Python path answers alone
+    hyperscan = None
+
+HYPERSCAN_AVAILABLE = hyperscan is not None
+log = logging.getLogger(__name__)
+
+
+def _collect(pattern: int, _start: int, _end: int, _flags: int, matched: list[int]) -> None:
+    matched.append(pattern)
+
+
+class _Caseless:
+    """One caseless Hyperscan database over the literals.
+
+    A scan releases the GIL and a scratch serves one scan at a time, so each thread gets its own.
+    """
+
+    __slots__ = ("ascii", "database", "ids", "local")
+    FOLDED_TO_ASCII = ("\u0130", "\u212a")  # the only non-ASCII characters ``str.lower`` maps to ASCII
+
+    def __init__(self, literals: dict[str, list[int]]) -> None:
+        words = list(literals)
+        self.ids = tuple(tuple(literals[word]) for word in words)
+        self.ascii = all(word.isascii() for word in words)
+        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self.database.compile(expressions=[word.encode() for word in words], ids=list(range(len(words))),
+                              elements=len(words), flags=hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH,
+                              literal=True)
+        self.local = threading.local()
+
+    def answers(self, text: str) -> bool:
+        """Whether a caseless scan of ``text`` finds what ``search(text.lower())`` would (module docstring)."""
+        if text.isascii():
+            return True
+        return self.ascii and self.FOLDED_TO_ASCII[0] not in text and self.FOLDED_TO_ASCII[1] not in text
+
+    def search(self, text: str) -> tuple[int, ...]:
+        scratch = getattr(self.local, "scratch", None)
+        if scratch is None:
+            scratch = self.local.scratch = hyperscan.Scratch(self.database)
+        matched: list[int] = []
+        self.database.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=_collect, context=matched,
+                           scratch=scratch)
+        if not matched:
+            return ()
+        ids = self.ids
+        return tuple({c for pattern in matched for c in ids[pattern]})
+
+
+class Literals:
+    """The literals rules need in one field (or in an event's full text): constraint ids by literal."""
+
+    __slots__ = ("automaton", "caseless", "guards", "needles")
+    FEW = 8
+    GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
+    CASELESS_FROM = 384  # characters: below, one Hyperscan call (~0.6 µs from Python) costs more than it saves
+
+    def __init__(self, literals: dict[str, list[int]], full_text: bool = False) -> None:
+        """``full_text``: texts will come as they are (``search_text``), long and unique, so a caseless
+        Hyperscan database is built too where the wheel is installed."""
+        self.needles: tuple[tuple[str, tuple[int, ...]], ...] = ()
+        self.automaton: Any = None
+        self.guards: tuple[str, ...] = ()
+        self.caseless: _Caseless | None = None
+        if len(literals) <= self.FEW:
+            self.needles = tuple((lit, tuple(cids)) for lit, cids in literals.items())
+        else:
+            self.automaton = ahocorasick.Automaton()
+            for literal, cids in literals.items():
+                self.automaton.add_word(literal, tuple(cids))
+            self.automaton.make_automaton()
+            if len(literals) <= self.GUARDED:
+                self.guards = guards(list(literals), self.FEW // 2)
+        if full_text and HYPERSCAN_AVAILABLE and all(literals):
+            try:
+                self.caseless = _Caseless(literals)
+            except hyperscan.HyperscanError as exc:  # e.g. a CPU without SSSE3: the Python path answers alone
+                log.warning("sigma keyword search without Hyperscan: %s", exc)
+
+    def search(self, lowered: str) -> tuple[int, ...]:
+        """Ids of the literals in ``lowered`` (a text already lower-cased)."""
+        if self.guards:
+            for guard in self.guards:
+                if guard in lowered:
+                    break
+            else:
+                return ()
+        if self.automaton is None:
+            found: list[int] = []
+            for literal, cids in self.needles:
+                if literal in lowered:
+                    found.extend(cids)
+            return tuple(found)
+        return tuple({c for _end, cids in self.automaton.iter(lowered) for c in cids})
+
+    def search_text(self, text: str) -> tuple[int, ...]:
+        """Ids of the literals in ``text`` as it is, case-insensitively: ``search(text.lower())``."""
+        caseless = self.caseless
+        if caseless is not None and len(text) >= self.CASELESS_FROM and caseless.answers(text):
+            return caseless.search(text)
+        return self.search(text.lower())
+
+
+def guards(literals: list[str], most: int) -> tuple[str, ...]:
+    """A few short substrings, one of which every literal contains (empty when more than ``most`` would be needed).
+
+    A text holding none of them holds no literal either, and ``in`` over a few guards is far cheaper
+    than an automaton pass (Mimikatz's 20 keywords share ``::``, ``kiwi`` and ``mimi``). Two letters
+    (``mi``) are in most real text, so the guard would pass and the automaton run anyway: a guard of
+    three or more characters, or one with punctuation (``::``), is taken before one that covers more.
+    """
+    uncovered = set(literals)
+    chosen: list[str] = []
+    while uncovered:
+        if len(chosen) == most:
+            return ()
+        grams: dict[str, int] = {}
+        for literal in uncovered:
+            for size in (2, 3, 4, 5):
+                for gram in {literal[i:i + size] for i in range(len(literal) - size + 1)}:
+                    grams[gram] = grams.get(gram, 0) + 1
+        if not grams:  # a one-character literal: no guard can stand for it
+            return ()
+        best = max(grams, key=lambda g: (len(g) > 2 or not g.isalnum(), grams[g], len(g), g))
+        chosen.append(best)
+        uncovered = {lit for lit in uncovered if best not in lit}
+    return tuple(chosen)

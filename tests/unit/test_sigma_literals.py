@@ -1,0 +1,98 @@
+"""The prefilter's literal search: every way of answering gives ``literal in text.lower()``."""
+
+from __future__ import annotations
+
+import platform
+import random
+import threading
+
+import pytest
+
+from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals
+
+MIMIKATZ = ["dpapi::masterkey", "eo.oe.kiwi", "event::clear", "gentilkiwi.com", "kerberos::golden", "lsadump::",
+            "mimidrv.sys", "\\mimilib.dll", "sekurlsa::", "kiwi legit printer"]
+FEW = ["kiwi", "sekurlsa::", "\\mimilib.dll"]
+NON_ASCII = ["kiwi", "café", "ünïcode::", "sekurlsa::"]
+
+
+def reference(literals: dict[str, list[int]], text: str) -> set[int]:
+    lowered = text.lower()
+    return {c for literal, cids in literals.items() if literal in lowered for c in cids}
+
+
+def texts(literals: list[str], seed: int) -> list[str]:
+    """Short and long texts (either side of ``CASELESS_FROM``) from three pools: ASCII, other characters, and
+    the two characters ``str.lower`` folds to ASCII (U+0130, KELVIN SIGN); half of them hold a literal,
+    in mixed case, anywhere."""
+    rng = random.Random(seed)
+    pools = [["C:\\Windows\\System32\\svchost.exe -k netsvcs ", "ProcessId: 4242\n", "::", "MiMi", "kerberos:",
+              ":golden ", "\x00", "KIWI"],
+             ["Ünïcödé ", "CAFÉ ", "caf", "\ud800", "ünïcode:", "résumé ", "C:\\Temp "],
+             ["İstanbul ", "\u212aIWI ", "kİwi ", "K", "İ", "sekurlsa:"]]
+    out = []
+    for _ in range(600):
+        pool = pools[0] + (pools[1] if rng.random() < 0.5 else []) + (pools[2] if rng.random() < 0.3 else [])
+        parts = [rng.choice(pool) for _ in range(rng.choice((1, 5, 40, 120)))]
+        if rng.random() < 0.5:
+            word = rng.choice(literals)
+            word = "".join(ch.upper() if rng.random() < 0.5 else ch for ch in word)
+            parts.insert(rng.randrange(len(parts) + 1), word)
+        out.append("".join(parts))
+    return out
+
+
+@pytest.mark.parametrize("words", [MIMIKATZ, FEW, NON_ASCII], ids=["guarded-automaton", "needles", "non-ascii"])
+def test_every_path_answers_literal_in_lowered_text(words: list[str]) -> None:
+    literals = {word: [i, 100 + i] for i, word in enumerate(words)}
+    found = Literals(literals, full_text=True)
+    cases = texts(words, seed=len(words))
+    if found.caseless is not None:  # the accelerated path is taken, and on texts with a literal in them
+        taken = [t for t in cases if len(t) >= found.CASELESS_FROM and found.caseless.answers(t)]
+        assert len(taken) > 50 and sum(1 for t in taken if reference(literals, t)) > 20
+    for text in cases:
+        expected = reference(literals, text)
+        assert set(found.search(text.lower())) == expected, text
+        assert set(found.search_text(text)) == expected, text
+
+
+def test_hyperscan_is_installed_where_it_has_a_wheel() -> None:
+    """CI runs on x86-64 Linux: the accelerated path is the one under test there, not silently the fallback."""
+    if platform.system() == "Linux" and platform.machine() == "x86_64":
+        assert HYPERSCAN_AVAILABLE
+    found = Literals({word: [i] for i, word in enumerate(MIMIKATZ)}, full_text=True)
+    assert (found.caseless is not None) == HYPERSCAN_AVAILABLE
+    assert Literals({word: [i] for i, word in enumerate(MIMIKATZ)}).caseless is None  # field scans: lower-cased texts
+
+
+def test_caseless_scan_takes_what_it_answers_exactly() -> None:
+    if not HYPERSCAN_AVAILABLE:
+        pytest.skip("no hyperscan wheel on this platform: the Python path answers alone")  # never on CI (test above)
+    ascii_words = Literals({word: [i] for i, word in enumerate(MIMIKATZ)}, full_text=True).caseless
+    other_words = Literals({word: [i] for i, word in enumerate(NON_ASCII)}, full_text=True).caseless
+    assert ascii_words is not None and other_words is not None
+    assert ascii_words.answers("plain ascii") and ascii_words.answers("naïve café")
+    assert not ascii_words.answers("K\u212aIWI") and not ascii_words.answers("KİWI")  # str.lower folds them to ASCII
+    assert other_words.answers("plain ascii") and not other_words.answers("CAFÉ")  # Hyperscan folds ASCII only
+
+
+def test_one_database_serves_threads_at_once() -> None:
+    """A scan releases the GIL, and one scratch serves one scan at a time: each thread has its own."""
+    literals = {word: [i] for i, word in enumerate(MIMIKATZ)}
+    found = Literals(literals, full_text=True)
+    text = "x" * 50_000 + "SEKURLSA::logonpasswords" + "y" * 50_000
+    errors: list[BaseException] = []
+
+    def scan() -> None:
+        try:
+            for _ in range(200):
+                assert set(found.search_text(text)) == {MIMIKATZ.index("sekurlsa::")}
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
