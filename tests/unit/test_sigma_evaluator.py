@@ -294,6 +294,7 @@ def test_load_remarks_are_one_log_line_and_rules_that_failed_one_warning_each(ca
     with caplog.at_level(logging.INFO, logger="secustream.analyzer.sigma.engine"):
         SigmaEngine(dataclasses.replace(ruleset, issues=(*remarks, failed)), MemoryState())
     lines = [r for r in caplog.records if r.name == "secustream.analyzer.sigma.engine"]
-    assert [r.levelno for r in lines] == [logging.WARNING, logging.INFO]
-    assert "bad rule" in lines[0].getMessage()
-    assert "600 validator remarks" in lines[1].getMessage()
+    assert [r.levelno for r in lines] == [logging.INFO, logging.WARNING, logging.INFO]
+    assert "keyword search: " in lines[0].getMessage()  # which literal search this platform runs
+    assert "bad rule" in lines[1].getMessage()
+    assert "600 validator remarks" in lines[2].getMessage()

@@ -20,7 +20,7 @@ from typing import Any
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import document_texts, event_logsource, is_plain
-from secustream.analyzer.sigma.literals import Literals
+from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
@@ -374,6 +374,8 @@ class SigmaEngine:
                  metrics: AnalyzerMetrics | None = None) -> None:
         self._state = state
         self._suppressed = suppressed or never_suppressed
+        log.info("sigma keyword search: %s", "Hyperscan on long ASCII text, pyahocorasick otherwise" if
+                  HYPERSCAN_AVAILABLE else "pyahocorasick (no hyperscan wheel for this platform; docs/sigma.md)")
         self.replace_rules(ruleset)
         self._reload = HotReload("sigma", sources.watch_fingerprint, sources.load, self._activate, reload_interval,
                                  metrics, active=len(ruleset.rules)) if sources is not None else None
