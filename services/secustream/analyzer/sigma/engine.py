@@ -126,7 +126,8 @@ class _KeywordScan:
     rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
     and each costs one membership test, taken in the prefilter's pass over ``unmapped``. The rest
     (messages, call traces, script blocks: ~2 KB of a real Windows event) are joined by NUL, which no
-    literal holds, and searched in one pass (``Literals.search_text``: Hyperscan where installed).
+    literal holds, and a batch's events are searched together (``Literals.search_texts``: one
+    Hyperscan pass where installed).
     """
 
     __slots__ = ("clean", "given", "literals", "separator")
@@ -138,28 +139,23 @@ class _KeywordScan:
         self.separator = separator  # None: some literal holds it, so each text is searched alone
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
 
-    def search(self, doc: dict[str, Any], fresh: list[str]) -> list[int]:
-        """Ids met by the event's keyword texts; ``fresh``: its ``unmapped`` strings not in ``clean``, gathered
-        by the prefilter's pass over ``unmapped`` (``_Prefilter._scan_all``)."""
-        found = list(self.given)
+    def search(self, batch: Sequence[list[str]]) -> list[tuple[int, ...]]:
+        """Keyword ids per event, from each event's texts not known clean; texts of events with none are
+        remembered clean."""
         literals = self.literals
         if literals is None:
-            return found
-        clean = self.clean
-        fresh.extend(text for text in document_texts(doc) if text not in clean)
-        if not fresh:
-            return found
-        if len(fresh) == 1 or self.separator is None:
-            ids = [c for text in fresh for c in literals.search_text(text)]
+            return [() for _texts in batch]
+        if self.separator is None:
+            found = [tuple(c for ids in literals.search_texts(texts) for c in ids) for texts in batch]
         else:
-            ids = list(literals.search_text(self.separator.join(fresh)))
-        if ids:
-            found.extend(ids)
-            return found
-        if len(clean) >= self.CLEAN_SIZE:
-            clean.clear()
-            clean.add("")
-        clean.update(text for text in fresh if len(text) <= self.CLEAN_LENGTH)
+            found = literals.search_texts([self.separator.join(texts) for texts in batch])
+        clean = self.clean
+        for texts, ids in zip(batch, found, strict=True):
+            if texts and not ids:
+                if len(clean) >= self.CLEAN_SIZE:
+                    clean.clear()
+                    clean.add("")
+                clean.update(text for text in texts if len(text) <= self.CLEAN_LENGTH)
         return found
 
 
@@ -222,23 +218,33 @@ class _Prefilter:
                    if keywords is not None or given else None,
                    {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
 
-    def select(self, view: EventView) -> list[int]:
+    def gather(self, view: EventView) -> tuple[set[int], list[str] | None]:
+        """The constraint ids an event meets but its keyword literals, and its keyword texts not known clean
+        (``None`` where no keyword literal applies): those are searched per batch (``select_all``)."""
         doc = view.doc
         unmapped = doc.get("unmapped") or {}
         keywords = self.keywords
-        if keywords is not None and keywords.literals is not None:
-            satisfied, fresh = self._scan_all(unmapped, keywords.clean)
-            satisfied.update(keywords.search(doc, fresh))
-        else:
+        fresh: list[str] | None = None
+        if keywords is None:
             satisfied = self._scan_constrained(unmapped)
-            if keywords is not None:
-                satisfied.update(keywords.given)
+        elif keywords.literals is None:
+            satisfied = self._scan_constrained(unmapped)
+            satisfied.update(keywords.given)
+        else:
+            clean = keywords.clean
+            satisfied, fresh = self._scan_all(unmapped, clean)
+            fresh.extend(text for text in document_texts(doc) if text not in clean)
+            satisfied.update(keywords.given)
         for field, scan in self.fallback:
             value = unmapped.get(field)
             if value is None or value == "":
                 value = view.get(field)
                 if value is not None:
                     satisfied.update(scan.field(value))
+        return satisfied, fresh
+
+    def pick(self, satisfied: set[int]) -> list[int]:
+        """The rules one of whose alternatives has every constraint in ``satisfied``."""
         picked = set(self.always)
         anchored = self.anchored
         for cid in satisfied:
@@ -247,6 +253,9 @@ class _Prefilter:
                     picked.add(rule)
         return sorted(picked)
 
+    def select(self, view: EventView) -> list[int]:
+        """The candidate rules for one event alone (``select_all`` does a batch)."""
+        return select_all([self], [view])[0]
 
     def _scan_constrained(self, unmapped: dict[str, Any]) -> set[int]:
         """The hot loop where no keyword rule applies: only the fields some rule of the group constrains."""
@@ -290,6 +299,22 @@ class _Prefilter:
             if found:
                 satisfied.update(found)
         return satisfied, fresh
+
+
+def select_all(prefilters: Sequence[_Prefilter], views: Sequence[EventView]) -> list[list[int]]:
+    """The candidate rules of each event of a batch (``prefilters[i]``: its logsource group's): the field
+    scans event by event, then one keyword search per group over the texts of all its events in the batch."""
+    gathered = [prefilter.gather(view) for prefilter, view in zip(prefilters, views, strict=True)]
+    waiting: dict[_KeywordScan, list[int]] = {}
+    for position, (prefilter, (_satisfied, fresh)) in enumerate(zip(prefilters, gathered, strict=True)):
+        if fresh and prefilter.keywords is not None:
+            waiting.setdefault(prefilter.keywords, []).append(position)
+    for keywords, positions in waiting.items():
+        for position, ids in zip(positions, keywords.search([gathered[p][1] or [] for p in positions]),
+                                 strict=True):
+            if ids:
+                gathered[position][0].update(ids)
+    return [prefilter.pick(satisfied) for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
 
 
 def _anchor_score(constraint: Constraint) -> tuple[int, int]:
@@ -429,9 +454,10 @@ class SigmaEngine:
         rules = index.ruleset.rules
         hits: list[list[RuleHit]] = [[] for _ in docs]
         windows: WindowBatch[Correlation] = WindowBatch()
-        for position, (event, doc) in enumerate(zip(events, docs, strict=True)):
-            view = EventView(doc, index.resolvers)
-            for i in index.candidates(event_logsource(doc)).select(view):
+        views = [EventView(doc, index.resolvers) for doc in docs]
+        chosen = select_all([index.candidates(event_logsource(doc)) for doc in docs], views)
+        for position, (event, doc, view, picked) in enumerate(zip(events, docs, views, chosen, strict=True)):
+            for i in picked:
                 rule = rules[i]
                 if not rule.predicate(view):  # type: ignore[misc]
                     continue
