@@ -33,7 +33,8 @@ def stop_on_signals() -> threading.Event:
 def require_kafka(settings: Settings) -> str:
     if not settings.KAFKA_SERVER:
         raise SystemExit("KAFKA_SERVER is not set (bootstrap servers, e.g. localhost:9092); "
-                         "`secustream up` runs everything on an embedded broker instead")
+                         "`secustream up` runs everything on an embedded broker instead, and to feed a running "
+                         "one set KAFKA_SERVER to the `kafka :` address it printed")
     return settings.KAFKA_SERVER
 
 

@@ -399,7 +399,7 @@ class SigmaEngine:
                  metrics: AnalyzerMetrics | None = None) -> None:
         self._state = state
         self._suppressed = suppressed or never_suppressed
-        log.info("sigma keyword search: %s", "Hyperscan on long ASCII text, pyahocorasick otherwise" if
+        log.info("sigma keyword search: %s", "Hyperscan per batch, pyahocorasick where it cannot answer exactly" if
                   HYPERSCAN_AVAILABLE else "pyahocorasick (no hyperscan wheel for this platform; docs/sigma.md)")
         self.replace_rules(ruleset)
         self._reload = HotReload("sigma", sources.watch_fingerprint, sources.load, self._activate, reload_interval,
