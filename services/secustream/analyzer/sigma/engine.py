@@ -130,21 +130,19 @@ class _KeywordScan:
     Hyperscan pass where installed).
     """
 
-    __slots__ = ("clean", "given", "literals", "separator")
+    __slots__ = ("clean", "literals", "separator")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
 
-    def __init__(self, literals: Literals | None, given: tuple[int, ...], separator: str | None = "\x00") -> None:
-        self.literals, self.given = literals, given
-        self.separator = separator  # None: some literal holds it, so each text is searched alone
+    def __init__(self, words: dict[str, list[int]]) -> None:
+        self.literals = Literals(words, full_text=True)
+        self.separator = None if any("\x00" in word for word in words) else "\x00"  # None: each text alone
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
 
     def search(self, batch: Sequence[list[str]]) -> list[tuple[int, ...]]:
         """Keyword ids per event, from each event's texts not known clean; texts of events with none are
         remembered clean."""
         literals = self.literals
-        if literals is None:
-            return [() for _texts in batch]
         if self.separator is None:
             found = [tuple(c for ids in literals.search_texts(texts) for c in ids) for texts in batch]
         else:
@@ -172,6 +170,7 @@ class _Prefilter:
     scans: dict[str, _FieldScan]  # every constrained field, by name
     fallback: tuple[tuple[str, _FieldScan], ...]  # fields with aliases or paths, when ``unmapped`` lacks them
     keywords: _KeywordScan | None  # keyword literals: every string of ``unmapped``, message, command line
+    given: tuple[int, ...]  # keyword constraints other than literals: taken as met (the predicate decides)
     anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]]  # constraint id → (rule, all its ids)
     count: int
 
@@ -207,16 +206,13 @@ class _Prefilter:
                 for literal in constraint[1]:
                     found.setdefault(literal, []).append(cid)
         words = literals.pop(KEYWORDS, None)
-        keywords = Literals(words, full_text=True) if words is not None else None
         scans = {field: _FieldScan({v: tuple(c) for v, c in values[field].items()} if field in values else None,
                                    Literals(literals[field]) if field in literals else None,
                                    tuple(presence.get(field, ())))
                  for field in sorted({*values, *literals, *presence})}
         fallback = tuple((f, scan) for f, scan in scans.items() if not is_plain(f))
-        return cls(frozenset(always), scans, fallback,
-                   _KeywordScan(keywords, tuple(given), None if any("\x00" in w for w in words or ()) else "\x00")
-                   if keywords is not None or given else None,
-                   {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
+        return cls(frozenset(always), scans, fallback, _KeywordScan(words) if words is not None else None,
+                   tuple(given), {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
 
     def gather(self, view: EventView) -> tuple[set[int], list[str] | None]:
         """The constraint ids an event meets but its keyword literals, and its keyword texts not known clean
@@ -227,14 +223,11 @@ class _Prefilter:
         fresh: list[str] | None = None
         if keywords is None:
             satisfied = self._scan_constrained(unmapped)
-        elif keywords.literals is None:
-            satisfied = self._scan_constrained(unmapped)
-            satisfied.update(keywords.given)
         else:
             clean = keywords.clean
             satisfied, fresh = self._scan_all(unmapped, clean)
             fresh.extend(text for text in document_texts(doc) if text not in clean)
-            satisfied.update(keywords.given)
+        satisfied.update(self.given)
         for field, scan in self.fallback:
             value = unmapped.get(field)
             if value is None or value == "":
@@ -263,15 +256,15 @@ class _Prefilter:
         scans = self.scans
         for key in unmapped.keys() & scans.keys():
             value = unmapped[key]
+            scan = scans[key]
             if value.__class__ is str:
-                scan = scans[key]
                 found = scan.memo.get(value)
                 if found is None:
                     found = scan.text(value)
             elif value is None:
                 continue
             else:
-                found = scans[key].value(value)
+                found = scan.value(value)
             if found:
                 satisfied.update(found)
         return satisfied
@@ -305,15 +298,13 @@ def select_all(prefilters: Sequence[_Prefilter], views: Sequence[EventView]) -> 
     """The candidate rules of each event of a batch (``prefilters[i]``: its logsource group's): the field
     scans event by event, then one keyword search per group over the texts of all its events in the batch."""
     gathered = [prefilter.gather(view) for prefilter, view in zip(prefilters, views, strict=True)]
-    waiting: dict[_KeywordScan, list[int]] = {}
+    waiting: dict[_KeywordScan, list[tuple[int, list[str]]]] = {}  # per group: (event position, its texts)
     for position, (prefilter, (_satisfied, fresh)) in enumerate(zip(prefilters, gathered, strict=True)):
         if fresh and prefilter.keywords is not None:
-            waiting.setdefault(prefilter.keywords, []).append(position)
-    for keywords, positions in waiting.items():
-        for position, ids in zip(positions, keywords.search([gathered[p][1] or [] for p in positions]),
-                                 strict=True):
-            if ids:
-                gathered[position][0].update(ids)
+            waiting.setdefault(prefilter.keywords, []).append((position, fresh))
+    for keywords, pending in waiting.items():
+        for (position, _texts), ids in zip(pending, keywords.search([texts for _p, texts in pending]), strict=True):
+            gathered[position][0].update(ids)
     return [prefilter.pick(satisfied) for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
 
 

@@ -112,7 +112,7 @@ def is_plain(name: str) -> bool:
 
 def keyword_texts(doc: dict[str, Any]) -> list[str]:
     """What Sigma ``keywords`` search: ``document_texts`` and every non-empty string of ``unmapped``, the
-    source's own fields (the prefilter's hot loop reads those as it passes them: ``engine._Prefilter.select``)."""
+    source's own fields (the prefilter's hot loop reads those as it passes them: ``engine._Prefilter.gather``)."""
     texts = document_texts(doc)
     for value in (doc.get("unmapped") or {}).values():
         if value.__class__ is str and value:  # JSON documents (``model_dump(mode="json")``): exact str

@@ -56,8 +56,7 @@ class _Caseless:
     __slots__ = ("ascii", "database", "local")
     FOLDED_TO_ASCII = ("\u0130", "\u212a")  # the only non-ASCII characters ``str.lower`` maps to ASCII
 
-    def __init__(self, literals: dict[str, list[int]]) -> None:
-        words = list(literals)
+    def __init__(self, words: Sequence[str]) -> None:
         self.ascii = all(word.isascii() for word in words)
         self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self.database.compile(expressions=[word.encode() for word in words], ids=list(range(len(words))),
@@ -120,7 +119,7 @@ class Literals:
                 self.guards = guards(list(literals), self.FEW // 2)
         if full_text and HYPERSCAN_AVAILABLE and all(literals):
             try:
-                self.caseless = _Caseless(literals)
+                self.caseless = _Caseless(list(literals))
             except hyperscan.HyperscanError as exc:  # e.g. a CPU without SSSE3: the Python path answers alone
                 log.warning("sigma keyword search without Hyperscan: %s", exc)
 
