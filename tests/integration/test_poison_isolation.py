@@ -135,20 +135,20 @@ def test_store_and_analyze_poison_are_isolated_by_bisection(kafka_bootstrap, top
     store_poison = {batch[i].event.event_id for i in (5, 250, 599)}
     analyze_poison = {batch[i].event.event_id for i in (17, 400)}
     with running_worker(settings) as worker:
-        real_store, real_analyze = worker.repository.store, worker.router.analyze
+        real_store, real_analyze = worker.repository.store, worker.router.analyze_documents
 
         def store(items):  # type: ignore[no-untyped-def]
             if any(i.event.event_id in store_poison for i in items):
                 raise psycopg.errors.StringDataRightTruncation("value too long for type character varying(256)")
             return real_store(items)
 
-        def analyze(events, context=None):  # type: ignore[no-untyped-def]
+        def analyze_documents(events, context=None):  # type: ignore[no-untyped-def]
             if any(e.event_id in analyze_poison for e in events):
                 raise KeyError("a tier bug on one event")
             return real_analyze(events, context)
 
         worker.repository.store = store  # type: ignore[method-assign]
-        worker.router.analyze = analyze  # type: ignore[method-assign]
+        worker.router.analyze_documents = analyze_documents  # type: ignore[method-assign]
         producer = TrackedProducer(producer_config(kafka_bootstrap, "test"))
         produce_generated(batch, producer, topics["events"])
         producer.flush_or_raise()

@@ -186,3 +186,10 @@ def test_reload_runs_every_check_in_one_place():
     router = Router(Detection([], "t"), reloads=[lambda: calls.append("rules"), lambda: calls.append("sigma")])
     router.reload()
     assert calls == ["rules", "sigma"]
+
+
+def test_analyze_documents_hands_back_the_json_documents_the_detectors_read():
+    events = [_event(), _event("evil.exe")]
+    verdicts, documents = _router(None).analyze_documents(events)
+    assert [v.rule_ids for v in verdicts] == [[], ["PLAIN-1"]]
+    assert documents == [e.model_dump(mode="json", exclude_none=True) for e in events]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from secustream.analyzer.detection import Detection
 from secustream.analyzer.model.tier import Abstention, ModelTier
@@ -91,7 +91,14 @@ class Router:
         return d
 
     def analyze(self, events: Sequence[SecurityEvent], context: RoutingContext | None = None) -> list[Verdict]:
-        """One verdict per event, in order; the events' JSON dicts are dumped once here for all detectors."""
+        """One verdict per event, in order."""
+        return self.analyze_documents(events, context)[0]
+
+    def analyze_documents(self, events: Sequence[SecurityEvent], context: RoutingContext | None = None
+                          ) -> tuple[list[Verdict], list[dict[str, Any]]]:
+        """One verdict per event, in order, and the events' JSON documents (``model_dump(mode="json",
+        exclude_none=True)``), dumped once here for all detectors and handed back so that storage can write
+        the payload column from them (``storage.repository.event_json``) instead of serialising again."""
         lag = (context or RoutingContext()).consumer_lag
         started = time.perf_counter()
         docs = [e.model_dump(mode="json", exclude_none=True) for e in events]
@@ -167,4 +174,4 @@ class Router:
                 raise RuntimeError(f"no verdict for event {event.event_id}")
             verdict.latency_ms = per_event_ms
             out.append(verdict)
-        return out
+        return out, docs

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -462,15 +462,16 @@ class AnalyzerWorker:
             context = RoutingContext(consumer_lag=self._lag)
             done, poison = self._run_stage(
                 "analyze", list(range(len(events))),
-                lambda idx: self.router.analyze([events[i] for i in idx], context), self.state.ping)
-            verdict_of: dict[int, Verdict] = {}
-            for idx, verdicts in done:
-                verdict_of.update(zip(idx, verdicts, strict=True))
+                lambda idx: self.router.analyze_documents([events[i] for i in idx], context), self.state.ping)
+            verdict_of: dict[int, tuple[Verdict, dict[str, Any]]] = {}
+            for idx, (verdicts, documents) in done:
+                verdict_of.update(zip(idx, zip(verdicts, documents, strict=True), strict=True))
             for i, exc in poison:
                 refused.append(Refused(sources[i], "analyze", describe(exc)))
             for i, event in enumerate(events):
                 if i in verdict_of:
-                    items.append(AnalyzedEvent(event, verdict_of[i], _epoch_to_dt(produced[i])))
+                    verdict, document = verdict_of[i]
+                    items.append(AnalyzedEvent(event, verdict, _epoch_to_dt(produced[i]), document))
                     kept.append(sources[i])
                     kept_produced.append(produced[i])
         return PreparedBatch(good, items, kept, refused, kept_produced, started)
