@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from confluent_kafka import KafkaException
+from pydantic_core import PydanticSerializationError
 
 from secustream.events import SecurityEvent, encode_event, grouping_key
 from secustream.messaging import headers as h
@@ -24,6 +25,7 @@ from secustream.messaging.client import PublishError, TrackedProducer
 from secustream.messaging.dead_letter import dead_letter, reason_kind
 from secustream.metrics import GeneratorMetrics
 from secustream.normalizers.decoding import INVALID_UTF8, failure_reason, normalize_bytes
+from secustream.sanitize import strip_nul
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,18 @@ class IngestReport:
         return text
 
 
+def encoded(event: SecurityEvent) -> tuple[SecurityEvent, bytes]:
+    """The event and its wire bytes. A string holding a lone surrogate (a JSON ``\\ud800`` escape: valid JSON
+    grammar, which the fallback parser reads) has no UTF-8 form; such an event is sanitised as the analyzer
+    sanitises its input (``sanitize.strip_nul``: the character escaped, the original kept in ``unmapped``)
+    instead of being refused."""
+    try:
+        return event, encode_event(event)
+    except PydanticSerializationError:
+        cleaned = strip_nul(event)
+        return cleaned, encode_event(cleaned)
+
+
 def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Callable[[str], SecurityEvent],
                  producer: TrackedProducer, topic: str, dlq_topic: str, metrics: GeneratorMetrics | None = None,
                  progress_every: int = 10_000, progress: Callable[[str], None] | None = None) -> IngestReport:
@@ -143,8 +157,7 @@ def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Ca
             reject(line, "read", f"line too long: {line.size} bytes (limit {len(line.data)})")
             continue
         try:
-            event = normalize_bytes(normalise, line.data.removesuffix(b"\r"))
-            value = encode_event(event)
+            event, value = encoded(normalize_bytes(normalise, line.data.removesuffix(b"\r")))
         except Exception as exc:  # whatever one line does to a normaliser, only that line is rejected
             reject(line, "normalise", failure_reason(exc))
             continue

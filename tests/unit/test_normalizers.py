@@ -10,14 +10,16 @@ from typing import Any
 
 import pytest
 
-from secustream.events import EventType, Outcome, SecurityEvent, encode_event, get_field
+from secustream.events import EventType, Outcome, SecurityEvent, decode_event, encode_event, get_field
 from secustream.generator import EventGenerator
+from secustream.ingest import encoded
 from secustream.normalizers import (
     NORMALIZERS,
     NormalizationError,
     iter_normalized,
     normalize_jsonl,
     normalize_sshd,
+    normalize_windows,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -326,3 +328,23 @@ def test_registry_and_iteration() -> None:
     assert rows[0].error is not None and rows[1].event is not None
     with pytest.raises(ValueError, match="unknown format"):
         list(iter_normalized(["x"], "csv"))
+
+
+@pytest.mark.parametrize("normalise", [normalize_jsonl, normalize_windows])
+def test_json_nested_past_the_parsers_depth_is_refused_with_a_reason_not_a_recursion_error(normalise) -> None:
+    for depth in (1025, 200_000):  # orjson's limit is 1024; the stdlib parser would recurse until it crashed
+        with pytest.raises(NormalizationError, match="nested deeper than 1024 levels"):
+            normalise("[" * depth + "]" * depth)
+        with pytest.raises(NormalizationError, match="nested deeper than 1024 levels"):
+            normalise('{"a": ' * depth + "1" + "}" * depth)
+
+
+def test_a_lone_surrogate_escape_is_published_escaped_not_refused() -> None:
+    line = json.dumps({"EventID": 4688, "TimeCreated": "2026-03-02T09:20:00Z", "Computer": "WS01",
+                       "Channel": "Security",
+                       "CommandLine": "cmd /c \ud800 x"})  # json.dumps writes the \\ud800 escape
+    event, value = encoded(normalize_windows(line))
+    document = json.loads(value)
+    assert document["process"]["command_line"] == "cmd /c \\ud800 x"
+    assert document["unmapped"]["nul_escaped"]["process.command_line"] == "cmd /c \\ud800 x"
+    assert decode_event(value) == event

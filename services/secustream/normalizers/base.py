@@ -79,7 +79,9 @@ def parse_json_object_strict(line: str) -> tuple[dict[str, Any], bool]:
     strict = True
     try:
         data = orjson.loads(text)  # ~2x faster than json on real Windows events
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if exc.msg == "depth limit exceeded":  # json would recurse until RecursionError: no log nests this deep
+            raise NormalizationError(f"malformed JSON: nested deeper than 1024 levels at column {exc.colno}") from None
         strict = False
         try:  # what orjson refuses but json accepts (NaN, lone surrogates) still parses as before
             data = json.loads(text)
