@@ -224,9 +224,9 @@ class _Prefilter:
         if keywords is None:
             satisfied = self._scan_constrained(unmapped)
         else:
-            clean = keywords.clean
-            satisfied, fresh = self._scan_all(unmapped, clean)
-            fresh.extend(text for text in document_texts(doc) if text not in clean)
+            clean, longest = keywords.clean, keywords.CLEAN_LENGTH
+            satisfied, fresh = self._scan_all(unmapped, clean, longest)
+            fresh.extend(text for text in document_texts(doc) if len(text) > longest or text not in clean)
         satisfied.update(self.given)
         for field, scan in self.fallback:
             value = unmapped.get(field)
@@ -269,15 +269,17 @@ class _Prefilter:
                 satisfied.update(found)
         return satisfied
 
-    def _scan_all(self, unmapped: dict[str, Any], clean: set[str]) -> tuple[set[int], list[str]]:
+    def _scan_all(self, unmapped: dict[str, Any], clean: set[str], longest: int) -> tuple[set[int], list[str]]:
         """The hot loop where keyword rules apply: every value is a keyword text, so all are passed once,
-        gathering the strings not known clean as the constrained fields are scanned."""
+        gathering the strings not known clean as the constrained fields are scanned. A string longer than
+        the clean set keeps (``longest``) is never in it, so it is not hashed to ask (a new string's hash
+        costs ~1 ns per character: ~2 µs for a real Windows message)."""
         satisfied: set[int] = set()
         fresh: list[str] = []
         get = self.scans.get
         for key, value in unmapped.items():
             if value.__class__ is str:
-                if value not in clean:
+                if len(value) > longest or value not in clean:
                     fresh.append(value)
                 scan = get(key)
                 if scan is None:
