@@ -294,7 +294,7 @@ def breakdown(pack: CompiledPack, events: Sequence, docs: Sequence[dict], batch:
     prefix(3)()  # the logsource groups built, as in a running analyzer
     totals = [best_us(prefix(stage), len(events), repeat, clock) for stage in range(4)]
     names = ("views and logsource groups (plumbing)", "+ field scans, keyword texts gathered",
-             "+ keyword search (per group and batch)", "+ rule predicates, hits, correlations")
+             "+ keyword search, candidate rules picked", "+ rule predicates, hits, correlations")
     print("where the all-rules µs go (each stage timed as a prefix of evaluate; the difference is the stage):")
     for name, total, before in zip(names, totals, (0.0, *totals), strict=False):
         print(f"  {name:<40} {total - before:6.2f} µs/event  (cumulative {total:6.2f})")
