@@ -272,8 +272,8 @@ class _Prefilter:
     def _scan_all(self, unmapped: dict[str, Any], clean: set[str], longest: int) -> tuple[set[int], list[str]]:
         """The hot loop where keyword rules apply: every value is a keyword text, so all are passed once,
         gathering the strings not known clean as the constrained fields are scanned. A string longer than
-        the clean set keeps (``longest``) is never in it, so it is not hashed to ask (a new string's hash
-        costs ~1 ns per character: ~2 µs for a real Windows message)."""
+        the clean set keeps (``longest``) is never in it, so it is not hashed to ask: the analyzer's strings
+        are new objects, and ~1.4 KB of a real Windows event's ~1.8 KB of strings are that long (~0.7 µs)."""
         satisfied: set[int] = set()
         fresh: list[str] = []
         get = self.scans.get
