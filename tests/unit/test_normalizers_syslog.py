@@ -299,12 +299,21 @@ def test_pathological_lines_are_parsed_in_linear_time() -> None:
     ('{"@timestamp": "2026-03-03T08:15:00Z"}', "not a syslog line"),
     ("Mar 33 08:16:00 h kernel: x", "bad timestamp"),
     ("Foo  3 08:16:00 h kernel: x", "unknown month"),
-    ("<38>1 - h app - - - no time", "without a timestamp"),
 ])
 def test_only_lines_without_a_syslog_header_are_rejected(line: str, reason: str) -> None:
     with pytest.raises(NormalizationError) as info:
         normalize_syslog(line, year=2005)
     assert reason in info.value.reason
+
+
+def test_an_rfc5424_line_without_a_timestamp_is_stamped_when_it_is_read() -> None:
+    """RFC 5424 6.2.3.1: a sender without a clock sends the NILVALUE; receivers (rsyslog) use the reception time."""
+    before = datetime.now(UTC)
+    event = normalize_syslog("<38>1 - h app - - - no time", year=2005)
+    assert before <= event.timestamp <= datetime.now(UTC)
+    assert event.unmapped["syslog"]["time_received"] is True
+    assert event.message == "no time" and event.destination.host == "h"
+    assert "time_received" not in normalize_syslog("<38>1 2026-03-03T08:12:05Z h app - - - x").unmapped["syslog"]
 
 
 def test_dates_at_the_edge_of_the_calendar_are_kept() -> None:

@@ -132,17 +132,20 @@ def parse_syslog_header(line: str, year: int | None, tz: tzinfo) -> SyslogHeader
     m = _RFC5424.match(text) or _RFC5424_LOOSE.match(text)
     if m:
         groups = m.groupdict()
-        if groups["ts"] == "-":
-            raise NormalizationError("RFC5424 line without a timestamp (NILVALUE)")
         meta: dict[str, Any] = {"syslog_format": "rfc5424", "pri": int(groups["pri"]),
                                 "syslog_version": int(groups["ver"])}
+        if groups["ts"] == "-":  # RFC 5424 6.2.3.1: the sender had no clock; receivers stamp the time they read it
+            ts = datetime.now(UTC)
+            meta["time_received"] = True
+        else:
+            ts = _iso(groups["ts"], tz)
         if groups.get("msgid") not in (None, "-"):
             meta["msgid"] = clip(groups["msgid"], MAX_NAME)
         if groups.get("sd") not in (None, "-"):
             meta["structured_data"] = groups["sd"]
         prog = groups["prog"] if groups["prog"] != "-" else None
         host = groups["host"] if groups["host"] != "-" else None
-        return SyslogHeader(_iso(groups["ts"], tz), host, prog, None, _pid(groups["procid"], meta),
+        return SyslogHeader(ts, host, prog, None, _pid(groups["procid"], meta),
                             (groups.get("msg") or "").removeprefix("\ufeff"), meta)
     m = _ISO_LINE.match(text) or _RFC3164.match(text)
     if not m:

@@ -78,6 +78,8 @@ def syslog_meta(header: SyslogHeader) -> dict[str, Any]:
         out["msgid"] = meta["msgid"]
     if meta.get("structured_data"):
         out["structured_data"] = parse_structured_data(meta["structured_data"])
+    if meta.get("time_received"):
+        out["time_received"] = True  # RFC5424 NILVALUE timestamp: ``timestamp`` is when the line was read
     return out
 
 
