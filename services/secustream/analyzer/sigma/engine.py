@@ -125,28 +125,24 @@ class _KeywordScan:
     makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
     rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
     and each costs one membership test, taken in the prefilter's pass over ``unmapped``. The rest
-    (messages, call traces, script blocks: ~2 KB of a real Windows event) are joined by NUL, which no
-    literal holds, and a batch's events are searched together (``Literals.search_texts``: one
-    Hyperscan pass where installed).
+    (messages, call traces, script blocks: ~2 KB of a real Windows event) are joined by NUL and a batch's
+    events are searched together (``Literals.search_texts``: one Hyperscan pass where installed). A
+    literal holding NUL (a hostile rule) can then match across two texts: a candidate the predicate
+    refuses, never a miss.
     """
 
-    __slots__ = ("clean", "literals", "separator")
+    __slots__ = ("clean", "literals")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
 
     def __init__(self, words: dict[str, list[int]]) -> None:
         self.literals = Literals(words, full_text=True)
-        self.separator = None if any("\x00" in word for word in words) else "\x00"  # None: each text alone
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
 
     def search(self, batch: Sequence[list[str]]) -> list[tuple[int, ...]]:
         """Keyword ids per event, from each event's texts not known clean; texts of events with none are
         remembered clean."""
-        literals = self.literals
-        if self.separator is None:
-            found = [tuple(c for ids in literals.search_texts(texts) for c in ids) for texts in batch]
-        else:
-            found = literals.search_texts([self.separator.join(texts) for texts in batch])
+        found = self.literals.search_texts(["\x00".join(texts) for texts in batch])
         clean = self.clean
         for texts, ids in zip(batch, found, strict=True):
             if texts and not ids:

@@ -71,7 +71,7 @@ class _Caseless:
 
     def holding(self, texts: Sequence[str]) -> list[int]:
         """Positions of the texts that hold a literal (case-insensitively), in one scan of them joined by NUL
-        (no literal holds one) plus one more after each text found."""
+        (a literal holding one can only add a text, never lose one) plus one more after each text found."""
         scratch = getattr(self.local, "scratch", None)
         if scratch is None:
             scratch = self.local.scratch = hyperscan.Scratch(self.database)
