@@ -34,3 +34,32 @@ def test_new_batch_then_replays_store_each_event_once(pg_url: str) -> None:
         assert mismatched == 0, "verdicts.event_timestamp must equal the event time on both paths"
     finally:
         engine.dispose()
+
+
+def test_binary_copy_keeps_every_value_exactly(pg_url: str) -> None:
+    """The COPY is binary: JSON text, backslashes, control characters, non-BMP text and NULL columns arrive as sent,
+    on the fast path and on the merge path."""
+    engine = create_engine(pg_url)
+    repo = VerdictRepository(engine)
+    tricky = 'C:\\Windows\\System32\\cmd.exe /c "echo \\\\x"\t\r\n 🐍 é \\N \\.'
+    items = []
+    unmapped = {"CommandLine": tricky, "n": 2**63 - 1, "list": [1, None, "\\"]}
+    for g in EventGenerator(seed=3, attack_ratio=0.0, start=datetime(2026, 11, 25, tzinfo=UTC), rate=10).next_batch(4):
+        event = g.event.model_copy(update={"message": tricky, "action": tricky[:100], "unmapped": unmapped})
+        verdict = verdict_from_hits(event, [], "test").model_copy(update={"reason": tricky, "rule_ids": [tricky]})
+        items.append(AnalyzedEvent(event, verdict, None, event.model_dump(mode="json", exclude_none=True)))
+    try:
+        assert repo.store(items[:2]) == 2  # COPY
+        assert repo.store(items) == 2  # replay of two: the merge path's COPY into the temp tables
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "select e.id, e.action, e.payload, e.produced_at, v.reason, v.rule_ids from events e "
+                "join verdicts v on v.event_id = e.id")).all()
+        assert len(rows) == 4
+        by_id = {i.event.event_id: i for i in items}
+        for event_id, action, payload, produced_at, reason, rule_ids in rows:
+            item = by_id[event_id]
+            assert payload == item.document
+            assert (action, reason, rule_ids, produced_at) == (tricky[:100], tricky, [tricky], None)
+    finally:
+        engine.dispose()
