@@ -109,6 +109,13 @@ def test_the_three_export_shapes_give_the_same_event() -> None:
         assert event.unmapped["EventID"] == 4624 and event.unmapped["Computer"] == "FS01"
 
 
+def test_classic_event_id_with_qualifiers_is_kept() -> None:
+    """Classic logs' ids can carry qualifiers in the high 16 bits (Get-EventLog's InstanceId): still an id."""
+    event = normalize_windows(json.dumps({"EventID": 1073748860, "Channel": "System",
+                                          "TimeCreated": "2026-03-02T10:00:00Z"}))
+    assert event.unmapped["EventID"] == 1073748860
+
+
 def test_unknown_event_id_is_kept_not_rejected() -> None:
     event = normalize_windows(json.dumps({"EventID": 5156, "Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z",
                                           "Application": "\\device\\x.exe"}))
@@ -122,6 +129,11 @@ def test_unknown_event_id_is_kept_not_rejected() -> None:
     ("{not json", "malformed JSON"),
     ('{"EventID": 4624, "Channel": "Security"}', "without a timestamp"),
     ('{"Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z"}', "no EventID"),
+    ('{"EventID": 1e999, "TimeCreated": "2026-03-02T10:00:00Z"}', "EventID 'inf' is not an integer"),
+    ('{"EventID": "abc", "TimeCreated": "2026-03-02T10:00:00Z"}', "EventID 'abc' is not an integer"),
+    ('{"EventID": 4624.5, "TimeCreated": "2026-03-02T10:00:00Z"}', "is not an integer"),
+    ('{"EventID": -5, "TimeCreated": "2026-03-02T10:00:00Z"}', "EventID -5 is outside 0..4294967295"),
+    ('{"EventID": 4294967296, "TimeCreated": "2026-03-02T10:00:00Z"}', "is outside 0.."),
     ('{"EventID": 4624, "TimeCreated": "yesterday"}', "bad timestamp"),
     ('{"EventID": 3, "Channel": "Microsoft-Windows-Sysmon/Operational", "TimeCreated": "2026-03-02T10:00:00Z",'
      ' "SourcePort": "70000", "DestinationIp": "10.0.0.1"}', None),

@@ -417,6 +417,22 @@ def _stamp(text: str) -> datetime:
     return datetime(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second, ts.microsecond, UTC)
 
 
+MAX_EVENT_ID = 2**32 - 1  # classic logs' ids carry their qualifiers in the high 16 bits (Get-EventLog InstanceId)
+
+
+def _event_id(value: Any) -> int:
+    """The event id, or why the line is refused: missing, not an integer, or outside 0..2³²-1 (a Windows id is
+    unsigned; nothing that large or negative is an event any rule or mapping knows)."""
+    if value is None:
+        raise NormalizationError("not a Windows event: no EventID (winlog.event_id, EventID or Event.System.EventID)")
+    event_id = _int(value)
+    if event_id is None:
+        raise NormalizationError(f"not a Windows event: EventID {str(value)[:40]!r} is not an integer")
+    if not 0 <= event_id <= MAX_EVENT_ID:
+        raise NormalizationError(f"not a Windows event: EventID {str(event_id)[:40]} is outside 0..{MAX_EVENT_ID}")
+    return event_id
+
+
 def normalize_windows(line: str) -> SecurityEvent:
     """One exported Windows event (JSON object) → event; unknown event ids are kept as ``other``."""
     text = line.strip()
@@ -427,9 +443,7 @@ def normalize_windows(line: str) -> SecurityEvent:
         fields, event_data, rest, unmapped = _from_winlogbeat(data)
     else:
         fields, event_data, rest, unmapped = _from_flat(data)
-    event_id = _int(fields.get("EventID"))
-    if event_id is None:
-        raise NormalizationError("not a Windows event: no EventID (winlog.event_id, EventID or Event.System.EventID)")
+    event_id = _event_id(fields.get("EventID"))
     channel, provider = _s(fields.get("Channel")), _s(fields.get("Provider_Name"))
     computer = _s(fields.get("Computer"))
     kind = _channel_kind(channel, provider)
