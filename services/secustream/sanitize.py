@@ -38,27 +38,30 @@ def _escape(text: str) -> str:
     return text.replace(NUL, NUL_ESCAPE)
 
 
-def _clean(value: Any, path: str, originals: dict[str, str]) -> Any:
-    """``value`` without NUL (and without lone surrogates); escaped originals recorded by path."""
+def _clean(value: Any, path: str, originals: dict[str, str], found: set[str]) -> Any:
+    """``value`` without NUL and without lone surrogates; escaped originals recorded by path, and which of the
+    two repairs were made in ``found`` (``nul``, ``surrogate``)."""
     if isinstance(value, str):
         cleaned = value
         if NUL in cleaned:
             originals[path] = _escape(value)[:MAX_RAW]
             cleaned = cleaned.replace(NUL, "")
+            found.add("nul")
         try:
             cleaned.encode("utf-8")
         except UnicodeEncodeError:
             cleaned = cleaned.encode("utf-8", "backslashreplace").decode("utf-8")
             originals.setdefault(path, cleaned[:MAX_RAW])
+            found.add("surrogate")
         return cleaned
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            key = _clean(k, f"{path}.<key>", originals) if isinstance(k, str) else k
-            out[key] = _clean(v, f"{path}.{key}", originals)
+            key = _clean(k, f"{path}.<key>", originals, found) if isinstance(k, str) else k
+            out[key] = _clean(v, f"{path}.{key}", originals, found)
         return out
     if isinstance(value, list):
-        return [_clean(v, f"{path}[{i}]", originals) for i, v in enumerate(value)]
+        return [_clean(v, f"{path}[{i}]", originals, found) for i, v in enumerate(value)]
     return value
 
 
@@ -70,19 +73,26 @@ def _flag(unmapped: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def strip_nul(event: SecurityEvent) -> SecurityEvent:
-    """The event with NUL removed from every string; unchanged (same object) when there was none."""
+    """The event with NUL and lone surrogates (no UTF-8 form) removed from every string; unchanged (same object)
+    when there was neither. ``unmapped.sanitized`` lists which repairs were made (``nul``, ``surrogate``)."""
     data = event.model_dump(mode="python")
     originals: dict[str, str] = {}
+    found: set[str] = set()
     raw = data.pop("raw", None)
-    cleaned = _clean(data, "", originals)
-    if not originals and (raw is None or NUL not in raw):
+    cleaned = _clean(data, "", originals, found)
+    if raw is not None:
+        if NUL in raw:
+            found.add("nul")
+        escaped = _clean(_escape(raw), ".raw", {}, found)  # the original line, recoverable: NUL escaped
+        cleaned["raw"] = escaped[:MAX_RAW]
+    if not found:
         return event
     unmapped = dict(cleaned.get("unmapped") or {})
     if originals:
         unmapped[NUL_ORIGINALS_KEY] = {k.lstrip("."): v for k, v in originals.items()}
-    cleaned["unmapped"] = _flag(unmapped, "nul")
-    if raw is not None:
-        cleaned["raw"] = _escape(raw)[:MAX_RAW]  # the original line, recoverable: NUL escaped
+    for what in sorted(found):
+        unmapped = _flag(unmapped, what)
+    cleaned["unmapped"] = unmapped
     return SecurityEvent.model_validate(cleaned)
 
 

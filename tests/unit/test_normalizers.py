@@ -348,3 +348,13 @@ def test_a_lone_surrogate_escape_is_published_escaped_not_refused() -> None:
     assert document["process"]["command_line"] == "cmd /c \\ud800 x"
     assert document["unmapped"]["nul_escaped"]["process.command_line"] == "cmd /c \\ud800 x"
     assert decode_event(value) == event
+    assert document["unmapped"]["sanitized"] == ["surrogate"]  # the repair made, not "nul"
+
+
+def test_nul_and_a_lone_surrogate_are_both_listed() -> None:
+    line = json.dumps({"EventID": 4688, "TimeCreated": "2026-03-02T09:20:00Z", "Computer": "WS01",
+                       "Channel": "Security", "CommandLine": "cmd /c \ud800 x", "NewProcessName": "a\x00b"})
+    _event, value = encoded(normalize_windows(line))
+    document = json.loads(value)
+    assert document["unmapped"]["sanitized"] == ["nul", "surrogate"]
+    assert document["process"]["executable"] == "ab"
