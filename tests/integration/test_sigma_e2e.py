@@ -64,7 +64,7 @@ def test_windows_attack_flagged_by_sigma_background_quiet(kafka_bootstrap, topic
     dead = read_topic(kafka_bootstrap, topics["dlq"], 2)
     reasons = sorted(dict(m.headers())[h.ERROR].decode() for m in dead)
     assert len(reasons) == 2
-    assert reasons[0].startswith("not a Windows event: no EventID")  # from ingest
+    assert reasons[0] == "not a Windows event: EventID 'not-a-number' is not an integer"  # from ingest
     assert reasons[1].startswith("windows normaliser: Windows event without a timestamp")  # from the analyzer
 
     verdicts = {str(r[0]): r[1:] for r in rows(pg_url, """
