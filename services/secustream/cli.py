@@ -387,14 +387,15 @@ def cmd_rules_install(settings: Settings, args: argparse.Namespace) -> int:
 
     packs = _packs_dir(settings, args)
     try:
-        result = install(args.source, packs, args.name, allow_http=args.allow_http, cache_dir=settings.sigma_cache_dir)
+        result = install(args.source, packs, args.name, allow_http=args.allow_http, cache_dir=settings.sigma_cache_dir,
+                         progress=lambda line: print(f"rules install: {line}", file=sys.stderr, flush=True))
     except PackError as exc:
         print(f"rules install: {exc} (the active pack is unchanged)", file=sys.stderr)
         return 1
     if not result.changed:
         print(f"pack {result.name} {result.version} is already active: nothing to do")
     else:
-        print(f"pack {result.name} {result.version} installed and active: {result.rules} rules, "
+        print(f"pack {result.name} {result.version} installed and active: {result.rules:,} rules, "
               f"{result.issues} load issues (secustream rules list --issues)")
     return 0
 

@@ -124,8 +124,10 @@ def test_install_from_a_url_needs_https_or_allow_http(pack_v1: Path, tmp_path: P
     zip_of(pack_v1, served / "sigma_all_rules.zip")
     with pytest.raises(PackError, match="only https"):
         install(f"{base}/sigma_all_rules.zip", tmp_path / "packs")
-    result = install(f"{base}/sigma_all_rules.zip", tmp_path / "packs", allow_http=True)
+    said: list[str] = []
+    result = install(f"{base}/sigma_all_rules.zip", tmp_path / "packs", allow_http=True, progress=said.append)
     assert result.changed and result.name == "sigma_all_rules" and result.rules == 2
+    assert said[0] == f"downloading {base}/sigma_all_rules.zip" and said[1].startswith("downloaded 0.0 MiB")
     with pytest.raises(PackError, match="download failed"):
         install(f"{base}/missing.zip", tmp_path / "packs", allow_http=True)
 
@@ -178,7 +180,12 @@ def test_cli_install_list_and_coverage(pack_v1: Path, tmp_path: Path, capsys: py
     monkeypatch.setenv("SIGMA_PACKS_DIR", str(packs))
     monkeypatch.setenv("SIGMA_RULES_PATH", "off")
     assert main(["rules", "install", str(pack_v1), "--name", "core"]) == 0
-    assert "installed and active: 2 rules" in capsys.readouterr().out
+    first = capsys.readouterr()
+    assert "installed and active: 2 rules" in first.out
+    progress = first.err.splitlines()  # what a user waiting on the first compile of a big pack sees
+    assert progress[0].startswith("rules install: 2 rule files read, content fingerprint ")
+    assert progress[1] == "rules install: compiling 2 rule files (parse, validate, plan; cached for the analyzers)"
+    assert progress[2].startswith("rules install: compiled 2 rules and 0 correlations in ")
     assert main(["rules", "install", str(pack_v1), "--name", "core"]) == 0
     assert "already active: nothing to do" in capsys.readouterr().out
     bad = tmp_path / "bad.zip"

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -79,18 +79,23 @@ def pack_name(source: str) -> str:
 
 
 def install(source: str, packs_dir: Path, name: str | None = None, allow_http: bool = False,
-            cache_dir: Path | None = None) -> InstallResult:
-    """Install ``source`` (directory, zip file or URL to a zip) as pack ``name`` and make it active."""
+            cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> InstallResult:
+    """Install ``source`` (directory, zip file or URL to a zip) as pack ``name`` and make it active.
+
+    ``progress`` gets a line per step (download, files read, compile): compiling the whole SigmaHQ corpus the
+    first time takes ~10 s on two cores, which a user should see coming."""
+    say = progress or (lambda _line: None)
     name = pack_name(name or source)
     packs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=packs_dir, prefix=".staging-"))
     try:
         rules_dir = staging / "rules"
-        _materialise(source, rules_dir, staging, allow_http)
+        _materialise(source, rules_dir, staging, allow_http, say)
         documents = read_documents(rules_dir)
         if not documents:
             raise PackError(f"no Sigma rule files ({', '.join(RULE_SUFFIXES)}) in {source}")
         version = content_fingerprint(documents, rules_dir)
+        say(f"{len(documents):,} rule files read, content fingerprint {version}")
         home = packs_dir / name
         target = home / "versions" / version
         if _active_version(home) == version:
@@ -98,7 +103,7 @@ def install(source: str, packs_dir: Path, name: str | None = None, allow_http: b
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(rules_dir, target)
-        compiled = load_compiled(target, cache_dir if cache_dir is not None else packs_dir / ".cache")
+        compiled = load_compiled(target, cache_dir if cache_dir is not None else packs_dir / ".cache", say)
         if not compiled.rules:
             reasons = "; ".join(str(i) for i in compiled.issues[:3])
             shutil.rmtree(target, ignore_errors=True)
@@ -122,12 +127,14 @@ def _counts(path: Path) -> tuple[int, int]:
         return 0, 0
 
 
-def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool) -> None:
+def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool, say: Callable[[str], None]) -> None:
     if source.startswith(("https://", "http://")):
         if source.startswith("http://") and not allow_http:
             raise PackError(f"{source}: only https:// URLs are fetched (--allow-http for a local test server)")
         archive = staging / "download.zip"
+        say(f"downloading {source}")
         _download(source, archive)
+        say(f"downloaded {archive.stat().st_size / (1 << 20):.1f} MiB")
         _extract_zip(archive, rules_dir, source)
         return
     path = Path(source)
