@@ -316,6 +316,33 @@ def test_an_rfc5424_line_without_a_timestamp_is_stamped_when_it_is_read() -> Non
     assert "time_received" not in normalize_syslog("<38>1 2026-03-03T08:12:05Z h app - - - x").unmapped["syslog"]
 
 
+@pytest.mark.parametrize(("line", "message", "pri", "header_error"), [
+    ("<13>msg only", "msg only", 13, None),
+    ("<189>123: *Mar  1 00:00:00.000: %SYS-5-CONFIG_I: Configured from console by vty0",  # Cisco IOS
+     "123: *Mar  1 00:00:00.000: %SYS-5-CONFIG_I: Configured from console by vty0", 189, None),
+    ("<13>", "", 13, None),
+    ("<38>Mar 33 08:16:00 h kernel: x", "Mar 33 08:16:00 h kernel: x", 38, "bad timestamp: day is out of range"),
+])
+def test_a_valid_pri_without_a_timestamp_header_is_kept_as_a_relay_would(line: str, message: str, pri: int,
+                                                                        header_error: str | None) -> None:
+    """RFC 3164 §4.3.2: a relay that finds no valid TIMESTAMP after a valid PRI adds the time it received the
+    line and leaves the rest alone, so the line is kept (stamped when read), not dead-lettered."""
+    before = datetime.now(UTC)
+    event = normalize_syslog(line, year=2005)
+    assert before <= event.timestamp <= datetime.now(UTC)
+    meta = event.unmapped["syslog"]
+    assert (meta["format"], meta["pri"], meta["time_received"]) == ("pri_only", pri, True)
+    assert event.message == message and event.raw == line and event.action == "syslog_message"
+    assert (meta.get("header_error") or "").startswith(header_error or "")
+    assert ("header_error" in meta) == (header_error is not None)
+
+
+@pytest.mark.parametrize("line", ["<192>x", "<1000>Oct 11 22:14:15 h app: x", "plain text", "<13 x"])
+def test_without_a_valid_pri_a_headerless_line_is_still_refused(line: str) -> None:
+    with pytest.raises(NormalizationError, match="not a syslog line"):
+        normalize_syslog(line, year=2005)
+
+
 def test_dates_at_the_edge_of_the_calendar_are_kept() -> None:
     """The event model clamps an instant outside datetime's range; the analyzer flags it later."""
     event = syslog("9999-12-31T23:59:59-01:00 h kernel: x")

@@ -66,6 +66,7 @@ _TAG = re.compile(r"(?P<prog>[^\s\[\]():]+)(?: ?\((?P<sub>[^()\s:]*)\))?(?:\[(?P
 _TAG_VERSION = re.compile(r"(?P<prog>[A-Za-z][\w.\-/]*) (?P<version>\d+\.\d[\w.\-]*):(?: |$)")
 _TAG_LOGIN = re.compile(r"-- (?P<user>[^\s\[\]:]+)\[(?P<pid>\d+)\]:(?: |$)")
 _PID = re.compile(r"\d{1,10}")
+NOT_SYSLOG = "not a syslog line"  # the start of the reason for a line without any header
 
 
 class SyslogHeader(NamedTuple):
@@ -149,7 +150,7 @@ def parse_syslog_header(line: str, year: int | None, tz: tzinfo) -> SyslogHeader
                             (groups.get("msg") or "").removeprefix("\ufeff"), meta)
     m = _ISO_LINE.match(text) or _RFC3164.match(text)
     if not m:
-        raise NormalizationError("not a syslog line (expected 'Mon DD HH:MM:SS host prog[pid]: ...', "
+        raise NormalizationError(f"{NOT_SYSLOG} (expected 'Mon DD HH:MM:SS host prog[pid]: ...', "
                                  "an ISO timestamp, or RFC5424)")
     groups = m.groupdict()
     if groups.get("ts"):
