@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,29 @@ def test_the_three_export_shapes_give_the_same_event() -> None:
     for event in events:
         assert {k: event.unmapped[k] for k in data} == data
         assert event.unmapped["EventID"] == 4624 and event.unmapped["Computer"] == "FS01"
+
+
+def test_xmltodict_export_reads_attributes_and_named_data() -> None:
+    """python-evtx + xmltodict: attributes are ``@Name`` keys and EventData is a list of named Data elements."""
+    line = json.dumps({"Event": {
+        "@xmlns": "http://schemas.microsoft.com/win/2004/08/events/event",
+        "System": {"Provider": {"@Name": "Microsoft-Windows-Security-Auditing", "@Guid": "{5484}"},
+                   "EventID": {"@Qualifiers": "", "#text": "4625"},
+                   "TimeCreated": {"@SystemTime": "2026-03-02T10:00:00.1234567Z"},
+                   "EventRecordID": "123", "Channel": "Security", "Computer": "dc01.corp"},
+        "EventData": {"Data": [{"@Name": "TargetUserName", "#text": "bob"}, {"@Name": "IpAddress", "#text": "10.0.0.5"},
+                               {"@Name": "IpPort", "#text": "51234"}, {"@Name": "WorkstationName"},
+                               {"@Name": "Status", "#text": "0xc000006d"}]}}})
+    event = normalize_windows(line)
+    assert (event.action, event.outcome, event.destination.user) == ("logon", "failure", "bob")
+    assert (event.source.ip, event.source.port) == ("10.0.0.5", 51234)
+    assert event.timestamp == datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)
+    assert event.unmapped["Provider_Name"] == "Microsoft-Windows-Security-Auditing"
+    assert "WorkstationName" not in event.unmapped  # an empty Data element is absent, as in the other exports
+    single = json.dumps({"Event": {"System": {"EventID": "4688", "Channel": "Security",
+                                              "TimeCreated": {"@SystemTime": "2026-03-02T10:00:00Z"}},
+                                   "EventData": {"Data": {"@Name": "NewProcessName", "#text": "C:\\x.exe"}}}})
+    assert normalize_windows(single).process.executable == "C:\\x.exe"
 
 
 def test_classic_event_id_with_qualifiers_is_kept() -> None:

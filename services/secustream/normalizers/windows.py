@@ -289,7 +289,8 @@ def _present(event_data: Doc) -> Doc:
 
 
 def _attr(node: Any, *names: str) -> Any:
-    """evtx_dump writes attributes as ``{"#attributes": {...}}`` and text as ``{"#text": …}``."""
+    """evtx_dump writes attributes as ``{"#attributes": {...}}`` and text as ``{"#text": …}``; xmltodict (python-evtx
+    exports) writes attributes as ``{"@Name": …}``."""
     if isinstance(node, dict):
         if "#text" in node:
             return node["#text"]
@@ -297,8 +298,25 @@ def _attr(node: Any, *names: str) -> Any:
         for name in names:
             if name in attrs:
                 return attrs[name]
+            if f"@{name}" in node:
+                return node[f"@{name}"]
         return None
     return node
+
+
+def _named_data(event_data: Any) -> Any:
+    """xmltodict's ``EventData: {"Data": [{"@Name": "TargetUserName", "#text": "bob"}, …]}`` → the named values, as
+    evtx_dump and Winlogbeat give them (a Data element without text is None); anything else as it is."""
+    if not isinstance(event_data, dict):
+        return event_data
+    data = event_data.get("Data")
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(item, dict) and isinstance(item.get("@Name"), str) for item in items):
+        return event_data
+    named = {k: v for k, v in event_data.items() if k != "Data" and not k.startswith("@")}
+    for item in items:
+        named[item["@Name"]] = item.get("#text")
+    return named
 
 
 def _from_evtx_dump(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
@@ -310,7 +328,7 @@ def _from_evtx_dump(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
         "TimeCreated": _attr(system.get("TimeCreated"), "SystemTime"),
         "EventRecordID": system.get("EventRecordID"), "Level": system.get("Level"),
     }
-    event_data = event.get("EventData") or _user_data(event.get("UserData")) or {}
+    event_data = _named_data(event.get("EventData")) or _user_data(event.get("UserData")) or {}
     rest = {k: v for k, v in event.items() if k not in ("System", "EventData", "UserData")}
     event_data = dict(event_data) if isinstance(event_data, dict) else {"Data": event_data}
     return fields, event_data, rest, _present(event_data)
