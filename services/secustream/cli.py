@@ -248,7 +248,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when every line read is on the events topic or the DLQ; 1 only when some could not be delivered."""
     from prometheus_client import CollectorRegistry
 
-    from secustream.ingest import ingest_lines, print_progress, read_lines
+    from secustream.ingest import ingest_lines, print_progress, read_lines, utf8_input
     from secustream.messaging.admin import ensure_topics
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics
@@ -267,7 +267,11 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(f"ingest: {path} is not a readable file")
     handle = sys.stdin.buffer if str(path) == "-" else path.open("rb")  # bytes: any line, decoded per line
     with handle:
-        report = ingest_lines(read_lines(handle), args.format, normalise, producer, settings.KAFKA_TOPIC,
+        source, encoding = utf8_input(handle)
+        if encoding is not None:
+            print(f"ingest: the input starts with a {encoding.upper()} byte order mark: read as {encoding.upper()}"
+                  + (", re-encoded as UTF-8" if encoding != "utf-8" else ", the mark dropped"), file=sys.stderr)
+        report = ingest_lines(read_lines(source), args.format, normalise, producer, settings.KAFKA_TOPIC,
                               settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()),
                               progress=print_progress)
     print(report.summary())

@@ -8,13 +8,15 @@ with the original size and sha256 in headers). Nothing a line holds stops the li
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from confluent_kafka import KafkaException
 from pydantic_core import PydanticSerializationError
@@ -52,6 +54,61 @@ class RawLine:
 
 def _strip_eol(chunk: bytes) -> bytes:
     return chunk[:-1] if chunk.endswith(b"\n") else chunk
+
+
+# Byte order marks, longest first (UTF-32-LE's begins with UTF-16-LE's). Windows tools write them: PowerShell 5's
+# ``>`` and ``Out-File`` write UTF-16-LE, Notepad and .NET often put a UTF-8 BOM before the first line.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+class _Utf8Source(io.RawIOBase):
+    """A byte stream, read past its byte order mark and, when it is UTF-16 or UTF-32, re-encoded as UTF-8 on the
+    fly (a code unit the encoding cannot decode, such as a lone surrogate, comes out as bytes that are not UTF-8,
+    which the normalisers escape and flag like any other invalid UTF-8)."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, source: BinaryIO, skip: int, encoding: str | None) -> None:
+        super().__init__()
+        self._source, self._skip = source, skip
+        self._decoder = codecs.getincrementaldecoder(encoding)("surrogatepass") if encoding else None
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._source.read(self.CHUNK)
+            if self._skip:
+                chunk, self._skip = chunk[self._skip:], 0
+            if self._decoder is None:
+                self._pending = chunk
+            else:
+                self._pending = self._decoder.decode(chunk, final=not chunk).encode("utf-8", "surrogatepass")
+            if not chunk:
+                break
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def utf8_input(stream: BinaryIO) -> tuple[BinaryIO, str | None]:
+    """``stream`` as UTF-8 bytes without a byte order mark, and the encoding its BOM named (None without one).
+
+    Why: the normalisers read UTF-8 lines; a UTF-8 BOM made the first line unparseable (``\ufeff{…``) and a
+    UTF-16 file (PowerShell's default) made every line so. A stream without a BOM is returned as it is."""
+    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(_Utf8Source(stream, 0, None))  # type: ignore[assignment]
+        head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            decode = None if encoding == "utf-8" else encoding
+            return io.BufferedReader(_Utf8Source(stream, len(bom), decode)), encoding  # type: ignore[return-value]
+    return stream, None
 
 
 def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[RawLine]:
@@ -189,4 +246,4 @@ def print_progress(message: str) -> None:
 
 
 __all__ = ["DLQ_MAX_BYTES", "MAX_LINE_BYTES", "IngestReport", "RawLine", "ingest_lines", "print_progress",
-           "read_lines"]
+           "read_lines", "utf8_input"]
