@@ -64,15 +64,15 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
 
 class _Utf8Source(io.RawIOBase):
     """A byte stream, read past its byte order mark and, when it is UTF-16 or UTF-32, re-encoded as UTF-8 on the
-    fly (a code unit the encoding cannot decode, such as a lone surrogate, comes out as bytes that are not UTF-8,
-    which the normalisers escape and flag like any other invalid UTF-8)."""
+    fly. Bytes the encoding cannot decode (a lone surrogate, a file cut mid-character) are written ``\\xNN``, as
+    the normalisers write invalid UTF-8; nothing raises."""
 
     CHUNK = 1 << 16
 
     def __init__(self, source: BinaryIO, skip: int, encoding: str | None) -> None:
         super().__init__()
         self._source, self._skip = source, skip
-        self._decoder = codecs.getincrementaldecoder(encoding)("surrogatepass") if encoding else None
+        self._decoder = codecs.getincrementaldecoder(encoding)("backslashreplace") if encoding else None
         self._pending = b""
 
     def readable(self) -> bool:
@@ -86,7 +86,7 @@ class _Utf8Source(io.RawIOBase):
             if self._decoder is None:
                 self._pending = chunk
             else:
-                self._pending = self._decoder.decode(chunk, final=not chunk).encode("utf-8", "surrogatepass")
+                self._pending = self._decoder.decode(chunk, final=not chunk).encode("utf-8")
             if not chunk:
                 break
         size = min(len(buffer), len(self._pending))
