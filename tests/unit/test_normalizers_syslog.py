@@ -337,7 +337,19 @@ def test_a_valid_pri_without_a_timestamp_header_is_kept_as_a_relay_would(line: s
     assert ("header_error" in meta) == (header_error is not None)
 
 
-@pytest.mark.parametrize("line", ["<192>x", "<1000>Oct 11 22:14:15 h app: x", "plain text", "<13 x"])
+@pytest.mark.parametrize(("line", "octets"), [
+    (" <13>Oct 11 22:14:15 host app: msg", None),  # a pasted line
+    ("\t  Oct 11 22:14:15 host app: msg", None),
+    ("\ufeff<13>Oct 11 22:14:15 host app: msg", None),  # a second file's BOM, after `cat a.log b.log`
+    ("96 <13>1 2026-03-03T08:12:05Z host app - - - msg", 96),  # RFC 6587 octet counting, a TCP capture
+])
+def test_what_comes_before_the_header_is_passed_over(line: str, octets: int | None) -> None:
+    event = normalize_syslog(line, year=2005)
+    assert (event.message, event.destination.host, event.raw) == ("msg", "host", line)
+    assert event.unmapped["syslog"].get("octet_count") == octets
+
+
+@pytest.mark.parametrize("line", ["<192>x", "<1000>Oct 11 22:14:15 h app: x", "plain text", "<13 x", "42 plain"])
 def test_without_a_valid_pri_a_headerless_line_is_still_refused(line: str) -> None:
     with pytest.raises(NormalizationError, match="not a syslog line"):
         normalize_syslog(line, year=2005)

@@ -67,6 +67,17 @@ _TAG_VERSION = re.compile(r"(?P<prog>[A-Za-z][\w.\-/]*) (?P<version>\d+\.\d[\w.\
 _TAG_LOGIN = re.compile(r"-- (?P<user>[^\s\[\]:]+)\[(?P<pid>\d+)\]:(?: |$)")
 _PID = re.compile(r"\d{1,10}")
 NOT_SYSLOG = "not a syslog line"  # the start of the reason for a line without any header
+# Before the header: a byte order mark or blanks (files concatenated, lines pasted), and RFC 6587's octet count
+# ("123 <13>…") when a captured TCP stream was written to a file as it came; only when a <PRI> follows the count.
+_LEADING = re.compile(r"[\ufeff \t]*(?:(?P<octets>\d{1,9}) (?=<\d{1,3}>))?")
+
+
+def header_start(line: str) -> tuple[int, int | None]:
+    """Where a line's syslog header starts (past a BOM, blanks and an octet count), and that count if any."""
+    m = _LEADING.match(line)
+    if m is None or not m.end():
+        return 0, None
+    return m.end(), int(m.group("octets")) if m.group("octets") else None
 
 
 class SyslogHeader(NamedTuple):
@@ -129,7 +140,15 @@ def _host_and_tag(rest: str) -> tuple[str | None, str | None, str | None, int | 
 def parse_syslog_header(line: str, year: int | None, tz: tzinfo) -> SyslogHeader:
     """The header of any syslog line (RFC3164 with or without <PRI>, ISO/journald, RFC5424), or
     NormalizationError when the line has no recognisable timestamp header (then it is not syslog)."""
-    text = line[:_PARSE_LIMIT]
+    start, octets = header_start(line)
+    text = line[start:start + _PARSE_LIMIT]
+    header = _parse_header(text, year, tz)
+    if octets is not None:
+        header.meta["octet_count"] = octets
+    return header
+
+
+def _parse_header(text: str, year: int | None, tz: tzinfo) -> SyslogHeader:
     m = _RFC5424.match(text) or _RFC5424_LOOSE.match(text)
     if m:
         groups = m.groupdict()

@@ -33,7 +33,14 @@ from secustream.normalizers.linux_auth import (
     program_name,
     syslog_event,
 )
-from secustream.normalizers.sshd import NOT_SYSLOG, SyslogHeader, is_sshd, parse_syslog_header, sshd_event
+from secustream.normalizers.sshd import (
+    NOT_SYSLOG,
+    SyslogHeader,
+    header_start,
+    is_sshd,
+    parse_syslog_header,
+    sshd_event,
+)
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
               "ntp", "security", "console", "solaris-cron", *(f"local{i}" for i in range(8)))
@@ -97,6 +104,8 @@ def syslog_meta(header: SyslogHeader) -> dict[str, Any]:
         out["structured_data"] = parse_structured_data(meta["structured_data"])
     if meta.get("header_error"):
         out["header_error"] = meta["header_error"]
+    if meta.get("octet_count") is not None:
+        out["octet_count"] = meta["octet_count"]  # RFC 6587 framing left before the line
     if meta.get("time_received"):
         out["time_received"] = True  # no timestamp in the header: ``timestamp`` is when the line was read
     return out
@@ -188,10 +197,13 @@ def normalize_syslog(line: str, *, year: int | None = None, tz: tzinfo = UTC) ->
     try:
         header = parse_syslog_header(text, year, tz)
     except NormalizationError as exc:
-        found = pri_only_header(text[:MAX_RAW], exc.reason)
+        start, octets = header_start(text)
+        found = pri_only_header(text[start:start + MAX_RAW], exc.reason)
         if found is None:
             raise
         header = found
+        if octets is not None:
+            header.meta["octet_count"] = octets
     extra = {"syslog": syslog_meta(header)}
     try:
         return _classified(text, header, extra)
