@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from secustream.analyzer.detection import verdict_from_hits
@@ -61,5 +62,25 @@ def test_binary_copy_keeps_every_value_exactly(pg_url: str) -> None:
             item = by_id[event_id]
             assert payload == item.document
             assert (action, reason, rule_ids, produced_at) == (tricky[:100], tricky, [tricky], None)
+    finally:
+        engine.dispose()
+
+
+def test_a_column_type_changed_under_a_running_writer_costs_one_failed_batch(pg_url: str) -> None:
+    """The COPY's column types are read once; a failed store reads them again, so a migration that changes a
+    type (here the payload to json, whose binary form has no version byte) fails one attempt, not every one."""
+    engine = create_engine(pg_url)
+    repo = VerdictRepository(engine)
+    first, second = _items(3, seed=5), _items(3, seed=6)
+    try:
+        assert repo.store(first) == 3
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE events ALTER COLUMN payload TYPE json USING payload::json"))
+        with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for the stale type
+            repo.store(second)
+        assert repo.store(second) == 3
+        with engine.connect() as conn:
+            stored = conn.execute(text("select count(*) from events where payload->>'event_type' is not null"))
+            assert stored.scalar() == 6
     finally:
         engine.dispose()

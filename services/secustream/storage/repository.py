@@ -208,6 +208,7 @@ class VerdictRepository:
             return len(new_ids)
         except BaseException:
             raw.rollback()
+            self._types = {}  # read again next time: a migration may have changed a column's type under us
             raise
         finally:
             raw.close()
