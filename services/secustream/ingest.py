@@ -100,10 +100,9 @@ def utf8_input(stream: BinaryIO) -> tuple[BinaryIO, str | None]:
 
     Why: the normalisers read UTF-8 lines; a UTF-8 BOM made the first line unparseable (``\ufeff{…``) and a
     UTF-16 file (PowerShell's default) made every line so. A stream without a BOM is returned as it is."""
-    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
-    if not hasattr(stream, "peek"):
+    if not hasattr(stream, "peek"):  # e.g. io.BytesIO: buffered, so the head can be looked at without reading it
         stream = io.BufferedReader(_Utf8Source(stream, 0, None))  # type: ignore[assignment]
-        head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+    head = stream.peek(4)[:4]  # type: ignore[attr-defined]
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             decode = None if encoding == "utf-8" else encoding

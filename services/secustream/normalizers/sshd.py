@@ -66,18 +66,12 @@ _TAG = re.compile(r"(?P<prog>[^\s\[\]():]+)(?: ?\((?P<sub>[^()\s:]*)\))?(?:\[(?P
 _TAG_VERSION = re.compile(r"(?P<prog>[A-Za-z][\w.\-/]*) (?P<version>\d+\.\d[\w.\-]*):(?: |$)")
 _TAG_LOGIN = re.compile(r"-- (?P<user>[^\s\[\]:]+)\[(?P<pid>\d+)\]:(?: |$)")
 _PID = re.compile(r"\d{1,10}")
-NOT_SYSLOG = "not a syslog line"  # the start of the reason for a line without any header
+_NOT_SYSLOG = "not a syslog line"  # the start of the reason for a line without any header
 # Before the header: a byte order mark or blanks (files concatenated, lines pasted), and RFC 6587's octet count
 # ("123 <13>…") when a captured TCP stream was written to a file as it came; only when a <PRI> follows the count.
+# Every part is optional, so it always matches.
 _LEADING = re.compile(r"[\ufeff \t]*(?:(?P<octets>\d{1,9}) (?=<\d{1,3}>))?")
-
-
-def header_start(line: str) -> tuple[int, int | None]:
-    """Where a line's syslog header starts (past a BOM, blanks and an octet count), and that count if any."""
-    m = _LEADING.match(line)
-    if m is None or not m.end():
-        return 0, None
-    return m.end(), int(m.group("octets")) if m.group("octets") else None
+_PRI_ONLY = re.compile(r"^<(?P<pri>\d{1,3})>(?P<msg>.*)$", re.DOTALL)
 
 
 class SyslogHeader(NamedTuple):
@@ -137,15 +131,39 @@ def _host_and_tag(rest: str) -> tuple[str | None, str | None, str | None, int | 
     return host or None, prog, sub, _pid(pid_text, meta), message, meta
 
 
-def parse_syslog_header(line: str, year: int | None, tz: tzinfo) -> SyslogHeader:
+def parse_syslog_header(line: str, year: int | None, tz: tzinfo, *, pri_only: bool = False) -> SyslogHeader:
     """The header of any syslog line (RFC3164 with or without <PRI>, ISO/journald, RFC5424), or
-    NormalizationError when the line has no recognisable timestamp header (then it is not syslog)."""
-    start, octets = header_start(line)
-    text = line[start:start + _PARSE_LIMIT]
-    header = _parse_header(text, year, tz)
-    if octets is not None:
-        header.meta["octet_count"] = octets
+    NormalizationError when the line has no recognisable timestamp header (then it is not syslog).
+
+    ``pri_only``: a line that opens with a valid ``<PRI>`` but has no valid timestamp header is kept instead
+    (``_pri_only_header``); the syslog format asks for it, sshd and linux-auth do not."""
+    leading = _LEADING.match(line)
+    assert leading is not None  # every part of the pattern is optional
+    text = line[leading.end():leading.end() + _PARSE_LIMIT]
+    try:
+        header = _parse_header(text, year, tz)
+    except NormalizationError as exc:
+        found = _pri_only_header(text, exc.reason) if pri_only else None
+        if found is None:
+            raise
+        header = found
+    if leading.group("octets"):
+        header.meta["octet_count"] = int(leading.group("octets"))
     return header
+
+
+def _pri_only_header(text: str, header_error: str) -> SyslogHeader | None:
+    """A line that opens with a valid ``<PRI>`` (0..191) but has no valid timestamp header: RFC 3164 §4.3.2 has a
+    relay keep it, stamped with the time it was received, the rest unaltered as the message (a sender without a
+    clock; Cisco IOS's ``<189>123: *Mar  1 00:00:00.000: %SYS-5-CONFIG_I: …``). ``header_error`` (why the header
+    parser refused it) is kept unless it only says there was no header. None for a line without a valid PRI."""
+    m = _PRI_ONLY.match(text)
+    if m is None or int(m.group("pri")) > 191:
+        return None
+    meta: dict[str, Any] = {"syslog_format": "pri_only", "pri": int(m.group("pri")), "time_received": True}
+    if not header_error.startswith(_NOT_SYSLOG):
+        meta["header_error"] = clip(header_error, MAX_NAME)
+    return SyslogHeader(datetime.now(UTC), None, None, None, None, m.group("msg").lstrip(" "), meta)
 
 
 def _parse_header(text: str, year: int | None, tz: tzinfo) -> SyslogHeader:
@@ -169,7 +187,7 @@ def _parse_header(text: str, year: int | None, tz: tzinfo) -> SyslogHeader:
                             (groups.get("msg") or "").removeprefix("\ufeff"), meta)
     m = _ISO_LINE.match(text) or _RFC3164.match(text)
     if not m:
-        raise NormalizationError(f"{NOT_SYSLOG} (expected 'Mon DD HH:MM:SS host prog[pid]: ...', "
+        raise NormalizationError(f"{_NOT_SYSLOG} (expected 'Mon DD HH:MM:SS host prog[pid]: ...', "
                                  "an ISO timestamp, or RFC5424)")
     groups = m.groupdict()
     if groups.get("ts"):

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 
 from secustream.events import MAX_NAME, SecurityEvent
-from secustream.normalizers.base import MAX_RAW, NormalizationError, clip
+from secustream.normalizers.base import NormalizationError, clip
 from secustream.normalizers.linux_auth import (
     Fields,
     auth_fields,
@@ -33,14 +33,7 @@ from secustream.normalizers.linux_auth import (
     program_name,
     syslog_event,
 )
-from secustream.normalizers.sshd import (
-    NOT_SYSLOG,
-    SyslogHeader,
-    header_start,
-    is_sshd,
-    parse_syslog_header,
-    sshd_event,
-)
+from secustream.normalizers.sshd import SyslogHeader, is_sshd, parse_syslog_header, sshd_event
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
               "ntp", "security", "console", "solaris-cron", *(f"local{i}" for i in range(8)))
@@ -50,23 +43,6 @@ _SD_ELEMENT = re.compile(r"\[(?P<id>[^\s\]=\"]+)(?P<params>(?: [^\s=\]\"]+=\"(?:
 _SD_PARAM = re.compile(r"([^\s=\]\"]+)=\"((?:[^\"\\]|\\.)*)\"")
 _SD_ESCAPE = re.compile(r"\\([\"\\\]])")
 _REPEATED = re.compile(r"^message repeated (?P<n>\d{1,9}) times: \[ ?(?P<inner>.*?) ?\]$", re.DOTALL)
-
-
-_PRI_ONLY = re.compile(r"^<(?P<pri>\d{1,3})>(?P<msg>.*)$", re.DOTALL)
-
-
-def pri_only_header(text: str, header_error: str) -> SyslogHeader | None:
-    """A line that opens with a valid ``<PRI>`` (0..191) but has no valid timestamp header: RFC 3164 §4.3.2 has a
-    relay keep it, stamped with the time it was received, the rest unaltered as the message (a sender without a
-    clock; Cisco IOS's ``<189>123: *Mar  1 00:00:00.000: %SYS-5-CONFIG_I: …``). ``header_error`` (why the header
-    parser refused it) is kept unless it only says there was no header. None for a line without a valid PRI."""
-    m = _PRI_ONLY.match(text)
-    if m is None or int(m.group("pri")) > 191:
-        return None
-    meta: dict[str, Any] = {"syslog_format": "pri_only", "pri": int(m.group("pri")), "time_received": True}
-    if not header_error.startswith(NOT_SYSLOG):
-        meta["header_error"] = clip(header_error, MAX_NAME)
-    return SyslogHeader(datetime.now(UTC), None, None, None, None, m.group("msg").lstrip(" "), meta)
 
 
 def decode_pri(pri: int) -> dict[str, Any]:
@@ -194,16 +170,7 @@ def normalize_syslog(line: str, *, year: int | None = None, tz: tzinfo = UTC) ->
     text = line.rstrip("\r\n")
     if not text.strip():
         raise NormalizationError("empty line")
-    try:
-        header = parse_syslog_header(text, year, tz)
-    except NormalizationError as exc:
-        start, octets = header_start(text)
-        found = pri_only_header(text[start:start + MAX_RAW], exc.reason)
-        if found is None:
-            raise
-        header = found
-        if octets is not None:
-            header.meta["octet_count"] = octets
+    header = parse_syslog_header(text, year, tz, pri_only=True)
     extra = {"syslog": syslog_meta(header)}
     try:
         return _classified(text, header, extra)
