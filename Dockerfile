@@ -26,18 +26,23 @@ ENV UV_PYTHON_INSTALL_DIR=/opt/python \
     UV_LINK_MODE=copy \
     UV_NO_CACHE=1
 COPY --from=uv /uv /usr/local/bin/uv
+# a C compiler for the one extension (the Sigma prefilter's loops, setup.py); only in this stage
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN uv python install "${PYTHON_VERSION}" \
  && uv venv --python "${PYTHON_VERSION}" /opt/venv
 # torch first, from the chosen index (a bare `torch` from PyPI would pull the multi-GB CUDA build)
 RUN uv pip install --python /opt/venv/bin/python --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY services ./services
 COPY operator ./operator
 # constraints.txt pins the CPU torch build; the line is dropped so the torch chosen above stays
 RUN grep -v '^torch==' constraints.txt > /tmp/constraints.txt \
  && uv pip install --python /opt/venv/bin/python -c /tmp/constraints.txt . \
- && /opt/venv/bin/secustream --help >/dev/null
+ && /opt/venv/bin/secustream --help >/dev/null \
+ && /opt/venv/bin/python -c "from secustream.analyzer.sigma import engine; assert engine.NATIVE_PREFILTER, 'C loops not built'"
 
 FROM ${BASE_IMAGE} AS runtime
 ARG APP_UID=10001

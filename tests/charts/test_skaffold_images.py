@@ -172,5 +172,5 @@ def test_dockerignore_keeps_the_context_small() -> None:
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert {".git", ".venv", "tests", "models", "tools", ".secustream", "**/__pycache__"} <= ignored
-    for needed in ("services", "operator", "pyproject.toml", "constraints.txt", "README.md"):
+    for needed in ("services", "operator", "pyproject.toml", "setup.py", "constraints.txt", "README.md"):
         assert needed not in ignored

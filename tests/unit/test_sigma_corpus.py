@@ -93,17 +93,13 @@ def test_every_loaded_rule_can_match_and_the_prefilter_picks_it(full: SigmaRuleS
     assert len(unproven) <= len(full.rules) // 100, unproven[:20]
 
 
-def test_on_real_events_the_prefilter_never_skips_a_rule_that_matches(full: SigmaRuleSet) -> None:
-    """Every rule of the corpus is asked directly on real events from all OTRF recordings (long PowerShell
-    script blocks, non-ASCII messages, Mimikatz sessions), and each that matches must be one the prefilter
-    picked: the literal scans (Aho-Corasick, guards, Hyperscan on joined keyword texts), the clean-string
-    set and the pinned-value tables only ever leave out rules that cannot match."""
+@pytest.fixture(scope="module")
+def real_docs() -> list[dict]:
+    """Every 97th line of each OTRF recording, normalised and dumped as the analyzer hands them to Sigma."""
     from itertools import islice
 
-    from secustream.analyzer.sigma.fields import event_logsource
     from tests.corpora import otrf_lines, otrf_recordings
 
-    index = _Index(full)
     docs = []
     for recording in otrf_recordings():
         for line in islice(otrf_lines(recording), 0, None, 97):
@@ -111,6 +107,19 @@ def test_on_real_events_the_prefilter_never_skips_a_rule_that_matches(full: Sigm
                 docs.append(normalize_windows(line).model_dump(mode="json", exclude_none=True))
             except NormalizationError:
                 continue
+    return docs
+
+
+def test_on_real_events_the_prefilter_never_skips_a_rule_that_matches(full: SigmaRuleSet,
+                                                                     real_docs: list[dict]) -> None:
+    """Every rule of the corpus is asked directly on real events from all OTRF recordings (long PowerShell
+    script blocks, non-ASCII messages, Mimikatz sessions), and each that matches must be one the prefilter
+    picked: the literal scans (Aho-Corasick, guards, Hyperscan on joined keyword texts), the clean-string
+    set and the pinned-value tables only ever leave out rules that cannot match."""
+    from secustream.analyzer.sigma.fields import event_logsource
+
+    index = _Index(full)
+    docs = real_docs
     groups: dict[frozenset[str], list[int]] = {}
     missed, matched = [], 0
     for doc in docs * 2:  # twice: the second pass meets every memo and the clean set warm
@@ -128,6 +137,34 @@ def test_on_real_events_the_prefilter_never_skips_a_rule_that_matches(full: Sigm
     print(f"{len(docs)} real events, {matched // 2} rule matches, all picked by the prefilter")
     assert len(docs) > 5000 and matched > 0
     assert not missed, missed[:10]
+
+
+def test_on_real_events_the_c_loops_agree_with_their_python_reference(full: SigmaRuleSet,
+                                                                     real_docs: list[dict]) -> None:
+    """The prefilter's C ``scan``/``pick`` (``_scan.c``) and the Python reference give the same constraint ids,
+    keyword texts and candidates on every real event, with the full corpus's fields, memos and clean set."""
+    from secustream.analyzer.sigma import engine
+    from secustream.analyzer.sigma.fields import event_logsource
+
+    if not engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
+    index = _Index(full)
+    compared = 0
+    for doc in real_docs * 2:  # cold memos, then warm
+        group = index.candidates(event_logsource(doc))
+        unmapped = doc.get("unmapped") or {}
+        keywords = group.keywords
+        answers = []
+        for scan, pick in ((engine.scan_values, engine.pick_rules),
+                           (engine.scan_values_python, engine.pick_rules_python)):
+            satisfied: set[int] = set()
+            fresh: list[str] | None = None if keywords is None else []
+            scan(unmapped, group.entries, satisfied, keywords.clean if keywords else None,
+                 keywords.CLEAN_LENGTH if keywords else 0, fresh)
+            answers.append((satisfied, fresh, pick(satisfied, group.anchored, group.always)))
+        assert answers[0] == answers[1], doc.get("unmapped", {}).get("EventID")
+        compared += bool(answers[0][0])
+    assert compared > len(real_docs)
 
 
 def test_the_generators_benign_traffic_stays_quiet_under_the_corpus(corpus: CompiledPack) -> None:

