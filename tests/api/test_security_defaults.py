@@ -25,6 +25,11 @@ def test_dashboard_loads_nothing_from_elsewhere(api: Api) -> None:
     html = api.client.get("/").text
     assert "http://" not in html and "https://" not in html  # no CDN: every asset is ours
     assert "<script>" not in html  # no inline script (the CSP forbids it)
+    # every asset the page names is served (a browser asks for /favicon.ico when the page names no icon)
+    for asset in ("/static/app.css", "/static/app.js", "/static/alerts.js", "/static/favicon.svg"):
+        assert f'"{asset}"' in html, asset
+        assert api.client.get(asset).status_code == 200, asset
+    assert api.client.get("/static/favicon.svg").headers["content-type"].startswith("image/svg+xml")
 
 
 def test_cors_off_by_default(api: Api) -> None:
