@@ -7,4 +7,4 @@ in Python (``secustream.analyzer.sigma.engine.NATIVE_PREFILTER`` says which; doc
 from setuptools import Extension, setup
 
 setup(ext_modules=[Extension("secustream.analyzer.sigma._scan", ["services/secustream/analyzer/sigma/_scan.c"],
-                             optional=True, extra_compile_args=["-O2"])])
+                             optional=True)])

@@ -253,6 +253,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan",
     "The Sigma prefilter's per-event loops in C (engine.py keeps the same logic in Python).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
