@@ -1,7 +1,7 @@
 """The one C extension (the Sigma prefilter's per-event loops); everything else is in pyproject.toml.
 
 ``optional``: where no C compiler is present the install still succeeds and the engine runs the same loops
-in Python (``secustream.analyzer.sigma.engine.NATIVE_PREFILTER`` says which; docs/sigma.md "Flatness").
+in Python (``secustream.analyzer.sigma.engine.NATIVE_PREFILTER`` says which; docs/sigma.md "Prefilter").
 """
 
 from setuptools import Extension, setup

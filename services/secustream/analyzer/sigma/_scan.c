@@ -3,7 +3,7 @@
  *
  * Why C: with the full SigmaHQ corpus loaded, nearly every field of a real Windows event is constrained
  * by some rule and every string is a keyword text, so the engine's cost per event is the interpreter
- * visiting ~30 values (~0.3 us each), not the rules (docs/sigma.md "Flatness"). Here a value costs a
+ * visiting ~30 values (~0.3 us each), not the rules (docs/sigma.md "Prefilter"). Here a value costs a
  * few dict and set probes. The logic is exactly engine.py's pure-Python loops (``_scan_python``,
  * ``_pick_python``), which stay as the fallback where this module is not built and as the reference
  * the tests compare it with; memo misses call back into the same Python methods.
