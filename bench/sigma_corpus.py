@@ -11,7 +11,8 @@ baseline: ``orjson.loads`` of the same lines (the least any consumer of these ev
     rules-emerging-threats/ + rules-threat-hunting/, with the default pack filters, and with all
     rules but the keyword rules (what the full-text search costs); and all rules again on new copies of
     each batch (``fresh_documents``): the analyzer's documents are new objects, whose strings' hashes are
-    not computed yet, while the rows above reuse one set of documents run after run;
+    not computed yet, while the rows above reuse one set of documents run after run; and all rules with the
+    prefilter's loops in Python (``scan_values_python``), as where the C extension is not built: its gain;
   - load time, cold (pySigma parse + validate + plan) and cached (``SIGMA_CACHE_DIR`` hit + assemble);
   - peak RSS of the process.
 Events: every ``--stride``-th line of each of the 109 OTRF recordings (all of them with --stride 1).
