@@ -18,6 +18,7 @@ from secustream.analyzer.sigma.matcher import EventView
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
 from tests.corpora import RULE_DIRS, SIGMAHQ, regression_cases, require
+from tests.sigma_loops import scan_with
 from tests.sigma_witness import as_doc, variants
 
 
@@ -152,15 +153,10 @@ def test_on_real_events_the_c_loops_agree_with_their_python_reference(full: Sigm
     compared = 0
     for doc in real_docs * 2:  # cold memos, then warm
         group = index.candidates(event_logsource(doc))
-        unmapped = doc.get("unmapped") or {}
-        keywords = group.keywords
         answers = []
         for scan, pick in ((engine.scan_values, engine.pick_rules),
                            (engine.scan_values_python, engine.pick_rules_python)):
-            satisfied: set[int] = set()
-            fresh: list[str] | None = None if keywords is None else []
-            scan(unmapped, group.entries, satisfied, keywords.clean if keywords else None,
-                 keywords.CLEAN_LENGTH if keywords else 0, fresh)
+            satisfied, fresh = scan_with(scan, group, doc.get("unmapped") or {})
             answers.append((satisfied, fresh, pick(satisfied, group.anchored, group.always)))
         assert answers[0] == answers[1], doc.get("unmapped", {}).get("EventID")
         compared += bool(answers[0][0])

@@ -19,6 +19,7 @@ import yaml
 from secustream.analyzer.sigma import SigmaRuleSet
 from secustream.analyzer.sigma import engine as sigma_engine
 from secustream.analyzer.sigma.engine import _Index, pick_rules_python, scan_values_python
+from tests.sigma_loops import scan_with
 
 WINDOWS = frozenset({"product:windows", "service:sysmon", "category:process_creation"})
 
@@ -73,24 +74,14 @@ def test_the_c_loops_are_built_where_the_setup_ran() -> None:
     assert sigma_engine.scan_values is not scan_values_python and sigma_engine.pick_rules is not pick_rules_python
 
 
-def _run(scan: Any, group: Any, unmapped: dict[str, Any]) -> tuple[set[int], list[str] | None]:
-    satisfied: set[int] = set()
-    if group.keywords is None:
-        scan(unmapped, group.entries, satisfied, None, 0, None)
-        return satisfied, None
-    fresh: list[str] = []
-    scan(unmapped, group.entries, satisfied, group.keywords.clean, group.keywords.CLEAN_LENGTH, fresh)
-    return satisfied, fresh
-
-
 @pytest.mark.parametrize("unmapped", HOSTILE, ids=range(len(HOSTILE)))
 def test_c_and_python_loops_agree_on_hostile_values(groups: list[Any], unmapped: dict[str, Any]) -> None:
     if not sigma_engine.NATIVE_PREFILTER:
         pytest.skip("the C loops are not built here")
     for group in groups:
         for _round in range(2):  # cold memos, then warm
-            native = _run(sigma_engine.scan_values, group, unmapped)
-            python = _run(scan_values_python, group, unmapped)
+            native = scan_with(sigma_engine.scan_values, group, unmapped)
+            python = scan_with(scan_values_python, group, unmapped)
             assert native == python
             satisfied = native[0] | set(group.given)
             assert (sigma_engine.pick_rules(satisfied, group.anchored, group.always)
@@ -101,9 +92,9 @@ def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
     """Not only equal: right. A whoami command line makes its rule a candidate; an event with no literal none."""
     plain = groups[0]
     for scan, pick in ((scan_values_python, pick_rules_python), (sigma_engine.scan_values, sigma_engine.pick_rules)):
-        satisfied, _ = _run(scan, plain, {"CommandLine": "cmd /c WhoAmI"})
+        satisfied, _ = scan_with(scan, plain, {"CommandLine": "cmd /c WhoAmI"})
         assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
-        satisfied, _ = _run(scan, plain, {"CommandLine": "notepad"})
+        satisfied, _ = scan_with(scan, plain, {"CommandLine": "notepad"})
         assert pick(satisfied, plain.anchored, plain.always) == sorted(plain.always)
 
 
