@@ -12,7 +12,7 @@ baseline: ``orjson.loads`` of the same lines (the least any consumer of these ev
     rules but the keyword rules (what the full-text search costs); and all rules again on new copies of
     each batch (``fresh_documents``): the analyzer's documents are new objects, whose strings' hashes are
     not computed yet, while the rows above reuse one set of documents run after run; and all rules with the
-    prefilter's loops in Python (``scan_values_python``), as where the C extension is not built: its gain;
+    prefilter's loops in Python (``gather_event_python``), as where the C extension is not built: its gain;
   - load time, cold (pySigma parse + validate + plan) and cached (``SIGMA_CACHE_DIR`` hit + assemble);
   - peak RSS of the process.
 Events: every ``--stride``-th line of each of the 109 OTRF recordings (all of them with --stride 1).
@@ -124,14 +124,15 @@ class DiscardingProducer:
 
 @contextlib.contextmanager
 def python_loops() -> Iterator[None]:
-    """The engine with its prefilter loops in Python (``scan_values_python``, ``pick_rules_python``), as where
+    """The engine with its prefilter loops in Python (``gather_event_python``, ``pick_rules_python``), as where
     the C extension is not built."""
-    native = sigma_engine.scan_values, sigma_engine.pick_rules
-    sigma_engine.scan_values, sigma_engine.pick_rules = sigma_engine.scan_values_python, sigma_engine.pick_rules_python
+    native = sigma_engine.gather_event, sigma_engine.pick_rules
+    sigma_engine.gather_event = sigma_engine.gather_event_python
+    sigma_engine.pick_rules = sigma_engine.pick_rules_python
     try:
         yield
     finally:
-        sigma_engine.scan_values, sigma_engine.pick_rules = native
+        sigma_engine.gather_event, sigma_engine.pick_rules = native
 
 
 def without_keyword_rules(pack: CompiledPack) -> CompiledPack:

@@ -18,7 +18,7 @@ from secustream.analyzer.sigma.matcher import EventView
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
 from tests.corpora import RULE_DIRS, SIGMAHQ, regression_cases, require
-from tests.sigma_loops import scan_with
+from tests.sigma_loops import gather_with
 from tests.sigma_witness import as_doc, variants
 
 
@@ -142,7 +142,7 @@ def test_on_real_events_the_prefilter_never_skips_a_rule_that_matches(full: Sigm
 
 def test_on_real_events_the_c_loops_agree_with_their_python_reference(full: SigmaRuleSet,
                                                                      real_docs: list[dict]) -> None:
-    """The prefilter's C ``scan``/``pick`` (``_scan.c``) and the Python reference give the same constraint ids,
+    """The prefilter's C ``gather``/``pick`` (``_scan.c``) and the Python reference give the same constraint ids,
     keyword texts and candidates on every real event, with the full corpus's fields, memos and clean set."""
     from secustream.analyzer.sigma import engine
     from secustream.analyzer.sigma.fields import event_logsource
@@ -154,9 +154,9 @@ def test_on_real_events_the_c_loops_agree_with_their_python_reference(full: Sigm
     for doc in real_docs * 2:  # cold memos, then warm
         group = index.candidates(event_logsource(doc))
         answers = []
-        for scan, pick in ((engine.scan_values, engine.pick_rules),
-                           (engine.scan_values_python, engine.pick_rules_python)):
-            satisfied, fresh = scan_with(scan, group, doc.get("unmapped") or {})
+        for gather, pick in ((engine.gather_event, engine.pick_rules),
+                             (engine.gather_event_python, engine.pick_rules_python)):
+            satisfied, fresh = gather_with(gather, group, doc)
             answers.append((satisfied, fresh, pick(satisfied, group.anchored, group.always)))
         assert answers[0] == answers[1], doc.get("unmapped", {}).get("EventID")
         compared += bool(answers[0][0])

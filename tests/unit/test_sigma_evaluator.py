@@ -26,7 +26,7 @@ PS_UTF16BE = base64.b64encode("whoami".encode("utf-16be")).decode()
 def prefilter_loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every case twice: through the prefilter's C loops (where built) and through their Python reference."""
     if request.param == "python":
-        monkeypatch.setattr(sigma_engine, "scan_values", sigma_engine.scan_values_python)
+        monkeypatch.setattr(sigma_engine, "gather_event", sigma_engine.gather_event_python)
         monkeypatch.setattr(sigma_engine, "pick_rules", sigma_engine.pick_rules_python)
     elif not sigma_engine.NATIVE_PREFILTER:
         pytest.skip("the C loops are not built here")

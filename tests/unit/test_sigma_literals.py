@@ -21,6 +21,13 @@ def reference(literals: dict[str, list[int]], text: str) -> set[int]:
     return {c for literal, cids in literals.items() if literal in lowered for c in cids}
 
 
+def per_text(found: Literals, texts: list[str]) -> list[set[int]]:
+    """``search_texts`` (the texts holding a literal, by position) as one set per text."""
+    held = found.search_texts(texts)
+    assert all(held.values())  # only the texts that hold one
+    return [set(held.get(position, ())) for position in range(len(texts))]
+
+
 def texts(literals: list[str], seed: int) -> list[str]:
     """Short and long texts (either side of ``CASELESS_FROM``) from three pools: ASCII, other characters, and
     the two characters ``str.lower`` folds to ASCII (U+0130, KELVIN SIGN); half of them hold a literal,
@@ -53,9 +60,15 @@ def test_every_path_answers_literal_in_lowered_text(words: list[str]) -> None:
     expected = [reference(literals, text) for text in cases]
     for text, want in zip(cases, expected, strict=True):
         assert set(found.search(text.lower())) == want, text
-        assert set(found.search_texts([text])[0]) == want, text
-    assert [set(ids) for ids in found.search_texts(cases)] == expected  # one batch: one scan, then the hits
-    assert [set(ids) for ids in found.search_texts(cases[::-1])] == expected[::-1]
+        assert set(found.search_texts([text]).get(0, ())) == want, text
+    assert per_text(found, cases) == expected  # one batch: one scan, then the hits
+    assert per_text(found, cases[::-1]) == expected[::-1]
+    # a batch every text of which the caseless scan answers (the usual one) is encoded and scanned once, the
+    # texts' offsets counted in characters where all are ASCII: empty texts, NULs and hits at either end included
+    for answered in ([text for text in cases if text.isascii()],
+                     [text for text in cases if found.caseless is None or found.caseless.answers(text)]):
+        batch = ["", *answered[:200], "", "", words[0].upper(), "\x00", "Ünïcödé\ud800", f"x{words[-1]}"]
+        assert per_text(found, batch) == [reference(literals, text) for text in batch]
 
 
 def test_hyperscan_is_installed_where_it_has_a_wheel() -> None:
@@ -89,7 +102,7 @@ def test_one_database_serves_threads_at_once() -> None:
     def scan() -> None:
         try:
             for _ in range(200):
-                assert [set(ids) for ids in found.search_texts([text, "plain", text])] == [want, set(), want]
+                assert per_text(found, [text, "plain", text]) == [want, set(), want]
         except BaseException as exc:  # reported to the main thread
             errors.append(exc)
 

@@ -1,6 +1,6 @@
 """The Sigma prefilter's C loops (``analyzer/sigma/_scan.c``) against their Python reference.
 
-The engine uses the C ``scan``/``pick`` where the extension is built (always here: ``make setup`` compiles
+The engine uses the C ``gather``/``pick`` where the extension is built (always here: ``make setup`` compiles
 it) and the Python ones otherwise; both must give the same constraint ids, the same keyword texts and the
 same candidates on every value a real or hostile event can carry, and the C side must fail with an
 exception, never a crash, on anything else. Real events: ``test_sigma_corpus.py`` compares them on the
@@ -18,8 +18,8 @@ import yaml
 
 from secustream.analyzer.sigma import SigmaRuleSet
 from secustream.analyzer.sigma import engine as sigma_engine
-from secustream.analyzer.sigma.engine import _Index, pick_rules_python, scan_values_python
-from tests.sigma_loops import scan_with
+from secustream.analyzer.sigma.engine import _Index, gather_event_python, pick_rules_python
+from tests.sigma_loops import gather_with
 
 WINDOWS = frozenset({"product:windows", "service:sysmon", "category:process_creation"})
 
@@ -53,6 +53,20 @@ HOSTILE: list[dict[str, Any]] = [
     {"Company": None, "User": ["SYSTEM", "x"], "CommandLine": "\udcff broken", "Unrelated": "kerberos::ptt"},
     {"Unrelated" + str(i): f"value {i}" for i in range(200)},
 ]
+PROCESS = {"executable": "C:\\Tools\\CMD.exe", "name": "whoami.exe", "parent_pid": 4, "user": "SYSTEM",
+           "command_line": "kerberos::ptt x"}
+DOCS: list[dict[str, Any]] = [
+    *({"unmapped": unmapped} for unmapped in HOSTILE),
+    {},
+    {"unmapped": None, "message": "", "raw": "raw sekurlsa line", "process": PROCESS},
+    {"unmapped": {"Image": "", "User": None, "EventID": 1}, "message": "a message", "process": PROCESS,
+     "file": {"sha256": "MD5=1"}, "source": {"user": "system"}},
+    {"unmapped": {}, "message": "x" * 300, "raw": "ignored: a message is there", "process": "not a dict"},
+    {"unmapped": {"Hashes": ""}, "process": {"executable": ["cmd.exe", None], "pid": 2**70, "command_line": ""},
+     "file": {"sha256": 7}, "unmapped_too": {"event_code": 1}},
+    {"unmapped": {"event_code": 1}, "process": {"name": "", "parent_pid": None}, "source": "not a dict"},
+    {"unmapped": {"CommandLine": "cmd"}, "message": "\udcff broken \u0130", "process": {"user": {"deep": [1]}}},
+]
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +85,17 @@ def test_the_c_loops_are_built_where_the_setup_ran() -> None:
     if not sigma_engine.NATIVE_PREFILTER and not os.environ.get("CI"):
         pytest.skip("secustream.analyzer.sigma._scan not built here (no C compiler at install)")
     assert sigma_engine.NATIVE_PREFILTER
-    assert sigma_engine.scan_values is not scan_values_python and sigma_engine.pick_rules is not pick_rules_python
+    assert sigma_engine.gather_event is not gather_event_python and sigma_engine.pick_rules is not pick_rules_python
 
 
-@pytest.mark.parametrize("unmapped", HOSTILE, ids=range(len(HOSTILE)))
-def test_c_and_python_loops_agree_on_hostile_values(groups: list[Any], unmapped: dict[str, Any]) -> None:
+@pytest.mark.parametrize("doc", DOCS, ids=range(len(DOCS)))
+def test_c_and_python_loops_agree_on_hostile_values(groups: list[Any], doc: dict[str, Any]) -> None:
     if not sigma_engine.NATIVE_PREFILTER:
         pytest.skip("the C loops are not built here")
     for group in groups:
         for _round in range(2):  # cold memos, then warm
-            native = scan_with(sigma_engine.scan_values, group, unmapped)
-            python = scan_with(scan_values_python, group, unmapped)
+            native = gather_with(sigma_engine.gather_event, group, doc)
+            python = gather_with(gather_event_python, group, doc)
             assert native == python
             satisfied = native[0] | set(group.given)
             assert (sigma_engine.pick_rules(satisfied, group.anchored, group.always)
@@ -91,11 +105,21 @@ def test_c_and_python_loops_agree_on_hostile_values(groups: list[Any], unmapped:
 def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
     """Not only equal: right. A whoami command line makes its rule a candidate; an event with no literal none."""
     plain = groups[0]
-    for scan, pick in ((scan_values_python, pick_rules_python), (sigma_engine.scan_values, sigma_engine.pick_rules)):
-        satisfied, _ = scan_with(scan, plain, {"CommandLine": "cmd /c WhoAmI"})
+    keyed = groups[1]
+    loops = ((gather_event_python, pick_rules_python), (sigma_engine.gather_event, sigma_engine.pick_rules))
+    for gather, pick in loops:
+        satisfied, _ = gather_with(gather, plain, {"unmapped": {"CommandLine": "cmd /c WhoAmI"}})
         assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
-        satisfied, _ = scan_with(scan, plain, {"CommandLine": "notepad"})
+        satisfied, _ = gather_with(gather, plain, {"unmapped": {"CommandLine": "notepad"}})
         assert pick(satisfied, plain.anchored, plain.always) == sorted(plain.always)
+        # the same field where the normaliser put it (process.command_line): found through its alias path
+        satisfied, _ = gather_with(gather, plain, {"process": {"command_line": "cmd /c WhoAmI"}})
+        assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
+        # keyword texts: every string of unmapped, the message (else the raw line) and the command line
+        doc = {"unmapped": {"A": "one", "B": 2}, "message": "two", "raw": "not searched",
+               "process": {"command_line": "3"}}
+        assert gather_with(gather, keyed, doc)[1] == ["one", "two", "3"]
+        assert gather_with(gather, keyed, {"raw": "line"})[1] == ["line"]
 
 
 class _Raising:
@@ -110,21 +134,47 @@ def test_the_c_loops_raise_instead_of_crashing_on_bad_input() -> None:
         pytest.skip("the C loops are not built here")
     from secustream.analyzer.sigma import _scan  # type: ignore[attr-defined]
 
+    def gather(doc: Any, fields: Any, fresh: Any = None, clean: Any = None, fallback: Any = (),
+               given: Any = ()) -> None:
+        _scan.gather(doc, fields, set(), clean, 0, fresh, fallback, given)
+
     with pytest.raises(TypeError):
-        _scan.scan([], {}, set(), None, 0, None)
+        _scan.gather({}, {}, set(), None, 0, None, ())  # seven arguments
+    for doc, fields in (([], {}), ({"unmapped": ["x"]}, {}), ({"unmapped": {"a": "x"}}, {"a": ("not", "three")}),
+                        ({"unmapped": {"a": "x"}}, {"a": ({"x": [1]}, {}, _Raising())})):  # a memo holding a list
+        with pytest.raises(TypeError):
+            gather(doc, fields)
     with pytest.raises(TypeError):
-        _scan.scan({}, {}, set(), None, 0)
+        gather({"unmapped": {"a": "x"}}, {"a": ({}, {}, _Raising())}, fresh=[])  # fresh without a clean set
     with pytest.raises(TypeError):
-        _scan.scan({"a": "x"}, {"a": ("not", "three")}, set(), None, 0, None)
+        gather({}, {}, fallback=(("a",),))  # a fallback entry without its paths
     with pytest.raises(TypeError):
-        _scan.scan({"a": "x"}, {"a": ({}, {}, _Raising())}, set(), None, 0, [])  # fresh without a clean set
-    with pytest.raises(TypeError):
-        _scan.scan({"a": "x"}, {"a": ({"x": [1]}, {}, _Raising())}, set(), None, 0, None)  # a memo holding a list
+        gather({}, {}, given=[1])
+    with pytest.raises(KeyError):
+        gather({"a": "x"}, {}, fallback=(("a", (("a",),)),))  # a fallback field with no entry
     for value in ("x", 7, 2.5):
         with pytest.raises(RuntimeError, match="scan failed"):
-            _scan.scan({"a": value}, {"a": ({}, {}, _Raising())}, set(), None, 0, None)
+            gather({"unmapped": {"a": value}}, {"a": ({}, {}, _Raising())})
+        with pytest.raises(RuntimeError, match="scan failed"):
+            gather({"p": {"a": value}}, {"a": ({}, {}, _Raising())}, fallback=(("a", (("p", "a"),)),))
     with pytest.raises(TypeError):
         _scan.pick({1}, {1: [(1, frozenset())]}, frozenset())
     with pytest.raises(TypeError):
         _scan.pick({1}, {1: ((1, {2}, 3),)}, frozenset())
     assert _scan.pick({1, 2}, {1: ((5, frozenset({1, 2})), (6, frozenset({1, 3})))}, frozenset({9})) == [5, 9]
+
+
+def test_a_batchs_keyword_texts_are_searched_together_and_hits_go_to_their_events(groups: list[Any]) -> None:
+    """One search over every event's texts: the ids land on the events that hold a keyword, whatever the texts
+    around them (empty events, NUL, non-ASCII, texts the caseless scan cannot answer), and only short texts holding
+    none are remembered clean."""
+    keywords = groups[1].keywords
+    cid = next(iter(keywords.search([["SEKURLSA::x"]])[0]))
+    batch = [[], ["plain", "x" * 300], ["a\x00b", "Ünïcödé sekurlsa::logon"], [], ["caf\u212a"], ["", "kerberos::ptt"],
+             ["KERBEROS::"]]
+    hits = keywords.search(batch)
+    assert set(hits) == {2, 5, 6} and all(len(ids) == 1 for ids in hits.values())
+    assert cid in hits[2]
+    assert {"plain", "a\x00b", "caf\u212a"} <= keywords.clean
+    assert not {"x" * 300, "kerberos::ptt", "KERBEROS::", "Ünïcödé sekurlsa::logon"} & keywords.clean
+    assert keywords.search([[]]) == {} and keywords.search([]) == {}

@@ -1,17 +1,27 @@
-/* The Sigma prefilter's per-event loops in C: the pass over an event's ``unmapped`` values and the
- * candidate pick (engine.py ``_Prefilter``).
+/* The Sigma prefilter's per-event loops in C: the gathering of an event's satisfied constraints and keyword
+ * texts, and the candidate pick (engine.py ``_Prefilter``).
  *
  * Why C: with the full SigmaHQ corpus loaded, nearly every field of a real Windows event is constrained
  * by some rule and every string is a keyword text, so the engine's cost per event is the interpreter
  * visiting ~30 values (~0.3 us each), not the rules (docs/sigma.md "Prefilter"). Here a value costs a
- * few dict and set probes. The logic is exactly engine.py's pure-Python loops (``_scan_python``,
- * ``_pick_python``), which stay as the fallback where this module is not built and as the reference
+ * few dict and set probes. The logic is exactly engine.py's pure-Python loops (``gather_event_python``,
+ * ``pick_rules_python``), which stay as the fallback where this module is not built and as the reference
  * the tests compare it with; memo misses call back into the same Python methods.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-static PyObject *str_text, *str_number, *str_value;
+static PyObject *str_text, *str_number, *str_value, *str_unmapped;
+
+/* 0 where a function got the ``want`` arguments it takes, else -1 with a TypeError. */
+static int
+arity(Py_ssize_t nargs, Py_ssize_t want, const char *name)
+{
+    if (nargs == want)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
+    return -1;
+}
 
 /* Add every id of ``found`` (a tuple) to ``satisfied``. */
 static int
@@ -79,60 +89,106 @@ add_answer(PyObject *satisfied, PyObject *entry, PyObject *key, PyObject *value)
     return failed ? -1 : 0;
 }
 
-PyDoc_STRVAR(scan_doc,
-"scan(unmapped, fields, satisfied, clean, longest, fresh)\n--\n\n"
-"Add to ``satisfied`` the constraint ids the values of ``unmapped`` meet (``fields``: field name ->\n"
-"(memo, numbers, _FieldScan)); where ``fresh`` is a list, append to it every string value longer than\n"
-"``longest`` or not in the set ``clean`` (the keyword texts still to search).");
-
-static PyObject *
-scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* Append ``text`` to ``fresh`` unless it is a string of at most ``longest`` characters in ``clean``: 0, or -1. */
+static int
+keep_fresh(PyObject *fresh, PyObject *clean, Py_ssize_t longest, PyObject *text)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 6 arguments");
-        return NULL;
+    if (PyUnicode_Check(text) && PyUnicode_GET_LENGTH(text) <= longest) {
+        int known = PySet_Contains(clean, text);
+        if (known != 0)
+            return known < 0 ? -1 : 0;
     }
-    PyObject *unmapped = args[0], *fields = args[1], *satisfied = args[2], *clean = args[3], *fresh = args[5];
-    Py_ssize_t longest = PyLong_AsSsize_t(args[4]);
-    if (longest == -1 && PyErr_Occurred())
+    return PyList_Append(fresh, text);
+}
+
+/* Whether ``value`` is what a resolver skips: None or "" (fields.py ``first_value``). */
+static int
+is_blank(PyObject *value)
+{
+    return value == Py_None || (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 0);
+}
+
+/* ``doc.get(key)`` where ``doc`` is a dict, else NULL; NULL too when absent (with an exception set on error). */
+static PyObject *
+child(PyObject *doc, const char *key)
+{
+    if (!PyDict_Check(doc))
         return NULL;
-    if (!PyDict_Check(unmapped) || !PyDict_Check(fields) || !PySet_Check(satisfied)) {
-        PyErr_SetString(PyExc_TypeError, "scan() needs a dict, a dict and a set");
-        return NULL;
+    return PyDict_GetItemString(doc, key);
+}
+
+/* fields.py ``document_texts``: the message (else the raw line) and the command line, to ``keep_fresh``. */
+static int
+document_texts(PyObject *doc, PyObject *fresh, PyObject *clean, Py_ssize_t longest)
+{
+    PyObject *text = child(doc, "message");
+    int truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+    if (truthy < 0)
+        return -1;
+    if (!truthy) {
+        text = child(doc, "raw");
+        truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+        if (truthy < 0)
+            return -1;
     }
-    int keywords = fresh != Py_None;
-    if (keywords && (!PyList_Check(fresh) || !PyAnySet_Check(clean))) {
-        PyErr_SetString(PyExc_TypeError, "scan() needs a set of clean texts and a list for the fresh ones");
-        return NULL;
+    if (truthy && keep_fresh(fresh, clean, longest, text) < 0)
+        return -1;
+    PyObject *process = child(doc, "process");
+    text = process != NULL ? child(process, "command_line") : NULL;
+    truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+    if (truthy < 0)
+        return -1;
+    return truthy ? keep_fresh(fresh, clean, longest, text) : 0;
+}
+
+/* fields.py ``first_value``: the first value along ``paths`` (tuples of keys) that is not blank; borrowed, or
+ * NULL when there is none. */
+static PyObject *
+first_value(PyObject *doc, PyObject *paths)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(paths);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *path = PyTuple_GET_ITEM(paths, i);
+        if (!PyTuple_Check(path))
+            continue;
+        PyObject *node = doc;
+        Py_ssize_t parts = PyTuple_GET_SIZE(path);
+        for (Py_ssize_t j = 0; j < parts && node != NULL; j++)
+            node = PyDict_Check(node) ? PyDict_GetItemWithError(node, PyTuple_GET_ITEM(path, j)) : NULL;
+        if (node == NULL && PyErr_Occurred())
+            return NULL;
+        if (node != NULL && !is_blank(node))
+            return node;
     }
+    return NULL;
+}
+
+/* The pass over ``unmapped``: every constrained value's ids, and the keyword texts not known clean. */
+static int
+scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *clean, Py_ssize_t longest,
+              PyObject *fresh)
+{
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    if (!keywords && PyDict_GET_SIZE(fields) < PyDict_GET_SIZE(unmapped)) {
+    if (fresh == Py_None && PyDict_GET_SIZE(fields) < PyDict_GET_SIZE(unmapped)) {
         /* only the constrained fields count: probe the event for each (a group of few rules names few) */
         PyObject *entry;
         while (PyDict_Next(fields, &pos, &key, &entry)) {
             value = PyDict_GetItemWithError(unmapped, key);
             if (value == NULL) {
                 if (PyErr_Occurred())
-                    return NULL;
+                    return -1;
                 continue;
             }
             if (value != Py_None && add_answer(satisfied, entry, key, value) < 0)
-                return NULL;
+                return -1;
         }
-        Py_RETURN_NONE;
+        return 0;
     }
     while (PyDict_Next(unmapped, &pos, &key, &value)) {
-        int text = PyUnicode_CheckExact(value);
-        if (text && keywords) {
-            int known = 0;
-            if (PyUnicode_GET_LENGTH(value) <= longest) {
-                known = PySet_Contains(clean, value);
-                if (known < 0)
-                    return NULL;
-            }
-            if (!known && PyList_Append(fresh, value) < 0)
-                return NULL;
+        if (PyUnicode_CheckExact(value)) {
+            if (fresh != Py_None && keep_fresh(fresh, clean, longest, value) < 0)
+                return -1;
         }
         else if (value == Py_None) {
             continue;
@@ -140,12 +196,102 @@ scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyObject *entry = PyDict_GetItemWithError(fields, key);
         if (entry == NULL) {
             if (PyErr_Occurred())
-                return NULL;
+                return -1;
             continue;
         }
         if (add_answer(satisfied, entry, key, value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The fields with other places to look, where ``unmapped`` lacks them: resolved along their paths. */
+static int
+scan_fallback(PyObject *doc, PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *fallback)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(fallback);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(fallback, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "a fallback entry is not (field, paths)");
+            return -1;
+        }
+        PyObject *field = PyTuple_GET_ITEM(item, 0);
+        PyObject *value = PyDict_GetItemWithError(unmapped, field);
+        if (value == NULL && PyErr_Occurred())
+            return -1;
+        if (value != NULL && !is_blank(value))
+            continue;  /* the pass over ``unmapped`` answered it */
+        value = first_value(doc, PyTuple_GET_ITEM(item, 1));
+        if (value == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            continue;
+        }
+        PyObject *entry = PyDict_GetItemWithError(fields, field);
+        if (entry == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, field);
+            return -1;
+        }
+        if (add_answer(satisfied, entry, field, value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(gather_doc,
+"gather(doc, fields, satisfied, clean, longest, fresh, fallback, given)\n--\n\n"
+"Add to ``satisfied`` the constraint ids event ``doc`` meets (``fields``: field name -> (memo, numbers,\n"
+"_FieldScan), looked up in ``doc['unmapped']``, then along the paths of each (field, paths) of ``fallback``\n"
+"that ``unmapped`` lacks) and every id of ``given``; where ``fresh`` is a list, append to it every keyword\n"
+"text (each string of ``unmapped``, then fields.document_texts) longer than ``longest`` or not in the set\n"
+"``clean``. engine.py ``gather_event_python`` is the same in Python.");
+
+static PyObject *
+gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (arity(nargs, 8, "gather") < 0)
+        return NULL;
+    PyObject *doc = args[0], *fields = args[1], *satisfied = args[2], *clean = args[3], *fresh = args[5];
+    PyObject *fallback = args[6], *given = args[7];
+    Py_ssize_t longest = PyLong_AsSsize_t(args[4]);
+    if (longest == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyDict_Check(doc) || !PyDict_Check(fields) || !PySet_Check(satisfied) || !PyTuple_Check(fallback)
+            || !PyTuple_Check(given)) {
+        PyErr_SetString(PyExc_TypeError, "gather() needs a dict, a dict, a set, ..., a tuple and a tuple");
+        return NULL;
+    }
+    if (fresh != Py_None && (!PyList_Check(fresh) || !PyAnySet_Check(clean))) {
+        PyErr_SetString(PyExc_TypeError, "gather() needs a set of clean texts and a list for the fresh ones");
+        return NULL;
+    }
+    PyObject *unmapped = PyDict_GetItemWithError(doc, str_unmapped);
+    if (unmapped == NULL && PyErr_Occurred())
+        return NULL;
+    int truthy = unmapped != NULL ? PyObject_IsTrue(unmapped) : 0;
+    if (truthy < 0)
+        return NULL;
+    PyObject *empty = NULL;
+    if (!truthy) {  /* ``doc.get("unmapped") or {}`` */
+        unmapped = empty = PyDict_New();
+        if (empty == NULL)
             return NULL;
     }
+    else if (!PyDict_Check(unmapped)) {
+        PyErr_SetString(PyExc_TypeError, "an event's unmapped is not a dict");
+        return NULL;
+    }
+    Py_INCREF(unmapped);
+    int failed = scan_unmapped(unmapped, fields, satisfied, clean, longest, fresh) < 0
+        || (fresh != Py_None && document_texts(doc, fresh, clean, longest) < 0)
+        || add_all(satisfied, given) < 0
+        || scan_fallback(doc, unmapped, fields, satisfied, fallback) < 0;
+    Py_DECREF(unmapped);
+    Py_XDECREF(empty);
+    if (failed)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -182,10 +328,8 @@ PyDoc_STRVAR(pick_doc,
 static PyObject *
 pick(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "pick() takes 3 arguments");
+    if (arity(nargs, 3, "pick") < 0)
         return NULL;
-    }
     PyObject *satisfied = args[0], *anchored = args[1], *always = args[2];
     if (!PyAnySet_Check(satisfied) || !PyDict_Check(anchored)) {
         PyErr_SetString(PyExc_TypeError, "pick() needs a set and a dict");
@@ -245,7 +389,7 @@ error:
 }
 
 static PyMethodDef methods[] = {
-    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"gather", (PyCFunction)(void (*)(void))gather, METH_FASTCALL, gather_doc},
     {"pick", (PyCFunction)(void (*)(void))pick, METH_FASTCALL, pick_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -262,7 +406,8 @@ PyInit__scan(void)
     str_text = PyUnicode_InternFromString("text");
     str_number = PyUnicode_InternFromString("number");
     str_value = PyUnicode_InternFromString("value");
-    if (str_text == NULL || str_number == NULL || str_value == NULL)
+    str_unmapped = PyUnicode_InternFromString("unmapped");
+    if (str_text == NULL || str_number == NULL || str_value == NULL || str_unmapped == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

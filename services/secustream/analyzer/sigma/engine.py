@@ -20,7 +20,7 @@ from typing import Any
 
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
-from secustream.analyzer.sigma.fields import document_texts, event_logsource, is_plain
+from secustream.analyzer.sigma.fields import document_texts, event_logsource, first_value, is_plain, resolver_paths
 from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
@@ -32,10 +32,10 @@ from secustream.metrics import AnalyzerMetrics
 from secustream.state import StateStore
 
 try:
+    from secustream.analyzer.sigma._scan import gather as _native_gather
     from secustream.analyzer.sigma._scan import pick as _native_pick
-    from secustream.analyzer.sigma._scan import scan as _native_scan
 except ImportError:  # not built (no C compiler at install): the same loops in Python (docs/sigma.md "Prefilter")
-    _native_pick = _native_scan = None
+    _native_gather = _native_pick = None
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,8 @@ class _KeywordScan:
     makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
     rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
     and each costs one membership test, taken in the prefilter's pass over ``unmapped``. The rest
-    (messages, call traces, script blocks: ~2 KB of a real Windows event) are joined by NUL and a batch's
-    events are searched together (``Literals.search_texts``: one Hyperscan pass where installed). A
-    literal holding NUL (a hostile rule) can then match across two texts: a candidate the predicate
-    refuses, never a miss.
+    (messages, call traces, script blocks: ~2 KB of a real Windows event) of all the batch's events are
+    searched together (``Literals.search_texts``: one join, one encode, one Hyperscan pass where installed).
     """
 
     __slots__ = ("clean", "literals")
@@ -146,18 +144,26 @@ class _KeywordScan:
         self.literals = Literals(words, full_text=True)
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
 
-    def search(self, batch: Sequence[list[str]]) -> list[tuple[int, ...]]:
-        """Keyword ids per event, from each event's texts not known clean; texts of events with none are
-        remembered clean."""
-        found = self.literals.search_texts(["\x00".join(texts) for texts in batch])
-        clean = self.clean
-        for texts, ids in zip(batch, found, strict=True):
-            if texts and not ids:
-                if len(clean) >= self.CLEAN_SIZE:
-                    clean.clear()
-                    clean.add("")
-                clean.update(text for text in texts if len(text) <= self.CLEAN_LENGTH)
-        return found
+    def search(self, batch: Sequence[list[str]]) -> dict[int, set[int]]:
+        """Keyword ids by event (its position in ``batch``) for the events whose texts hold any (few); texts
+        holding none are remembered clean."""
+        texts = [text for event in batch for text in event]
+        found = self.literals.search_texts(texts)
+        longest = self.CLEAN_LENGTH
+        kept = [text for position, text in enumerate(texts) if len(text) <= longest and position not in found]
+        if kept:
+            clean = self.clean
+            if len(clean) + len(kept) > self.CLEAN_SIZE:
+                clean.clear()
+                clean.add("")
+            clean.update(kept)
+        if not found:
+            return {}
+        owners = [event for event, held in enumerate(batch) for _text in held]
+        hits: dict[int, set[int]] = {}
+        for position, ids in found.items():
+            hits.setdefault(owners[position], set()).update(ids)
+        return hits
 
 
 @dataclass(frozen=True)
@@ -170,8 +176,8 @@ class _Prefilter:
     """
 
     always: frozenset[int]  # rules with an alternative that needs nothing, and constraints taken as met
-    entries: FieldEntries  # every constrained field, by name: its scan and the scan's memos (``scan_values``)
-    fallback: tuple[tuple[str, _FieldScan], ...]  # fields with aliases or paths, when ``unmapped`` lacks them
+    entries: FieldEntries  # every constrained field, by name: its scan and the scan's memos (``gather_event``)
+    fallback: Fallback  # fields with aliases or paths (``fields.resolver_paths``), when ``unmapped`` lacks them
     keywords: _KeywordScan | None  # keyword literals: every string of ``unmapped``, message, command line
     given: tuple[int, ...]  # keyword constraints other than literals: taken as met (the predicate decides)
     anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]]  # constraint id → (rule, all its ids)
@@ -213,7 +219,7 @@ class _Prefilter:
                                    Literals(literals[field]) if field in literals else None,
                                    tuple(presence.get(field, ())))
                  for field in sorted({*values, *literals, *presence})}
-        fallback = tuple((f, scan) for f, scan in scans.items() if not is_plain(f))
+        fallback = tuple((f, resolver_paths(f)) for f in scans if not is_plain(f))
         entries = {field: (scan.memo, scan.numbers, scan) for field, scan in scans.items()}
         return cls(frozenset(always), entries, fallback, _KeywordScan(words) if words is not None else None,
                    tuple(given), {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
@@ -221,27 +227,14 @@ class _Prefilter:
     def gather(self, view: EventView) -> tuple[set[int], list[str] | None]:
         """The constraint ids an event meets but its keyword literals, and its keyword texts not known clean
         (``None`` where no keyword literal applies): those are searched per batch (``select_all``)."""
-        doc = view.doc
-        unmapped = doc.get("unmapped") or {}
         keywords = self.keywords
         satisfied: set[int] = set()
         if keywords is None:
-            fresh = None
-            scan_values(unmapped, self.entries, satisfied, None, 0, None)
-        else:
-            clean, longest = keywords.clean, keywords.CLEAN_LENGTH
-            fresh = []
-            scan_values(unmapped, self.entries, satisfied, clean, longest, fresh)
-            for text in document_texts(doc):
-                if len(text) > longest or text not in clean:
-                    fresh.append(text)
-        satisfied.update(self.given)
-        for field, scan in self.fallback:
-            value = unmapped.get(field)
-            if value is None or value == "":
-                value = view.get(field)
-                if value is not None:
-                    satisfied.update(scan.field(value))
+            gather_event(view.doc, self.entries, satisfied, None, 0, None, self.fallback, self.given)
+            return satisfied, None
+        fresh: list[str] = []
+        gather_event(view.doc, self.entries, satisfied, keywords.clean, keywords.CLEAN_LENGTH, fresh, self.fallback,
+                     self.given)
         return satisfied, fresh
 
     def pick(self, satisfied: set[int]) -> list[int]:
@@ -254,42 +247,59 @@ class _Prefilter:
 
 
 FieldEntries = dict[str, tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, ...]], _FieldScan]]
-"""Per constrained field: its scan's string memo, its int memo and the scan (what ``scan_values`` reads)."""
+"""Per constrained field: its scan's string memo, its int memo and the scan (what ``gather_event`` reads)."""
 
 
-def scan_values_python(unmapped: dict[str, Any], fields: FieldEntries, satisfied: set[int],
-                       clean: AbstractSet[str] | None, longest: int, fresh: list[str] | None) -> None:
-    """Add to ``satisfied`` the constraint ids ``unmapped``'s values meet; with a ``fresh`` list (keyword rules
-    apply), also gather there every string not known clean: every value is then a keyword text, so all are
-    passed once. A string longer than the clean set keeps (``longest``) is never in it, so it is not hashed to ask.
+Fallback = tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
+"""Per constrained field with other places to look than ``unmapped``: its name and ``fields.resolver_paths``."""
 
-    The reference for ``_scan.scan`` (C), which the engine uses where it is built: the same logic, ~2.4x cheaper
-    on real events with the full corpus (docs/sigma.md "Prefilter", Run J)."""
+
+def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: set[int],
+                        clean: AbstractSet[str] | None, longest: int, fresh: list[str] | None,
+                        fallback: Fallback, given: tuple[int, ...]) -> None:
+    """Add to ``satisfied`` the constraint ids event ``doc`` meets, but for its keyword literals, and ``given``;
+    with a ``fresh`` list (keyword rules apply), also gather there every keyword text not known clean: each string
+    of ``unmapped`` as the values are passed, then ``fields.document_texts``. A string longer than the clean set
+    keeps (``longest``) is never in it, so it is not hashed to ask. A ``fallback`` field missing from ``unmapped``
+    is then resolved along its paths (``fields.first_value``), as the rules' resolvers do.
+
+    The reference for ``_scan.gather`` (C), which the engine uses where it is built: the same logic, ~2x cheaper
+    on real events with the full corpus (docs/sigma.md "Prefilter")."""
+    unmapped = doc.get("unmapped") or {}
     if fresh is None:
         for key in unmapped.keys() & fields.keys():
             value = unmapped[key]
-            if value is None:
+            if value is not None:
+                satisfied.update(_answer(fields[key], value))
+    else:
+        get = fields.get
+        for key, value in unmapped.items():
+            if value.__class__ is str:
+                if len(value) > longest or value not in clean:  # type: ignore[operator]
+                    fresh.append(value)
+            elif value is None:
                 continue
-            memo, _numbers, scan = fields[key]
-            found = (memo.get(value) or scan.text(value)) if value.__class__ is str else scan.value(value)
-            if found:
-                satisfied.update(found)
-        return
-    get = fields.get
-    for key, value in unmapped.items():
-        if value.__class__ is str:
-            if len(value) > longest or value not in clean:
-                fresh.append(value)
             entry = get(key)
-            if entry is None:
-                continue
-            found = entry[0].get(value) or entry[2].text(value)
-        elif value is None or (entry := get(key)) is None:
-            continue
-        else:
-            found = entry[2].value(value)
-        if found:
-            satisfied.update(found)
+            if entry is not None:
+                satisfied.update(_answer(entry, value))
+        for text in document_texts(doc):
+            if len(text) > longest or text not in clean:  # type: ignore[operator]
+                fresh.append(text)
+    satisfied.update(given)
+    for field, paths in fallback:
+        value = unmapped.get(field)
+        if value is None or value == "":
+            value = first_value(doc, paths)
+            if value is not None:
+                satisfied.update(_answer(fields[field], value))
+
+
+def _answer(entry: tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, ...]], _FieldScan],
+            value: Any) -> tuple[int, ...]:
+    """The ids one field value (not None) satisfies, from the field's memos where they know it."""
+    if value.__class__ is str:
+        return entry[0].get(value) or entry[2].text(value)
+    return entry[2].value(value)
 
 
 def pick_rules_python(satisfied: AbstractSet[int], anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]],
@@ -304,8 +314,8 @@ def pick_rules_python(satisfied: AbstractSet[int], anchored: dict[int, tuple[tup
     return sorted(picked)
 
 
-NATIVE_PREFILTER = _native_scan is not None and _native_pick is not None
-scan_values = _native_scan if NATIVE_PREFILTER else scan_values_python
+NATIVE_PREFILTER = _native_gather is not None and _native_pick is not None
+gather_event = _native_gather if NATIVE_PREFILTER else gather_event_python
 pick_rules = _native_pick if NATIVE_PREFILTER else pick_rules_python
 """Whether the C loops are in use (``secustream rules list`` and the analyzer's start log say so)."""
 
@@ -319,8 +329,8 @@ def select_all(prefilters: Sequence[_Prefilter], views: Sequence[EventView]) -> 
         if fresh and prefilter.keywords is not None:
             waiting.setdefault(prefilter.keywords, []).append((position, fresh))
     for keywords, pending in waiting.items():
-        for (position, _texts), ids in zip(pending, keywords.search([texts for _p, texts in pending]), strict=True):
-            gathered[position][0].update(ids)
+        for at, ids in keywords.search([texts for _p, texts in pending]).items():
+            gathered[pending[at][0]][0].update(ids)
     return [prefilter.pick(satisfied) for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
 
 

@@ -81,13 +81,35 @@ def _walker(path: tuple[str, ...]) -> Resolver:
     return walk
 
 
+def resolver_paths(name: str) -> tuple[tuple[str, ...], ...]:
+    """Where a Sigma field is looked for after ``unmapped[name]``, in order (steps 2 and 3 of the module docstring):
+    each a path of keys into the event."""
+    paths = [tuple(p.split(".")) for p in SIGMA_FIELD_ALIASES.get(name, ())]
+    if "." in name:
+        paths.append(tuple(name.split(".")))
+    elif name in _TOP_LEVEL:
+        paths.append((name,))
+    return tuple(paths)
+
+
+def first_value(doc: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> Any:
+    """The first value along ``paths`` that is neither missing, None nor "" (what a resolver answers when
+    ``unmapped`` lacks the field): the prefilter's reference for the C walk in ``_scan.gather``."""
+    for path in paths:
+        node: Any = doc
+        for part in path:
+            if not isinstance(node, dict):
+                node = None
+                break
+            node = node.get(part)
+        if node is not None and node != "":
+            return node
+    return None
+
+
 def compile_resolver(name: str) -> Resolver:
     """The lookup for one Sigma field name (see the module docstring for the order)."""
-    walkers = [_walker(tuple(p.split("."))) for p in SIGMA_FIELD_ALIASES.get(name, ())]
-    if "." in name:
-        walkers.append(_walker(tuple(name.split("."))))
-    elif name in _TOP_LEVEL:
-        walkers.append(_walker((name,)))
+    walkers = [_walker(path) for path in resolver_paths(name)]
 
     def resolve(doc: dict[str, Any]) -> Any:
         unmapped = doc.get("unmapped")

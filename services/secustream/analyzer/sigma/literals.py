@@ -24,7 +24,8 @@ import contextlib
 import logging
 import threading
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import accumulate
 from typing import Any
 
 import ahocorasick
@@ -72,22 +73,29 @@ class _Caseless:
     def holding(self, texts: Sequence[str]) -> list[int]:
         """Positions of the texts that hold a literal (case-insensitively), in one scan of them joined by NUL
         (a literal holding one can only add a text, never lose one) plus one more after each text found."""
+        parts = [text.encode("utf-8", "surrogatepass") for text in texts]
+        return self.holding_joined(b"\x00".join(parts), map(len, parts))
+
+    def holding_joined(self, buffer: bytes, sizes: Iterable[int]) -> list[int]:
+        """``holding`` for texts already joined by NUL and encoded (``sizes``: each one's length in bytes).
+
+        Real batches hold no literal (a handful of hits in ~650k OTRF events), so where each text starts is
+        only worked out once a scan finds something."""
         scratch = getattr(self.local, "scratch", None)
         if scratch is None:
             scratch = self.local.scratch = hyperscan.Scratch(self.database)
-        parts = [text.encode("utf-8", "surrogatepass") for text in texts]
-        starts = [0]
-        for part in parts:
-            starts.append(starts[-1] + len(part) + 1)
-        buffer = memoryview(b"\x00".join(parts))
+        view = memoryview(buffer)
+        starts: list[int] = []
         held: list[int] = []
         offset = 0
-        while offset < len(buffer):
+        while offset < len(view):
             found: list[int] = []
             with contextlib.suppress(hyperscan.ScanTerminated):  # raised when ``_stop`` ends the scan
-                self.database.scan(buffer[offset:], match_event_handler=_stop, context=found, scratch=scratch)
+                self.database.scan(view[offset:], match_event_handler=_stop, context=found, scratch=scratch)
             if not found:
                 break
+            if not starts:
+                starts = list(accumulate((size + 1 for size in sizes), initial=0))
             position = bisect_right(starts, offset + found[0] - 1) - 1  # the text the match's last byte is in
             held.append(position)
             offset = starts[position + 1]
@@ -139,24 +147,34 @@ class Literals:
             return tuple(found)
         return tuple({c for _end, cids in self.automaton.iter(lowered) for c in cids})
 
-    def search_texts(self, texts: Sequence[str]) -> list[tuple[int, ...]]:
-        """``search(text.lower())`` for each text, case-insensitively: where Hyperscan answers exactly, one
-        scan of them all finds the few that hold a literal, and only those are searched one by one."""
+    def search_texts(self, texts: Sequence[str]) -> dict[int, tuple[int, ...]]:
+        """``search(text.lower())`` for each text, case-insensitively, by position, for the texts holding a literal
+        (real batches hold almost none): where Hyperscan answers exactly, one scan of them all finds the few that
+        do, and only those are searched one by one."""
         caseless = self.caseless
         if caseless is None:
-            return [self.search(text.lower()) if text else () for text in texts]
-        found: list[tuple[int, ...]] = [()] * len(texts)
-        scanned: list[int] = []
-        for position, text in enumerate(texts):
-            if not text:
-                continue
-            if caseless.answers(text):
-                scanned.append(position)
-            else:
-                found[position] = self.search(text.lower())
-        if scanned:
-            for held in caseless.holding([texts[p] for p in scanned]):
-                found[scanned[held]] = self.search(texts[scanned[held]].lower())
+            return {position: ids for position, text in enumerate(texts) if text and (ids := self.search(text.lower()))}
+        found: dict[int, tuple[int, ...]] = {}
+        joined = "\x00".join(texts)
+        if caseless.answers(joined):  # then so does each text: the usual batch, encoded once and scanned once
+            buffer = joined.encode("utf-8", "surrogatepass")
+            sizes = (map(len, texts) if len(buffer) == len(joined)  # ASCII: characters are bytes
+                     else (len(text.encode("utf-8", "surrogatepass")) for text in texts))
+            scanned: Sequence[int] = range(len(texts))
+            held = caseless.holding_joined(buffer, sizes)
+        else:
+            scanned = []
+            for position, text in enumerate(texts):
+                if not text:
+                    continue
+                if caseless.answers(text):
+                    scanned.append(position)
+                elif ids := self.search(text.lower()):
+                    found[position] = ids
+            held = caseless.holding([texts[p] for p in scanned]) if scanned else []
+        for at in held:
+            if ids := self.search(texts[scanned[at]].lower()):
+                found[scanned[at]] = ids
         return found
 
 
