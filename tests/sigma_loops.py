@@ -13,8 +13,8 @@ def gather_with(gather: Any, group: Any, doc: dict[str, Any]) -> tuple[set[int],
     satisfied: set[int] = set()
     keywords = group.keywords
     if keywords is None:
-        gather(doc, group.entries, satisfied, None, 0, None, group.fallback, group.given)
+        gather(doc, group.entries, satisfied, None, None, group.fallback, group.given)
         return satisfied, None
     fresh: list[str] = []
-    gather(doc, group.entries, satisfied, keywords.clean, keywords.CLEAN_LENGTH, fresh, group.fallback, group.given)
+    gather(doc, group.entries, satisfied, fresh, keywords.probe, group.fallback, group.given)
     return satisfied, fresh

@@ -116,10 +116,14 @@ def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
         satisfied, _ = gather_with(gather, plain, {"process": {"command_line": "cmd /c WhoAmI"}})
         assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
         # keyword texts: every string of unmapped, the message (else the raw line) and the command line
-        doc = {"unmapped": {"A": "one", "B": 2}, "message": "two", "raw": "not searched",
-               "process": {"command_line": "3"}}
-        assert gather_with(gather, keyed, doc)[1] == ["one", "two", "3"]
-        assert gather_with(gather, keyed, {"raw": "line"})[1] == ["line"]
+        doc = {"unmapped": {"A": "the first", "B": 2}, "message": "the second", "raw": "not searched",
+               "process": {"command_line": "the third"}}
+        assert gather_with(gather, keyed, doc)[1] == ["the first", "the second", "the third"]
+        assert gather_with(gather, keyed, {"raw": "the raw line"})[1] == ["the raw line"]
+        # an ASCII string shorter than the shortest keyword ("sekurlsa": 8) holds none: not searched; the same
+        # length lower-cased longer (U+0130 becomes two characters) or other characters still are
+        short = {"A": "sekurls", "B": "sekurlsa", "C": "SEKURLS\u0130", "D": "ünïcödé"}
+        assert gather_with(gather, keyed, {"unmapped": short})[1] == ["sekurlsa", "SEKURLS\u0130", "ünïcödé"]
 
 
 class _Raising:
@@ -134,18 +138,21 @@ def test_the_c_loops_raise_instead_of_crashing_on_bad_input() -> None:
         pytest.skip("the C loops are not built here")
     from secustream.analyzer.sigma import _scan  # type: ignore[attr-defined]
 
-    def gather(doc: Any, fields: Any, fresh: Any = None, clean: Any = None, fallback: Any = (),
+    def gather(doc: Any, fields: Any, fresh: Any = None, probe: Any = None, fallback: Any = (),
                given: Any = ()) -> None:
-        _scan.gather(doc, fields, set(), clean, 0, fresh, fallback, given)
+        _scan.gather(doc, fields, set(), fresh, probe, fallback, given)
 
     with pytest.raises(TypeError):
-        _scan.gather({}, {}, set(), None, 0, None, ())  # seven arguments
+        _scan.gather({}, {}, set(), None, None, ())  # six arguments
     for doc, fields in (([], {}), ({"unmapped": ["x"]}, {}), ({"unmapped": {"a": "x"}}, {"a": ("not", "three")}),
                         ({"unmapped": {"a": "x"}}, {"a": ({"x": [1]}, {}, _Raising())})):  # a memo holding a list
         with pytest.raises(TypeError):
             gather(doc, fields)
-    with pytest.raises(TypeError):
-        gather({"unmapped": {"a": "x"}}, {"a": ({}, {}, _Raising())}, fresh=[])  # fresh without a clean set
+    for probe in (None, (set(), 1), ([], 1, 2), (set(), "1", 2)):  # fresh texts without a (clean, shortest, longest)
+        with pytest.raises(TypeError):
+            gather({"unmapped": {"a": "x"}}, {}, fresh=[], probe=probe)
+    with pytest.raises(OverflowError):
+        gather({}, {}, fresh=[], probe=(set(), 2**70, 1))
     with pytest.raises(TypeError):
         gather({}, {}, fallback=(("a",),))  # a fallback entry without its paths
     with pytest.raises(TypeError):

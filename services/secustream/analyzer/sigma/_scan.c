@@ -89,14 +89,27 @@ add_answer(PyObject *satisfied, PyObject *entry, PyObject *key, PyObject *value)
     return failed ? -1 : 0;
 }
 
-/* Append ``text`` to ``fresh`` unless it is a string of at most ``longest`` characters in ``clean``: 0, or -1. */
+/* A keyword group's probe (engine.py ``KeywordProbe``, unpacked): its clean set, its shortest literal and the
+ * longest text the set keeps. */
+typedef struct {
+    PyObject *clean;
+    Py_ssize_t shortest, longest;
+} probe_t;
+
+/* Append ``text`` to ``fresh`` unless it is an ASCII string shorter than the shortest literal or a string of at
+ * most ``longest`` characters in ``clean`` (engine.py ``_keyword_text``): 0, or -1. */
 static int
-keep_fresh(PyObject *fresh, PyObject *clean, Py_ssize_t longest, PyObject *text)
+keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
 {
-    if (PyUnicode_Check(text) && PyUnicode_GET_LENGTH(text) <= longest) {
-        int known = PySet_Contains(clean, text);
-        if (known != 0)
-            return known < 0 ? -1 : 0;
+    if (PyUnicode_Check(text)) {
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+        if (length < probe->shortest && PyUnicode_IS_ASCII(text))
+            return 0;
+        if (length <= probe->longest) {
+            int known = PySet_Contains(probe->clean, text);
+            if (known != 0)
+                return known < 0 ? -1 : 0;
+        }
     }
     return PyList_Append(fresh, text);
 }
@@ -119,7 +132,7 @@ child(PyObject *doc, const char *key)
 
 /* fields.py ``document_texts``: the message (else the raw line) and the command line, to ``keep_fresh``. */
 static int
-document_texts(PyObject *doc, PyObject *fresh, PyObject *clean, Py_ssize_t longest)
+document_texts(PyObject *doc, PyObject *fresh, const probe_t *probe)
 {
     PyObject *text = child(doc, "message");
     int truthy = text != NULL ? PyObject_IsTrue(text) : 0;
@@ -131,14 +144,14 @@ document_texts(PyObject *doc, PyObject *fresh, PyObject *clean, Py_ssize_t longe
         if (truthy < 0)
             return -1;
     }
-    if (truthy && keep_fresh(fresh, clean, longest, text) < 0)
+    if (truthy && keep_fresh(fresh, probe, text) < 0)
         return -1;
     PyObject *process = child(doc, "process");
     text = process != NULL ? child(process, "command_line") : NULL;
     truthy = text != NULL ? PyObject_IsTrue(text) : 0;
     if (truthy < 0)
         return -1;
-    return truthy ? keep_fresh(fresh, clean, longest, text) : 0;
+    return truthy ? keep_fresh(fresh, probe, text) : 0;
 }
 
 /* fields.py ``first_value``: the first value along ``paths`` (tuples of keys) that is not blank; borrowed, or
@@ -165,8 +178,7 @@ first_value(PyObject *doc, PyObject *paths)
 
 /* The pass over ``unmapped``: every constrained value's ids, and the keyword texts not known clean. */
 static int
-scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *clean, Py_ssize_t longest,
-              PyObject *fresh)
+scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *fresh, const probe_t *probe)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -187,7 +199,7 @@ scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObjec
     }
     while (PyDict_Next(unmapped, &pos, &key, &value)) {
         if (PyUnicode_CheckExact(value)) {
-            if (fresh != Py_None && keep_fresh(fresh, clean, longest, value) < 0)
+            if (fresh != Py_None && keep_fresh(fresh, probe, value) < 0)
                 return -1;
         }
         else if (value == Py_None) {
@@ -241,31 +253,41 @@ scan_fallback(PyObject *doc, PyObject *unmapped, PyObject *fields, PyObject *sat
 }
 
 PyDoc_STRVAR(gather_doc,
-"gather(doc, fields, satisfied, clean, longest, fresh, fallback, given)\n--\n\n"
+"gather(doc, fields, satisfied, fresh, probe, fallback, given)\n--\n\n"
 "Add to ``satisfied`` the constraint ids event ``doc`` meets (``fields``: field name -> (memo, numbers,\n"
 "_FieldScan), looked up in ``doc['unmapped']``, then along the paths of each (field, paths) of ``fallback``\n"
 "that ``unmapped`` lacks) and every id of ``given``; where ``fresh`` is a list, append to it every keyword\n"
-"text (each string of ``unmapped``, then fields.document_texts) longer than ``longest`` or not in the set\n"
-"``clean``. engine.py ``gather_event_python`` is the same in Python.");
+"text (each string of ``unmapped``, then fields.document_texts) that ``probe`` (clean set, shortest literal,\n"
+"longest text kept clean) does not rule out. engine.py ``gather_event_python`` is the same in Python.");
 
 static PyObject *
 gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (arity(nargs, 8, "gather") < 0)
+    if (arity(nargs, 7, "gather") < 0)
         return NULL;
-    PyObject *doc = args[0], *fields = args[1], *satisfied = args[2], *clean = args[3], *fresh = args[5];
-    PyObject *fallback = args[6], *given = args[7];
-    Py_ssize_t longest = PyLong_AsSsize_t(args[4]);
-    if (longest == -1 && PyErr_Occurred())
-        return NULL;
+    PyObject *doc = args[0], *fields = args[1], *satisfied = args[2], *fresh = args[3], *given = args[6];
+    PyObject *fallback = args[5];
     if (!PyDict_Check(doc) || !PyDict_Check(fields) || !PySet_Check(satisfied) || !PyTuple_Check(fallback)
             || !PyTuple_Check(given)) {
         PyErr_SetString(PyExc_TypeError, "gather() needs a dict, a dict, a set, ..., a tuple and a tuple");
         return NULL;
     }
-    if (fresh != Py_None && (!PyList_Check(fresh) || !PyAnySet_Check(clean))) {
-        PyErr_SetString(PyExc_TypeError, "gather() needs a set of clean texts and a list for the fresh ones");
-        return NULL;
+    probe_t probe = {NULL, 0, 0};
+    if (fresh != Py_None) {
+        PyObject *given_probe = args[4];
+        if (!PyList_Check(fresh) || !PyTuple_Check(given_probe) || PyTuple_GET_SIZE(given_probe) != 3
+                || !PyAnySet_Check(PyTuple_GET_ITEM(given_probe, 0))) {
+            PyErr_SetString(PyExc_TypeError, "gather() needs a list for the fresh texts and a (clean set, shortest, "
+                            "longest) probe");
+            return NULL;
+        }
+        probe.clean = PyTuple_GET_ITEM(given_probe, 0);
+        probe.shortest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given_probe, 1));
+        if (probe.shortest == -1 && PyErr_Occurred())
+            return NULL;
+        probe.longest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given_probe, 2));
+        if (probe.longest == -1 && PyErr_Occurred())
+            return NULL;
     }
     PyObject *unmapped = PyDict_GetItemWithError(doc, str_unmapped);
     if (unmapped == NULL && PyErr_Occurred())
@@ -284,8 +306,8 @@ gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_INCREF(unmapped);
-    int failed = scan_unmapped(unmapped, fields, satisfied, clean, longest, fresh) < 0
-        || (fresh != Py_None && document_texts(doc, fresh, clean, longest) < 0)
+    int failed = scan_unmapped(unmapped, fields, satisfied, fresh, &probe) < 0
+        || (fresh != Py_None && document_texts(doc, fresh, &probe) < 0)
         || add_all(satisfied, given) < 0
         || scan_fallback(doc, unmapped, fields, satisfied, fallback) < 0;
     Py_DECREF(unmapped);

@@ -130,19 +130,23 @@ class _KeywordScan:
 
     Why apart from the field scans: one keyword rule (SigmaHQ's "Mimikatz Use" is ``product: windows``)
     makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
-    rule names. Most of them repeat and hold no keyword, so the strings found clean are kept in one set
-    and each costs one membership test, taken in the prefilter's pass over ``unmapped``. The rest
+    rule names. An ASCII string shorter than the shortest keyword literal cannot hold one (~9 of a real event's
+    ~23 strings: ``0x3e7``, ``%%1833``, ``SYSTEM``) and is passed over. Most of the others repeat and hold no
+    keyword, so the strings found clean are kept in one set and each costs one membership test, taken in the
+    prefilter's pass over ``unmapped``. The rest
     (messages, call traces, script blocks: ~2 KB of a real Windows event) of all the batch's events are
     searched together (``Literals.search_texts``: one join, one encode, one Hyperscan pass where installed).
     """
 
-    __slots__ = ("clean", "literals")
+    __slots__ = ("clean", "literals", "probe")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
 
     def __init__(self, words: dict[str, list[int]]) -> None:
         self.literals = Literals(words, full_text=True)
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
+        shortest = min(map(len, words), default=0)  # ASCII lower-cases to as many characters: shorter holds none
+        self.probe: KeywordProbe = (self.clean, shortest, self.CLEAN_LENGTH)  # what ``gather_event`` asks
 
     def search(self, batch: Sequence[list[str]]) -> dict[int, set[int]]:
         """Keyword ids by event (its position in ``batch``) for the events whose texts hold any (few); texts
@@ -230,11 +234,10 @@ class _Prefilter:
         keywords = self.keywords
         satisfied: set[int] = set()
         if keywords is None:
-            gather_event(view.doc, self.entries, satisfied, None, 0, None, self.fallback, self.given)
+            gather_event(view.doc, self.entries, satisfied, None, None, self.fallback, self.given)
             return satisfied, None
         fresh: list[str] = []
-        gather_event(view.doc, self.entries, satisfied, keywords.clean, keywords.CLEAN_LENGTH, fresh, self.fallback,
-                     self.given)
+        gather_event(view.doc, self.entries, satisfied, fresh, keywords.probe, self.fallback, self.given)
         return satisfied, fresh
 
     def pick(self, satisfied: set[int]) -> list[int]:
@@ -253,15 +256,18 @@ FieldEntries = dict[str, tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, 
 Fallback = tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
 """Per constrained field with other places to look than ``unmapped``: its name and ``fields.resolver_paths``."""
 
+KeywordProbe = tuple[set[str], int, int]
+"""A keyword group's clean set, its shortest literal and the longest text the set keeps (``_KeywordScan``)."""
+
 
 def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: set[int],
-                        clean: AbstractSet[str] | None, longest: int, fresh: list[str] | None,
-                        fallback: Fallback, given: tuple[int, ...]) -> None:
+                        fresh: list[str] | None, probe: KeywordProbe | None, fallback: Fallback,
+                        given: tuple[int, ...]) -> None:
     """Add to ``satisfied`` the constraint ids event ``doc`` meets, but for its keyword literals, and ``given``;
-    with a ``fresh`` list (keyword rules apply), also gather there every keyword text not known clean: each string
-    of ``unmapped`` as the values are passed, then ``fields.document_texts``. A string longer than the clean set
-    keeps (``longest``) is never in it, so it is not hashed to ask. A ``fallback`` field missing from ``unmapped``
-    is then resolved along its paths (``fields.first_value``), as the rules' resolvers do.
+    with a ``fresh`` list (keyword rules apply), also gather there every keyword text that may hold a literal and
+    is not known clean: each string of ``unmapped`` as the values are passed, then ``fields.document_texts``
+    (``_keyword_text``). A ``fallback`` field missing from ``unmapped`` is then resolved along its paths
+    (``fields.first_value``), as the rules' resolvers do.
 
     The reference for ``_scan.gather`` (C), which the engine uses where it is built: the same logic, ~2x cheaper
     on real events with the full corpus (docs/sigma.md "Prefilter")."""
@@ -272,19 +278,18 @@ def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: se
             if value is not None:
                 satisfied.update(_answer(fields[key], value))
     else:
+        assert probe is not None
         get = fields.get
         for key, value in unmapped.items():
             if value.__class__ is str:
-                if len(value) > longest or value not in clean:  # type: ignore[operator]
+                if _keyword_text(value, probe):
                     fresh.append(value)
             elif value is None:
                 continue
             entry = get(key)
             if entry is not None:
                 satisfied.update(_answer(entry, value))
-        for text in document_texts(doc):
-            if len(text) > longest or text not in clean:  # type: ignore[operator]
-                fresh.append(text)
+        fresh.extend(text for text in document_texts(doc) if _keyword_text(text, probe))
     satisfied.update(given)
     for field, paths in fallback:
         value = unmapped.get(field)
@@ -292,6 +297,15 @@ def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: se
             value = first_value(doc, paths)
             if value is not None:
                 satisfied.update(_answer(fields[field], value))
+
+
+def _keyword_text(text: str, probe: KeywordProbe) -> bool:
+    """Whether ``text`` is still to be searched for keywords: not an ASCII string shorter than the shortest literal,
+    and not in the clean set (a string longer than the set keeps is never in it, so it is not hashed to ask)."""
+    clean, shortest, longest = probe
+    if len(text) < shortest and text.isascii():
+        return False
+    return len(text) > longest or text not in clean
 
 
 def _answer(entry: tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, ...]], _FieldScan],
