@@ -181,3 +181,64 @@ def test_the_generators_benign_traffic_stays_quiet_under_the_corpus(corpus: Comp
     assert len(benign) > 4000
     assert not loud, loud
     assert not [h.rule_id for found in hits for h in found], "benign generated traffic hit SigmaHQ rules"
+
+
+def _pattern_tests(node: object, found: set[tuple[str, int]]) -> None:
+    """The regexes (``("re", pattern, flags)``) and wildcard values (``("glob", regex, longest literal)``) of a plan."""
+    if isinstance(node, tuple):
+        if len(node) == 3 and node[0] == "re" and isinstance(node[1], str) and isinstance(node[2], int):
+            found.add((node[1], node[2]))
+        elif len(node) == 3 and node[0] == "glob" and isinstance(node[1], str) and isinstance(node[2], str):
+            found.add((node[1], -1))  # matched whole, DOTALL, on lower-cased text (matcher.string_test)
+        for child in node:
+            _pattern_tests(child, found)
+
+
+def _glob_witness(regex: str) -> str:
+    """A text a wildcard value's regex (``re.escape`` pieces, ``.*`` and ``.``) matches whole."""
+    out, i = [], 0
+    while i < len(regex):
+        if regex[i] == "\\":
+            out.append(regex[i + 1])
+            i += 2
+        elif regex.startswith(".*", i):
+            out.append("x:\\ y")
+            i += 2
+        else:
+            out.append("z" if regex[i] == "." else regex[i])
+            i += 1
+    return "".join(out)
+
+
+def test_every_regex_and_wildcard_of_the_corpus_runs_in_linear_time_and_means_what_re_says(
+        corpus: CompiledPack, real_docs: list[dict]) -> None:
+    """Python's re backtracks for minutes on hostile text (test_sigma_regex.py), so every pattern runs on RE2
+    (analyzer/sigma/regex.py): none of the corpus may stay on re, and on ~3,000 real OTRF strings (as they are and
+    lower-cased), each wildcard value's own witness and hostile characters, RE2 answers what re answers."""
+    import re
+
+    from secustream.analyzer.sigma.regex import compile_pattern
+
+    found: set[tuple[str, int]] = set()
+    for rule in corpus.rules:
+        _pattern_tests(rule.plan, found)
+    regexes = sorted(p for p in found if p[1] >= 0)
+    globs = sorted(p for p, flags in found if flags < 0)
+    assert len(regexes) > 100 and len(globs) > 100, (len(regexes), len(globs))
+    strings = sorted({value for doc in real_docs
+                      for value in [*(doc.get("unmapped") or {}).values(), doc.get("message")]
+                      if isinstance(value, str) and value})
+    texts = strings[::max(1, len(strings) // 1500)]
+    texts += [text.lower() for text in texts] + ["a\u00a0b\v\x1c\udcff\u0663 $\n", "IN`V`o`Ke-eXp`ResSIOn", "+a" * 20]
+    texts += [_glob_witness(g) for g in globs]
+    disagree = []
+    for pattern, flags in regexes:
+        compiled, reference = compile_pattern(pattern, flags), re.compile(pattern, flags)
+        assert not compiled.backtracking, pattern
+        disagree += [(pattern, t[:80]) for t in texts if compiled.search(t) != (reference.search(t) is not None)]
+    for pattern in globs:
+        compiled, reference = compile_pattern(pattern, re.DOTALL), re.compile(pattern, re.DOTALL)
+        assert not compiled.backtracking, pattern
+        assert compiled.fullmatch(_glob_witness(pattern)), pattern
+        disagree += [(pattern, t[:80]) for t in texts if compiled.fullmatch(t) != (reference.fullmatch(t) is not None)]
+    assert not disagree, disagree[:10]

@@ -15,6 +15,7 @@ from typing import Any
 
 from secustream.analyzer.sigma.fields import Resolver, compile_resolver, keyword_texts
 from secustream.analyzer.sigma.plan import KEYWORDS, Node, StringTest, UnsupportedSigma
+from secustream.analyzer.sigma.regex import compile_pattern
 
 
 class EventView:
@@ -186,7 +187,7 @@ def string_test(tests: tuple[StringTest, ...]) -> StrTest:
         if kind == "glob":
             if test[1] == ".*":
                 return lambda x: True
-            compiled.append(re.compile(test[1], re.DOTALL).fullmatch)  # type: ignore[arg-type]
+            compiled.append(compile_pattern(test[1], re.DOTALL).fullmatch)  # linear time: analyzer/sigma/regex.py
             continue
         values = test[1]
         if kind == "eq":
@@ -227,8 +228,8 @@ def _raw_test(test: Node) -> Callable[[Any], bool]:
         want = test[1]
         return lambda x: x is want or as_text(x).lower() == ("true" if want else "false")
     if kind == "re":
-        pattern = re.compile(test[1], test[2])
-        return lambda x: pattern.search(as_text(x)) is not None
+        search = compile_pattern(test[1], test[2]).search  # linear time: analyzer/sigma/regex.py
+        return lambda x: search(as_text(x))
     if kind == "cidr":
         network = ipaddress.ip_network(test[1], strict=False)
         return lambda x: _in_network(x, network)

@@ -1,0 +1,104 @@
+"""Sigma regexes and wildcards on RE2 (``analyzer/sigma/regex.py``): linear time on hostile text, Python's meaning.
+
+The corpus side (every SigmaHQ pattern takes RE2 and agrees with ``re`` on real OTRF strings) is in
+``test_sigma_corpus.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import unicodedata
+
+import pytest
+import re2
+
+from secustream.analyzer.sigma.regex import Untranslatable, compile_pattern, translate
+
+TOKEN_OBFUSCATION = r"\w+`(\w+|-|.)`[\w+|\s]"  # SigmaHQ posh_ps_token_obfuscation.yml
+PLUSES = r"\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+.*\+"  # proc_creation_win_powershell_cmdline_special_...
+
+
+@pytest.mark.timeout(120)
+def test_hostile_text_costs_linear_time_where_re_backtracks_for_minutes() -> None:
+    """Python's re needs ~5 s for 64 KB of the first text and ~50 s for 24 KB of the second (docs/sigma.md
+    "Regular expressions"); at these sizes it would hold a partition for hours. The timeout is the check."""
+    token = compile_pattern(TOKEN_OBFUSCATION)
+    assert not token.backtracking
+    assert not token.search("a" * 1_000_000 + "`")
+    assert token.search("x" * 1_000_000 + "IN`V`o`Ke-eXp`ResSIOn")
+    glob = compile_pattern(r".*\\temp\\.*\\.*\.exe", re.DOTALL)  # the wildcard value *\temp\*\*.exe
+    assert not glob.backtracking
+    assert not glob.fullmatch("\\temp\\" * 200_000)
+    assert glob.fullmatch("c:\\temp\\" * 200_000 + "x\\y.exe")
+    pluses = compile_pattern(PLUSES)
+    assert not pluses.search("+" * 13 + "a" * 1_000_000) and pluses.search("+a" * 500_000)
+
+
+@pytest.mark.parametrize(("pattern", "translated"), [
+    (r"a\.b", r"a\x{2e}b"),
+    (r"\d+\s\w", r"[\p{Nd}]+[" + "{s}" + r"][\p{L}\p{N}_]"),
+    (r"[\w-]\D", r"[\p{L}\p{N}_-][^\p{Nd}]"),
+    (r"end$", r"end(?:\n?\z)"),
+    (r"(a$|b)", r"(a(?:\n?\z)|b)"),
+    (r"x\Z", r"x\z"),
+    (r"[]a][^]b]", r"[\]a][^\]b]"),
+    (r"\x41\u00e9\U0001F600\t\n", r"\x{41}\x{00e9}\x{0001F600}\t\n"),
+    (r"(?i)(?P<n>a)(?:b)(?-i:c)", r"(?i)(?P<n>a)(?:b)(?-i:c)"),
+    ("caf\u00e9 [$]", "caf\u00e9 [$]"),
+])
+def test_patterns_are_rewritten_to_mean_in_re2_what_they_mean_in_re(pattern: str, translated: str) -> None:
+    spaces = translate(r"[\s]")[1:-1]
+    assert translate(pattern) == translated.replace("{s}", spaces)
+
+
+@pytest.mark.filterwarnings("ignore:Possible nested set:FutureWarning")  # re on [[:alpha:]]
+@pytest.mark.parametrize("pattern", [r"(?<=a)b", r"(?=a)", r"(a)\1", r"a{,3}", r"[\W]", r"(?#c)a", r"\0",
+                                     r"[[:alpha:]]", r"(?x) a", r"(?>a)", r"a$\n", r"a$b|c"])
+def test_what_re2_lacks_or_reads_otherwise_stays_on_re(pattern: str, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(Untranslatable):
+        translate(pattern)
+    with caplog.at_level(logging.WARNING, logger="secustream.analyzer.sigma.regex"):
+        compiled = compile_pattern(pattern)
+    assert compiled.backtracking and "backtracking engine" in caplog.text
+    for text in ("ab", "aa", "a", "b", "x a", "a:"):
+        assert compiled.search(text) == (re.search(pattern, text) is not None)
+
+
+def test_flags_and_line_ends_mean_what_they_do_in_re() -> None:
+    for pattern, flags in ((r"^b$", re.MULTILINE), (r"a.b", re.DOTALL), (r"a.b", 0), (r"ABC$", re.IGNORECASE),
+                           (r"^b", re.MULTILINE), (r"(c$|b$)", 0), (r"x|c$", 0)):
+        compiled = compile_pattern(pattern, flags)
+        for text in ("a\nb\n", "a\nb", "abc\n", "abc\nx", "a\nbc", "ABC", "xb", "b\n\n"):
+            assert compiled.search(text) == (re.search(pattern, text, flags) is not None), (pattern, flags, text)
+            assert compiled.fullmatch(text) == (re.fullmatch(pattern, text, flags) is not None), (pattern, flags, text)
+
+
+def test_hostile_characters_are_read_as_re_reads_them() -> None:
+    """A lone surrogate (a ``\\udcff`` in JSON), NUL, NBSP, vertical tab and the separators ``\\x1c``-``\\x1f``:
+    PowerShell reads Unicode spaces as blanks, so ``\\s`` must keep them."""
+    cases = {r"a\sb": ["a\u00a0b", "a\vb", "a\x1cb", "a\u3000b", "a\u200bb", "a\x00b"],
+             r"\d\d": ["\u0663\u0664", "\u00b2\u00b3", "12", "\udcff1"],
+             r"^\w+$": ["\u00e9t\u00e9", "a\udcffb", "\u2160", "x_1", "\u0300"],
+             r"a.c": ["a\udcffc", "a\nc", "a\u00e9c", "a\x00c"]}
+    for pattern, texts in cases.items():
+        compiled = compile_pattern(pattern)
+        assert not compiled.backtracking
+        for text in texts:
+            assert compiled.search(text) == (re.search(pattern, text) is not None), (pattern, ascii(text))
+
+
+@pytest.mark.timeout(300)
+def test_the_classes_hold_the_characters_re_gives_them() -> None:
+    """The code points of planes 0-3 and 14 but surrogates through ``\\d \\w \\s`` and their negations, on both
+    engines (planes 4-13 and 15-16 hold no letter, digit or space Python knows): the only differences are characters
+    Python's Unicode tables do not know yet (RE2's may be newer)."""
+    planes = (*range(0xD800), *range(0xE000, 0x40000), *range(0xE0000, 0xF0000))
+    every = "".join(map(chr, planes))
+    for name in ("d", "w", "s", "D", "W", "S"):
+        python = set(re.findall(f"\\{name}", every))
+        linear = set(re2.findall(translate(f"\\{name}"), every))
+        differ = python ^ linear
+        assert python and all(unicodedata.category(c) == "Cn" for c in differ), (name, sorted(map(ord, differ))[:10],
+                                                                                  sys.version)
