@@ -212,12 +212,12 @@ def _glob_witness(regex: str) -> str:
 
 def test_every_regex_and_wildcard_of_the_corpus_runs_in_linear_time_and_means_what_re_says(
         corpus: CompiledPack, real_docs: list[dict]) -> None:
-    """Python's re backtracks for minutes on hostile text (test_sigma_regex.py), so every pattern runs on RE2
-    (analyzer/sigma/regex.py): none of the corpus may stay on re, and on ~3,000 real OTRF strings (as they are and
+    """Python's re backtracks for minutes on hostile text (test_regex.py), so every pattern runs on RE2
+    (analyzer/regex.py): none of the corpus may stay on re, and on ~3,000 real OTRF strings (as they are and
     lower-cased), each wildcard value's own witness and hostile characters, RE2 answers what re answers."""
     import re
 
-    from secustream.analyzer.sigma.regex import compile_pattern
+    from secustream.analyzer.regex import compile_pattern
 
     found: set[tuple[str, int]] = set()
     for rule in corpus.rules:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from secustream.analyzer.filewatch import files_fingerprint
+from secustream.analyzer.regex import compile_pattern
 from secustream.events import ThreatClass, get_field
 from secustream.verdict import RiskLevel
 
@@ -78,10 +79,10 @@ def compile_operator(op: str, arg: Any) -> Predicate:
         return lambda v: isinstance(v, str) and any(n in v.lower() for n in needles)
     if op == "regex":
         try:
-            pattern = re.compile(str(arg), re.IGNORECASE)
+            search = compile_pattern(str(arg), re.IGNORECASE).search  # linear time on hostile text (analyzer/regex.py)
         except re.error as exc:
             raise RuleError(f"bad regex {arg!r}: {exc}") from None
-        return lambda v: v is not None and pattern.search(str(v)) is not None
+        return lambda v: v is not None and search(str(v))
     if op in ("gt", "gte", "lt", "lte"):
         return _number(op, arg)
     if op in ("cidr", "not_cidr"):

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from secustream.analyzer.regex import compile_pattern
 from secustream.analyzer.sigma.fields import Resolver, compile_resolver, keyword_texts
 from secustream.analyzer.sigma.plan import KEYWORDS, Node, StringTest, UnsupportedSigma
-from secustream.analyzer.sigma.regex import compile_pattern
 
 
 class EventView:
@@ -187,7 +187,7 @@ def string_test(tests: tuple[StringTest, ...]) -> StrTest:
         if kind == "glob":
             if test[1] == ".*":
                 return lambda x: True
-            compiled.append(compile_pattern(test[1], re.DOTALL).fullmatch)  # linear time: analyzer/sigma/regex.py
+            compiled.append(compile_pattern(test[1], re.DOTALL).fullmatch)  # linear time: analyzer/regex.py
             continue
         values = test[1]
         if kind == "eq":
@@ -228,7 +228,7 @@ def _raw_test(test: Node) -> Callable[[Any], bool]:
         want = test[1]
         return lambda x: x is want or as_text(x).lower() == ("true" if want else "false")
     if kind == "re":
-        search = compile_pattern(test[1], test[2]).search  # linear time: analyzer/sigma/regex.py
+        search = compile_pattern(test[1], test[2]).search  # linear time: analyzer/regex.py
         return lambda x: search(as_text(x))
     if kind == "cidr":
         network = ipaddress.ip_network(test[1], strict=False)

@@ -1,4 +1,5 @@
-"""Sigma regular expressions and wildcards on a linear-time engine (RE2), with Python's ``re`` meaning.
+"""Detection regexes on a linear-time engine (RE2), with Python's ``re`` meaning: Sigma ``|re`` values and wildcard
+values (``sigma/matcher.py``) and native rules' ``regex`` operator (``native/schema.py``).
 
 Why not ``re``: it backtracks, and SigmaHQ's own patterns are catastrophic on text an attacker writes.
 ``\\w+`(\\w+|-|.)`[\\w+|\\s]`` ("Powershell Token Obfuscation") takes 4.8 s on a 64 KB script block of
@@ -68,7 +69,7 @@ def _classes() -> dict[str, str]:
     digits (``str.isdecimal``), letters, numbers and ``_`` (``str.isalnum``), and this Python's ``str.isspace``
     set (RE2's own ``\\s`` lacks ``\\v``, the separators ``\\x1c``-``\\x1f`` and Unicode spaces such as U+00A0,
     which PowerShell reads as blanks). RE2's Unicode tables may be a version newer than Python's: characters
-    assigned since differ, nothing else (``tests/unit/test_sigma_regex.py`` counts them)."""
+    assigned since differ, nothing else (``tests/unit/test_regex.py`` counts them)."""
     spaces = _ranges(c for c in range(0x3001) if chr(c).isspace())  # U+3000 is the last one
     return {"d": "\\p{Nd}", "w": "\\p{L}\\p{N}_", "s": spaces}
 
@@ -173,7 +174,7 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
         searching = re2.compile(prefix + translate(pattern), options)
         whole = re2.compile(prefix + translate(pattern, full=True), options)
     except (Untranslatable, re2.error) as exc:
-        log.warning("sigma regex %r runs on Python's backtracking engine (RE2 cannot take it: %s)", pattern, exc)
+        log.warning("regex %r runs on Python's backtracking engine (RE2 cannot take it: %s)", pattern, exc)
         return Compiled(lambda text: fallback.search(text) is not None,
                         lambda text: fallback.fullmatch(text) is not None, True)
     return Compiled(_linear(searching.search), _linear(whole.fullmatch), False)
