@@ -3,7 +3,8 @@
 It answers DSPy's ``[[ ## field ## ]]`` format. Markers in the prompt steer it: ``STUB-MALFORMED``
 returns prose with no fields, ``STUB-SLOW`` sleeps ``slow_seconds`` first, ``STUB-ERROR`` answers 500.
 Otherwise the threat type is the first class name that appears in the prompt's event text, else
-the classifier's class quoted in the context, else ``benign``.
+``benign`` where the context says the classifier's closest training examples are labelled benign (its
+claim rests on no example like the event), else the classifier's class quoted in the context, else ``benign``.
 The incident story program (an ``incident`` input) gets a story.
 It counts calls so tests can prove the cache and the shared budget work.
 """
@@ -43,7 +44,8 @@ def _answer(prompt: str) -> str:
             threat = cls.value
             break
     else:
-        if said and said.group(1) in {c.value for c in ThreatClass}:
+        unsupported = "closest training examples labelled benign" in rest  # the model tier's own evidence
+        if said and said.group(1) in {c.value for c in ThreatClass} and not unsupported:
             threat = said.group(1)  # no marker: agree with the classifier
     risk = "low" if threat == "benign" else "high"
     fields = {

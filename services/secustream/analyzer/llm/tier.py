@@ -44,8 +44,10 @@ def describe_context(prior: Verdict) -> str:
     if prior.rule_ids:
         return (f"detection rules {', '.join(prior.rule_ids)} fired ({prior.risk_level.value}, "
                 f"{prior.threat_type}) and asked for review")
-    return (f"classifier says {prior.threat_type} (confidence {prior.confidence:.2f}, risk {prior.risk_score:.2f}); "
+    said = (f"classifier says {prior.threat_type} (confidence {prior.confidence:.2f}, risk {prior.risk_score:.2f}); "
             f"no detection rule matched")
+    _claim, _, evidence = prior.reason.partition("; evidence: ")  # the model tier's nearest training examples
+    return f"{said}; the classifier's {scrub(evidence, 200)}" if evidence else said
 
 
 class LLMTier:
