@@ -136,7 +136,9 @@ def seed_item(i: int, ts: datetime | None = None) -> AnalyzedEvent:
     ts = ts or T0 + timedelta(seconds=i // 2)  # pairs share a timestamp: the id tiebreak matters
     event = SecurityEvent(
         event_type="auth", action="ssh_login", outcome="failure" if i % 2 else "success", timestamp=ts,
-        source=Endpoint(ip=f"10.0.{i % 5}.{i % 7}", user=f"user{i % 3}", host=f"ws-{i % 4}"),
+        # some in upper case, as Windows logs them (WORKSTATION5, SYSTEM): the user and host filters take any case
+        source=Endpoint(ip=f"10.0.{i % 5}.{i % 7}", user=f"user{i % 3}" if i % 5 else f"USER{i % 3}",
+                        host=f"ws-{i % 4}" if i % 7 else f"WS-{i % 4}"),
         destination=Endpoint(host=f"srv-{i % 6}", port=22), product="sshd", raw=f"raw line {i}",
     )
     risk = RISKS[i % 4]

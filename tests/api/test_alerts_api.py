@@ -124,3 +124,21 @@ def test_entity_page_has_alerts_incidents_and_recent_events(alerted: Api) -> Non
     assert alert["id"] in {a["id"] for a in body["alerts"]} and body["incidents"]
     assert body["recent_events"] and all(e["source_ip"] == alert["entity_value"] for e in body["recent_events"])
     assert body["events_url"] == f"{P}/events?" + urlencode({"source_ip": alert["entity_value"]})
+
+
+def test_an_entitys_page_finds_its_events_whatever_their_case(alerted: Api) -> None:
+    """Entities are kept lower-cased; Windows logs WORKSTATION5.theshire.local and SYSTEM. The entity page's
+    recent events and its events link found none of them before the filters took any case (migration 0010)."""
+    from datetime import UTC, datetime
+
+    from secustream.storage.repository import VerdictRepository
+    from tests.api.conftest import seed_item
+
+    item = seed_item(1, datetime(2026, 11, 2, tzinfo=UTC))
+    item.event.source.host, item.event.source.user = "WORKSTATION5.theshire.local", "SYSTEM"
+    VerdictRepository(alerted.engine).store([item])
+    for kind, value, field in (("host", "workstation5.theshire.local", "host"), ("user", "system", "user")):
+        body = alerted.client.get(f"{P}/entities/{kind}/{value}", headers=alerted.headers("viewer")).json()
+        assert [e["event_id"] for e in body["recent_events"]] == [str(item.event.event_id)], kind
+        listed = alerted.client.get(body["events_url"], headers=alerted.headers("viewer")).json()
+        assert [e["event_id"] for e in listed["items"]] == [str(item.event.event_id)], (kind, field)

@@ -72,9 +72,11 @@ FILTERS: list[tuple[str, Callable[[AnalyzedEvent], bool]]] = [
      lambda i: v(i) is not None and v(i).tier in ("llm", "model") and v(i).risk_level in ("critical", "medium")),
     ("threat_type=brute_force", lambda i: v(i) is not None and v(i).threat_type == "brute_force"),
     ("source_ip=10.0.1.3", lambda i: i.event.source.ip == "10.0.1.3"),
-    ("user=user2", lambda i: i.event.source.user == "user2"),
+    ("user=user2", lambda i: i.event.source.user.lower() == "user2"),
+    ("user=USER2", lambda i: i.event.source.user.lower() == "user2"),  # any case, as the entities are kept
     ("host=srv-4", lambda i: "srv-4" in (i.event.source.host, i.event.destination.host)),
-    ("host=ws-1", lambda i: "ws-1" in (i.event.source.host, i.event.destination.host)),
+    ("host=ws-1", lambda i: "ws-1" in (i.event.source.host.lower(), i.event.destination.host)),
+    ("host=Ws-1", lambda i: "ws-1" in (i.event.source.host.lower(), i.event.destination.host)),
     ("q=spraying", lambda i: v(i) is not None and "spraying" in v(i).analysis.lower()),
     ("q=SPRAY&risk_level=high", lambda i: v(i) is not None and "spray" in v(i).analysis.lower()
      and v(i).risk_level == "high"),
@@ -82,7 +84,7 @@ FILTERS: list[tuple[str, Callable[[AnalyzedEvent], bool]]] = [
     ("since=2026-11-01T00:00:30Z&until=2026-11-01T00:01:10Z",
      lambda i: T0 + timedelta(seconds=30) <= i.event.timestamp < T0 + timedelta(seconds=70)),
     ("since=2026-11-01T00:00:30Z&risk_level=low&user=user1", lambda i: i.event.timestamp >= T0 + timedelta(seconds=30)
-     and v(i) is not None and v(i).risk_level == "low" and i.event.source.user == "user1"),
+     and v(i) is not None and v(i).risk_level == "low" and i.event.source.user.lower() == "user1"),
     ("source_ip=10.0.4.6&tier=rules", lambda i: i.event.source.ip == "10.0.4.6" and v(i) is not None
      and v(i).tier == "rules"),
 ]

@@ -102,8 +102,9 @@ class EventQuery(BaseModel):
     since: datetime | None = Field(None, description="Event time at or after (ISO 8601)")
     until: datetime | None = Field(None, description="Event time before (ISO 8601)")
     source_ip: str | None = Field(None, max_length=45)
-    user: str | None = Field(None, max_length=256, description="Source user name")
-    host: str | None = Field(None, max_length=256, description="Source or destination host")
+    user: str | None = Field(None, max_length=256, description="Source user name (any case: `SYSTEM` finds `system`)")
+    host: str | None = Field(None, max_length=256,
+                             description="Source or destination host (any case: Windows logs `WS01.corp.local`)")
     q: str | None = Field(None, min_length=2, max_length=200, description="Text in the verdict's analysis")
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")

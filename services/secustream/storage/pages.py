@@ -114,10 +114,11 @@ def _key_query(f: EventFilters, limit: int, cursor: tuple[datetime, uuid.UUID] |
         conds.append(V.c.analysis.ilike(f"%{_like_escape(f.q)}%", escape="\\"))
     if f.source_ip:
         conds.append(E.c.source_ip == f.source_ip)
-    if f.user:
-        conds.append(E.c.source_user == f.user)
+    if f.user:  # any case, like the entities (alerts keep them lower-cased): indexed on lower() (migration 0010)
+        conds.append(func.lower(E.c.source_user) == f.user.lower())
     if f.host:
-        conds.append(or_(E.c.source_host == f.host, E.c.destination_host == f.host))
+        host = f.host.lower()
+        conds.append(or_(func.lower(E.c.source_host) == host, func.lower(E.c.destination_host) == host))
     if f.since is not None:
         conds.append(ts >= f.since)
     if f.until is not None:
@@ -206,13 +207,15 @@ def _pg_keys(f: EventFilters, branch: dict[str, str], has_cursor: bool, params: 
     if f.q:
         params["q"] = f"%{_like_escape(f.q)}%"
         conds.append("v.analysis ILIKE %(q)s ESCAPE '\\'")
-    for column, value in (("source_ip", f.source_ip), ("source_user", f.user)):
-        if value:
-            params[column] = value
-            conds.append(f"e.{column} = %({column})s")
+    if f.source_ip:
+        params["source_ip"] = f.source_ip
+        conds.append("e.source_ip = %(source_ip)s")
+    if f.user:  # any case, as in ``_key_query``
+        params["source_user"] = f.user.lower()
+        conds.append("lower(e.source_user) = %(source_user)s")
     if f.host:
-        params["host"] = f.host
-        conds.append("(e.source_host = %(host)s OR e.destination_host = %(host)s)")
+        params["host"] = f.host.lower()
+        conds.append("(lower(e.source_host) = %(host)s OR lower(e.destination_host) = %(host)s)")
     for op, name in _TIME_BOUNDS:
         if name in params:
             conds.append(f"{ts} {op} %({name})s")

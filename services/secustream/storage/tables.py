@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -82,10 +83,13 @@ class Event(Base):
         # API keyset pages (migration 0003a): newest first by (timestamp, id), optionally per entity.
         Index("ix_events_timestamp_id", "timestamp", "id"),
         Index("ix_events_source_ip_ts", "source_ip", "timestamp", "id"),
-        Index("ix_events_source_user_ts", "source_user", "timestamp", "id"),
-        Index("ix_events_source_host_ts", "source_host", "timestamp", "id"),
-        Index("ix_events_destination_host_ts", "destination_host", "timestamp", "id"),
     )
+
+
+# Per entity, in any case (migration 0010): alerts keep entities lower-cased, Windows logs `WORKSTATION5.corp.local`.
+Index("ix_events_source_user_lower_ts", func.lower(Event.source_user), Event.timestamp, Event.id)
+Index("ix_events_source_host_lower_ts", func.lower(Event.source_host), Event.timestamp, Event.id)
+Index("ix_events_destination_host_lower_ts", func.lower(Event.destination_host), Event.timestamp, Event.id)
 
 
 class Verdict(Base):
