@@ -309,3 +309,30 @@ def test_load_remarks_are_one_log_line_and_rules_that_failed_one_warning_each(ca
     assert "keyword search: " in lines[0].getMessage()  # which literal search this platform runs
     assert "bad rule" in lines[1].getMessage()
     assert "600 validator remarks" in lines[2].getMessage()
+
+
+@pytest.mark.parametrize(("channel", "event_id", "category"), [
+    ("Microsoft-Windows-PowerShell/Operational", 4103, "ps_module"),
+    ("Windows PowerShell", 400, "ps_classic_start"),
+    ("Windows PowerShell", 600, "ps_classic_provider_start"),
+    ("Windows PowerShell", 800, "ps_classic_script"),
+])
+def test_powershell_module_and_classic_events_meet_their_sigma_categories(channel: str, event_id: int,
+                                                                          category: str) -> None:
+    """SigmaHQ's 46 ps_module / ps_classic_* rules could never fire: the Windows normaliser has no kind of its own
+    for these events (``windows_event_<id>``), so no category came with them, though the OTRF recordings hold
+    ~76,000. A real-shaped line through the real normaliser now meets its category, and only in its channel."""
+    import json
+
+    from secustream.analyzer.sigma.fields import event_logsource
+    from secustream.normalizers import normalize_windows
+
+    def doc(chan: str) -> dict[str, Any]:
+        line = json.dumps({"EventID": event_id, "Channel": chan, "Hostname": "WORKSTATION5.theshire.local",
+                           "TimeCreated": "2020-09-22T04:11:54Z", "Payload": "CommandInvocation(Get-Item)"})
+        return normalize_windows(line).model_dump(mode="json", exclude_none=True)
+
+    assert f"category:{category}" in event_logsource(doc(channel))
+    assert f"category:{category}" not in event_logsource(doc("Security"))
+    rule = rule_yaml(sel({"Payload|contains": "Get-Item"}), {"product": "windows", "category": category})
+    assert fires(rule, doc(channel)) and not fires(rule, doc("Security"))

@@ -179,6 +179,18 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 """Our ``action`` → Sigma ``category`` (docs/sigma.md, "Logsources")."""
 
+WINDOWS_EVENT_CATEGORIES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
+    ("microsoft-windows-powershell/operational", "windows_event_4103"): ("ps_module",),
+    ("powershellcore/operational", "windows_event_4103"): ("ps_module",),
+    ("windows powershell", "windows_event_400"): ("ps_classic_start",),
+    ("windows powershell", "windows_event_600"): ("ps_classic_provider_start",),
+    ("windows powershell", "windows_event_800"): ("ps_classic_script",),
+})
+"""(Windows channel lower-cased, our ``action``) → Sigma ``category``, for the events the Windows normaliser has no
+kind of its own for (``windows_event_<id>``): PowerShell module logging and the classic engine's events, as Sigma's
+taxonomy defines them. Without them SigmaHQ's 46 ``ps_module``/``ps_classic_*`` rules could never fire, though the
+OTRF recordings hold such events."""
+
 EVENT_TYPE_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "network": ("network_connection", "firewall"),
     "dns": ("dns_query", "dns"),
@@ -197,6 +209,7 @@ WINDOWS_CHANNEL_SERVICES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 KNOWN_PRODUCTS = frozenset({"windows", "linux"})
 KNOWN_CATEGORIES = frozenset(
     {c for cs in ACTION_CATEGORIES.values() for c in cs} | {c for cs in EVENT_TYPE_CATEGORIES.values() for c in cs}
+    | {c for cs in WINDOWS_EVENT_CATEGORIES.values() for c in cs}
     | {"webserver", "proxy", "authentication"}
 )
 KNOWN_SERVICES = frozenset({
@@ -232,6 +245,7 @@ def _logsource(dataset: str, product: str, action: str, event_type: str, vendor:
             tokens.add(f"service:{kind}")
         if channel is not None:
             tokens.update(f"service:{s}" for s in WINDOWS_CHANNEL_SERVICES.get(channel.lower(), ()))
+            tokens.update(f"category:{c}" for c in WINDOWS_EVENT_CATEGORIES.get((channel.lower(), action), ()))
     elif dataset in _LINUX_DATASETS or product in ("openssh", "sudo", "auditd") or vendor == "linux":
         tokens.add("product:linux")
         if dataset == "sshd":
