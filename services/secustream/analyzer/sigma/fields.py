@@ -62,25 +62,6 @@ _TOP_LEVEL = frozenset({"event_type", "action", "outcome", "message", "product",
                         "event_id"})
 
 
-def _walker(path: tuple[str, ...]) -> Resolver:
-    if len(path) == 1:
-        key = path[0]
-        return lambda doc: doc.get(key)
-    if len(path) == 2:
-        first, second = path
-        return lambda doc: (node.get(second) if isinstance(node := doc.get(first), dict) else None)
-
-    def walk(doc: dict[str, Any]) -> Any:
-        node: Any = doc
-        for part in path:
-            if not isinstance(node, dict):
-                return None
-            node = node.get(part)
-        return node
-
-    return walk
-
-
 def resolver_paths(name: str) -> tuple[tuple[str, ...], ...]:
     """Where a Sigma field is looked for after ``unmapped[name]``, in order (steps 2 and 3 of the module docstring):
     each a path of keys into the event."""
@@ -94,7 +75,8 @@ def resolver_paths(name: str) -> tuple[tuple[str, ...], ...]:
 
 def first_value(doc: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> Any:
     """The first value along ``paths`` that is neither missing, None nor "" (what a resolver answers when
-    ``unmapped`` lacks the field): the prefilter's reference for the C walk in ``_scan.gather``."""
+    ``unmapped`` lacks the field): the rules' resolvers and the prefilter's Python reference (``_scan.gather`` walks
+    the same paths in C)."""
     for path in paths:
         node: Any = doc
         for part in path:
@@ -109,7 +91,7 @@ def first_value(doc: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> Any:
 
 def compile_resolver(name: str) -> Resolver:
     """The lookup for one Sigma field name (see the module docstring for the order)."""
-    walkers = [_walker(path) for path in resolver_paths(name)]
+    paths = resolver_paths(name)
 
     def resolve(doc: dict[str, Any]) -> Any:
         unmapped = doc.get("unmapped")
@@ -117,11 +99,7 @@ def compile_resolver(name: str) -> Resolver:
             value = unmapped.get(name)
             if value is not None and value != "":
                 return value
-        for walk in walkers:
-            value = walk(doc)
-            if value is not None and value != "":
-                return value
-        return None
+        return first_value(doc, paths)
 
     return resolve
 
