@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from secustream.analyzer.sigma import SigmaEngine
+from secustream.analyzer.sigma import SigmaEngine, packs
 from secustream.analyzer.sigma.filters import RuleFilter
+from secustream.analyzer.sigma.loader import MAX_RULE_FILE
 from secustream.analyzer.sigma.packs import PackError, SigmaSources, install, installed
 from secustream.cli import main
 from secustream.events import SecurityEvent
@@ -102,6 +103,46 @@ def test_a_pack_with_nothing_loadable_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="no rule"):
         install(str(tmp_path / "bad"), tmp_path / "packs", "bad")
     assert installed(tmp_path / "packs") == []
+
+
+def test_an_unreadable_rule_file_is_an_issue_and_the_rest_installs(pack_v1: Path, tmp_path: Path) -> None:
+    """A file that is not UTF-8, or larger than a rule file may be, is reported by name; it fails nothing else."""
+    (pack_v1 / "rules" / "latin1.yml").write_bytes("title: caf\xe9\n".encode("latin-1"))
+    result = install(str(pack_v1), tmp_path / "packs", "core")
+    assert result.changed and result.rules == 2 and result.issues == 1
+    [issue] = SigmaSources(None, tmp_path / "packs", RuleFilter()).compiled().issues
+    assert issue.origin.endswith("latin1.yml") and issue.level == "error"
+    assert issue.reason == "not read: not UTF-8 text (invalid continuation byte at byte 10)"
+
+
+def test_a_zip_bomb_is_cut_at_the_rule_file_limit(pack_v1: Path, tmp_path: Path) -> None:
+    """~300 KB of zip holding a 300 MB rule: the install writes 2 MiB of it, reports it and keeps the rest."""
+    archive = zip_of(pack_v1, tmp_path / "bomb.zip")
+    with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("rules/windows/huge.yml", "title: huge\n#" + " " * (300 << 20))
+    assert archive.stat().st_size < 1 << 20
+    started = time.monotonic()
+    result = install(str(archive), tmp_path / "packs", "core")
+    assert time.monotonic() - started < 60  # it took minutes and 1.3 GB before; seconds here
+    assert result.rules == 2 and result.issues == 1
+    huge = next((tmp_path / "packs" / "core" / "versions").glob("*/rules/windows/huge.yml"))
+    assert huge.stat().st_size == MAX_RULE_FILE + 1
+    [issue] = SigmaSources(None, tmp_path / "packs", RuleFilter()).compiled().issues
+    assert issue.reason == f"not read: larger than {MAX_RULE_FILE:,} bytes, the most a rule file may hold"
+
+
+def test_a_pack_past_the_file_or_byte_limits_is_refused(pack_v1: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = zip_of(pack_v1, tmp_path / "many.zip")
+    monkeypatch.setattr(packs, "MAX_PACK_FILES", 1)
+    with pytest.raises(PackError, match="more than 1 rule files"):
+        install(str(archive), tmp_path / "packs", "core")
+    monkeypatch.setattr(packs, "MAX_PACK_FILES", 10)
+    monkeypatch.setattr(packs, "MAX_PACK_BYTES", 600)
+    with pytest.raises(PackError, match="more than 600 bytes"):
+        install(str(pack_v1), tmp_path / "packs", "core")
+    assert installed(tmp_path / "packs") == []
+    assert not [p for p in (tmp_path / "packs").iterdir() if p.name.startswith(".staging-")]
 
 
 @pytest.fixture

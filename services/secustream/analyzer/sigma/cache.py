@@ -20,21 +20,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from secustream.analyzer.sigma.loader import CompiledPack, compile_documents, read_documents
+from secustream.analyzer.sigma.loader import CompiledPack, RuleDocuments, compile_documents, read_documents
 
 log = logging.getLogger(__name__)
 
 FORMAT = "plan-4"  # plan-4: regex tests give the prefilter their longest literal run
 
 
-def content_fingerprint(documents: list[tuple[str, str]], root: Path | str) -> str:
-    """Relative file names and texts: the same rules give the same fingerprint wherever they live."""
+def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:
+    """Relative file names and texts, and the unreadable files' names and reasons: the same rules give the same
+    fingerprint wherever they live."""
     base = Path(root)
-    digest = hashlib.sha256()
-    for origin, text in documents:
+
+    def relative(origin: str) -> bytes:
         path = Path(origin)
-        name = str(path.relative_to(base)) if base.is_dir() and path.is_relative_to(base) else path.name
-        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        return (str(path.relative_to(base)) if base.is_dir() and path.is_relative_to(base) else path.name).encode()
+
+    digest = hashlib.sha256()
+    for origin, text in files.documents:
+        digest.update(relative(origin) + b"\0" + text.encode() + b"\0")
+    for origin, reason in files.unreadable:
+        digest.update(relative(origin) + b"\1" + reason.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -42,10 +48,10 @@ def load_compiled(path: Path | str, cache_dir: Path | None,
                   progress: Callable[[str], None] | None = None) -> CompiledPack:
     """The directory's ``CompiledPack``: from the cache when its content was compiled before. ``progress`` hears
     of a compile (the slow case: ~10 s for the SigmaHQ corpus) before and after it."""
-    documents = read_documents(path)
+    files = read_documents(path)
     if cache_dir is None:
-        return _compile(documents, progress)
-    key = hashlib.sha256(f"{FORMAT}|{Path(path).resolve()}|{content_fingerprint(documents, path)}".encode())
+        return _compile(files, progress)
+    key = hashlib.sha256(f"{FORMAT}|{Path(path).resolve()}|{content_fingerprint(files, path)}".encode())
     file = cache_dir / f"sigma-{key.hexdigest()[:24]}.pickle"
     try:
         with file.open("rb") as fh:
@@ -56,17 +62,17 @@ def load_compiled(path: Path | str, cache_dir: Path | None,
         pass
     except Exception as exc:  # a truncated or stale file: compile again and overwrite it
         log.warning("sigma cache %s unreadable, compiling again: %s", file, exc)
-    compiled = _compile(documents, progress)
+    compiled = _compile(files, progress)
     _write(file, compiled)
     return compiled
 
 
-def _compile(documents: list[tuple[str, str]], progress: Callable[[str], None] | None) -> CompiledPack:
+def _compile(files: RuleDocuments, progress: Callable[[str], None] | None) -> CompiledPack:
     if progress is None:
-        return compile_documents(documents)
-    progress(f"compiling {len(documents):,} rule files (parse, validate, plan; cached for the analyzers)")
+        return compile_documents(files.documents, files.unreadable)
+    progress(f"compiling {len(files.documents):,} rule files (parse, validate, plan; cached for the analyzers)")
     started = time.perf_counter()
-    compiled = compile_documents(documents)
+    compiled = compile_documents(files.documents, files.unreadable)
     progress(f"compiled {len(compiled.rules):,} rules and {len(compiled.correlations):,} correlations in "
              f"{time.perf_counter() - started:.1f} s")
     return compiled

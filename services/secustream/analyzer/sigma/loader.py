@@ -46,6 +46,9 @@ _REJECTING_ISSUES = frozenset({
 })
 _SKIPPED_STATUS = frozenset({"deprecated", "unsupported"})
 RULE_SUFFIXES = (".yml", ".yaml")
+MAX_RULE_FILE = 2 * 1024 * 1024
+"""Bytes a rule file may hold: ~7x SigmaHQ's largest (``driver_load_win_vuln_drivers.yml``, 295 KB). A larger
+file is reported, not read: a 300 MB "rule" (300 KB as a zip) held an install for minutes and 1.3 GB."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +152,35 @@ class SigmaRuleSet:
     @classmethod
     def load(cls, path: Path | str, keep: RuleFilter | None = None) -> SigmaRuleSet:
         """Every ``*.yml``/``*.yaml`` under ``path`` (recursive, sorted; ``examples/`` folders skipped)."""
-        return assemble(compile_documents(read_documents(path)), keep)
+        files = read_documents(path)
+        return assemble(compile_documents(files.documents, files.unreadable), keep)
 
 
-def read_documents(path: Path | str) -> list[tuple[str, str]]:
-    return [(str(p), p.read_text(encoding="utf-8")) for p in rule_files(path)]
+@dataclass(frozen=True)
+class RuleDocuments:
+    """A rules directory as read: each rule file's text, and each file that could not be read with the reason
+    (too large, not UTF-8, an I/O error), which the load reports as an issue instead of failing on it."""
+
+    documents: list[tuple[str, str]]  # (origin, text)
+    unreadable: list[tuple[str, str]]  # (origin, reason)
+
+
+def read_documents(path: Path | str) -> RuleDocuments:
+    documents: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str]] = []
+    for file in rule_files(path):
+        try:
+            with file.open("rb") as fh:
+                data = fh.read(MAX_RULE_FILE + 1)  # never more: the file may be huge, or grow while read
+            if len(data) > MAX_RULE_FILE:
+                unreadable.append((str(file), f"larger than {MAX_RULE_FILE:,} bytes, the most a rule file may hold"))
+                continue
+            documents.append((str(file), data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            unreadable.append((str(file), f"not UTF-8 text ({exc.reason} at byte {exc.start:,})"))
+        except OSError as exc:
+            unreadable.append((str(file), f"cannot be read: {exc.strerror or exc}"))
+    return RuleDocuments(documents, unreadable)
 
 
 def rule_files(path: Path | str) -> list[Path]:
@@ -384,12 +411,17 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
     )
 
 
-def compile_documents(documents: list[tuple[str, str]]) -> CompiledPack:
-    """Parse, validate and plan every rule; correlations after the rules they reference."""
+def compile_documents(documents: list[tuple[str, str]],
+                      unreadable: Sequence[tuple[str, str]] = ()) -> CompiledPack:
+    """Parse, validate and plan every rule; correlations after the rules they reference. Each ``unreadable``
+    file (``read_documents``) is an issue."""
     build = _Build()
     digest = hashlib.sha256()
     for origin, text in documents:
         digest.update(origin.encode() + b"\0" + text.encode())
+    for origin, reason in unreadable:
+        digest.update(origin.encode() + b"\1" + reason.encode())
+        build.issue(origin, "(file)", "error", f"not read: {reason}")
     parsed = _parse(documents, build)
     rejected = _validate(parsed, build)
     for origin, rule in parsed:

@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.sigma.cache import content_fingerprint, load_compiled
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.loader import (
+    MAX_RULE_FILE,
     RULE_SUFFIXES,
     CompiledPack,
     SigmaRuleSet,
@@ -46,6 +48,8 @@ from secustream.analyzer.sigma.loader import (
 ACTIVE = "ACTIVE"
 META = "PACK.json"
 DOWNLOAD_LIMIT = 512 * 1024 * 1024
+MAX_PACK_FILES = 50_000  # rule files one pack may hold: SigmaHQ's whole corpus is ~4,000
+MAX_PACK_BYTES = 256 * 1024 * 1024  # what an install may write, extracted: SigmaHQ's whole corpus is ~8 MB
 
 
 class PackError(Exception):
@@ -91,11 +95,12 @@ def install(source: str, packs_dir: Path, name: str | None = None, allow_http: b
     try:
         rules_dir = staging / "rules"
         _materialise(source, rules_dir, staging, allow_http, say)
-        documents = read_documents(rules_dir)
-        if not documents:
+        files = read_documents(rules_dir)
+        if not files.documents and not files.unreadable:
             raise PackError(f"no Sigma rule files ({', '.join(RULE_SUFFIXES)}) in {source}")
-        version = content_fingerprint(documents, rules_dir)
-        say(f"{len(documents):,} rule files read, content fingerprint {version}")
+        version = content_fingerprint(files, rules_dir)
+        unread = f", {len(files.unreadable):,} not readable (listed as issues)" if files.unreadable else ""
+        say(f"{len(files.documents):,} rule files read{unread}, content fingerprint {version}")
         home = packs_dir / name
         target = home / "versions" / version
         if _active_version(home) == version:
@@ -159,15 +164,43 @@ def _download(url: str, target: Path) -> None:
         raise PackError(f"{url}: download failed: {exc}") from None
 
 
-def _copy_rules(source: Path, rules_dir: Path) -> None:
-    for file in rule_files(source):
-        target = rules_dir / file.relative_to(source)
+class _Budget:
+    """What one install may write: ``MAX_PACK_FILES`` rule files and ``MAX_PACK_BYTES`` in all. Each file is cut one
+    byte past ``MAX_RULE_FILE``, so the load reports it as too large and the rest of it is never written: a zip
+    of 300 KB can hold a 300 MB "rule" (a zip bomb), which held an install for minutes before."""
+
+    def __init__(self, source: str) -> None:
+        self.source, self.files, self.written = source, 0, 0
+
+    def copy(self, src: BinaryIO, target: Path) -> None:
+        self.files += 1
+        if self.files > MAX_PACK_FILES:
+            raise PackError(f"{self.source}: more than {MAX_PACK_FILES:,} rule files, the most a pack may hold")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, target)
+        left = MAX_RULE_FILE + 1
+        with target.open("wb") as out:
+            while left > 0 and (chunk := src.read(min(1 << 16, left))):
+                self.written += len(chunk)
+                if self.written > MAX_PACK_BYTES:
+                    raise PackError(f"{self.source}: its rule files hold more than {MAX_PACK_BYTES:,} bytes, "
+                                    "the most a pack may")
+                out.write(chunk)
+                left -= len(chunk)
+
+
+def _copy_rules(source: Path, rules_dir: Path) -> None:
+    budget = _Budget(str(source))
+    for file in rule_files(source):
+        try:
+            with file.open("rb") as src:
+                budget.copy(src, rules_dir / file.relative_to(source))
+        except OSError as exc:
+            raise PackError(f"{file}: cannot be read: {exc.strerror or exc}") from None
 
 
 def _extract_zip(archive: Path, rules_dir: Path, source: str) -> None:
-    """Only the rule files, each at a safe relative path (no absolute paths, no ``..``)."""
+    """Only the rule files, each at a safe relative path (no absolute paths, no ``..``), within ``_Budget``."""
+    budget = _Budget(source)
     try:
         with zipfile.ZipFile(archive) as zf:
             for member in zf.infolist():
@@ -175,11 +208,9 @@ def _extract_zip(archive: Path, rules_dir: Path, source: str) -> None:
                 if member.is_dir() or not member.filename.endswith(RULE_SUFFIXES) or member.filename.startswith("/") \
                         or ".." in parts:
                     continue
-                target = rules_dir.joinpath(*parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, target.open("wb") as out:
-                    shutil.copyfileobj(src, out)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+                with zf.open(member) as src:
+                    budget.copy(src, rules_dir.joinpath(*parts))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise PackError(f"{source}: not a readable zip archive: {exc}") from None
 
 
