@@ -316,12 +316,17 @@ def test_load_remarks_are_one_log_line_and_rules_that_failed_one_warning_each(ca
     ("Windows PowerShell", 400, "ps_classic_start"),
     ("Windows PowerShell", 600, "ps_classic_provider_start"),
     ("Windows PowerShell", 800, "ps_classic_script"),
+    ("Microsoft-Windows-Sysmon/Operational", 9, "raw_access_thread"),
+    ("Microsoft-Windows-Sysmon/Operational", 2, "file_change"),
+    ("Microsoft-Windows-Sysmon/Operational", 20, "wmi_event"),
+    ("Microsoft-Windows-Sysmon/Operational", 255, "sysmon_error"),
 ])
-def test_powershell_module_and_classic_events_meet_their_sigma_categories(channel: str, event_id: int,
-                                                                          category: str) -> None:
-    """SigmaHQ's 46 ps_module / ps_classic_* rules could never fire: the Windows normaliser has no kind of its own
-    for these events (``windows_event_<id>``), so no category came with them, though the OTRF recordings hold
-    ~76,000. A real-shaped line through the real normaliser now meets its category, and only in its channel."""
+def test_powershell_module_classic_and_other_sysmon_events_meet_their_sigma_categories(channel: str, event_id: int,
+                                                                                        category: str) -> None:
+    """SigmaHQ's 46 ps_module / ps_classic_* rules and 10 Sysmon rules could never fire: the Windows normaliser has
+    no kind of its own for these events (``windows_event_<id>``), so no category came with them, though the OTRF
+    recordings hold ~78,000. A real-shaped line through the real normaliser now meets its category, and only in its
+    channel."""
     import json
 
     from secustream.analyzer.sigma.fields import event_logsource
