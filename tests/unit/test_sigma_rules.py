@@ -113,6 +113,24 @@ def test_runner_fails_on_a_rule_that_cannot_load(tmp_path: Path, capsys: pytest.
     assert "unsupported: placeholder %x%" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"just a line of text\n", "not a Sigma rule: pySigma failed on it (AttributeError: 'str' object has no attribute"),
+    (b"- a\n- b\n", "not a Sigma rule: pySigma failed on it (AttributeError: 'list' object has no attribute"),
+    (b"", "holds no Sigma rule (empty)"),
+    (b"---\n---\n", "holds no Sigma rule (empty)"),
+    ("title: caf\xe9\n".encode("latin-1"), "not read: not UTF-8 text (invalid continuation byte at byte 10)"),
+])
+def test_a_file_that_is_no_rule_is_reported_and_the_rest_loads(tmp_path: Path, content: bytes, reason: str) -> None:
+    """Every rule file loads or is reported: a text, a list, an empty file or Latin-1 bytes crashed the whole load
+    (pySigma's AttributeError, UnicodeDecodeError) or were passed over silently."""
+    shutil.copy(PACKAGED / next(p.name for p in PACKAGED.glob("*.yml")), tmp_path / "good.yml")
+    (tmp_path / "odd.yml").write_bytes(content)
+    ruleset = SigmaRuleSet.load(tmp_path)
+    assert ruleset.rules
+    [issue] = [i for i in ruleset.issues if i.origin.endswith("odd.yml")]
+    assert issue.level == "error" and issue.reason.startswith(reason)
+
+
 def test_rules_tier_merges_native_and_sigma_hits(packaged: SigmaRuleSet) -> None:
     state = MemoryState()
     native = RulesEngine(RuleSet.load(PACKAGED.parent / "default.yaml"), state)

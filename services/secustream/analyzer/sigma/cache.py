@@ -24,7 +24,7 @@ from secustream.analyzer.sigma.loader import CompiledPack, RuleDocuments, compil
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-4"  # plan-4: regex tests give the prefilter their longest literal run
+FORMAT = "plan-5"  # plan-5: unreadable, empty and non-mapping files are issues (plan-4: regex literal runs)
 
 
 def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:

@@ -240,6 +240,14 @@ def _parse(documents: Iterable[tuple[str, str]], build: _Build) -> list[tuple[st
         except (yaml.YAMLError, SigmaError) as exc:
             build.issue(origin, "(file)", "error", f"not loadable Sigma YAML: {str(exc).splitlines()[0]}")
             continue
+        except Exception as exc:  # pySigma fails on YAML that is no mapping (a text, a list): report it, load the rest
+            first = (str(exc).splitlines() or [""])[0]
+            build.issue(origin, "(file)", "error", f"not a Sigma rule: pySigma failed on it ({type(exc).__name__}: "
+                        f"{first[:200]})")
+            continue
+        if not collection.rules and not collection.errors:
+            build.issue(origin, "(file)", "error", "holds no Sigma rule (empty)")
+            continue
         per_rule = {id(e) for rule in collection.rules for e in rule.errors}
         for error in collection.errors:
             if id(error) not in per_rule:  # rule errors are reported once, with the rule below
