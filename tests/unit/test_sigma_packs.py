@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import json
 import threading
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -171,6 +174,32 @@ def test_install_from_a_url_needs_https_or_allow_http(pack_v1: Path, tmp_path: P
     assert said[0] == f"downloading {base}/sigma_all_rules.zip" and said[1].startswith("downloaded 0.0 MiB")
     with pytest.raises(PackError, match="download failed"):
         install(f"{base}/missing.zip", tmp_path / "packs", allow_http=True)
+
+
+def test_a_download_follows_redirects_only_to_https(tmp_path: Path) -> None:
+    """urllib follows an https URL's redirect to plain http (or ftp); the "only https" rule holds for every hop."""
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/sigma_core.zip")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None: ...
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(PackError, match=r"redirected to ftp://127.0.0.1/sigma_core.zip; only https"):
+            install(f"http://127.0.0.1:{server.server_address[1]}/sigma_core.zip", tmp_path / "packs", allow_http=True)
+    finally:
+        server.shutdown()
+    assert installed(tmp_path / "packs") == []
+    handler = packs._SchemeKeepingRedirects(allow_http=False)
+    request = urllib.request.Request("https://example.org/sigma_core.zip")
+    with pytest.raises(PackError, match="redirected to http://"):
+        handler.redirect_request(request, io.BytesIO(), 302, "Found", Message(), "http://example.org/sigma_core.zip")
+    followed = handler.redirect_request(request, io.BytesIO(), 302, "Found", Message(), "https://cdn.example.org/x.zip")
+    assert followed is not None and followed.full_url == "https://cdn.example.org/x.zip"
 
 
 def test_filters_keep_level_status_and_patterns(pack_v1: Path, tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from secustream.analyzer.filewatch import files_fingerprint
 from secustream.analyzer.sigma.cache import content_fingerprint, load_compiled
@@ -138,7 +139,7 @@ def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool, 
             raise PackError(f"{source}: only https:// URLs are fetched (--allow-http for a local test server)")
         archive = staging / "download.zip"
         say(f"downloading {source}")
-        _download(source, archive)
+        _download(source, archive, allow_http)
         say(f"downloaded {archive.stat().st_size / (1 << 20):.1f} MiB")
         _extract_zip(archive, rules_dir, source)
         return
@@ -151,9 +152,24 @@ def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool, 
         raise PackError(f"{source}: no such directory, file or URL")
 
 
-def _download(url: str, target: Path) -> None:
+class _SchemeKeepingRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to https:// (or http:// where ``--allow-http`` allowed it): urllib would follow an
+    https URL's redirect to plain http, and the "only https" rule would then hold for the first request alone."""
+
+    def __init__(self, allow_http: bool) -> None:
+        self.allow_http = allow_http
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: Message, newurl: str) -> urllib.request.Request | None:
+        if not (newurl.startswith("https://") or (self.allow_http and newurl.startswith("http://"))):
+            raise PackError(f"{req.full_url}: redirected to {newurl}; only https:// is fetched")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _download(url: str, target: Path, allow_http: bool = False) -> None:
+    opener = urllib.request.build_opener(_SchemeKeepingRedirects(allow_http))
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, target.open("wb") as out:
+        with opener.open(url, timeout=60) as response, target.open("wb") as out:
             copied = 0
             while chunk := response.read(1 << 20):
                 copied += len(chunk)
