@@ -448,7 +448,7 @@ class SigmaEngine:
         """Swap the active set atomically (one attribute write).
 
         A rule that could not load is a warning each; the validators' remarks on rules that did load
-        (SigmaHQ's core pack has ~600) are one summary line, each remark at debug level.
+        (SigmaHQ's core pack has ~550) are one summary line, each remark at debug level.
         """
         self._index = _Index(ruleset)
         remarks = 0
