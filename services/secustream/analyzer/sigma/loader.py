@@ -166,6 +166,7 @@ class RuleDocuments:
 
 
 def read_documents(path: Path | str) -> RuleDocuments:
+    """The rule files under ``path`` (``rule_files``), each read whole only up to ``MAX_RULE_FILE``."""
     documents: list[tuple[str, str]] = []
     unreadable: list[tuple[str, str]] = []
     for file in rule_files(path):
