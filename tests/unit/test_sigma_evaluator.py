@@ -341,3 +341,24 @@ def test_powershell_module_classic_and_other_sysmon_events_meet_their_sigma_cate
     assert f"category:{category}" not in event_logsource(doc("Security"))
     rule = rule_yaml(sel({"Payload|contains": "Get-Item"}), {"product": "windows", "category": category})
     assert fires(rule, doc(channel)) and not fires(rule, doc("Security"))
+
+
+def test_a_sysmon_file_deletion_is_no_file_event() -> None:
+    """Sigma's ``file_event`` is a file created (Sysmon 11): its rules ("Creation of an Executable by an Executable",
+    "Windows Binaries Write Suspicious Extensions", high) fired on 69 Sysmon 23 deletions of the OTRF recordings.
+    A deletion meets ``file_delete`` alone; a creation still meets ``file_event``."""
+    import json
+
+    from secustream.analyzer.sigma.fields import event_logsource
+    from secustream.normalizers import normalize_windows
+
+    def doc(event_id: int) -> dict[str, Any]:
+        line = json.dumps({"EventID": event_id, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                           "Hostname": "WORKSTATION5.theshire.local", "TimeCreated": "2020-09-22T04:11:54Z",
+                           "Image": "C:\\Windows\\System32\\cmd.exe", "TargetFilename": "C:\\Users\\x\\a.exe"})
+        return normalize_windows(line).model_dump(mode="json", exclude_none=True)
+
+    assert "category:file_delete" in event_logsource(doc(23)) and "category:file_event" not in event_logsource(doc(23))
+    assert "category:file_event" in event_logsource(doc(11))
+    rule = rule_yaml(sel({"TargetFilename|endswith": ".exe"}), {"product": "windows", "category": "file_event"})
+    assert fires(rule, doc(11)) and not fires(rule, doc(23)) and not fires(rule, doc(26))

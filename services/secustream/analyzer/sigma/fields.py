@@ -145,7 +145,7 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "create_remote_thread": ("create_remote_thread",),
     "file_create": ("file_event",),
     "file_write": ("file_event", "file_change"),
-    "file_delete": ("file_delete", "file_event"),
+    "file_delete": ("file_delete",),  # not file_event: that is a file created (Sysmon 11), not deleted (23, 26)
     "file_stream_hash": ("create_stream_hash",),
     "registry_add_delete": ("registry_event", "registry_add", "registry_delete"),
     "registry_set": ("registry_event", "registry_set"),
