@@ -135,7 +135,7 @@ def _counts(path: Path) -> tuple[int, int]:
 
 def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool, say: Callable[[str], None]) -> None:
     if source.startswith(("https://", "http://")):
-        if source.startswith("http://") and not allow_http:
+        if not _fetchable(source, allow_http):
             raise PackError(f"{source}: only https:// URLs are fetched (--allow-http for a local test server)")
         archive = staging / "download.zip"
         say(f"downloading {source}")
@@ -152,6 +152,11 @@ def _materialise(source: str, rules_dir: Path, staging: Path, allow_http: bool, 
         raise PackError(f"{source}: no such directory, file or URL")
 
 
+def _fetchable(url: str, allow_http: bool) -> bool:
+    """The one rule for what is downloaded, first request and redirects alike: https, or http with ``--allow-http``."""
+    return url.startswith("https://") or (allow_http and url.startswith("http://"))
+
+
 class _SchemeKeepingRedirects(urllib.request.HTTPRedirectHandler):
     """Follows a redirect only to https:// (or http:// where ``--allow-http`` allowed it): urllib would follow an
     https URL's redirect to plain http, and the "only https" rule would then hold for the first request alone."""
@@ -161,12 +166,12 @@ class _SchemeKeepingRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
                          headers: Message, newurl: str) -> urllib.request.Request | None:
-        if not (newurl.startswith("https://") or (self.allow_http and newurl.startswith("http://"))):
+        if not _fetchable(newurl, self.allow_http):
             raise PackError(f"{req.full_url}: redirected to {newurl}; only https:// is fetched")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _download(url: str, target: Path, allow_http: bool = False) -> None:
+def _download(url: str, target: Path, allow_http: bool) -> None:
     opener = urllib.request.build_opener(_SchemeKeepingRedirects(allow_http))
     try:
         with opener.open(url, timeout=60) as response, target.open("wb") as out:
