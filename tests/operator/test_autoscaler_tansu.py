@@ -102,9 +102,17 @@ async def test_builtin_autoscaler_follows_lag(kmock: Any, monkeypatch: Any, kafk
         await eventually(lambda: _eq(replicas("demo"), PARTITIONS), what="scale up capped by partitions")
         scaled_up_seen = time.monotonic()
         await eventually(lambda: _eq(replicas("capped"), 3), what="scale up capped by max")
-        demo = await api.get("secustream.io/v1alpha1", "SecuStreamPipeline", "demo")
-        status = demo["status"]["analyzer"]
-        assert status["consumerLag"] >= 600 and status["desiredReplicas"] == PARTITIONS
+
+        # Kopf applies the status patch after the handler returns, so after the Deployment's replicas
+        async def analyzer_status() -> dict[str, Any]:
+            obj = await api.get("secustream.io/v1alpha1", "SecuStreamPipeline", "demo")
+            return dict(((obj or {}).get("status") or {}).get("analyzer") or {})
+
+        async def status_shows_scale_up() -> bool:
+            return (await analyzer_status()).get("desiredReplicas") == PARTITIONS
+        await eventually(status_shows_scale_up, what="status shows the scale-up")
+        status = await analyzer_status()
+        assert status["consumerLag"] >= 600
         assert status["lastScaleTime"] and status["partitions"] == PARTITIONS
 
         # the unreachable broker: replicas kept at min, Degraded/KafkaUnreachable
@@ -122,8 +130,10 @@ async def test_builtin_autoscaler_follows_lag(kmock: Any, monkeypatch: Any, kafk
         await eventually(lambda: _eq(replicas("demo"), 1), timeout=30, what="scale down to min")
         # cooldown (4 s) counts from the last scale-up; allow for the probe's polling granularity
         assert time.monotonic() - scaled_up_seen >= 3.0, "scaled down before the cooldown passed"
-        demo = await api.get("secustream.io/v1alpha1", "SecuStreamPipeline", "demo")
-        assert demo["status"]["analyzer"]["consumerLag"] == 0
+
+        async def status_caught_up() -> bool:
+            return (await analyzer_status()).get("consumerLag") == 0
+        await eventually(status_caught_up, timeout=30, what="status shows the lag caught up")
 
         body = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode())
