@@ -43,7 +43,8 @@ CASES: list[tuple[int, dict[str, Any]]] = [
          "unmapped.ServiceName": "PSEXESVC", "unmapped.ImagePath": "%SystemRoot%\\PSEXESVC.exe",
          "unmapped.EventID": 7045, "unmapped.Provider_Name": "Service Control Manager"}),
     (9, {"event_type": "process", "action": "process_start", "dataset": "windows.sysmon", "process.pid": 6244,
-         "process.parent_name": "explorer.exe", "process.user": "CORP\\alice",
+         "process.parent_name": "explorer.exe", "process.user": "CORP\\alice", "source.user": "alice",
+         "source.domain": "CORP", "unmapped.User": "CORP\\alice",
          "file.sha256": "de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c",
          "unmapped.Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
          "unmapped.OriginalFileName": "PowerShell.EXE", "unmapped.ParentImage": "C:\\Windows\\explorer.exe",
@@ -187,3 +188,30 @@ def test_file_with_bad_lines_counts_them_and_continues() -> None:
 def test_timestamps_keep_their_offset(stamp: str, utc: str) -> None:
     event = normalize_windows(json.dumps({"EventID": 4624, "Channel": "Security", "TimeCreated": stamp}))
     assert event.timestamp.astimezone(UTC).isoformat() == utc
+
+
+def test_a_sysmon_account_is_the_user_security_events_name() -> None:
+    """Sysmon writes ``DOMAIN\\name``, Security events ``SubjectUserName`` and ``SubjectDomainName`` apart: both give
+    ``source.user`` = name and ``source.domain`` = domain, so one account is one alert entity (real OTRF: "Mimikatz
+    Use" hit theshire\\pgustavo on Sysmon and pgustavo on PowerShell, two alerts for one user before)."""
+    from secustream.alerts.hits import grouping_entity
+
+    sysmon = json.loads(LINES[11])  # Sysmon 10: SourceUser acts on TargetUser
+    sysmon["EventData"].update(SourceUser="THESHIRE\\pgustavo", TargetUser="NT AUTHORITY\\SYSTEM")
+    access = normalize_windows(json.dumps(sysmon))
+    assert (access.source.user, access.source.domain) == ("pgustavo", "THESHIRE")
+    assert (access.destination.user, access.destination.domain) == ("SYSTEM", "NT AUTHORITY")
+    assert access.process is not None and access.process.user == "THESHIRE\\pgustavo"  # the log's own form
+    assert access.unmapped["SourceUser"] == "THESHIRE\\pgustavo"  # what Sigma rules read, unchanged
+    explicit = normalize_windows(json.dumps({  # 4648: SubjectUserName acts
+        "EventID": 4648, "TimeCreated": "2026-03-02T09:44:00Z", "Computer": "WS042.corp.example", "Channel": "Security",
+        "Provider": "Microsoft-Windows-Security-Auditing",
+        "EventData": {"SubjectUserName": "pgustavo", "SubjectDomainName": "THESHIRE", "TargetUserName": "svc"}}))
+    assert explicit.action == "explicit_credentials_logon"
+    assert grouping_entity(access, None, ()) == grouping_entity(explicit, None, ()) == ("user", "pgustavo")
+    for odd, user, domain in (("pgustavo", "pgustavo", None), ("\\pgustavo", "pgustavo", None),
+                              ("THESHIRE\\", "THESHIRE\\", None), ("a\\b\\c", "c", "a\\b"),
+                              ("alice@corp.example", "alice@corp.example", None)):
+        sysmon["EventData"]["SourceUser"] = odd
+        event = normalize_windows(json.dumps(sysmon))
+        assert (event.source.user, event.source.domain) == (user, domain), odd

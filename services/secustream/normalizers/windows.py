@@ -157,13 +157,23 @@ def _host_only(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName"))}
 
 
+def _account_endpoint(computer: str | None, account: str | None) -> Doc:
+    """An endpoint for a Sysmon ``User`` (``THESHIRE\\pgustavo``, ``NT AUTHORITY\\SYSTEM``): user and domain apart,
+    as Security events name them (``SubjectUserName``, ``SubjectDomainName``), so one account is one user entity
+    (one alert, one entity page) whichever log names it; ``process.user`` keeps the log's own form."""
+    domain, separator, user = (account or "").rpartition("\\")
+    if not separator or not user:
+        return {"host": computer, "user": account}
+    return {"host": computer, "user": user, "domain": domain or None}
+
+
 def _sysmon_process(data: Doc, doc: Doc, computer: str | None) -> None:
     image, parent = _s(data.get("Image")), _s(data.get("ParentImage"))
     doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")),
                       "command_line": _s(data.get("CommandLine")), "user": _s(data.get("User")),
                       "parent_name": _base(parent), "parent_pid": _int(data.get("ParentProcessId")),
                       "parent_command_line": _s(data.get("ParentCommandLine"))}
-    doc["source"] = {"host": computer, "user": _s(data.get("User"))}
+    doc["source"] = _account_endpoint(computer, _s(data.get("User")))
     sha = _hash(data.get("Hashes"), "SHA256")
     if sha and image:
         doc["file"] = {"path": image, "name": _base(image), "sha256": sha}
@@ -180,7 +190,7 @@ def _hash(hashes: Any, kind: str) -> str | None:
 def _sysmon_image(data: Doc, doc: Doc, computer: str | None) -> None:
     image, user = _s(data.get("Image")), _s(data.get("User"))
     doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")), "user": user}
-    doc["source"] = {"host": computer, "user": user}
+    doc["source"] = _account_endpoint(computer, user)
 
 
 def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
@@ -197,8 +207,8 @@ def _sysmon_access(data: Doc, doc: Doc, computer: str | None) -> None:
     source, user = _s(data.get("SourceImage")), _s(data.get("SourceUser"))
     doc["process"] = {"executable": source, "name": _base(source), "pid": _int(data.get("SourceProcessId")),
                       "user": user}
-    doc["source"] = {"host": computer, "user": user}
-    doc["destination"] = {"host": computer, "user": _s(data.get("TargetUser"))}
+    doc["source"] = _account_endpoint(computer, user)
+    doc["destination"] = _account_endpoint(computer, _s(data.get("TargetUser")))
 
 
 def _sysmon_file(data: Doc, doc: Doc, computer: str | None) -> None:
