@@ -49,7 +49,7 @@ class _Caseless:
     (``guards``): which texts of a batch may hold one of them.
 
     Why guards: Hyperscan's cost per byte grows with the literals it looks for. Mimikatz's 20 keywords scan
-    real Windows messages at ~0.9 µs per event where the 9 guards covering them (``kiwi``, ``mimi``, ``os::``,
+    real Windows messages at ~0.9 µs per event where the 9 guards covering them (``kiwi``, ``mimi``, ``ros:``,
     ``ge::``...) take ~0.3 µs (docs/sigma.md "Keyword search"). Four characters, punctuation first: shorter
     grams (``::``, ``e::``) are in real text (IPv6 addresses), and a text holding a guard is searched exactly.
 
