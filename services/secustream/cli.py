@@ -387,12 +387,13 @@ def _packs_dir(settings: Settings, args: argparse.Namespace) -> Path:
 
 def cmd_rules_install(settings: Settings, args: argparse.Namespace) -> int:
     """Install a pack atomically; analyzers watching SIGMA_PACKS_DIR pick it up within RULES_RELOAD_SECONDS."""
-    from secustream.analyzer.sigma.packs import PackError, install
+    from secustream.analyzer.sigma.packs import PackError, install, parse_placeholders
 
     packs = _packs_dir(settings, args)
     try:
         result = install(args.source, packs, args.name, allow_http=args.allow_http, cache_dir=settings.sigma_cache_dir,
-                         progress=lambda line: print(f"rules install: {line}", file=sys.stderr, flush=True))
+                         progress=lambda line: print(f"rules install: {line}", file=sys.stderr, flush=True),
+                         placeholders=parse_placeholders(args.placeholder))
     except PackError as exc:
         print(f"rules install: {exc} (the active pack is unchanged)", file=sys.stderr)
         return 1
@@ -406,9 +407,8 @@ def cmd_rules_install(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_rules_list(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.analyzer.service import sigma_sources
-    from secustream.analyzer.sigma.cache import load_compiled
     from secustream.analyzer.sigma.filters import RuleFilter
-    from secustream.analyzer.sigma.packs import describe, installed
+    from secustream.analyzer.sigma.packs import describe, installed, load_pack
     from secustream.analyzer.sigma.report import pack_counts, render_counts
 
     sources = sigma_sources(settings)
@@ -420,7 +420,7 @@ def cmd_rules_list(settings: Settings, args: argparse.Namespace) -> int:
         print("no content packs installed (secustream rules install SOURCE; docs/sigma.md)")
     for pack, line in zip(packs, describe(packs), strict=True):
         print(line)
-        counts = pack_counts(load_compiled(pack.path, cache), keep)
+        counts = pack_counts(load_pack(pack, cache), keep)
         print("\n".join(render_counts(counts)))
         for issue in counts.error_lines if args.issues else counts.error_lines[:5]:
             print(f"    {issue}")
@@ -595,6 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     rinst.add_argument("--name", default=None, help="pack name (default: from the source, e.g. sigma_core)")
     rinst.add_argument("--packs-dir", default=None, help="default: SIGMA_PACKS_DIR")
     rinst.add_argument("--allow-http", action="store_true", help="also fetch http:// URLs (local test servers)")
+    rinst.add_argument("--placeholder", action="append", default=[], metavar="NAME=VALUE[,VALUE...]",
+                       help="values for the rules' %%NAME%% placeholders (|expand), e.g. known_cdcs=dc01,10.0.0.5; "
+                            "repeatable; '*' is a wildcard. Rules with a placeholder left without values are "
+                            "reported, not loaded")
     rinst.set_defaults(func=cmd_rules_install)
     rlist = rules_sub.add_parser("list", help="installed packs: rule counts by level, status, logsource; load issues")
     rlist.add_argument("--packs-dir", default=None, help="default: SIGMA_PACKS_DIR")

@@ -152,6 +152,8 @@ def test_sigma_packs_install_in_init_containers_and_filters_reach_the_settings()
     assert core["args"] == ["rules", "install", "https://example.org/sigma_core.zip", "--name", "sigma_core",
                             "--packs-dir", "/var/lib/secustream/sigma-packs"]
     assert local["args"][2] == "/etc/secustream/sigma-pack-sources/local"
+    assert local["args"][7:] == ["--placeholder", "admins=*adm",
+                                 "--placeholder", "known_cdcs=dc01.corp.example,10.0.0.5"]
     assert {"name": "sigma-src-local", "mountPath": "/etc/secustream/sigma-pack-sources/local",
             "readOnly": True} in local["volumeMounts"]
     assert {"name": "sigma-src-local", "configMap": {"name": "my-sigma-rules"}} in pod["volumes"]

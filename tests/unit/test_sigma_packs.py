@@ -284,3 +284,65 @@ def test_up_keeps_packs_in_the_data_dir_and_says_how_to_add_the_corpus(pack_v1: 
     install(str(pack_v1), tmp_path / "data" / "packs", "core")
     _settings, line = with_packs(Settings(), tmp_path / "data")
     assert "packs core (2 rules)" in line
+
+
+CDC_RULE = """title: CDC chase request
+id: 0a6c4f1e-54c1-4b2a-9d2e-2c1b0d4e8a22
+status: test
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4886
+        Attributes|contains: 'cdc:'
+    filter_main_known_cdc:
+        Attributes|contains|expand: '%known_cdcs%'
+    condition: selection and not 1 of filter_main_*
+level: high
+"""
+
+
+def cdc_event(attributes: str) -> SecurityEvent:
+    return SecurityEvent(event_type="other", action="windows_event_4886", dataset="windows.security",
+                         product="windows", timestamp=datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+                         unmapped={"EventID": 4886, "Channel": "Security", "Attributes": attributes})
+
+
+def test_placeholders_come_with_the_pack_and_a_rule_without_values_says_how_to_give_them(
+        pack_v1: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """SigmaHQ's `%known_cdcs%` (|expand): without values the rule is reported with the flag to give them; with
+    ``--placeholder`` it loads and its filter holds exactly those values (a new version; the same values again are
+    a no-op), in the analyzer, ``rules list`` and PACK.json."""
+    (pack_v1 / "rules" / "cdc.yml").write_text(CDC_RULE)
+    packs = tmp_path / "packs"
+    monkeypatch.setenv("SIGMA_PACKS_DIR", str(packs))
+    monkeypatch.setenv("SIGMA_RULES_PATH", "off")
+    without = install(str(pack_v1), packs, "core")
+    assert without.rules == 2
+    [issue] = [i for i in SigmaSources(None, packs, RuleFilter()).compiled().issues if i.level == "error"]
+    assert "placeholder %known_cdcs% (expand modifier) has no values" in issue.reason
+    assert "--placeholder known_cdcs=VALUE[,VALUE...]" in issue.reason
+    capsys.readouterr()
+    assert main(["rules", "install", str(pack_v1), "--name", "core", "--placeholder", "known_cdcs=DC01.corp.example",
+                 "--placeholder", "%known_cdcs%=10.0.0.5, dc02*"]) == 0
+    out, err = capsys.readouterr()
+    assert "installed and active: 3 rules" in out and "placeholders known_cdcs (3 values): version " in err
+    [active] = installed(packs)
+    assert active.version != without.version
+    assert active.meta["placeholders"] == {"known_cdcs": ["DC01.corp.example", "10.0.0.5", "dc02*"]}
+    assert main(["rules", "install", str(pack_v1), "--name", "core", "--placeholder",
+                 "known_cdcs=DC01.corp.example,10.0.0.5,dc02*"]) == 0
+    assert "already active: nothing to do" in capsys.readouterr().out
+    engine = SigmaEngine(SigmaSources(None, packs, RuleFilter()).load(), MemoryState())
+    hits = engine.evaluate([cdc_event("cdc:rogue.example"), cdc_event("cdc:dc01.corp.example"),
+                            cdc_event("cdc:10.0.0.5"), cdc_event("cdc:DC02-b.corp"), cdc_event("san:x")])
+    assert [[h.rule_id for h in found] for found in hits] == [["sigma:0a6c4f1e-54c1-4b2a-9d2e-2c1b0d4e8a22"], [],
+                                                             [], [], []]
+    assert main(["rules", "list"]) == 0
+    assert "%known_cdcs% = 3 values" in capsys.readouterr().out
+    for bad, why in (("known_cdcs", "expected NAME=VALUE"), ("known cdcs=a", "expected NAME=VALUE"),
+                     ("known_cdcs=, ,", "no value")):
+        assert main(["rules", "install", str(pack_v1), "--name", "core", "--placeholder", bad]) == 1
+        assert why in capsys.readouterr().err
+    assert installed(packs)[0].version == active.version  # refused before anything was touched

@@ -84,9 +84,10 @@ def sigma_packs(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             mounts.append({"name": volume, "mountPath": source, "readOnly": True})
         else:
             source = pack["url"]
-        inits.append(common.container(ctx, f"sigma-pack-{label}"[:63],
-                                      ["rules", "install", source, "--name", name, "--packs-dir", SIGMA_PACKS_DIR],
-                                      [], "analyzer", mounts))
+        args = ["rules", "install", source, "--name", name, "--packs-dir", SIGMA_PACKS_DIR]
+        for placeholder, values in sorted((pack.get("placeholders") or {}).items()):
+            args += ["--placeholder", f"{placeholder}={','.join(values)}"]
+        inits.append(common.container(ctx, f"sigma-pack-{label}"[:63], args, [], "analyzer", mounts))
     return inits, [mount], volumes
 
 

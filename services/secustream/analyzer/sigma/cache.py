@@ -20,11 +20,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from secustream.analyzer.sigma.loader import CompiledPack, RuleDocuments, compile_documents, read_documents
+from secustream.analyzer.sigma.loader import (
+    CompiledPack,
+    Placeholders,
+    RuleDocuments,
+    compile_documents,
+    placeholders_key,
+    read_documents,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-5"  # plan-5: unreadable, empty and non-mapping files are issues (plan-4: regex literal runs)
+FORMAT = "plan-6"  # plan-6: placeholder values (plan-5: unreadable, empty and non-mapping files are issues)
 
 
 def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:
@@ -44,14 +51,16 @@ def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_compiled(path: Path | str, cache_dir: Path | None,
-                  progress: Callable[[str], None] | None = None) -> CompiledPack:
-    """The directory's ``CompiledPack``: from the cache when its content was compiled before. ``progress`` hears
-    of a compile (the slow case: ~10 s for the SigmaHQ corpus) before and after it."""
+def load_compiled(path: Path | str, cache_dir: Path | None, progress: Callable[[str], None] | None = None,
+                  placeholders: Placeholders | None = None) -> CompiledPack:
+    """The directory's ``CompiledPack`` (``placeholders``: the pack's values for them): from the cache when its
+    content was compiled before with the same values. ``progress`` hears of a compile (the slow case: ~10 s for the
+    SigmaHQ corpus) before and after it."""
     files = read_documents(path)
     if cache_dir is None:
-        return _compile(files, progress)
-    key = hashlib.sha256(f"{FORMAT}|{Path(path).resolve()}|{content_fingerprint(files, path)}".encode())
+        return _compile(files, progress, placeholders)
+    key = hashlib.sha256(f"{FORMAT}|{Path(path).resolve()}|{content_fingerprint(files, path)}|"
+                         f"{placeholders_key(placeholders)}".encode())
     file = cache_dir / f"sigma-{key.hexdigest()[:24]}.pickle"
     try:
         with file.open("rb") as fh:
@@ -62,17 +71,18 @@ def load_compiled(path: Path | str, cache_dir: Path | None,
         pass
     except Exception as exc:  # a truncated or stale file: compile again and overwrite it
         log.warning("sigma cache %s unreadable, compiling again: %s", file, exc)
-    compiled = _compile(files, progress)
+    compiled = _compile(files, progress, placeholders)
     _write(file, compiled)
     return compiled
 
 
-def _compile(files: RuleDocuments, progress: Callable[[str], None] | None) -> CompiledPack:
+def _compile(files: RuleDocuments, progress: Callable[[str], None] | None,
+             placeholders: Placeholders | None) -> CompiledPack:
     if progress is None:
-        return compile_documents(files.documents, files.unreadable)
+        return compile_documents(files.documents, files.unreadable, placeholders)
     progress(f"compiling {len(files.documents):,} rule files (parse, validate, plan; cached for the analyzers)")
     started = time.perf_counter()
-    compiled = compile_documents(files.documents, files.unreadable)
+    compiled = compile_documents(files.documents, files.unreadable, placeholders)
     progress(f"compiled {len(compiled.rules):,} rules and {len(compiled.correlations):,} correlations in "
              f"{time.perf_counter() - started:.1f} s")
     return compiled

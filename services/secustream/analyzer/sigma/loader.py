@@ -25,6 +25,8 @@ from sigma.correlations import (
     SigmaCorrelationType,
 )
 from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 from sigma.validation import SigmaValidator
 from sigma.validators.core import validators as core_validators
@@ -420,10 +422,40 @@ def _compile_correlation(origin: str, corr: SigmaCorrelationRule, build: _Build,
     )
 
 
-def compile_documents(documents: list[tuple[str, str]],
-                      unreadable: Sequence[tuple[str, str]] = ()) -> CompiledPack:
+Placeholders = Mapping[str, Sequence[str]]
+"""Values for Sigma placeholders by name (``%known_cdcs%`` of an ``|expand`` modifier), given with a pack."""
+
+
+def placeholders_key(placeholders: Placeholders | None) -> str:
+    """One canonical text of ``placeholders`` ("" for none): part of every fingerprint of what they change."""
+    if not placeholders:
+        return ""
+    return "\0".join(f"{name}={chr(1).join(values)}" for name, values in sorted(placeholders.items()))
+
+
+def _fill_placeholders(parsed: list[tuple[str, SigmaRule | SigmaCorrelationRule]], placeholders: Placeholders,
+                       build: _Build) -> set[int]:
+    """Each rule's placeholders that ``placeholders`` names, replaced by their values (pySigma's value-list
+    transformation: an OR of the values, ``*`` a wildcard); returns ids of rules it failed on. Placeholders it does
+    not name stay, and the plan reports them."""
+    pipeline = ProcessingPipeline(
+        items=[ProcessingItem(ValueListPlaceholderTransformation(include=sorted(placeholders)))],
+        vars={name: list(values) for name, values in placeholders.items()})
+    failed: set[int] = set()
+    for origin, rule in parsed:
+        if isinstance(rule, SigmaRule):
+            try:
+                pipeline.apply(rule)
+            except Exception as exc:  # a pySigma failure on one rule must not fail the pack
+                failed.add(id(rule))
+                build.issue(origin, rule, "error", f"placeholder values not applied: {exc}")
+    return failed
+
+
+def compile_documents(documents: list[tuple[str, str]], unreadable: Sequence[tuple[str, str]] = (),
+                      placeholders: Placeholders | None = None) -> CompiledPack:
     """Parse, validate and plan every rule; correlations after the rules they reference. Each ``unreadable``
-    file (``read_documents``) is an issue."""
+    file (``read_documents``) is an issue; ``placeholders`` fill the rules' ``%name%`` placeholders."""
     build = _Build()
     digest = hashlib.sha256()
     for origin, text in documents:
@@ -431,8 +463,11 @@ def compile_documents(documents: list[tuple[str, str]],
     for origin, reason in unreadable:
         digest.update(origin.encode() + b"\1" + reason.encode())
         build.issue(origin, "(file)", "error", f"not read: {reason}")
+    if placeholders:
+        digest.update(b"\2" + placeholders_key(placeholders).encode())
     parsed = _parse(documents, build)
-    rejected = _validate(parsed, build)
+    failed = _fill_placeholders(parsed, placeholders, build) if placeholders else set()
+    rejected = _validate(parsed, build) | failed
     for origin, rule in parsed:
         if isinstance(rule, SigmaRule) and id(rule) not in rejected:
             _compile_rule(origin, rule, build)

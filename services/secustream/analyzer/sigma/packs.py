@@ -38,10 +38,12 @@ from secustream.analyzer.sigma.loader import (
     MAX_RULE_FILE,
     RULE_SUFFIXES,
     CompiledPack,
+    Placeholders,
     SigmaRuleSet,
     assemble,
     filter_pack,
     merge_packs,
+    placeholders_key,
     read_documents,
     rule_files,
 )
@@ -51,6 +53,8 @@ META = "PACK.json"
 DOWNLOAD_LIMIT = 512 * 1024 * 1024
 MAX_PACK_FILES = 50_000  # rule files one pack may hold: SigmaHQ's whole corpus is ~4,000
 MAX_PACK_BYTES = 256 * 1024 * 1024  # what an install may write, extracted: SigmaHQ's whole corpus is ~8 MB
+MAX_PLACEHOLDER_VALUES = 1000  # per placeholder: a string with two placeholders expands to the product
+_PLACEHOLDER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 class PackError(Exception):
@@ -74,6 +78,38 @@ class InstalledPack:
     path: Path
     meta: dict
 
+    @property
+    def placeholders(self) -> dict[str, tuple[str, ...]]:
+        """The values given for the pack's placeholders at install (``PACK.json``)."""
+        given = self.meta.get("placeholders")
+        if not isinstance(given, dict):
+            return {}
+        return {str(k): tuple(str(v) for v in values) for k, values in given.items() if isinstance(values, list)}
+
+
+def parse_placeholders(items: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """``NAME=VALUE[,VALUE...]`` items (``--placeholder``; a name given twice gathers both) → values by name."""
+    found: dict[str, list[str]] = {}
+    for item in items:
+        name, equals, values = item.partition("=")
+        name = name.strip().strip("%")
+        if not equals or not _PLACEHOLDER_NAME.fullmatch(name):
+            raise PackError(f"--placeholder {item!r}: expected NAME=VALUE[,VALUE...] with a NAME of letters, digits, "
+                            "'_', '.' or '-' (the %NAME% of the rules' |expand values)")
+        parsed = [v.strip() for v in values.split(",") if v.strip()]
+        if not parsed:
+            raise PackError(f"--placeholder {item!r}: no value (an empty list would make the rule match nothing "
+                            "or everything; leave the placeholder out and the rule is reported instead)")
+        found.setdefault(name, []).extend(parsed)
+        if len(found[name]) > MAX_PLACEHOLDER_VALUES:
+            raise PackError(f"--placeholder {name}: more than {MAX_PLACEHOLDER_VALUES:,} values")
+    return {name: tuple(dict.fromkeys(values)) for name, values in sorted(found.items())}
+
+
+def load_pack(pack: InstalledPack, cache_dir: Path | None) -> CompiledPack:
+    """An installed pack compiled with its own placeholder values (the analyzer and ``rules list`` alike)."""
+    return load_compiled(pack.path, cache_dir, placeholders=pack.placeholders)
+
 
 def pack_name(source: str) -> str:
     """A directory-safe name from a source (``sigma_core.zip`` → ``sigma_core``)."""
@@ -84,11 +120,14 @@ def pack_name(source: str) -> str:
 
 
 def install(source: str, packs_dir: Path, name: str | None = None, allow_http: bool = False,
-            cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> InstallResult:
+            cache_dir: Path | None = None, progress: Callable[[str], None] | None = None,
+            placeholders: Placeholders | None = None) -> InstallResult:
     """Install ``source`` (directory, zip file or URL to a zip) as pack ``name`` and make it active.
 
-    ``progress`` gets a line per step (download, files read, compile): compiling the whole SigmaHQ corpus the
-    first time takes ~10 s on two cores, which a user should see coming."""
+    ``placeholders`` (``parse_placeholders``) fill the rules' ``%name%`` placeholders; the version is the content
+    fingerprint, and with placeholders a fingerprint of both (other values: another version). ``progress`` gets a
+    line per step (download, files read, compile): compiling the whole SigmaHQ corpus the first time takes ~10 s
+    on two cores, which a user should see coming."""
     say = progress or (lambda _line: None)
     name = pack_name(name or source)
     packs_dir.mkdir(parents=True, exist_ok=True)
@@ -102,6 +141,10 @@ def install(source: str, packs_dir: Path, name: str | None = None, allow_http: b
         version = content_fingerprint(files, rules_dir)
         unread = f", {len(files.unreadable):,} not readable (listed as issues)" if files.unreadable else ""
         say(f"{len(files.documents):,} rule files read{unread}, content fingerprint {version}")
+        if placeholders:
+            version = hashlib.sha256(f"{version}|{placeholders_key(placeholders)}".encode()).hexdigest()[:16]
+            say(f"placeholders {', '.join(f'{k} ({len(v)} values)' for k, v in sorted(placeholders.items()))}: "
+                f"version {version}")
         home = packs_dir / name
         target = home / "versions" / version
         if _active_version(home) == version:
@@ -109,7 +152,8 @@ def install(source: str, packs_dir: Path, name: str | None = None, allow_http: b
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(rules_dir, target)
-        compiled = load_compiled(target, cache_dir if cache_dir is not None else packs_dir / ".cache", say)
+        compiled = load_compiled(target, cache_dir if cache_dir is not None else packs_dir / ".cache", say,
+                                 placeholders)
         if not compiled.rules:
             reasons = "; ".join(str(i) for i in compiled.issues[:3])
             shutil.rmtree(target, ignore_errors=True)
@@ -118,7 +162,8 @@ def install(source: str, packs_dir: Path, name: str | None = None, allow_http: b
             "name": name, "version": version, "source": source,
             "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "rules": len(compiled.rules), "correlations": len(compiled.correlations),
-            "issues": len(compiled.issues)}, indent=2))
+            "issues": len(compiled.issues),
+            "placeholders": {k: list(v) for k, v in sorted((placeholders or {}).items())}}, indent=2))
         _write_atomic(home / ACTIVE, version)
         return InstallResult(name, version, True, len(compiled.rules), len(compiled.issues), target)
     finally:
@@ -279,7 +324,7 @@ class SigmaSources:
 
     def compiled(self) -> CompiledPack:
         parts = [load_compiled(self.rules_path, self.cache_dir)] if self.rules_path is not None else []
-        parts += [filter_pack(load_compiled(p.path, self.cache_dir), self.keep) for p in installed(self.packs_dir)]
+        parts += [filter_pack(load_pack(p, self.cache_dir), self.keep) for p in installed(self.packs_dir)]
         return merge_packs(parts) if parts else CompiledPack((), (), (), "empty")
 
     def load(self) -> SigmaRuleSet:
@@ -294,4 +339,5 @@ class SigmaSources:
 
 def describe(packs: Iterable[InstalledPack]) -> list[str]:
     return [f"{p.name} {p.version} ({p.meta.get('rules', '?')} rules, from {p.meta.get('source', '?')}, "
-            f"installed {p.meta.get('installed_at', '?')})" for p in packs]
+            f"installed {p.meta.get('installed_at', '?')}"
+            + "".join(f", %{k}% = {len(v)} values" for k, v in p.placeholders.items()) + ")" for p in packs]

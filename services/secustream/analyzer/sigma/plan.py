@@ -142,8 +142,10 @@ def string_test(value: SigmaString, cased: bool) -> StringTest:
     """A string test over the field text (lower-cased unless ``cased``)."""
     parts = list(value.s)
     if any(isinstance(p, Placeholder) for p in parts):
-        names = ", ".join(p.name for p in parts if isinstance(p, Placeholder))
-        raise UnsupportedSigma(f"placeholder %{names}% (expand modifier) needs a processing pipeline")
+        names = [p.name for p in parts if isinstance(p, Placeholder)]
+        raise UnsupportedSigma(f"placeholder %{'%, %'.join(names)}% (expand modifier) has no values: give them with "
+                               f"the pack, secustream rules install SOURCE --placeholder {names[0]}=VALUE[,VALUE...] "
+                               f"(docs/sigma.md \"Placeholders\")")
     norm = (lambda s: s) if cased else str.lower
     multi, single = SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE
     if not any(isinstance(p, SpecialChars) for p in parts):
