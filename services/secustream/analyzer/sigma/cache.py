@@ -78,13 +78,12 @@ def load_compiled(path: Path | str, cache_dir: Path | None, progress: Callable[[
 
 def _compile(files: RuleDocuments, progress: Callable[[str], None] | None,
              placeholders: Placeholders | None) -> CompiledPack:
-    if progress is None:
-        return compile_documents(files.documents, files.unreadable, placeholders)
-    progress(f"compiling {len(files.documents):,} rule files (parse, validate, plan; cached for the analyzers)")
+    say = progress or (lambda _line: None)
+    say(f"compiling {len(files.documents):,} rule files (parse, validate, plan; cached for the analyzers)")
     started = time.perf_counter()
     compiled = compile_documents(files.documents, files.unreadable, placeholders)
-    progress(f"compiled {len(compiled.rules):,} rules and {len(compiled.correlations):,} correlations in "
-             f"{time.perf_counter() - started:.1f} s")
+    say(f"compiled {len(compiled.rules):,} rules and {len(compiled.correlations):,} correlations in "
+        f"{time.perf_counter() - started:.1f} s")
     return compiled
 
 
