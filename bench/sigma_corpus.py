@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import logging
 import pstats
 import random
 import resource
@@ -229,6 +230,10 @@ def main() -> None:
     print(f"load, cold (parse+validate+plan)      {cold:8.2f} s  ({len(full.rules):,} rules, "
           f"{len(full.errors)} rejected with a reason)")
     print(f"load, cached (SIGMA_CACHE_DIR)        {cached:8.2f} s  ({cold / cached:5.1f}x faster than cold)")
+    for issue in full.errors:
+        print(f"  rejected: {issue}")
+    # each engine below would log the same rejections again: once is enough
+    logging.getLogger(sigma_engine.__name__).setLevel(logging.ERROR)
 
     def evaluate_us(ruleset_pack: CompiledPack, keep: RuleFilter | None = None,
                     fresh: bool = False) -> tuple[float, int, int]:

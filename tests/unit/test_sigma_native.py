@@ -126,6 +126,20 @@ def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
         assert gather_with(gather, keyed, {"unmapped": short})[1] == ["sekurlsa", "SEKURLS\u0130", "ünïcödé"]
 
 
+def test_the_c_pick_sorts_and_drops_repeats_as_the_python_one() -> None:
+    """A rule reached through two anchors, or also in ``always``, is picked once; the list is sorted."""
+    if not sigma_engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
+    anchored = {1: ((7, frozenset({1, 2})), (3, frozenset({1}))), 2: ((7, frozenset({2})), (9, frozenset({2, 5}))),
+                4: ((3, frozenset({4, 1})),)}
+    for satisfied, always in (({1, 2, 4}, frozenset({3, 11})), ({1, 2, 4}, frozenset()), (set(), frozenset({5})),
+                              ({5}, frozenset()), ({2, 5}, frozenset({9}))):
+        want = pick_rules_python(satisfied, anchored, always)
+        assert sigma_engine.pick_rules(satisfied, anchored, always) == want
+        assert want == sorted(set(want))
+    assert sigma_engine.pick_rules({1, 2, 4}, anchored, frozenset({3, 11})) == [3, 7, 11]
+
+
 class _Raising:
     def text(self, _value: str) -> tuple[int, ...]:
         raise RuntimeError("scan failed")

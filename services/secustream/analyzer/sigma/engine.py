@@ -345,7 +345,8 @@ def select_all(prefilters: Sequence[_Prefilter], views: Sequence[EventView]) -> 
     for keywords, pending in waiting.items():
         for at, ids in keywords.search([texts for _p, texts in pending]).items():
             gathered[pending[at][0]][0].update(ids)
-    return [prefilter.pick(satisfied) for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
+    return [pick_rules(satisfied, prefilter.anchored, prefilter.always)  # ``_Prefilter.pick``, less one call
+            for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
 
 
 def _anchor_score(constraint: Constraint) -> tuple[int, int]:
