@@ -139,6 +139,12 @@ def test_sqlite_under_up_counts_the_same(tmp_path: Path, pg_url: str) -> None:
             queue = store.AlertFilters(statuses=["open", "acknowledged"])
             first = store.alert_page(store.alert_page_rows(conn, queue, 2), 2)
             rest = store.alert_page(store.alert_page_rows(conn, queue, 100, first["next_cursor"]), 100)
+            # the Rule box's search: words of a title in any case; LIKE's ``_`` a plain character
+            word = max(page["items"][0]["title"].split(), key=len).upper()
+            for words in (word, "_"):
+                found = store.alert_page_rows(conn, store.AlertFilters(statuses=["open"], search=words), 100)
+                assert {a["id"] for a in store.alert_page(found, 100)["items"]} == {
+                    a["id"] for a in page["items"] if words.lower() in f"{a['title']} {a['detection']}".lower()}
         assert [a["id"] for a in first["items"] + rest["items"]] == [a["id"] for a in page["items"]], target
         results.append(sorted((a["detection"], a["entity_value"], a["count"], a["first_seen"]) for a in page["items"]))
         db.dispose()

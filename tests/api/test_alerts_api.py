@@ -54,6 +54,24 @@ def test_keyset_pages_neither_skip_nor_repeat(alerted: Api) -> None:
     assert alerted.client.get(f"{P}/alerts?cursor=nonsense", headers=alerted.headers("viewer")).status_code == 400
 
 
+def test_search_finds_words_of_a_rule_title_or_id_in_any_case(alerted: Api) -> None:
+    """What the dashboard's Rule box sends: a SigmaHQ rule's id is a UUID, so analysts type a piece of the title."""
+    whole = pages(alerted, "status=open&status=acknowledged&status=closed", 500)
+    one = whole[0]
+    word = max(one["title"].split(), key=len)
+    for query in (word.upper(), word.lower(), one["detection"][1:-1].upper()):
+        found = pages(alerted, "status=open&status=acknowledged&status=closed&" + urlencode({"search": query}), 2)
+        assert one["id"] in [a["id"] for a in found], query
+        assert all(query.lower() in f"{a['title']} {a['detection']}".lower() for a in found), query
+    everything = "status=open&status=acknowledged&status=closed&"
+    for literal in ("%", "_", "\\", "%%_"):  # LIKE's wildcards and its escape are plain characters here
+        want = [a["id"] for a in whole if literal in f"{a['title']} {a['detection']}".lower()]
+        assert [a["id"] for a in pages(alerted, everything + urlencode({"search": literal}), 500)] == want, literal
+    h = alerted.headers("viewer")
+    assert alerted.client.get(f"{P}/alerts?search=", headers=h).status_code == 422
+    assert alerted.client.get(f"{P}/alerts?search=%00", headers=h).status_code == 400
+
+
 def test_query_parameters_are_validated_as_fastapi_does(alerted: Api) -> None:
     """One model validates the queue's parameters (api/query.py): FastAPI's 422 shape and locations."""
     h = alerted.headers("viewer")
@@ -67,7 +85,8 @@ def test_query_parameters_are_validated_as_fastapi_does(alerted: Api) -> None:
     got = alerted.client.get(f"{P}/alerts?status=open&status=closed&limit=500&limit=1", headers=h).json()
     assert len(got["items"]) == 1 and got["next_cursor"]  # a repeated single value: the last one counts
     params = {p["name"] for p in alerted.app.openapi()["paths"][f"{P}/alerts"]["get"]["parameters"]}
-    assert params == {"status", "level", "rule", "entity", "assignee", "incident", "since", "until", "limit", "cursor"}
+    assert params == {"status", "level", "rule", "search", "entity", "assignee", "incident", "since", "until", "limit",
+                      "cursor"}
 
 
 def test_the_queue_checks_the_account_in_its_page_statement(alerted: Api) -> None:

@@ -118,6 +118,17 @@ def test_triage_end_to_end(alerted: Api, browser_page: object, tmp_path: Path) -
         page.click('#bulk-bar button[data-bulk="acknowledged"]')
         expect(page.locator("#bulk-status")).to_have_text("2 alert(s) acknowledged.")
 
+        # the Rule box: words of a rule's title in any case (a SigmaHQ rule's id is a UUID)
+        with api.engine.connect() as conn:
+            still_open = conn.execute(select(Alert.title, Alert.detection).where(Alert.status == "open")).all()
+        word = max(still_open[0].title.split(), key=len).lower()
+        page.fill("#alert-filters input[name=rule]", word)
+        page.click("#alert-filters button[type=submit]")
+        expect(rows).to_have_count(sum(word in f"{t} {d}".lower() for t, d in still_open))
+        page.fill("#alert-filters input[name=rule]", "")
+        page.click("#alert-filters button[type=submit]")
+        expect(rows).to_have_count(len(still_open))
+
         # the raw events stay a secondary view, and their table stays inside its card at 1280 px
         page.set_viewport_size({"width": 1280, "height": 900})
         page.click('#views a[data-view="events"]')

@@ -67,6 +67,8 @@ class AlertQuery(BaseModel):
     status: list[AlertStatus] = Field([], description="One or more")
     level: list[RiskLevel] = Field([], description="One or more levels")
     rule: str | None = Field(None, max_length=128, description="Detection: a rule id or tier:class")
+    search: str | None = Field(None, min_length=1, max_length=128,
+                               description="Words of the rule's title or id, any case (the dashboard's Rule box)")
     entity: str | None = Field(None, max_length=512, description="The grouping entity's value")
     assignee: str | None = Field(None, max_length=64)
     incident: UUID | None = Field(None, description="Alerts of one incident")

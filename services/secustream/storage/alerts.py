@@ -340,6 +340,16 @@ class AlertFilters:
     until: datetime | None = None
     incident_id: uuid.UUID | None = None
     assignee: str | None = None
+    search: str | None = None  # words of the rule's title or id, any case (``like_pattern``)
+
+
+def like_pattern(words: str) -> str:
+    """A ``LIKE ... ESCAPE '\\'`` pattern for text holding ``words`` (lower-cased): ``%`` and ``_`` are literal.
+
+    Why: with a SigmaHQ pack the rule ids are UUIDs (``sigma:6419afd1-...``); an analyst filters by what the queue
+    shows, a piece of the title ("certutil", "Mimikatz")."""
+    escaped = words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -358,6 +368,9 @@ def alert_page_sql(f: AlertFilters, limit: int, cursor: str | None = None) -> tu
         if getattr(f, name) is not None:
             params[name] = getattr(f, name)
             conds.append(f"{column} = %({name})s")
+    if f.search is not None:
+        params["search"] = like_pattern(f.search)
+        conds.append("(lower(title) LIKE %(search)s ESCAPE '\\' OR lower(detection) LIKE %(search)s ESCAPE '\\')")
     if f.since is not None:
         params["since"] = f.since
         conds.append("last_seen >= %(since)s")

@@ -45,8 +45,8 @@ async def list_alerts(request: Request, ctx: Ctx, claims: Claims) -> Response:
     require_timezones(since=q.since, until=q.until)
     if q.since is not None and q.until is not None and q.since >= q.until:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="since must be before until")
-    filters = store.AlertFilters(statuses=q.status, levels=q.level, detection=q.rule, entity=q.entity, since=q.since,
-                                 until=q.until, incident_id=q.incident, assignee=q.assignee)
+    filters = store.AlertFilters(statuses=q.status, levels=q.level, detection=q.rule, search=q.search, entity=q.entity,
+                                 since=q.since, until=q.until, incident_id=q.incident, assignee=q.assignee)
     try:
         body = await ctx.pages.alert_page(claims, Role.VIEWER, filters, q.limit, q.cursor)
     except CursorError as exc:

@@ -42,9 +42,10 @@ function alertFilters() {
   const params = new URLSearchParams();
   for (const s of form.elements.status.value.split(",").filter(Boolean)) params.append("status", s);
   for (const box of form.querySelectorAll("input[name=level]:checked")) params.append("level", box.value);
-  for (const name of ["rule", "entity", "assignee"]) {
+  // the Rule box finds words of a rule's title or id (a SigmaHQ rule's id is a UUID): the API's search
+  for (const [name, param] of [["rule", "search"], ["entity", "entity"], ["assignee", "assignee"]]) {
     const v = form.elements[name].value.trim();
-    if (v) params.set(name, v);
+    if (v) params.set(param, v);
   }
   return params;
 }
