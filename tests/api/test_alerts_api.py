@@ -126,6 +126,9 @@ def test_false_positive_feeds_feedback_and_proposes_a_suppression(alerted: Api) 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "closed" and response.json()["resolution"] == "false_positive"
     detail = alerted.client.get(f"{P}/alerts/{alert['id']}", headers=alerted.headers("viewer")).json()
+    # each sample says what happened where, so the analyst triages without opening every event
+    titles = [s["title"] for s in detail["sample_events"]]
+    assert titles and all(t.startswith("ssh_login · ") and "Failed password" in t for t in titles), titles
     with alerted.engine.connect() as conn:
         labels = {f["label"] for e in detail["sample_event_ids"] for f in feedback_store.list_feedback(conn, e)}
         proposals = conn.execute(select(RuleSuppression.rule_id, RuleSuppression.value, RuleSuppression.status)

@@ -129,6 +129,7 @@ def test_alerts_keep_sample_ids_of_expired_events(pg_url: str) -> None:
             alert = get_alert(conn, alert_id)
             assert alert is not None
             assert [s["expired"] for s in alert["sample_events"]] == [True, True, False]
+            assert [s["title"] is None for s in alert["sample_events"]] == [True, True, False]  # gone with the row
             assert alert["sample_event_ids"] == [old_ids[0][0], old_ids[1][0], kept_id[0]]
             from secustream.storage.alerts import hit_event_known
 

@@ -95,6 +95,8 @@ class SampleEvent(BaseModel):
     event_id: UUID
     event_time: datetime
     expired: bool = Field(description="The event is gone (retention, RETENTION_EVENTS_DAYS); its id stays here")
+    title: str | None = Field(None, description="Action · host · command line or first line of the message (at most "
+                                                "200 characters); null once expired")
 
 
 class AlertDetail(AlertOut):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,8 +301,13 @@ def triage(conn: Connection, alert_ids: Sequence[uuid.UUID], changes: dict[str, 
     return [dict(r) for r in conn.execute(select(A).where(A.c.id.in_(ids))).mappings()]
 
 
+def _sample_hits(conn: Connection, alert_id: uuid.UUID, limit: int) -> list[Any]:
+    return list(conn.execute(select(H.c.event_id, H.c.event_time).where(H.c.alert_id == alert_id)
+                             .order_by(H.c.event_time, H.c.event_id).limit(limit)))
+
+
 def sample_event_ids(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> list[uuid.UUID]:
-    return [s["event_id"] for s in sample_events(conn, alert_id, limit)]
+    return [h.event_id for h in _sample_hits(conn, alert_id, limit)]
 
 
 def hit_event_known(conn: Connection, event_id: uuid.UUID) -> bool:
@@ -311,12 +316,31 @@ def hit_event_known(conn: Connection, event_id: uuid.UUID) -> bool:
 
 
 def sample_events(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> list[dict[str, Any]]:
-    """The alert's first events (id, time); ``expired`` once retention dropped the event: the hit keeps its id."""
-    hits = conn.execute(select(H.c.event_id, H.c.event_time).where(H.c.alert_id == alert_id)
-                        .order_by(H.c.event_time, H.c.event_id).limit(limit)).all()
-    stored = set(conn.scalars(select(Event.id).where(Event.id.in_([h.event_id for h in hits])))) if hits else set()
-    return [{"event_id": h.event_id, "event_time": _utc(h.event_time), "expired": h.event_id not in stored}
-            for h in hits]
+    """The alert's first events (id, time, ``event_title``); ``expired`` once retention dropped the event: the hit
+    keeps its id, the title is gone with the row."""
+    hits = _sample_hits(conn, alert_id, limit)
+    stored = {ev["id"]: ev for ev in conn.execute(
+        select(Event.id, Event.action, Event.source_ip, Event.source_user, Event.source_host, Event.destination_host,
+               Event.payload).where(Event.id.in_([h.event_id for h in hits]))).mappings()} if hits else {}
+    return [{"event_id": h.event_id, "event_time": _utc(h.event_time), "expired": h.event_id not in stored,
+             "title": event_title(stored[h.event_id]) if h.event_id in stored else None} for h in hits]
+
+
+def event_title(ev: Mapping[str, Any]) -> str:
+    """One line for a stored event (an alert's samples, an incident's timeline): its action, its host, and the command
+    line or else the first line of the message.
+
+    Why not the message alone: a real Windows message begins with boilerplate ("Process Create:", "RuleName: -"), and
+    an analyst triaging a process rule wants the command line that fired it."""
+    payload = ev["payload"] if isinstance(ev["payload"], dict) else {}
+    process = payload.get("process")
+    message = payload.get("message")
+    detail = process.get("command_line") if isinstance(process, dict) else None
+    if not (isinstance(detail, str) and detail.strip()) and isinstance(message, str):
+        detail = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    where = ev["destination_host"] or ev["source_host"] or ev["source_ip"] or ev["source_user"]
+    parts = [ev["action"] or "event", where, detail.strip() if isinstance(detail, str) else ""]
+    return " · ".join(p for p in parts if p)[:200]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -487,30 +511,17 @@ def get_incident(conn: Connection, incident_id: uuid.UUID, samples: int = 3) -> 
         timeline.append({"at": alert["first_seen"], "kind": "alert", "alert_id": alert["id"],
                          "title": alert["title"], "level": alert["level"], "count": alert["count"],
                          "tactics": alert["tactics"]})
-        samples_of = sample_events(conn, alert["id"], samples)
-        ids = [e["event_id"] for e in samples_of]
-        for gone in (e for e in samples_of if e["expired"]):
-            timeline.append({"at": gone["event_time"], "kind": "event", "alert_id": alert["id"],
-                             "event_id": gone["event_id"], "title": "event expired (removed by retention)",
-                             "level": alert["level"], "count": 1, "tactics": [], "expired": True})
-        for ev in conn.execute(select(Event.id, Event.timestamp, Event.action, Event.source_ip, Event.source_user,
-                                      Event.destination_host, Event.payload["message"].label("message"))
-                               .where(Event.id.in_(ids))).mappings():
-            timeline.append({"at": ev["timestamp"], "kind": "event", "alert_id": alert["id"], "event_id": ev["id"],
-                             "title": _event_title(ev), "level": alert["level"], "count": 1, "tactics": []})
+        for sample in sample_events(conn, alert["id"], samples):
+            expired = {"expired": True} if sample["expired"] else {}
+            timeline.append({"at": sample["event_time"], "kind": "event", "alert_id": alert["id"],
+                             "event_id": sample["event_id"],
+                             "title": sample["title"] or "event expired (removed by retention)",
+                             "level": alert["level"], "count": 1, "tactics": [], **expired})
     timeline.sort(key=lambda t: (_utc(t["at"]), t["kind"] != "alert"))
     out["alerts"] = alerts
     out["timeline"] = timeline
     out["audit"] = audit_trail(conn, incident_id=incident_id)
     return out
-
-
-def _event_title(ev: Any) -> str:
-    message = ev["message"]
-    if isinstance(message, str) and message:
-        return message[:200]
-    parts = [ev["action"] or "event", ev["source_ip"] or ev["source_user"] or "", ev["destination_host"] or ""]
-    return " ".join(p for p in parts if p)[:200]
 
 
 def incident_alerts_for_story(conn: Connection, incident_id: uuid.UUID) -> dict[str, Any] | None:

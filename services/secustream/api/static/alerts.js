@@ -146,7 +146,7 @@ async function openAlert(id) {
       <dt>Tactics</dt><dd>${chainHtml(a.tactics)}</dd><dt>MITRE</dt><dd>${list(a.mitre_ids)}</dd>
       <dt>Incident</dt><dd>${a.incident_id ? `<a id="alert-incident" href="#/incidents/${esc(a.incident_id)}">open the incident</a>` : "none"}</dd>
       <dt>Notes</dt><dd>${esc(a.notes || "")}</dd></dl>
-      <h3>Sample events</h3><ul>${a.sample_events.map((e) => e.expired ? `<li>${esc(e.event_id)} <em>expired</em></li>` : `<li><a href="#/events" data-event="${esc(e.event_id)}">${esc(e.event_id)}</a></li>`).join("")}</ul>
+      <h3>Sample events</h3><ul>${a.sample_events.map((e) => e.expired ? `<li>${esc(e.event_id)} <em>expired</em></li>` : `<li class="sample"><a href="#/events" data-event="${esc(e.event_id)}" title="${esc(e.event_id)}">${esc(when(e.event_time))}</a> <span title="${esc(e.title || "")}">${esc(e.title || "")}</span></li>`).join("")}</ul>
       <div class="triage triage-only">
         <div class="row"><label>Assignee <input id="triage-assignee" maxlength="64" value="${esc(a.assignee || state.user.username)}"></label>
           <button type="button" data-triage="acknowledged">Acknowledge</button></div>
