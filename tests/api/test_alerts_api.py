@@ -72,6 +72,32 @@ def test_search_finds_words_of_a_rule_title_or_id_in_any_case(alerted: Api) -> N
     assert alerted.client.get(f"{P}/alerts?search=%00", headers=h).status_code == 400
 
 
+def test_a_sigma_alert_says_what_the_rule_is_and_who_wrote_it(alerted: Api) -> None:
+    """Beside a Sigma rule's alert: its description, author and references (the Detection Rule License asks for
+    attribution wherever a rule's output is shown) and the false positives its authors know; none for native rules."""
+    import uuid
+    from datetime import UTC, datetime
+
+    sigma = next(r for r in alerted.app.state.ctx.rules.rules() if r.about is not None and r.about.references)
+    native = pages(alerted, "status=open", 50)[0]
+    now = datetime(2001, 1, 1, tzinfo=UTC)  # the oldest of the module's alerts: last in every queue page
+    alert_id = uuid.uuid4()
+    with alerted.engine.begin() as conn:
+        conn.execute(Alert.__table__.insert(), [{
+            "id": alert_id, "detection": sigma.id, "title": sigma.description, "level": "high",
+            "threat_type": sigma.threat_type, "status": "closed", "resolution": "benign", "entity_kind": "host",
+            "entity_value": "about-test", "window_start": now, "window_seconds": 600, "count": 1, "first_seen": now,
+            "last_seen": now, "mitre_ids": [], "tactics": [], "created_at": now, "updated_at": now}])
+    h = alerted.headers("viewer")
+    rule = alerted.client.get(f"{P}/alerts/{alert_id}", headers=h).json()["rule"]
+    about = sigma.about
+    assert about is not None
+    assert rule == {"author": about.author, "references": about.references, "description": about.description,
+                    "false_positives": about.false_positives}
+    assert rule["author"] and rule["description"] and rule["references"]
+    assert alerted.client.get(f"{P}/alerts/{native['id']}", headers=h).json()["rule"] is None
+
+
 def test_query_parameters_are_validated_as_fastapi_does(alerted: Api) -> None:
     """One model validates the queue's parameters (api/query.py): FastAPI's 422 shape and locations."""
     h = alerted.headers("viewer")

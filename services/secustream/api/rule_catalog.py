@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from secustream.analyzer.native.schema import RuleSet
 from secustream.analyzer.service import sigma_sources
+from secustream.analyzer.sigma.loader import RuleInfo
 from secustream.config import Settings
 from secustream.verdict import RiskLevel
 
@@ -24,6 +25,18 @@ class CatalogRule:
     threat_type: str
     mitre_ids: list[str]
     enabled: bool  # the rule file's own switch
+    about: RuleAbout | None = None  # a Sigma rule's attribution and triage notes
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAbout:
+    """What an analyst reads beside a Sigma rule's alert: its description, attribution (the Detection Rule License
+    asks for it wherever a rule's output is shown) and the false positives its authors know."""
+
+    author: str
+    references: list[str]
+    description: str
+    false_positives: list[str]
 
 
 class RuleCatalog:
@@ -42,6 +55,12 @@ class RuleCatalog:
     def find(self, rule_id: str) -> CatalogRule | None:
         return next((r for r in self.rules() if r.id == rule_id), None)
 
+    def about(self, rule_id: str) -> RuleAbout | None:
+        """A loaded Sigma rule's description, attribution and false positives (None for any other detection)."""
+        if not rule_id.startswith("sigma:"):
+            return None
+        return next((r.about for r in self._sigma_rules() if r.id == rule_id), None)
+
     def _sigma_rules(self) -> list[CatalogRule]:
         if self._sources is None:
             return []
@@ -49,10 +68,13 @@ class RuleCatalog:
             fingerprint = self._sources.watch_fingerprint()
             if self._sigma is None or self._sigma[0] != fingerprint:
                 ruleset = self._sources.load()
-                found = [CatalogRule(r.rule_id, r.title, r.severity, r.threat_type, list(r.mitre), True)
-                         for r in ruleset.rules if r.emits]
-                found += [CatalogRule(c.rule_id, c.title, c.severity, c.threat_type, list(c.mitre), True)
-                          for c in ruleset.correlations]
+                found = [CatalogRule(r.rule_id, r.title, r.severity, r.threat_type, list(r.mitre), True,
+                                     _about(r.info)) for r in ruleset.rules if r.emits]
+                found += [CatalogRule(c.rule_id, c.title, c.severity, c.threat_type, list(c.mitre), True,
+                                      _about(c.info)) for c in ruleset.correlations]
                 self._sigma = (fingerprint, found)
             return self._sigma[1]
 
+
+def _about(info: RuleInfo) -> RuleAbout:
+    return RuleAbout(info.author, list(info.references), info.description, list(info.falsepositives))

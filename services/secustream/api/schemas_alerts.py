@@ -99,6 +99,15 @@ class SampleEvent(BaseModel):
                                                 "200 characters); null once expired")
 
 
+class RuleAboutOut(BaseModel):
+    """A Sigma rule's description, attribution and known false positives, from the loaded packs."""
+
+    author: str
+    references: list[str]
+    description: str
+    false_positives: list[str]
+
+
 class AlertDetail(AlertOut):
     notes: str | None
     mitre_ids: list[str]
@@ -107,6 +116,9 @@ class AlertDetail(AlertOut):
     sample_event_ids: list[UUID]
     sample_events: list[SampleEvent] = Field(description="The sample events, each marked expired or not")
     audit: list[AuditOut]
+    rule: RuleAboutOut | None = Field(None, description="The Sigma rule's description, author, references and "
+                                                        "known false positives (null for other detections, or a "
+                                                        "rule no longer loaded)")
 
 
 class AlertPatch(BaseModel):

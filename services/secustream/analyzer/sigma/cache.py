@@ -31,7 +31,7 @@ from secustream.analyzer.sigma.loader import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-6"  # plan-6: placeholder values (plan-5: unreadable, empty and non-mapping files are issues)
+FORMAT = "plan-7"  # plan-7: rule description and false positives (plan-6: placeholder values)
 
 
 def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:

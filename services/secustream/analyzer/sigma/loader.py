@@ -66,10 +66,13 @@ class LoadIssue:
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """What a pack says about a rule beyond its logic: attribution (the DRL asks for it) and filter keys."""
+    """What a pack says about a rule beyond its logic: attribution (the DRL asks for it), what an analyst triages
+    with (description, known false positives) and filter keys."""
 
     author: str = ""
     references: tuple[str, ...] = ()
+    description: str = ""
+    falsepositives: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     status: str = ""  # stable | test | experimental | "" (not given)
     level: str = ""  # informational | low | medium | high | critical
@@ -305,6 +308,8 @@ def _info(rule: SigmaRule | SigmaCorrelationRule, tags: list[str]) -> RuleInfo:
         ("product", getattr(ls, "product", None)), ("category", getattr(ls, "category", None)),
         ("service", getattr(ls, "service", None))) if value)
     return RuleInfo(author=str(rule.author or ""), references=tuple(str(r) for r in rule.references or ()),
+                    description=str(rule.description or "").strip(),
+                    falsepositives=tuple(str(f) for f in rule.falsepositives or () if f),
                     tags=tuple(tags), status=str(rule.status.name).lower() if rule.status else "",
                     level=str(rule.level.name).lower() if rule.level else "", logsource=logsource)
 

@@ -5,6 +5,7 @@ Roles: viewers read; analysts triage; admins see notification dead letters (thei
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -82,12 +83,13 @@ def bulk_triage(body: AlertBulkPatch, conn: Conn, user: Analyst, ctx: Ctx) -> An
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, responses={**AUTH_RESPONSES, **NOT_FOUND})
-def get_alert(alert_id: AlertId, conn: Conn, _user: Viewer) -> Any:
-    """One alert with its sample events and audit trail."""
+def get_alert(alert_id: AlertId, conn: Conn, _user: Viewer, ctx: Ctx) -> Any:
+    """One alert with its sample events, audit trail and, for a Sigma rule, its description and attribution."""
     alert = store.get_alert(conn, alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="alert not found")
-    return alert
+    about = ctx.rules.about(alert["detection"])
+    return {**alert, "rule": dataclasses.asdict(about) if about is not None else None}
 
 
 @router.patch("/{alert_id}", response_model=AlertOut,

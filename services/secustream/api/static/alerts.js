@@ -128,6 +128,18 @@ async function bulk(action) {
   }
 }
 
+// a Sigma rule's description, attribution (the Detection Rule License asks for it) and known false positives
+function ruleAboutHtml(rule) {
+  if (!rule) return "";
+  const link = (u) => /^https?:\/\//i.test(u)
+    ? `<a href="${esc(u)}" target="_blank" rel="noopener noreferrer">${esc(u)}</a>` : esc(u);
+  return `<h3>About the rule</h3><div class="rule-about">
+      ${rule.description ? `<p>${esc(rule.description)}</p>` : ""}
+      <dl>${rule.author ? `<dt>Author</dt><dd>${esc(rule.author)}</dd>` : ""}
+      ${rule.references.length ? `<dt>References</dt><dd><ul>${rule.references.map((u) => `<li>${link(u)}</li>`).join("")}</ul></dd>` : ""}
+      ${rule.false_positives.length ? `<dt>False positives</dt><dd><ul>${rule.false_positives.map((f) => `<li>${esc(f)}</li>`).join("")}</ul></dd>` : ""}</dl></div>`;
+}
+
 async function openAlert(id) {
   alertState.selected = id;
   for (const tr of document.querySelectorAll("#alerts tbody tr")) tr.classList.toggle("selected", tr.dataset.id === id);
@@ -146,6 +158,7 @@ async function openAlert(id) {
       <dt>Tactics</dt><dd>${chainHtml(a.tactics)}</dd><dt>MITRE</dt><dd>${list(a.mitre_ids)}</dd>
       <dt>Incident</dt><dd>${a.incident_id ? `<a id="alert-incident" href="#/incidents/${esc(a.incident_id)}">open the incident</a>` : "none"}</dd>
       <dt>Notes</dt><dd>${esc(a.notes || "")}</dd></dl>
+      ${ruleAboutHtml(a.rule)}
       <h3>Sample events</h3><ul>${a.sample_events.map((e) => e.expired ? `<li>${esc(e.event_id)} <em>expired</em></li>` : `<li class="sample"><a href="#/events" data-event="${esc(e.event_id)}" title="${esc(e.event_id)}">${esc(when(e.event_time))}</a> <span title="${esc(e.title || "")}">${esc(e.title || "")}</span></li>`).join("")}</ul>
       <div class="triage triage-only">
         <div class="row"><label>Assignee <input id="triage-assignee" maxlength="64" value="${esc(a.assignee || state.user.username)}"></label>
