@@ -337,7 +337,7 @@ def event_title(ev: Mapping[str, Any]) -> str:
     message = payload.get("message")
     detail = process.get("command_line") if isinstance(process, dict) else None
     if not (isinstance(detail, str) and detail.strip()) and isinstance(message, str):
-        detail = next((line.strip() for line in message.splitlines() if line.strip()), "")
+        detail = next((line.strip() for line in message[:4096].splitlines() if line.strip()), "")  # a script block: KBs
     where = ev["destination_host"] or ev["source_host"] or ev["source_ip"] or ev["source_user"]
     parts = [ev["action"] or "event", where, detail.strip() if isinstance(detail, str) else ""]
     return " · ".join(p for p in parts if p)[:200]
