@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from secustream.ingest_input import resource_fork
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -86,10 +88,11 @@ def otrf_recordings() -> list[Path]:
 
 
 def otrf_lines(recording: Path) -> Iterator[str]:
-    """Every non-blank line of every JSON file in one recording's zip."""
+    """Every non-blank line of every JSON file in one recording's zip, less the macOS resource forks
+    (``__MACOSX/._name.json``, binary) 14 of the zips hold: what ``secustream ingest recording.zip`` reads."""
     with zipfile.ZipFile(recording) as archive:
         for member in archive.namelist():
-            if not member.endswith(".json"):
+            if not member.endswith(".json") or resource_fork(member):
                 continue
             with archive.open(member) as fh:
                 for raw in fh:

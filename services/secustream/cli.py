@@ -245,10 +245,12 @@ def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    """Exit 0 when every line read is on the events topic or the DLQ; 1 only when some could not be delivered."""
+    """Exit 0 when every line read is on the events topic or the DLQ; 1 when some could not be delivered or the input
+    could not be read to its end (a corrupt archive: the lines before it are published)."""
     from prometheus_client import CollectorRegistry
 
-    from secustream.ingest import ingest_lines, print_progress, read_lines, utf8_input
+    from secustream.ingest import ingest_lines, print_progress
+    from secustream.ingest_input import IngestInput
     from secustream.messaging.admin import ensure_topics
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics
@@ -265,17 +267,11 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     if str(path) != "-" and not path.is_file():
         raise SystemExit(f"ingest: {path} is not a readable file")
-    handle = sys.stdin.buffer if str(path) == "-" else path.open("rb")  # bytes: any line, decoded per line
-    with handle:
-        source, encoding = utf8_input(handle)
-        if encoding is not None:
-            print(f"ingest: the input starts with a {encoding.upper()} byte order mark: read as {encoding.upper()}"
-                  + (", re-encoded as UTF-8" if encoding != "utf-8" else ", the mark dropped"), file=sys.stderr)
-        report = ingest_lines(read_lines(source), args.format, normalise, producer, settings.KAFKA_TOPIC,
-                              settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()),
-                              progress=print_progress)
-    print(report.summary())
-    return 0 if report.ok else 1
+    source = IngestInput(args.file, sys.stdin.buffer, print_progress)  # bytes: any line, decoded per line
+    report = ingest_lines(source.lines(), args.format, normalise, producer, settings.KAFKA_TOPIC,
+                          settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()), progress=print_progress)
+    print(report.summary() + (f"; input incomplete: {source.error}" if source.error else ""))
+    return 0 if report.ok and source.error is None else 1
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -581,7 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing.add_argument("--format", required=True, choices=sorted(NORMALIZERS))
     ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
-    ing.add_argument("file", help="path, or - for stdin (read as bytes: any line, invalid UTF-8 escaped)")
+    ing.add_argument("file", help="path, or - for stdin (read as bytes: any line, invalid UTF-8 escaped); a gzip "
+                                 "file or stream is decompressed, a zip archive's members are read in turn (macOS "
+                                 "resource forks skipped), e.g. an OTRF recording")
     ing.set_defaults(func=cmd_ingest)
 
     rules = sub.add_parser("rules", help="detection content tools")

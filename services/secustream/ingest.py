@@ -46,10 +46,16 @@ class RawLine:
     data: bytes
     size: int
     sha256: str | None = None  # of the whole line, computed while skipping an overlong one
+    source: str = ""  # the archive member it came from (``ingest_input``), "" for a plain file or stream
 
     @property
     def overlong(self) -> bool:
         return self.size > len(self.data)
+
+    @property
+    def origin(self) -> str:
+        """Where the line was, as its dead letter and the log say: ``line 7`` or ``member.json line 7``."""
+        return f"{self.source} line {self.number}" if self.source else f"line {self.number}"
 
 
 def _strip_eol(chunk: bytes) -> bytes:
@@ -195,13 +201,13 @@ def ingest_lines(lines: Iterable[RawLine | bytes | str], fmt: str, normalise: Ca
         report.reject(stage, reason)
         if metrics:
             metrics.ingest_rejected.labels(format=fmt).inc()
-        letter = dead_letter(line.data, None, [fmt_header], stage=stage, reason=reason, origin=f"line {line.number}",
+        letter = dead_letter(line.data, None, [fmt_header], stage=stage, reason=reason, origin=line.origin,
                              max_bytes=DLQ_MAX_BYTES, original_size=line.size, original_sha256=line.sha256)
         try:
             producer.produce(dlq_topic, letter.value, headers=letter.headers)
         except KafkaException as exc:
             report.lost += 1
-            log.error("line %d: the DLQ refused it too (%s); it is lost", line.number, exc.args[0])
+            log.error("%s: the DLQ refused it too (%s); it is lost", line.origin, exc.args[0])
 
     for line in as_raw_lines(lines):
         if not line.data.strip():

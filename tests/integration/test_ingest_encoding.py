@@ -3,11 +3,9 @@ every line published, as from the same file in UTF-8."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.integration.ingest_cli import ingest, ingest_env
 
 SAMPLE = Path(__file__).parents[1] / "data" / "windows" / "lateral_movement.jsonl"
 
@@ -16,17 +14,8 @@ def test_a_utf16_export_is_read_like_its_utf8_twin(kafka_bootstrap, topics, tmp_
     text = SAMPLE.read_text(encoding="utf-8")
     exported = tmp_path / "events.json"
     exported.write_bytes(b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le"))
-    env = dict(os.environ, KAFKA_SERVER=kafka_bootstrap, KAFKA_TOPIC=topics["events"], KAFKA_DLQ_TOPIC=topics["dlq"])
-
-    def ingest(path: Path) -> tuple[tuple[int, ...], str]:
-        proc = subprocess.run([sys.executable, "-m", "secustream.cli", "ingest", "--format", "windows", str(path)],
-                              env=env, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        summary = re.search(r"read (\d+) lines: published (\d+) events, rejected (\d+)", proc.stdout)
-        assert summary, proc.stdout
-        return tuple(map(int, summary.groups())), proc.stderr
-
-    utf16, said = ingest(exported)
+    env = ingest_env(kafka_bootstrap, topics)
+    utf16, said = ingest(exported, env)
     assert "UTF-16-LE byte order mark" in said
-    utf8, _ = ingest(SAMPLE)
+    utf8, _ = ingest(SAMPLE, env)
     assert utf16 == utf8 and utf8[2] == 1  # the sample's one bad line (EventID "not-a-number") in both

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"secustream", "__version__", "config", "events", "verdict", "feedback", "sanitize", "metrics", "runtime",
      "alert_hit", "attack", "archival", "evtx", "heap"},
     {"storage", "messaging", "state", "counters", "archive"},
-    {"normalizers", "generator", "ingest"},
+    {"normalizers", "generator", "ingest", "ingest_input"},
     {"analyzer", "alerts", "training", "api"},
     {"cli", "up"},
 ]
@@ -32,7 +32,7 @@ SIDEWAYS = {
     ("cli", "up"),
     ("state", "counters"),  # the Redis/in-process counters the backends hand out
     ("normalizers", "messaging"),  # header names
-    ("ingest", "normalizers"), ("generator", "storage"),
+    ("ingest", "normalizers"), ("ingest_input", "ingest"), ("generator", "storage"),
     ("training", "analyzer"), ("api", "analyzer"), ("alerts", "analyzer"),  # they build on the analyzer's shapes
     ("api", "alerts"),
     ("analyzer", "alerts"),  # the worker runs the alert stage after persisting (analyzer/service.py, worker.py)

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from secustream.events import SecurityEvent
+from secustream.ingest_input import resource_fork
 from secustream.normalizers.windows import normalize_windows
 
 SPLITS = ("train", "dev", "test")
@@ -189,7 +190,7 @@ def recordings(corpora: Path) -> tuple[Recording, ...]:
 def _lines(path: Path) -> Iterator[str]:
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
-            if info.is_dir():
+            if info.is_dir() or resource_fork(info.filename):  # 14 zips hold a binary __MACOSX/._*.json
                 continue
             with zf.open(info) as fh:
                 for raw in io.TextIOWrapper(fh, encoding="utf-8", errors="backslashreplace"):
