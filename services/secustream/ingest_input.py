@@ -41,7 +41,7 @@ class IngestInput:
         self.error: str | None = None  # set when the input could not be read to its end
 
     def lines(self) -> Iterator[RawLine]:
-        label, read = "input", 0
+        label, read = "standard input" if self.path == "-" else Path(self.path).name, 0
         try:
             for label, source, stream in self._streams():
                 with stream:
