@@ -213,8 +213,6 @@ def guards(literals: list[str], most: int, sizes: tuple[int, ...] = (2, 3, 4, 5)
             for size in sizes:
                 for gram in {literal[i:i + size] for i in range(len(literal) - size + 1)}:
                     grams[gram] = grams.get(gram, 0) + 1
-        if not grams:  # a one-character literal: no guard can stand for it
-            return ()
         best = max(grams, key=lambda g: (len(g) > 2 or not g.isalnum(), grams[g], not g.isalnum(), len(g), g))
         chosen.append(best)
         uncovered = {lit for lit in uncovered if best not in lit}
