@@ -362,3 +362,30 @@ def test_a_sysmon_file_deletion_is_no_file_event() -> None:
     assert "category:file_event" in event_logsource(doc(11))
     rule = rule_yaml(sel({"TargetFilename|endswith": ".exe"}), {"product": "windows", "category": "file_event"})
     assert fires(rule, doc(11)) and not fires(rule, doc(23)) and not fires(rule, doc(26))
+
+
+@pytest.mark.parametrize("name", ["Image", "CommandLine", "EventID", "Computer", "Flags", "Missing", "Listed",
+                                  "source.ip", "action"])
+def test_an_event_view_reads_every_field_as_its_resolver_does(name: str) -> None:
+    """``EventView`` reads ``unmapped`` itself and calls the resolver only when that lacks the field: the answers
+    must stay the resolver's, for present, empty, None, non-string and list values, aliases and dotted paths."""
+    from secustream.analyzer.sigma.fields import compile_resolver
+    from secustream.analyzer.sigma.matcher import EventView, as_text
+
+    docs: list[dict[str, Any]] = [
+        process("whoami /all", Computer="", Flags=0, Listed=["A", None, 2]),
+        {**process(), "unmapped": {"Image": "", "CommandLine": None, "EventID": "4688", "Computer": "WS1",
+                                   "\x00keywords": "hostile key"}, "source": {"ip": "10.0.0.9"}},
+        {"action": "login", "message": "m", "unmapped": {}},
+        {"action": "login", "message": "m"},
+    ]
+    resolve = compile_resolver(name)
+    for doc in docs:
+        want = resolve(doc)
+        view = EventView(doc, {name: resolve})
+        assert view.get(name) == want
+        low = None if want is None else (
+            want.lower() if isinstance(want, str) else
+            [as_text(v).lower() for v in want if v is not None] if isinstance(want, list) else as_text(want).lower())
+        assert EventView(doc, {name: resolve}).lower(name) == low
+        assert view.lower(name) == low

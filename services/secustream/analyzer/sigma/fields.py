@@ -99,7 +99,7 @@ def compile_resolver(name: str) -> Resolver:
             value = unmapped.get(name)
             if value is not None and value != "":
                 return value
-        return first_value(doc, paths)
+        return first_value(doc, paths) if paths else None  # most names have no other place: no call
 
     return resolve
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from secustream.analyzer.regex import compile_pattern
@@ -18,16 +19,24 @@ from secustream.analyzer.sigma.fields import Resolver, compile_resolver, keyword
 from secustream.analyzer.sigma.plan import KEYWORDS, Node, StringTest, UnsupportedSigma
 
 _UNSET: Any = object()  # a field not resolved yet (None is a resolved, absent field)
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # an event without ``unmapped``
 
 
 class EventView:
-    """One event as rules see it: field values resolved once per event, lower-cased once."""
+    """One event as rules see it: field values resolved once per event, lower-cased once.
 
-    __slots__ = ("_lower", "_raw", "_resolvers", "_texts", "doc")
+    Every resolver looks in ``unmapped`` first (``fields.compile_resolver``), and on real events that is where
+    nearly every field a rule reads is found; so a read looks there itself and calls the resolver only when
+    ``unmapped`` lacks the field (None or ""). Three Python calls fewer: a first read of a present field took
+    ~0.5 µs instead of ~0.8 on the bench's real events, and a candidate rule reads ~10 fields.
+    """
+
+    __slots__ = ("_lower", "_raw", "_resolvers", "_texts", "_unmapped", "doc")
 
     def __init__(self, doc: dict[str, Any], resolvers: dict[str, Resolver]) -> None:
         self.doc = doc
         self._resolvers = resolvers
+        self._unmapped: Mapping[str, Any] = doc.get("unmapped") or _NOTHING
         self._raw: dict[str, Any] = {}
         self._lower: dict[str, Any] = {}
         self._texts: list[str] | None = None
@@ -35,7 +44,10 @@ class EventView:
     def get(self, name: str) -> Any:
         value = self._raw.get(name, _UNSET)  # not try/except: a field is mostly read once, and a raise costs ~3x
         if value is _UNSET:
-            value = self._raw[name] = self._resolvers[name](self.doc)
+            value = self._unmapped.get(name)  # the resolver's first step, without the call
+            if value is None or value == "":
+                value = self._resolvers[name](self.doc)
+            self._raw[name] = value
         return value
 
     def lower(self, name: str) -> Any:
@@ -45,15 +57,20 @@ class EventView:
             return low
         if name == KEYWORDS:
             return self.texts()
-        value = self.get(name)
-        if value is None:
-            low = None
-        elif value.__class__ is str:
+        value = self._unmapped.get(name)
+        if value.__class__ is str and value:  # the common case: the resolver would answer this string
             low = value.lower()
-        elif isinstance(value, list):
-            low = [as_text(v).lower() for v in value if v is not None]
         else:
-            low = as_text(value).lower()
+            if value is None or value == "":  # the resolver's other places (aliases, paths), through ``get``'s cache
+                value = self.get(name)
+            if value is None:
+                low = None
+            elif value.__class__ is str:
+                low = value.lower()
+            elif isinstance(value, list):
+                low = [as_text(v).lower() for v in value if v is not None]
+            else:
+                low = as_text(value).lower()
         self._lower[name] = low
         return low
 
