@@ -102,3 +102,44 @@ def test_advancing_tactic_chain_raises_severity(pg_url: str) -> None:
     assert incident["tactics"] == ["credential-access", "lateral-movement"] and advances(incident["tactics"])
     assert incident["severity"] == "critical"  # high alerts, raised one level by the advancing chain
     db.dispose()
+
+
+def test_refreshing_many_incidents_at_once_keeps_each_its_own_facts(tmp_path, pg_url: str) -> None:  # type: ignore[no-untyped-def]
+    """``record`` refreshes every touched incident in one round of queries: each keeps its own severity, counts and
+    entities (the first ``MAX_INCIDENT_ENTITIES`` in (kind, value) order), on PostgreSQL and on SQLite alike."""
+    import uuid
+
+    from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
+    from secustream.storage.migrate import upgrade
+
+    def hit(actor: str, n: int, level: str, targets: int) -> AlertHit:
+        return AlertHit(stable_id("alert", actor), f"R-{actor}", f"rule {actor}", level, "other_threat", ("T1059",),
+                        ("execution",), "ip", actor, START, 600, uuid.uuid5(uuid.NAMESPACE_URL, f"{actor}/{n}"),
+                        START + timedelta(seconds=n),
+                        (("ip", actor, ACTOR), *(("host", f"h{t:03d}", TARGET) for t in range(targets))))
+
+    hits = [hit(actor, n, level, targets) for actor, level, targets in (("10.0.0.1", "high", 70),
+                                                                        ("10.0.0.2", "low", 3))
+            for n in range(4)]
+    url = f"sqlite:///{tmp_path / 'up.db'}"
+    upgrade(url)
+    seen = []
+    for target in (url, pg_url):
+        db = create_engine(target)
+        with db.begin() as conn:
+            changes = store.record(conn, hits, timedelta(hours=1), now=START)
+        assert len(changes.new_incidents) == 2
+        with db.connect() as conn:
+            rows = {r.title: r for r in conn.execute(select(Incident.__table__))}
+        assert set(rows) == {"rule 10.0.0.1", "rule 10.0.0.2"}
+        big, small = rows["rule 10.0.0.1"], rows["rule 10.0.0.2"]
+        assert (big.severity, big.alert_count, big.hit_count) == ("high", 1, 4)
+        assert (small.severity, small.alert_count, small.hit_count) == ("low", 1, 4)
+        assert len(big.entities) == store.MAX_INCIDENT_ENTITIES
+        assert big.entities == sorted(big.entities)[:store.MAX_INCIDENT_ENTITIES]
+        assert big.entities[0] == ["host", "h000"]
+        assert small.entities == [["host", "h000"], ["host", "h001"], ["host", "h002"], ["ip", "10.0.0.2"]]
+        seen.append({t: (r.severity, r.entities, r.tactics, r.first_seen.replace(tzinfo=None))
+                     for t, r in rows.items()})
+        db.dispose()
+    assert seen[0] == seen[1]

@@ -53,19 +53,18 @@ class AlertStage:
             return store.Changes()
         with self.engine.begin() as conn:
             changes = store.record(conn, hits, self.incident_window)
-            for incident_id in changes.touched_incidents:
-                self._template(conn, incident_id)
+            self._templates(conn, changes.touched_incidents)
         if self.metrics is not None:
             self.metrics.observe(changes)
         self._after_commit(changes)
         return changes
 
-    def _template(self, conn: Connection, incident_id: Any) -> None:
-        incident = store.incident_alerts_for_story(conn, incident_id)
-        if incident is None or incident.get("story_source") == "llm":
-            return
+    def _templates(self, conn: Connection, incident_ids: Sequence[Any]) -> None:
+        """The template story of every touched incident that has no LLM story, in the counts' transaction."""
         why = "LLM story pending" if self.stories is not None else "no LLM configured"
-        store.set_story(conn, incident_id, template_story(incident, why), "template")
+        store.set_stories(conn, {incident_id: template_story(incident, why)
+                                 for incident_id, incident in store.incidents_for_stories(conn, incident_ids).items()
+                                 if incident.get("story_source") != "llm"}, "template")
 
     def _after_commit(self, changes: store.Changes) -> None:
         wanted = [*changes.new_incidents, *changes.escalated_incidents]

@@ -174,9 +174,8 @@ def record(conn: Connection, hits: Sequence[AlertHit], incident_window: timedelt
         touched.add(incident)
         if created:
             changes.new_incidents.append(incident)
-    for incident_id in sorted(touched):
-        if refresh_incident(conn, incident_id, now) and incident_id not in changes.new_incidents:
-            changes.escalated_incidents.append(incident_id)
+    risen = refresh_incidents(conn, sorted(touched), now)
+    changes.escalated_incidents = [i for i in sorted(risen) if i not in changes.new_incidents]
     changes.touched_incidents = sorted(touched)
     return changes
 
@@ -221,33 +220,74 @@ def _link(conn: Connection, alert: dict[str, Any], tally: _Tally, window: timede
 
 
 def refresh_incident(conn: Connection, incident_id: uuid.UUID, now: datetime) -> bool:
-    """Recompute an incident from its alerts (severity, chain, entities, status); True when severity rose."""
-    inc = conn.execute(select(I.c.severity, I.c.status).where(I.c.id == incident_id)).first()
-    if inc is None:
-        return False
-    alerts = conn.execute(select(A.c.id, A.c.title, A.c.level, A.c.status, A.c.count, A.c.first_seen,
-                                 A.c.last_seen, A.c.tactics).where(A.c.incident_id == incident_id)).all()
-    if not alerts:
-        conn.execute(delete(I).where(I.c.id == incident_id))
-        return False
-    tactic_chain = chain([(_utc(a.first_seen), a.tactics or []) for a in alerts])
-    severity = max_level(a.level for a in alerts)
-    if advances(tactic_chain):
-        severity = raise_level(severity)
-    entities = conn.execute(select(N.c.kind, N.c.value).distinct()
-                            .where(N.c.alert_id.in_([a.id for a in alerts]))
-                            .order_by(N.c.kind, N.c.value).limit(MAX_INCIDENT_ENTITIES)).all()
-    lead = max(alerts, key=lambda a: (RISK_ORDER[RiskLevel(a.level)], a.count))
-    title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related alerts)"
-    status = "closed" if all(a.status == "closed" for a in alerts) else "open"
-    conn.execute(update(I).where(I.c.id == incident_id).values(
-        severity=severity, tactics=tactic_chain, entities=[[k, v] for k, v in entities], alert_count=len(alerts),
-        hit_count=sum(a.count for a in alerts), first_seen=min(_utc(a.first_seen) for a in alerts),
-        last_seen=max(_utc(a.last_seen) for a in alerts), title=title[:256], status=status, updated_at=now))
-    if status != inc.status:
-        conn.execute(AU.insert().values(incident_id=incident_id, actor="system", action=status,
-                                        changes={"status": [inc.status, status]}, at=now))
-    return RISK_ORDER[RiskLevel(severity)] > RISK_ORDER[RiskLevel(inc.severity)]
+    """Recompute one incident from its alerts; True when its severity rose (``refresh_incidents``)."""
+    return incident_id in refresh_incidents(conn, [incident_id], now)
+
+
+def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: datetime) -> set[uuid.UUID]:
+    """Recompute incidents from their alerts (severity, chain, entities, status); returns those whose severity rose.
+
+    Why all at once: a batch of real attack events touches several incidents, and one at a time this was four
+    round trips each on the analyzer's persist thread, its bottleneck (``bench/pipeline.py --real --stages``);
+    here it is three reads for all of them, one update and the status audits."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return set()
+    before = {row.id: row for row in conn.execute(select(I.c.id, I.c.severity, I.c.status).where(I.c.id.in_(ids)))}
+    if not before:
+        return set()
+    alerts_of: dict[uuid.UUID, list[Any]] = defaultdict(list)
+    for a in conn.execute(select(A.c.id, A.c.title, A.c.level, A.c.status, A.c.count, A.c.first_seen, A.c.last_seen,
+                                 A.c.tactics, A.c.incident_id).where(A.c.incident_id.in_(sorted(before)))):
+        alerts_of[a.incident_id].append(a)
+    entities_of = _incident_entities(conn, sorted(alerts_of))
+    updates, audits, risen = [], [], set()
+    for incident_id, inc in sorted(before.items()):
+        alerts = alerts_of.get(incident_id)
+        if not alerts:
+            conn.execute(delete(I).where(I.c.id == incident_id))
+            continue
+        tactic_chain = chain([(_utc(a.first_seen), a.tactics or []) for a in alerts])
+        severity = max_level(a.level for a in alerts)
+        if advances(tactic_chain):
+            severity = raise_level(severity)
+        lead = max(alerts, key=lambda a: (RISK_ORDER[RiskLevel(a.level)], a.count))
+        title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related alerts)"
+        status = "closed" if all(a.status == "closed" for a in alerts) else "open"
+        updates.append({
+            "b_id": incident_id, "v_severity": severity, "v_tactics": tactic_chain,
+            "v_entities": entities_of[incident_id], "v_alert_count": len(alerts),
+            "v_hit_count": sum(a.count for a in alerts), "v_first_seen": min(_utc(a.first_seen) for a in alerts),
+            "v_last_seen": max(_utc(a.last_seen) for a in alerts), "v_title": title[:256], "v_status": status,
+            "v_updated_at": now})
+        if status != inc.status:
+            audits.append({"incident_id": incident_id, "actor": "system", "action": status,
+                           "changes": {"status": [inc.status, status]}, "at": now})
+        if RISK_ORDER[RiskLevel(severity)] > RISK_ORDER[RiskLevel(inc.severity)]:
+            risen.add(incident_id)
+    if updates:
+        conn.execute(update(I).where(I.c.id == bindparam("b_id")).values(
+            {key[2:]: bindparam(key, type_=I.c[key[2:]].type) for key in updates[0] if key != "b_id"}), updates)
+    if audits:
+        conn.execute(AU.insert(), audits)
+    return risen
+
+
+def _incident_entities(conn: Connection, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[list[str]]]:
+    """Per incident, the distinct (kind, value) of its alerts' entities in (kind, value) order, the first
+    ``MAX_INCIDENT_ENTITIES`` of them: one query for all the incidents."""
+    found: dict[uuid.UUID, list[list[str]]] = defaultdict(list)
+    if not incident_ids:
+        return found
+    pairs = (select(A.c.incident_id, N.c.kind, N.c.value).distinct()
+             .select_from(N.join(A, A.c.id == N.c.alert_id)).where(A.c.incident_id.in_(incident_ids)).subquery())
+    rank = func.row_number().over(partition_by=pairs.c.incident_id, order_by=(pairs.c.kind, pairs.c.value))
+    ranked = select(pairs.c.incident_id, pairs.c.kind, pairs.c.value, rank.label("rank")).subquery()
+    for row in conn.execute(select(ranked.c.incident_id, ranked.c.kind, ranked.c.value)
+                            .where(ranked.c.rank <= MAX_INCIDENT_ENTITIES)
+                            .order_by(ranked.c.incident_id, ranked.c.rank)):
+        found[row.incident_id].append([row.kind, row.value])
+    return found
 
 
 def set_story(conn: Connection, incident_id: uuid.UUID, story: dict[str, Any], source: str) -> None:
@@ -296,8 +336,7 @@ def triage(conn: Connection, alert_ids: Sequence[uuid.UUID], changes: dict[str, 
         conn.execute(update(A).where(A.c.id.in_([a["alert_id"] for a in audits]))
                      .values(**{k: v for k, v in changes.items() if k in TRIAGE_FIELDS}, updated_at=now))
         conn.execute(AU.insert(), audits)
-        for incident_id in sorted(incidents):
-            refresh_incident(conn, incident_id, now)
+        refresh_incidents(conn, sorted(incidents), now)
     return [dict(r) for r in conn.execute(select(A).where(A.c.id.in_(ids))).mappings()]
 
 
@@ -526,13 +565,30 @@ def get_incident(conn: Connection, incident_id: uuid.UUID, samples: int = 3) -> 
 
 def incident_alerts_for_story(conn: Connection, incident_id: uuid.UUID) -> dict[str, Any] | None:
     """What a story is written from: the incident and its alerts (no events: the story must stay small)."""
-    row = conn.execute(select(I).where(I.c.id == incident_id)).mappings().first()
-    if row is None:
-        return None
-    alerts = [dict(r) for r in conn.execute(select(*[A.c[n] for n in ALERT_PAGE_FIELDS])
-                                            .where(A.c.incident_id == incident_id).order_by(A.c.first_seen))
-              .mappings()]
-    return {**dict(row), "alerts": alerts}
+    return incidents_for_stories(conn, [incident_id]).get(incident_id)
+
+
+def incidents_for_stories(conn: Connection, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """``incident_alerts_for_story`` for many incidents in two queries (the alert stage's template stories)."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(I).where(I.c.id.in_(ids))).mappings()
+    found = {row["id"]: {**dict(row), "alerts": []} for row in rows}
+    if found:
+        for alert in conn.execute(select(*[A.c[n] for n in ALERT_PAGE_FIELDS])
+                                  .where(A.c.incident_id.in_(sorted(found)))
+                                  .order_by(A.c.incident_id, A.c.first_seen)).mappings():
+            found[alert["incident_id"]]["alerts"].append(dict(alert))
+    return found
+
+
+def set_stories(conn: Connection, stories: Mapping[uuid.UUID, dict[str, Any]], source: str) -> None:
+    """``set_story`` for many incidents in one statement."""
+    if stories:
+        conn.execute(update(I).where(I.c.id == bindparam("b_id")).values(
+            story=bindparam("v_story", type_=I.c.story.type), story_source=source),
+            [{"b_id": incident_id, "v_story": story} for incident_id, story in sorted(stories.items())])
 
 
 def entity_view(conn: Connection, kind: str, value: str, limit: int = 50) -> dict[str, Any]:
