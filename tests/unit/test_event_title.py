@@ -19,6 +19,21 @@ def test_a_process_event_shows_its_command_line_not_the_message_boilerplate() ->
             == "process_start · WORKSTATION5.theshire.local · powershell.exe -nop -w hidden -enc SQBFAFgA")
 
 
+def test_a_windows_event_says_where_it_was_logged_so_sysmon_and_security_twins_differ() -> None:
+    start = {"process": {"command_line": "cmd.exe /c calc.exe"}}
+    sysmon = {**start, "dataset": "windows.sysmon", "unmapped": {"EventID": 1}}
+    security = {**start, "dataset": "windows.security", "unmapped": {"EventID": "4688"}}
+    assert event_title(row(sysmon, destination_host="WS5")) == (
+        "process_start · windows.sysmon 1 · WS5 · cmd.exe /c calc.exe")
+    assert event_title(row(security, destination_host="WS5")) == (
+        "process_start · windows.security 4688 · WS5 · cmd.exe /c calc.exe")
+    assert event_title(row({**start, "unmapped": {"EventID": 7}})) == "process_start · event 7 · cmd.exe /c calc.exe"
+    for odd in (True, "4688; DROP", "9" * 40, {"x": 1}, None, -1):  # hostile or absent codes add nothing
+        assert event_title(row({**start, "dataset": "d", "unmapped": {"EventID": odd}})) == (
+            "process_start · cmd.exe /c calc.exe")
+    assert event_title(row({**start, "unmapped": ["not", "a dict"]})) == "process_start · cmd.exe /c calc.exe"
+
+
 def test_otherwise_the_first_line_of_the_message_and_odd_payloads_never_fail() -> None:
     logon = {"message": "\r\n  An account was successfully logged on.\r\n\r\nSubject: ...", "process": {}}
     want = "logon · 10.0.0.5 · An account was successfully logged on."

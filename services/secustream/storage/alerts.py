@@ -366,11 +366,12 @@ def sample_events(conn: Connection, alert_id: uuid.UUID, limit: int = 10) -> lis
 
 
 def event_title(ev: Mapping[str, Any]) -> str:
-    """One line for a stored event (an alert's samples, an incident's timeline): its action, its host, and the command
-    line or else the first line of the message.
+    """One line for a stored event (an alert's samples, an incident's timeline): its action, where it was logged (the
+    dataset and event code of a Windows event), its host, and the command line or else the first line of the message.
 
     Why not the message alone: a real Windows message begins with boilerplate ("Process Create:", "RuleName: -"), and
-    an analyst triaging a process rule wants the command line that fired it."""
+    an analyst triaging a process rule wants the command line that fired it. Why the event code: one process start
+    is logged twice on a real host (Sysmon 1 and Security 4688), and two otherwise equal lines look like a duplicate."""
     payload = ev["payload"] if isinstance(ev["payload"], dict) else {}
     process = payload.get("process")
     message = payload.get("message")
@@ -378,8 +379,18 @@ def event_title(ev: Mapping[str, Any]) -> str:
     if not (isinstance(detail, str) and detail.strip()) and isinstance(message, str):
         detail = next((line.strip() for line in message[:4096].splitlines() if line.strip()), "")  # a script block: KBs
     where = ev["destination_host"] or ev["source_host"] or ev["source_ip"] or ev["source_user"]
-    parts = [ev["action"] or "event", where, detail.strip() if isinstance(detail, str) else ""]
+    parts = [ev["action"] or "event", _logged_as(payload), where, detail.strip() if isinstance(detail, str) else ""]
     return " · ".join(p for p in parts if p)[:200]
+
+
+def _logged_as(payload: Mapping[str, Any]) -> str:
+    """``windows.sysmon 1``: the dataset and the source's event code, when the event has a plain one."""
+    unmapped = payload.get("unmapped")
+    code = unmapped.get("EventID") if isinstance(unmapped, dict) else None
+    dataset = payload.get("dataset")
+    if isinstance(code, bool) or not isinstance(code, int | str) or not str(code).isdigit() or len(str(code)) > 6:
+        return ""
+    return f"{dataset} {code}" if isinstance(dataset, str) and dataset else f"event {code}"
 
 
 # ------------------------------------------------------------------------------------------------
