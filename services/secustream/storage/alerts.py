@@ -219,11 +219,6 @@ def _link(conn: Connection, alert: dict[str, Any], tally: _Tally, window: timede
     return keep, False
 
 
-def refresh_incident(conn: Connection, incident_id: uuid.UUID, now: datetime) -> bool:
-    """Recompute one incident from its alerts; True when its severity rose (``refresh_incidents``)."""
-    return incident_id in refresh_incidents(conn, [incident_id], now)
-
-
 def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: datetime) -> set[uuid.UUID]:
     """Recompute incidents from their alerts (severity, chain, entities, status); returns those whose severity rose.
 
