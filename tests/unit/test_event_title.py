@@ -42,3 +42,26 @@ def test_otherwise_the_first_line_of_the_message_and_odd_payloads_never_fail() -
     assert event_title(row(None, None, source_user="bob")) == "event · bob"
     assert event_title(row({"message": 7, "process": "not a dict"}, "x")) == "x"
     assert event_title(row({"process": {"command_line": "\x00" * 500}}, "x")) == ("x · " + "\x00" * 500)[:200]
+
+
+def test_an_event_without_a_command_line_shows_what_it_acted_on_not_its_message_header() -> None:
+    """A real Sysmon message's first line is only the event's kind ("Registry value set:"): the title names the
+    registry key and value, the file, the query or the process accessed instead."""
+    header = "Registry value set:\r\nRuleName: -\r\nEventType: SetValue"
+    registry = {"message": header, "dataset": "windows.sysmon",
+                "unmapped": {"EventID": 13, "TargetObject": "HKLM\\Software\\X\\Run", "Details": "c:\\x.exe"}}
+    assert event_title(row(registry, "registry_set", destination_host="WS5")) == (
+        "registry_set · windows.sysmon 13 · WS5 · HKLM\\Software\\X\\Run = c:\\x.exe")
+    access = {"message": "Process accessed:", "unmapped": {"SourceImage": "C:\\a.exe", "TargetImage": "C:\\lsass.exe"}}
+    assert event_title(row(access, "process_access")) == "process_access · C:\\a.exe → C:\\lsass.exe"
+    assert event_title(row({"unmapped": {"TargetImage": "C:\\lsass.exe"}}, "process_access")) == (
+        "process_access · C:\\lsass.exe")
+    assert event_title(row({"message": "Dns query:", "dns": {"query": "evil.example"}}, "dns_query")) == (
+        "dns_query · evil.example")
+    assert event_title(row({"message": "Image loaded:", "file": {"path": "C:\\w.dll"}}, "image_load")) == (
+        "image_load · C:\\w.dll")
+    share = {"unmapped": {"ShareName": "\\\\*\\C$", "RelativeTargetName": "Windows\\x.exe"}}
+    assert event_title(row(share, "x")) == "x · \\\\*\\C$\\Windows\\x.exe"
+    # odd types and a value without its key fall through to the message
+    odd = {"message": "Registry value set:", "unmapped": {"TargetObject": {"a": 1}, "Details": "v", "PipeName": True}}
+    assert event_title(row(odd, "registry_set")) == "registry_set · Registry value set:"

@@ -371,11 +371,46 @@ def event_title(ev: Mapping[str, Any]) -> str:
     process = payload.get("process")
     message = payload.get("message")
     detail = process.get("command_line") if isinstance(process, dict) else None
-    if not (isinstance(detail, str) and detail.strip()) and isinstance(message, str):
+    if not (isinstance(detail, str) and detail.strip()):
+        detail = _event_object(payload)
+    if not detail and isinstance(message, str):
         detail = next((line.strip() for line in message[:4096].splitlines() if line.strip()), "")  # a script block: KBs
     where = ev["destination_host"] or ev["source_host"] or ev["source_ip"] or ev["source_user"]
     parts = [ev["action"] or "event", _logged_as(payload), where, detail.strip() if isinstance(detail, str) else ""]
     return " · ".join(p for p in parts if p)[:200]
+
+
+_EVENT_OBJECTS: tuple[tuple[tuple[tuple[str, ...], ...], str, int], ...] = (
+    # (paths of the parts, joiner, the part that must be there): the first group an event has is its object
+    ((("unmapped", "SourceImage"), ("unmapped", "TargetImage")), " → ", 1),  # process access, remote thread
+    ((("unmapped", "TargetObject"), ("unmapped", "Details")), " = ", 0),  # registry: key = value
+    ((("file", "path"),), "", 0),  # file created or deleted, image loaded
+    ((("dns", "query"),), "", 0),
+    ((("unmapped", "PipeName"),), "", 0),
+    ((("unmapped", "ObjectName"),), "", 0),  # Security 4663 and kin: the object accessed
+    ((("unmapped", "ShareName"), ("unmapped", "RelativeTargetName")), "\\", 0),
+    ((("unmapped", "DestinationIp"), ("unmapped", "DestinationPort")), ":", 0),
+)
+
+
+def _event_object(payload: Mapping[str, Any]) -> str:
+    """What a non-process event acted on (a registry key and value, a file, a query, the process accessed), where it
+    has one: a real Sysmon message's first line is only its kind ("Registry value set:", "Process accessed:")."""
+    for paths, joiner, main in _EVENT_OBJECTS:
+        parts = [_text_at(payload, path) for path in paths]
+        if parts[main]:
+            return joiner.join(part for part in parts if part)
+    return ""
+
+
+def _text_at(payload: Mapping[str, Any], path: tuple[str, ...]) -> str:
+    """The string or number at ``path``, stripped and cut to 200 characters ("" when absent or of another type)."""
+    node: Any = payload
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, bool) or not isinstance(node, str | int):
+        return ""
+    return str(node).strip()[:200]
 
 
 def _logged_as(payload: Mapping[str, Any]) -> str:
