@@ -398,6 +398,8 @@ def cmd_rules_install(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"pack {result.name} {result.version} installed and active: {result.rules:,} rules, "
               f"{result.issues} load issues (secustream rules list --issues)")
+        print(f"running analyzers load it within RULES_RELOAD_SECONDS ({settings.RULES_RELOAD_SECONDS:g} s) and log "
+              "'sigma rules reloaded'; events they analysed before keep their verdicts")
     return 0
 
 

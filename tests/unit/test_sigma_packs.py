@@ -252,6 +252,7 @@ def test_cli_install_list_and_coverage(pack_v1: Path, tmp_path: Path, capsys: py
     assert main(["rules", "install", str(pack_v1), "--name", "core"]) == 0
     first = capsys.readouterr()
     assert "installed and active: 2 rules" in first.out
+    assert "running analyzers load it within RULES_RELOAD_SECONDS" in first.out  # and when: the user ingests after
     progress = first.err.splitlines()  # what a user waiting on the first compile of a big pack sees
     assert progress[0].startswith("rules install: 2 rule files read, content fingerprint ")
     assert progress[1] == "rules install: compiling 2 rule files (parse, validate, plan; cached for the analyzers)"
