@@ -17,7 +17,7 @@ function span(first, last) {  // "03-03 08:07:58 → 08:08:20": compact, so the 
 }
 const entityLink = (kind, value) =>
   `<a href="#/entities/${encodeURIComponent(kind)}/${encodeURIComponent(value)}">${esc(kind)} ${esc(value)}</a>`;
-const chainHtml = (tactics) => `<span class="chain">${(tactics || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("") || "<span class=\"empty\">none</span>"}</span>`;
+const chainHtml = (tactics) => `<span class="chain">${(tactics || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("") || "<span class=\"empty\">no mapped tactic</span>"}</span>`;
 
 function route() {
   if (!state.user) return;
