@@ -41,7 +41,8 @@ def test_otherwise_the_first_line_of_the_message_and_odd_payloads_never_fail() -
     assert event_title(row({}, None)) == "event"
     assert event_title(row(None, None, source_user="bob")) == "event · bob"
     assert event_title(row({"message": 7, "process": "not a dict"}, "x")) == "x"
-    assert event_title(row({"process": {"command_line": "\x00" * 500}}, "x")) == ("x · " + "\x00" * 500)[:200]
+    assert event_title(row({"process": {"command_line": "\x00" * 500}}, "x")) == ("x · " + "\x00" * 500)[:199] + "…"
+    assert len(event_title(row({"process": {"command_line": "a" * 196}}, "x"))) == 200  # 200 fits: no mark
 
 
 def test_an_event_without_a_command_line_shows_what_it_acted_on_not_its_message_header() -> None:

@@ -377,8 +377,11 @@ def event_title(ev: Mapping[str, Any]) -> str:
         detail = next((line.strip() for line in message[:4096].splitlines() if line.strip()), "")  # a script block: KBs
     where = ev["destination_host"] or ev["source_host"] or ev["source_ip"] or ev["source_user"]
     parts = [ev["action"] or "event", _logged_as(payload), where, detail.strip() if isinstance(detail, str) else ""]
-    return " · ".join(p for p in parts if p)[:200]
+    line = " · ".join(p for p in parts if p)
+    return line if len(line) <= TITLE_LENGTH else line[:TITLE_LENGTH - 1] + "…"  # cut: said, not hidden
 
+
+TITLE_LENGTH = 200  # an event's line in an alert's samples and an incident's timeline
 
 _EVENT_OBJECTS: tuple[tuple[tuple[tuple[str, ...], ...], str, int], ...] = (
     # (paths of the parts, joiner, the part that must be there): the first group an event has is its object
