@@ -286,7 +286,15 @@ def _incident_entities(conn: Connection, incident_ids: Sequence[uuid.UUID]) -> d
 
 
 def set_story(conn: Connection, incident_id: uuid.UUID, story: dict[str, Any], source: str) -> None:
-    conn.execute(update(I).where(I.c.id == incident_id).values(story=story, story_source=source))
+    set_stories(conn, {incident_id: story}, source)
+
+
+def set_stories(conn: Connection, stories: Mapping[uuid.UUID, dict[str, Any]], source: str) -> None:
+    """Each incident's story, in one statement (the alert stage's template stories of a batch)."""
+    if stories:
+        conn.execute(update(I).where(I.c.id == bindparam("b_id")).values(
+            story=bindparam("v_story", type_=I.c.story.type), story_source=source),
+            [{"b_id": incident_id, "v_story": story} for incident_id, story in sorted(stories.items())])
 
 
 def count_suppressed(conn: Connection, counts: dict[int, int], when: datetime) -> None:
@@ -418,10 +426,9 @@ def _text_at(payload: Mapping[str, Any], path: tuple[str, ...]) -> str:
 
 def _logged_as(payload: Mapping[str, Any]) -> str:
     """``windows.sysmon 1``: the dataset and the source's event code, when the event has a plain one."""
-    unmapped = payload.get("unmapped")
-    code = unmapped.get("EventID") if isinstance(unmapped, dict) else None
+    code = _text_at(payload, ("unmapped", "EventID"))
     dataset = payload.get("dataset")
-    if isinstance(code, bool) or not isinstance(code, int | str) or not str(code).isdigit() or len(str(code)) > 6:
+    if not code.isdigit() or len(code) > 6:
         return ""
     return f"{dataset} {code}" if isinstance(dataset, str) and dataset else f"event {code}"
 
@@ -625,14 +632,6 @@ def incidents_for_stories(conn: Connection, incident_ids: Sequence[uuid.UUID]) -
                                   .order_by(A.c.incident_id, A.c.first_seen)).mappings():
             found[alert["incident_id"]]["alerts"].append(dict(alert))
     return found
-
-
-def set_stories(conn: Connection, stories: Mapping[uuid.UUID, dict[str, Any]], source: str) -> None:
-    """``set_story`` for many incidents in one statement."""
-    if stories:
-        conn.execute(update(I).where(I.c.id == bindparam("b_id")).values(
-            story=bindparam("v_story", type_=I.c.story.type), story_source=source),
-            [{"b_id": incident_id, "v_story": story} for incident_id, story in sorted(stories.items())])
 
 
 def entity_view(conn: Connection, kind: str, value: str, limit: int = 50) -> dict[str, Any]:
