@@ -26,7 +26,8 @@ ENV UV_PYTHON_INSTALL_DIR=/opt/python \
     UV_LINK_MODE=copy \
     UV_NO_CACHE=1
 COPY --from=uv /uv /usr/local/bin/uv
-# a C compiler for the one extension (the Sigma prefilter's loops, setup.py); only in this stage
+# a C compiler for the two extensions (the Sigma prefilter's loops, the normalisers' model build; setup.py);
+# only in this stage
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -42,7 +43,8 @@ COPY operator ./operator
 RUN grep -v '^torch==' constraints.txt > /tmp/constraints.txt \
  && uv pip install --python /opt/venv/bin/python -c /tmp/constraints.txt . \
  && /opt/venv/bin/secustream --help >/dev/null \
- && /opt/venv/bin/python -c "from secustream.analyzer.sigma import engine; assert engine.NATIVE_PREFILTER, 'C loops not built'"
+ && /opt/venv/bin/python -c "from secustream.analyzer.sigma import engine; assert engine.NATIVE_PREFILTER, 'C loops not built'" \
+ && /opt/venv/bin/python -c "from secustream import native; assert native.NATIVE, 'secustream._native not built'"
 
 FROM ${BASE_IMAGE} AS runtime
 ARG APP_UID=10001

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py services/secustream/analyzer/sigma/_scan.c constraints.txt
+$(STAMP): pyproject.toml setup.py services/secustream/analyzer/sigma/_scan.c services/secustream/_native.c constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0

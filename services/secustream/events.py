@@ -17,6 +17,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from secustream.native import construct
+
 
 class EventType(StrEnum):
     AUTH = "auth"
@@ -188,7 +190,6 @@ def aware_utc(value: datetime) -> datetime:
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-_setattr = object.__setattr__
 
 
 @cache
@@ -211,7 +212,7 @@ def trusted_builder(cls: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
         if field.default_factory is not None:
             factory = field.default_factory
             if isinstance(factory, type) and issubclass(factory, BaseModel):
-                factories.append((name, partial(construct_trusted, factory, {})))
+                factories.append((name, partial(trusted_builder(factory), {})))
             else:
                 factories.append((name, factory))  # type: ignore[arg-type]
         elif field.is_required():
@@ -220,23 +221,20 @@ def trusted_builder(cls: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
             defaults[name] = field.default
         else:
             raise TypeError(f"{cls.__name__}.{name}: a mutable default, which a trusted build cannot share")
-    new = object.__new__
+    if not factories and not required:
+        return partial(construct, cls, defaults)
+    checked = frozenset(name for name, _factory in factories) | frozenset(required)
 
     def build(values: dict[str, Any]) -> ModelT:
-        fields = {**defaults, **values}
-        if len(fields) != len(defaults):
-            raise TypeError(f"{cls.__name__}: unknown fields {sorted(set(values) - set(defaults))}")
-        for name, factory in factories:
-            if name not in values:
-                fields[name] = factory()
-        for name in required:
-            if name not in values:
-                raise TypeError(f"{cls.__name__}: {name} is required")
-        model = new(cls)
-        _setattr(model, "__dict__", fields)
-        _setattr(model, "__pydantic_fields_set__", set(values))
-        _setattr(model, "__pydantic_extra__", None)
-        _setattr(model, "__pydantic_private__", None)
+        model = construct(cls, defaults, values)
+        if not values.keys() >= checked:  # a factory's field or a required one is missing
+            for name in required:
+                if name not in values:
+                    raise TypeError(f"{cls.__name__}: {name} is required")
+            fields = model.__dict__
+            for name, factory in factories:
+                if name not in values:
+                    fields[name] = factory()
         return model
 
     return build

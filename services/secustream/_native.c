@@ -1,0 +1,155 @@
+/* The normalisers' per-event steps that cost most in Python, in C: the trusted pydantic build (events.py
+ * ``trusted_builder``) and two looks over a parsed line's dict (normalizers/windows.py).
+ *
+ * Why C: a real Windows event becomes five or six models (the event, its two endpoints, process, file ...).
+ * In Python each build is a dict merge, a set and four ``object.__setattr__`` calls, ~1.2 us, and asking
+ * whether any of a line's ~40 values is None, or any key holds a blank, ~1 us each: together a third of
+ * normalising a real event (docs/sigma.md "Windows normalise"). Here they are the same steps without the
+ * interpreter between them. ``secustream.native_python`` is the same logic in Python: the fallback where
+ * this module is not built, and the reference the tests compare it with.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *str_fields_set, *str_extra, *str_private;
+
+/* TypeError "Name: unknown fields [...]": the keys of ``values`` that ``defaults`` lacks, sorted. */
+static void
+unknown_fields(PyObject *cls, PyObject *defaults, PyObject *values)
+{
+    PyObject *unknown = PyList_New(0), *key, *value;
+    Py_ssize_t pos = 0;
+    if (unknown == NULL)
+        return;
+    while (PyDict_Next(values, &pos, &key, &value)) {
+        int known = PyDict_Contains(defaults, key);
+        if (known < 0 || (!known && PyList_Append(unknown, key) < 0)) {
+            Py_DECREF(unknown);
+            return;
+        }
+    }
+    if (PyList_Sort(unknown) == 0)
+        PyErr_Format(PyExc_TypeError, "%s: unknown fields %R", ((PyTypeObject *)cls)->tp_name, unknown);
+    Py_DECREF(unknown);
+}
+
+/* construct(cls, defaults, values) -> the model; TypeError when ``values`` names a field ``defaults`` lacks.
+ *
+ * The instance's ``__dict__`` is ``{**defaults, **values}`` (every field, in declaration order), its
+ * ``__pydantic_fields_set__`` the set of ``values``' keys, its extra and private slots None: what
+ * ``cls(**values)`` makes when every value already is what validation would return. */
+static PyObject *
+construct(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "construct() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *cls = args[0], *defaults = args[1], *values = args[2];
+    if (!PyType_Check(cls) || !PyDict_CheckExact(defaults) || !PyDict_CheckExact(values)) {
+        PyErr_SetString(PyExc_TypeError, "construct(cls, defaults: dict, values: dict)");
+        return NULL;
+    }
+    PyObject *fields = PyDict_Copy(defaults);
+    if (fields == NULL)
+        return NULL;
+    if (PyDict_Update(fields, values) < 0) {
+        Py_DECREF(fields);
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(fields) != PyDict_GET_SIZE(defaults)) {
+        Py_DECREF(fields);
+        unknown_fields(cls, defaults, values);
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *model = type->tp_alloc(type, 0);
+    if (model == NULL) {
+        Py_DECREF(fields);
+        return NULL;
+    }
+    int failed = PyObject_GenericSetDict(model, fields, NULL);
+    Py_DECREF(fields);
+    if (failed < 0) {
+        Py_DECREF(model);
+        return NULL;
+    }
+    PyObject *fields_set = PySet_New(values);
+    if (fields_set == NULL) {
+        Py_DECREF(model);
+        return NULL;
+    }
+    failed = PyObject_GenericSetAttr(model, str_fields_set, fields_set);
+    Py_DECREF(fields_set);
+    if (failed < 0 || PyObject_GenericSetAttr(model, str_extra, Py_None) < 0
+        || PyObject_GenericSetAttr(model, str_private, Py_None) < 0) {
+        Py_DECREF(model);
+        return NULL;
+    }
+    return model;
+}
+
+/* any_none(d) -> whether a value of the dict ``d`` is None. */
+static PyObject *
+any_none(PyObject *module, PyObject *d)
+{
+    if (!PyDict_Check(d)) {
+        PyErr_SetString(PyExc_TypeError, "any_none(d: dict)");
+        return NULL;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (value == Py_None)
+            Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
+/* any_spaced_key(d) -> whether a key of the dict ``d`` is a str holding a " ". */
+static PyObject *
+any_spaced_key(PyObject *module, PyObject *d)
+{
+    if (!PyDict_Check(d)) {
+        PyErr_SetString(PyExc_TypeError, "any_spaced_key(d: dict)");
+        return NULL;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (PyUnicode_Check(key)) {
+            Py_ssize_t at = PyUnicode_FindChar(key, ' ', 0, PyUnicode_GET_LENGTH(key), 1);
+            if (at == -2)
+                return NULL;
+            if (at >= 0)
+                Py_RETURN_TRUE;
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef methods[] = {
+    {"any_none", (PyCFunction)any_none, METH_O, "any_none(d): whether a value of the dict d is None."},
+    {"any_spaced_key", (PyCFunction)any_spaced_key, METH_O,
+     "any_spaced_key(d): whether a key of the dict d is a str holding a blank."},
+    {"construct", (PyCFunction)(void (*)(void))construct, METH_FASTCALL,
+     "construct(cls, defaults, values): the model {**defaults, **values} makes without validation; "
+     "TypeError when values names an unknown field."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native", "The normalisers' hot steps in C (secustream.native_python is the reference).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__native(void)
+{
+    str_fields_set = PyUnicode_InternFromString("__pydantic_fields_set__");
+    str_extra = PyUnicode_InternFromString("__pydantic_extra__");
+    str_private = PyUnicode_InternFromString("__pydantic_private__");
+    if (str_fields_set == NULL || str_extra == NULL || str_private == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}
