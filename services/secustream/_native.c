@@ -1,5 +1,6 @@
 /* The normalisers' per-event steps that cost most in Python, in C: the trusted pydantic build (events.py
- * ``trusted_builder``) and two looks over a parsed line's dict (normalizers/windows.py).
+ * ``trusted_builder``), two looks over a parsed line's dict and the pop of its System fields by their aliases
+ * (normalizers/windows.py).
  *
  * Why C: a real Windows event becomes five or six models (the event, its two endpoints, process, file ...).
  * In Python each build is a dict merge, a set and four ``object.__setattr__`` calls, ~1.2 us, and asking
@@ -128,7 +129,64 @@ any_spaced_key(PyObject *module, PyObject *d)
     Py_RETURN_FALSE;
 }
 
+/* take_first(d, groups, on_dict) -> {name: value}: for each (name, keys) of ``groups``, pops ``keys`` from the dict
+ * ``d`` in order until one holds a value other than None, which becomes ``name``'s (``on_dict(value)`` where the
+ * value is a dict); the keys after it stay in ``d``. ``native.take_first_python`` is the reference. */
+static PyObject *
+take_first(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "take_first(d: dict, groups: tuple[tuple[str, tuple[str, ...]], ...], on_dict)");
+        return NULL;
+    }
+    PyObject *d = args[0], *groups = args[1], *on_dict = args[2];
+    PyObject *taken = PyDict_New();
+    if (taken == NULL)
+        return NULL;
+    for (Py_ssize_t g = 0; g < PyTuple_GET_SIZE(groups); g++) {
+        PyObject *group = PyTuple_GET_ITEM(groups, g);
+        if (!PyTuple_Check(group) || PyTuple_GET_SIZE(group) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(group, 1))) {
+            PyErr_SetString(PyExc_TypeError, "take_first: a group is not (name, (key, ...))");
+            goto fail;
+        }
+        PyObject *name = PyTuple_GET_ITEM(group, 0), *keys = PyTuple_GET_ITEM(group, 1);
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+            PyObject *value = PyDict_GetItemWithError(d, PyTuple_GET_ITEM(keys, k));
+            if (value == NULL) {
+                if (PyErr_Occurred())
+                    goto fail;
+                continue;
+            }
+            Py_INCREF(value);
+            if (PyDict_DelItem(d, PyTuple_GET_ITEM(keys, k)) < 0) {
+                Py_DECREF(value);
+                goto fail;
+            }
+            if (value == Py_None) {
+                Py_DECREF(value);
+                continue;
+            }
+            if (PyDict_Check(value)) {
+                Py_SETREF(value, PyObject_CallOneArg(on_dict, value));
+                if (value == NULL)
+                    goto fail;
+            }
+            int failed = PyDict_SetItem(taken, name, value);
+            Py_DECREF(value);
+            if (failed < 0)
+                goto fail;
+            break;
+        }
+    }
+    return taken;
+fail:
+    Py_DECREF(taken);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"take_first", (PyCFunction)(void (*)(void))take_first, METH_FASTCALL,
+     "take_first(d, groups, on_dict): per (name, keys) group, the first of keys popped from d that is not None."},
     {"any_none", (PyCFunction)any_none, METH_O, "any_none(d): whether a value of the dict d is None."},
     {"any_spaced_key", (PyCFunction)any_spaced_key, METH_O,
      "any_spaced_key(d): whether a key of the dict d is a str holding a blank."},

@@ -11,10 +11,13 @@ from typing import Any
 
 def evtx_text(value: Any) -> str | None:
     """EVTX placeholders (``-``, empty) mean absent."""
-    if value is None:
+    if value.__class__ is str:  # nearly every value: no str() call
+        text = value.strip()
+    elif value is None:
         return None
-    text = str(value).strip()
-    return None if text in ("", "-") else text
+    else:
+        text = str(value).strip()
+    return text if text and text != "-" else None
 
 
 def evtx_int(value: Any) -> int | None:

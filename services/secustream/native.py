@@ -8,6 +8,7 @@ take them from here. The Python functions are the reference the C ones are teste
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 _setattr = object.__setattr__
@@ -38,10 +39,26 @@ def any_spaced_key_python(d: dict[Any, Any]) -> bool:
     return any(isinstance(key, str) and " " in key for key in d)
 
 
+def take_first_python(d: dict[Any, Any], groups: tuple[tuple[str, tuple[Any, ...]], ...],
+                      on_dict: Callable[[dict[Any, Any]], Any]) -> dict[str, Any]:
+    """For each ``(name, keys)`` of ``groups``: pops ``keys`` from ``d`` in order until one holds a value other
+    than None, which becomes ``name``'s (``on_dict(value)`` where it is a dict); the keys after it stay in ``d``.
+    Why: an export names one System field several ways (``EventID``, ``EventCode`` …); the first one wins."""
+    taken: dict[str, Any] = {}
+    for name, keys in groups:
+        for key in keys:
+            value = d.pop(key, None)
+            if value is not None:
+                taken[name] = on_dict(value) if isinstance(value, dict) else value
+                break
+    return taken
+
+
 try:
-    from secustream._native import any_none, any_spaced_key, construct
+    from secustream._native import any_none, any_spaced_key, construct, take_first
 except ImportError:  # no C compiler at install time (setup.py: optional)
-    construct, any_none, any_spaced_key = construct_python, any_none_python, any_spaced_key_python
+    construct, any_none, any_spaced_key, take_first = (construct_python, any_none_python, any_spaced_key_python,
+                                                        take_first_python)
 
 NATIVE = construct is not construct_python
 """Whether these steps run in C (``secustream._native``) or in Python."""

@@ -123,3 +123,42 @@ def test_dict_looks_refuse_what_is_not_a_dict() -> None:
         for value in (None, [], "a b", [("a b", None)]):
             with pytest.raises(TypeError):
                 look(value)
+
+
+GROUPS = (("EventID", ("EventID", "EventCode")), ("Time", ("TimeCreated", "@timestamp", "timestamp")),
+          ("Computer", ("Computer", "Hostname")))
+TAKEN: list[dict[Any, Any]] = [
+    {},
+    {"EventID": 4688, "EventCode": 1, "Hostname": "WS5", "Other": "x"},  # the first alias wins, the next stays
+    {"EventID": None, "EventCode": "7", "TimeCreated": None, "@timestamp": {"SystemTime": "2020"}, "timestamp": 1},
+    {"EventCode": {"#text": "4624"}, "Computer": "", "Hostname": "h"},  # "" is a value; only None is absent
+    {"Computer": None, "Hostname": None, 3: "int key", "\x00EventID": 1},
+    {f"k{i}": i for i in range(300)} | {"timestamp": "t"},
+]
+
+
+def _on_dict(value: dict[Any, Any]) -> Any:
+    return ("from a dict", sorted(value.items()))
+
+
+@pytest.mark.parametrize("d", TAKEN, ids=range(len(TAKEN)))
+def test_take_first_agrees_with_python(d: dict[Any, Any]) -> None:
+    c = _c()
+    ours, reference = dict(d), dict(d)
+    assert c.take_first(ours, GROUPS, _on_dict) == native.take_first_python(reference, GROUPS, _on_dict)
+    assert list(ours.items()) == list(reference.items())  # the same keys popped, the rest kept in order
+
+
+def test_take_first_refuses_bad_groups_and_passes_on_errors() -> None:
+    c = _c()
+    for groups in [(("a",),), (("a", "b"),), ["x"], (("a", ["b"]),), None]:
+        with pytest.raises(TypeError):
+            c.take_first({"b": 1}, groups, _on_dict)
+
+    def refuse(_value: object) -> object:
+        raise ValueError("not this one")
+
+    with pytest.raises(ValueError, match="not this one"):
+        c.take_first({"EventID": {"x": 1}}, GROUPS, refuse)
+    with pytest.raises(TypeError):
+        c.take_first({("un", "hashable"): 1, "EventID": 1}, ((["list"], ("EventID",)),), _on_dict)

@@ -37,7 +37,7 @@ from secustream.events import (
     trusted_builder,
 )
 from secustream.evtx import evtx_int, evtx_text
-from secustream.native import any_none, any_spaced_key
+from secustream.native import any_none, any_spaced_key, take_first
 from secustream.normalizers.base import (
     MAX_ACTION,
     MAX_MESSAGE,
@@ -390,6 +390,10 @@ _FLAT_SYSTEM = (
 )
 
 
+def _system_attr(value: Doc) -> Any:
+    return _attr(value, "Name", "SystemTime")
+
+
 def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
     nested = data.get("EventData")
     # flat exports put EventData fields next to the System ones (None values mean absent). Without a
@@ -397,16 +401,9 @@ def _from_flat(data: Doc) -> tuple[Doc, Doc, Doc, Doc]:
     # unmapped starts as the same dict: no copy.
     in_place = not isinstance(nested, dict) and not any_none(data)
     event_data = data if in_place else dict(data)  # less the System fields, taken out below
-    take = event_data.pop
-    fields: Doc = {}
-    for name, keys in _FLAT_SYSTEM:
-        for key in keys:
-            value = take(key, None)
-            if value is not None:
-                fields[name] = _attr(value, "Name", "SystemTime") if isinstance(value, dict) else value
-                break
-    take("System", None)
-    take("EventData", None)
+    fields = take_first(event_data, _FLAT_SYSTEM, _system_attr)
+    event_data.pop("System", None)
+    event_data.pop("EventData", None)
     if in_place:
         return fields, event_data, {}, event_data
     event_data = {k: v for k, v in event_data.items() if v is not None}
