@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -149,7 +149,8 @@ def test_alerts_and_incidents_expire_by_row_after_archiving(pg_url: str) -> None
     try:
         rows = []
         for age in (10, 364, 365, 400):
-            seen = datetime.now(UTC) - timedelta(days=age)
+            # noon of a day counted from TODAY, not now minus days: a run across midnight moves now, not TODAY
+            seen = datetime.combine(TODAY - timedelta(days=age), time(12), tzinfo=UTC)
             rows.append({"id": uuid.uuid4(), "detection": "d", "title": "t", "level": "high", "threat_type": "x",
                          "status": "closed", "entity_kind": "ip", "entity_value": f"10.0.0.{age % 250}",
                          "window_start": seen, "window_seconds": 600, "count": 1, "first_seen": seen,
