@@ -5,9 +5,9 @@
  * Why C: a real Windows event becomes five or six models (the event, its two endpoints, process, file ...).
  * In Python each build is a dict merge, a set and four ``object.__setattr__`` calls, ~1.2 us, and asking
  * whether any of a line's ~40 values is None, or any key holds a blank, ~1 us each: together a third of
- * normalising a real event (docs/sigma.md "Windows normalise"). Here they are the same steps without the
- * interpreter between them. ``secustream.native_python`` is the same logic in Python: the fallback where
- * this module is not built, and the reference the tests compare it with.
+ * normalising a real event (docs/sigma.md "Run O"). Here they are the same steps without the interpreter
+ * between them. ``secustream/native.py`` holds the same logic in Python (``construct_python`` ...): the
+ * fallback where this module is not built, and the reference tests/unit/test_native.py compares it with.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -136,7 +136,7 @@ static PyObject *
 take_first(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3 || !PyDict_Check(args[0]) || !PyTuple_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "take_first(d: dict, groups: tuple[tuple[str, tuple[str, ...]], ...], on_dict)");
+        PyErr_SetString(PyExc_TypeError, "take_first(d: dict, groups: tuple[(name, (key, ...)), ...], on_dict)");
         return NULL;
     }
     PyObject *d = args[0], *groups = args[1], *on_dict = args[2];
@@ -197,7 +197,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native", "The normalisers' hot steps in C (secustream.native_python is the reference).",
+    PyModuleDef_HEAD_INIT, "_native", "The normalisers' hot steps in C (secustream/native.py holds the reference).",
     -1, methods,
 };
 
