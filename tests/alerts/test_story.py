@@ -88,3 +88,16 @@ def test_stage_without_llm_writes_template_stories(pg_url: str) -> None:
         stories = [store.get_incident(conn, i["id"])["story"] for i in incidents]
     assert stories and all(s["source"] == "template" and s["why"] == "no LLM configured" for s in stories)
     db.dispose()
+
+
+def test_template_story_names_the_highest_alert_by_level_then_hits() -> None:
+    """Seen on a real NTDS.dit dump incident: the titles' alphabetical maximum ("Sysmon Blocked File Shredding")
+    was named, not its most severe alert."""
+    alerts = [{**INCIDENT["alerts"][0], "title": "Zebra rule", "level": "medium", "count": 900},
+              {**INCIDENT["alerts"][0], "title": "Credential dump", "level": "high", "count": 2},
+              {**INCIDENT["alerts"][0], "title": "Another dump", "level": "high", "count": 1},
+              {**INCIDENT["alerts"][0], "title": "Odd level", "level": "unheard-of", "count": 10_000}]
+    story = template_story({"severity": "high", "tactics": ["credential-access", "impact"], "alerts": alerts})
+    assert "Highest alert: Credential dump." in story["summary"]
+    assert "dumped" in story["next_steps"][0] and "isolate the host" in story["next_steps"][1]
+    assert template_story({"severity": "low", "tactics": [], "alerts": []})["summary"].endswith("Highest alert: -.")

@@ -17,13 +17,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from secustream.attack import advances
+from secustream.verdict import RISK_ORDER
 
 log = logging.getLogger(__name__)
 
 VERDICTS = ("true_positive", "false_positive", "suspicious")
 _STEPS = {
-    "credential-access": "Block or rate-limit the source address and check whether any login succeeded; "
-                         "reset credentials of accounts it tried.",
+    # one step for guessing and for dumping: a tactic says which, its techniques not (an NTDS.dit copy is not a
+    # source address to block)
+    "credential-access": "Where credentials were guessed, block or rate-limit the source and check whether any "
+                         "login succeeded; where they were dumped (LSASS, SAM/SECURITY hives, NTDS.dit), reset "
+                         "every account they hold and look for those accounts on other hosts.",
     "lateral-movement": "Isolate the hosts reached from the first one and review the credentials used to reach them.",
     "execution": "Collect the process tree and command lines on the host; quarantine the binaries involved.",
     "exfiltration": "Block the destination, size the data that left and identify its owner.",
@@ -33,6 +37,11 @@ _STEPS = {
     "defense-evasion": "Check the host for tampering with logging and security tooling.",
     "command-and-control": "Block the remote address and look for other hosts talking to it.",
     "initial-access": "Confirm how the first foothold was gained and close that path.",
+    "collection": "Find what data was gathered (archives, screenshots, clipboard, mail) and where it was staged.",
+    "impact": "Contain first: isolate the host, then check what was deleted, encrypted, stopped or wiped and "
+              "whether backups and logs are intact.",
+    "reconnaissance": "Check what the source learned about the environment and whether it is a known scanner.",
+    "resource-development": "Block the infrastructure or accounts the attacker prepared and look for their use.",
 }
 
 
@@ -54,6 +63,11 @@ def describe_incident(incident: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _rank(alert: Mapping[str, Any]) -> tuple[int, int, str]:
+    """The highest alert of an incident: by level, then hits, then title (stable between runs)."""
+    return RISK_ORDER.get(alert.get("level"), -1), alert.get("count") or 0, alert.get("title") or ""
+
+
 def template_story(incident: Mapping[str, Any], why: str = "no LLM configured") -> dict[str, Any]:
     """A deterministic story from the incident's own facts."""
     alerts = incident.get("alerts", [])
@@ -61,8 +75,9 @@ def template_story(incident: Mapping[str, Any], why: str = "no LLM configured") 
     hits = sum(a["count"] for a in alerts)
     entities = sorted({f"{a['entity_kind']} {a['entity_value']}" for a in alerts})
     chain_text = " → ".join(tactics) if tactics else "no mapped tactic"
+    highest = max(alerts, key=_rank, default=None)
     summary = (f"{len(alerts)} alert(s), {hits} hit(s) on {', '.join(entities[:5]) or 'unknown entities'}: "
-               f"{chain_text}. Highest alert: {max((a['title'] for a in alerts), default='-')}.")
+               f"{chain_text}. Highest alert: {highest['title'] if highest else '-'}.")
     advancing = advances(tactics)
     verdict = "true_positive" if advancing else "suspicious"
     confidence = 0.8 if advancing else (0.6 if incident.get("severity") in ("high", "critical") else 0.4)
