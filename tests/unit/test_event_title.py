@@ -61,6 +61,10 @@ def test_an_event_without_a_command_line_shows_what_it_acted_on_not_its_message_
         "dns_query · evil.example")
     assert event_title(row({"message": "Image loaded:", "file": {"path": "C:\\w.dll"}}, "image_load")) == (
         "image_load · C:\\w.dll")
+    shredding = {"message": "File Block Shredding:\r\nRuleName: -", "dataset": "windows.sysmon",
+                 "unmapped": {"EventID": 28, "TargetFilename": "C:\\Windows\\Temp\\ntds_T1003\\ntds.dit"}}
+    assert event_title(row(shredding, "windows_event_28", destination_host="DC01")) == (  # seen in a real incident
+        "windows_event_28 · windows.sysmon 28 · DC01 · C:\\Windows\\Temp\\ntds_T1003\\ntds.dit")
     share = {"unmapped": {"ShareName": "\\\\*\\C$", "RelativeTargetName": "Windows\\x.exe"}}
     assert event_title(row(share, "x")) == "x · \\\\*\\C$\\Windows\\x.exe"
     # odd types and a value without its key fall through to the message
