@@ -200,7 +200,8 @@ def trusted_builder(cls: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
     here too). Why: pydantic's validation, and even ``model_construct``, cost more than the rest of a
     normaliser on its hot path; the normaliser that uses this checks its own output first and has
     pydantic validate whatever it cannot vouch for. Only immutable plain defaults are allowed, since
-    they are shared between instances where pydantic would copy them.
+    they are shared between instances where pydantic would copy them. The build itself is
+    ``native.construct`` (C where the extension is built).
     """
     if cls.__pydantic_post_init__ or cls.model_config.get("extra") == "allow":
         raise TypeError(f"{cls.__name__}: post-init or extra fields, which a trusted build would skip")
@@ -238,11 +239,6 @@ def trusted_builder(cls: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
         return model
 
     return build
-
-
-def construct_trusted(cls: type[ModelT], values: dict[str, Any]) -> ModelT:
-    """``trusted_builder(cls)(values)``: see there."""
-    return trusted_builder(cls)(values)
 
 
 class EventDecodeError(ValueError):

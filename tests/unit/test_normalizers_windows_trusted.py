@@ -18,7 +18,7 @@ from itertools import islice
 
 import pytest
 
-from secustream.events import Endpoint, EventType, ProcessInfo, SecurityEvent, construct_trusted, trusted_builder
+from secustream.events import Endpoint, EventType, ProcessInfo, SecurityEvent, trusted_builder
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.normalizers import windows as windows_module
 from secustream.normalizers.base import EVENT_ID_NAMESPACE, line_event_id
@@ -147,13 +147,13 @@ def test_line_event_id_is_uuid5() -> None:
 
 def test_trusted_builder_makes_the_validated_instance() -> None:
     values = {"host": "h", "user": None, "port": 22}
-    built, checked = construct_trusted(Endpoint, values), Endpoint(**values)
+    built, checked = trusted_builder(Endpoint)(values), Endpoint(**values)
     assert built == checked and built.model_fields_set == checked.model_fields_set
     assert list(built.__dict__) == list(checked.__dict__)
     event = trusted_builder(SecurityEvent)({"event_type": EventType.AUTH, "process": ProcessInfo(pid=1)})
     assert event.source == Endpoint() and event.source is not event.destination
     assert event.model_fields_set == {"event_type", "process"}
     with pytest.raises(TypeError, match="unknown fields"):
-        construct_trusted(Endpoint, {"nope": 1})
+        trusted_builder(Endpoint)({"nope": 1})
     with pytest.raises(TypeError, match="required"):
-        construct_trusted(SecurityEvent, {})
+        trusted_builder(SecurityEvent)({})
