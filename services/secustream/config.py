@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     ANALYZER_RETRY_MAX_SECONDS: float = Field(default=10.0, gt=0, le=600)  # cap of the exponential backoff
     ANALYZER_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=1000)  # same batch failing this often is isolated
     ANALYZER_STALL_SECONDS: float = Field(default=120.0, gt=0)  # /healthz 503 after this long without a commit
+    # on stop: the wait for the consumer to leave its group (a rebalance can hold it) before exiting without it
+    ANALYZER_CLOSE_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=300)
     EVENT_MAX_BYTES: int = Field(default=1_048_576, ge=1024)  # larger messages go to the DLQ ("oversized")
     DLQ_MAX_PAYLOAD_BYTES: int = Field(default=262_144, ge=1024)  # DLQ copies are truncated to this (+size, hash)
     EVENT_TIME_EARLIEST: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # earlier event times are flagged, re-timed

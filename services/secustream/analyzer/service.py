@@ -168,6 +168,6 @@ def build_worker(settings: Settings, bootstrap: str, db: Engine, state: StateSto
         max_batch_size=settings.ANALYZER_MAX_BATCH_SIZE,
         poll_timeout=settings.ANALYZER_POLL_TIMEOUT_SECONDS, recent_maxlen=settings.RECENT_STREAM_MAXLEN,
         limits=record_limits(settings), retry=retry_policy(settings),
-        health=ProgressHealth(settings.ANALYZER_STALL_SECONDS),
+        health=ProgressHealth(settings.ANALYZER_STALL_SECONDS), close_timeout=settings.ANALYZER_CLOSE_TIMEOUT_SECONDS,
         alerts=build_alert_stage(settings, db, lookup_of(router.detection), router.llm, registry),
     )

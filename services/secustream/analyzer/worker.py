@@ -34,7 +34,7 @@ from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.router import Router, RoutingContext
 from secustream.events import DEFAULT_MAX_EVENT_BYTES, EventDecodeError, SecurityEvent, decode_event
 from secustream.messaging import headers as h
-from secustream.messaging.client import TrackedProducer, commit_offsets
+from secustream.messaging.client import TrackedProducer, close_within, commit_offsets
 from secustream.messaging.dead_letter import dead_letter, reason_kind
 from secustream.metrics import AnalyzerMetrics
 from secustream.normalizers.raw_input import normalize_raw_message
@@ -138,7 +138,8 @@ class AnalyzerWorker:
                  max_batch_size: int = 2000,
                  lag_interval: float = 5.0,
                  limits: RecordLimits | None = None, retry: RetryPolicy | None = None,
-                 health: ProgressHealth | None = None, alerts: AlertStage | None = None) -> None:
+                 health: ProgressHealth | None = None, alerts: AlertStage | None = None,
+                 close_timeout: float = 10.0) -> None:
         self.consumer = consumer
         self.producer = producer
         self.router = router
@@ -152,6 +153,7 @@ class AnalyzerWorker:
         self.poll_timeout = poll_timeout
         self.recent_maxlen = recent_maxlen
         self.lag_interval = lag_interval
+        self.close_timeout = close_timeout
         self.limits = limits or RecordLimits()
         self.retry = retry or RetryPolicy()
         self.health = health or ProgressHealth(stall_seconds=120.0)
@@ -167,8 +169,11 @@ class AnalyzerWorker:
         metrics.stalled.set_function(self.health.stalled_for)
 
     # ---- the loop -------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event) -> bool:
         """Process until ``stop`` is set; the batch in hand is finished and committed first.
+
+        Returns whether the consumer left its group within ``close_timeout``; when it did not, its
+        close goes on in a daemon thread and the process should end without waiting for it.
 
         Two stages overlap: while a helper thread stores and publishes batch N, this loop decodes
         and analyses batch N+1 (the database's work then runs beside ours instead of after it).
@@ -214,8 +219,9 @@ class AnalyzerWorker:
             if self.alerts is not None:  # queued stories and webhooks: finished or dead-lettered
                 self.alerts.close()
             self.producer.close()
-            self.consumer.close()
             heap.release()
+            closed = close_within(self.consumer, self.close_timeout)
+        return closed
 
     def _grow(self, batch: PreparedBatch, messages: list[Message], in_flight: _InFlight) -> PreparedBatch:
         """While the previous batch is still being persisted, what the consumer has already fetched joins this one.
