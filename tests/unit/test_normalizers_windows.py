@@ -147,6 +147,33 @@ def test_unknown_event_id_is_kept_not_rejected() -> None:
     assert event.unmapped["Application"] == "\\device\\x.exe"
 
 
+def _sysmon(event_id: int, **data: Any) -> Any:
+    return normalize_windows(json.dumps({"EventID": event_id, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                                         "Hostname": "DC01.theshire.local", "TimeCreated": "2020-09-22T04:11:54Z",
+                                         **data}))
+
+
+def test_sysmon_raw_disk_reads_blocked_files_and_wmi_subscriptions_have_kinds_of_their_own() -> None:
+    """The OTRF recordings hold 2,200 raw volume reads (Sysmon 9: an NTDS.dit copy), 453 file time changes and 140
+    blocked shreddings; as ``windows_event_<id>`` they had no process, file or user, so their alerts named only
+    the host and their titles the event's header."""
+    image, user = "C:\\Windows\\System32\\esentutl.exe", "THESHIRE\\pgustavo"
+    raw = _sysmon(9, Image=image, ProcessId="4242", Device="\\Device\\HarddiskVolume2", User=user)
+    assert (raw.event_type, raw.action, raw.outcome) == ("file", "raw_access_read", "success")
+    assert raw.process.name == "esentutl.exe" and raw.process.pid == 4242 and raw.process.user == user
+    assert raw.file.path == "\\Device\\HarddiskVolume2" and raw.source.user == "pgustavo"
+    assert raw.unmapped["Device"] == "\\Device\\HarddiskVolume2"  # Sigma's field stays where rules look
+    blocked = _sysmon(28, Image=image, TargetFilename="C:\\Windows\\Temp\\ntds.dit", User=user)
+    assert (blocked.action, blocked.outcome, blocked.file.path) == ("file_block_shredding", "failure",
+                                                                    "C:\\Windows\\Temp\\ntds.dit")
+    touched = _sysmon(2, Image=image, TargetFilename="C:\\x.dll", User=user)
+    assert (touched.event_type, touched.action, touched.file.path) == ("file", "file_time_modified", "C:\\x.dll")
+    wmi = _sysmon(20, Operation="Created", User=user, Name="Updater", Destination="cmd /c evil.exe")
+    assert (wmi.event_type, wmi.action, wmi.source.user, wmi.process) == ("system", "wmi_event_consumer",
+                                                                          "pgustavo", None)
+    assert set(range(1, 30)) <= set(SUPPORTED_EVENT_IDS["sysmon"])  # every Sysmon 15 event id
+
+
 @pytest.mark.parametrize(("line", "reason"), [
     ("", "empty line"),
     ("[1, 2]", "expected a JSON object"),

@@ -343,6 +343,27 @@ def test_powershell_module_classic_and_other_sysmon_events_meet_their_sigma_cate
     assert fires(rule, doc(channel)) and not fires(rule, doc("Security"))
 
 
+@pytest.mark.parametrize("event_id", [2, 4, 9, 16, 19, 20, 21, 24, 25, 27, 28, 29, 255])
+def test_every_other_sysmon_event_meets_its_own_sigma_category_alone(event_id: int) -> None:
+    """The normaliser gives these Sysmon ids actions of their own (``raw_access_read`` …) and some an event type
+    (``file``): the category comes from the action, never ``file_event`` from the type; an event an earlier
+    ingest wrote as ``windows_event_<id>`` still meets the same category."""
+    import json
+
+    from secustream.analyzer.sigma.fields import SYSMON_EVENT_CATEGORIES, event_logsource
+    from secustream.normalizers import normalize_windows
+
+    line = json.dumps({"EventID": event_id, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                       "Hostname": "DC01.theshire.local", "TimeCreated": "2020-09-22T04:11:54Z",
+                       "Image": "C:\\x.exe", "TargetFilename": "C:\\t.exe", "User": "THESHIRE\\pgustavo"})
+    doc = normalize_windows(line).model_dump(mode="json", exclude_none=True)
+    want = {f"category:{SYSMON_EVENT_CATEGORIES[event_id]}"}
+    assert doc["action"] != f"windows_event_{event_id}"
+    assert {t for t in event_logsource(doc) if t.startswith("category:")} == want
+    older = {**doc, "event_type": "other", "action": f"windows_event_{event_id}"}
+    assert {t for t in event_logsource(older) if t.startswith("category:")} == want
+
+
 def test_a_sysmon_file_deletion_is_no_file_event() -> None:
     """Sigma's ``file_event`` is a file created (Sysmon 11): its rules ("Creation of an Executable by an Executable",
     "Windows Binaries Write Suspicious Extensions", high) fired on 69 Sysmon 23 deletions of the OTRF recordings.

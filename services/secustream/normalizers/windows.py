@@ -226,6 +226,19 @@ def _sysmon_dns(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["dns"] = {"query": _s(data.get("QueryName")), "answers": answers}
 
 
+def _sysmon_raw_access(data: Doc, doc: Doc, computer: str | None) -> None:
+    """Sysmon 9: a process read a volume directly (``\\Device\\HarddiskVolume2``: NTDS.dit or SAM copies)."""
+    _sysmon_image(data, doc, computer)
+    device = _s(data.get("Device"))
+    if device:
+        doc["file"] = {"path": device, "name": _base(device), "action": doc.get("action")}
+
+
+def _sysmon_account(data: Doc, doc: Doc, computer: str | None) -> None:
+    """Sysmon events without a process (WMI subscriptions, Sysmon's own state): the account that acted."""
+    doc["source"] = _account_endpoint(computer, _s(data.get("User")))
+
+
 def _script(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["source"] = {"host": computer}
     doc["process"] = {"name": "powershell.exe", "command_line": clip(_s(data.get("ScriptBlockText")), MAX_MESSAGE)}
@@ -257,22 +270,35 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("system", 7036): (EventType.SYSTEM, "service_state_changed", Outcome.SUCCESS, _service),
     ("system", 104): (EventType.SYSTEM, "event_log_cleared", Outcome.SUCCESS, _host_only),
     ("sysmon", 1): (EventType.PROCESS, "process_start", Outcome.SUCCESS, _sysmon_process),
+    ("sysmon", 2): (EventType.FILE, "file_time_modified", Outcome.SUCCESS, _sysmon_file),
     ("sysmon", 3): (EventType.NETWORK, "network_connection", Outcome.SUCCESS, _sysmon_network),
+    ("sysmon", 4): (EventType.SYSTEM, "sysmon_state_changed", Outcome.SUCCESS, _sysmon_account),
     ("sysmon", 5): (EventType.PROCESS, "process_end", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 6): (EventType.SYSTEM, "driver_load", Outcome.SUCCESS, _sysmon_file),
     ("sysmon", 7): (EventType.PROCESS, "image_load", Outcome.SUCCESS, _sysmon_file),
     ("sysmon", 8): (EventType.PROCESS, "create_remote_thread", Outcome.SUCCESS, _sysmon_access),
+    ("sysmon", 9): (EventType.FILE, "raw_access_read", Outcome.SUCCESS, _sysmon_raw_access),
     ("sysmon", 10): (EventType.PROCESS, "process_access", Outcome.SUCCESS, _sysmon_access),
     ("sysmon", 11): (EventType.FILE, "file_create", Outcome.SUCCESS, _sysmon_file),
     ("sysmon", 12): (EventType.REGISTRY, "registry_add_delete", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 13): (EventType.REGISTRY, "registry_set", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 14): (EventType.REGISTRY, "registry_rename", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 15): (EventType.FILE, "file_stream_hash", Outcome.SUCCESS, _sysmon_file),
+    ("sysmon", 16): (EventType.SYSTEM, "sysmon_config_changed", Outcome.SUCCESS, _sysmon_account),
     ("sysmon", 17): (EventType.PROCESS, "pipe_created", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 18): (EventType.PROCESS, "pipe_connected", Outcome.SUCCESS, _sysmon_image),
+    ("sysmon", 19): (EventType.SYSTEM, "wmi_event_filter", Outcome.SUCCESS, _sysmon_account),
+    ("sysmon", 20): (EventType.SYSTEM, "wmi_event_consumer", Outcome.SUCCESS, _sysmon_account),
+    ("sysmon", 21): (EventType.SYSTEM, "wmi_consumer_to_filter", Outcome.SUCCESS, _sysmon_account),
     ("sysmon", 22): (EventType.DNS, "dns_query", Outcome.SUCCESS, _sysmon_dns),
     ("sysmon", 23): (EventType.FILE, "file_delete", Outcome.SUCCESS, _sysmon_file),
+    ("sysmon", 24): (EventType.PROCESS, "clipboard_change", Outcome.SUCCESS, _sysmon_image),
+    ("sysmon", 25): (EventType.PROCESS, "process_tampering", Outcome.SUCCESS, _sysmon_image),
     ("sysmon", 26): (EventType.FILE, "file_delete", Outcome.SUCCESS, _sysmon_file),
+    ("sysmon", 27): (EventType.FILE, "file_block_executable", Outcome.FAILURE, _sysmon_file),  # Sysmon refused it
+    ("sysmon", 28): (EventType.FILE, "file_block_shredding", Outcome.FAILURE, _sysmon_file),
+    ("sysmon", 29): (EventType.FILE, "file_executable_detected", Outcome.SUCCESS, _sysmon_file),
+    ("sysmon", 255): (EventType.SYSTEM, "sysmon_error", Outcome.FAILURE, _sysmon_account),
     ("powershell", 4104): (EventType.PROCESS, "powershell_script_block", Outcome.SUCCESS, _script),
 }
 SUPPORTED_EVENT_IDS = {kind: sorted(i for k, i in _EVENTS if k == kind) for kind in ("security", "system", "sysmon")}

@@ -154,6 +154,20 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "pipe_connected": ("pipe_created",),
     "powershell_script_block": ("ps_script",),
     "network_connection": ("network_connection",),
+    # Sysmon's other event kinds (2, 4, 9, 16, 19-21, 24, 25, 27-29, 255), as SigmaHQ's Sysmon pipeline names them
+    "file_time_modified": ("file_change",),
+    "raw_access_read": ("raw_access_thread",),
+    "wmi_event_filter": ("wmi_event",),
+    "wmi_event_consumer": ("wmi_event",),
+    "wmi_consumer_to_filter": ("wmi_event",),
+    "clipboard_change": ("clipboard_capture",),
+    "process_tampering": ("process_tampering",),
+    "file_block_executable": ("file_block_executable",),
+    "file_block_shredding": ("file_block_shredding",),
+    "file_executable_detected": ("file_executable_detected",),
+    "sysmon_state_changed": ("sysmon_status",),
+    "sysmon_config_changed": ("sysmon_status",),
+    "sysmon_error": ("sysmon_error",),
 })
 """Our ``action`` → Sigma ``category`` (docs/sigma.md, "Logsources")."""
 
@@ -162,8 +176,9 @@ SYSMON_EVENT_CATEGORIES: Mapping[int, str] = MappingProxyType({
     20: "wmi_event", 21: "wmi_event", 24: "clipboard_capture", 25: "process_tampering", 27: "file_block_executable",
     28: "file_block_shredding", 29: "file_executable_detected", 255: "sysmon_error",
 })
-"""Sysmon event id → Sigma ``category``, for the Sysmon events the Windows normaliser has no kind of its own for:
-SigmaHQ's Sysmon pipeline's mapping (``sysmon_generic_logsource_eventid_mapping``) for those ids."""
+"""Sysmon event id → Sigma ``category`` (SigmaHQ's Sysmon pipeline's ``sysmon_generic_logsource_eventid_mapping``)
+for events normalised as ``windows_event_<id>``: the Windows normaliser now gives each of these ids an action of
+its own (above), but events an earlier ingest wrote may still wait on the topic."""
 
 WINDOWS_EVENT_CATEGORIES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
     ("microsoft-windows-powershell/operational", "windows_event_4103"): ("ps_module",),
