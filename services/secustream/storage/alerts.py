@@ -396,7 +396,7 @@ _EVENT_OBJECTS: tuple[tuple[tuple[tuple[str, ...], ...], str, int], ...] = (
     ((("unmapped", "SourceImage"), ("unmapped", "TargetImage")), " → ", 1),  # process access, remote thread
     ((("unmapped", "TargetObject"), ("unmapped", "Details")), " = ", 0),  # registry: key = value
     ((("file", "path"),), "", 0),  # file created or deleted, image loaded
-    ((("unmapped", "TargetFilename"),), "", 0),  # Sysmon 27-29 (file blocked, shredding blocked, executable seen)
+    ((("unmapped", "TargetFilename"),), "", 0),  # Sysmon 27-29 stored before the normaliser gave them file.path
     ((("dns", "query"),), "", 0),
     ((("unmapped", "PipeName"),), "", 0),
     ((("unmapped", "ObjectName"),), "", 0),  # Security 4663 and kin: the object accessed
