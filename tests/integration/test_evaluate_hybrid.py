@@ -22,7 +22,7 @@ from .pipeline_helpers import make_settings, rows, running_worker, scalar, wait_
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-TRAIN_ARGS = ["train", "--seed", "7", "--events", "12000", "--held-out-events", "3000", "--epochs", "3",
+TRAIN_ARGS = ["train", "--seed", "7", "--events", "12000", "--held-out-events", "3000", "--epochs", "2",
               "--batch-size", "64", "--arch", "student", "--no-real"]  # synthetic only: real data has its own module
 
 
