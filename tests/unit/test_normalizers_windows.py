@@ -221,7 +221,8 @@ def test_a_sysmon_account_is_the_user_security_events_name() -> None:
     """Sysmon writes ``DOMAIN\\name``, Security events ``SubjectUserName`` and ``SubjectDomainName`` apart: both give
     ``source.user`` = name and ``source.domain`` = domain, so one account is one alert entity (real OTRF: "Mimikatz
     Use" hit theshire\\pgustavo on Sysmon and pgustavo on PowerShell, two alerts for one user before)."""
-    from secustream.alerts.hits import grouping_entity
+    from secustream.alert_hit import ACTOR, TARGET
+    from secustream.alerts.hits import entities_of, grouping_entity
 
     sysmon = json.loads(LINES[11])  # Sysmon 10: SourceUser acts on TargetUser
     sysmon["EventData"].update(SourceUser="THESHIRE\\pgustavo", TargetUser="NT AUTHORITY\\SYSTEM")
@@ -236,6 +237,9 @@ def test_a_sysmon_account_is_the_user_security_events_name() -> None:
         "EventData": {"SubjectUserName": "pgustavo", "SubjectDomainName": "THESHIRE", "TargetUserName": "svc"}}))
     assert explicit.action == "explicit_credentials_logon"
     assert grouping_entity(access, None, ()) == grouping_entity(explicit, None, ()) == ("user", "pgustavo")
+    # the process's user (the log's own DOMAIN\\name) is the same account entity, not a second one
+    assert [e for e in entities_of(access) if e[0] == "user"] == [("user", "pgustavo", ACTOR),
+                                                                  ("user", "system", TARGET)]
     for odd, user, domain in (("pgustavo", "pgustavo", None), ("\\pgustavo", "pgustavo", None),
                               ("THESHIRE\\", "THESHIRE\\", None), ("a\\b\\c", "c", "a\\b"),
                               ("alice@corp.example", "alice@corp.example", None)):

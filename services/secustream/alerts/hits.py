@@ -47,6 +47,14 @@ class AlertPolicy:
     detections: DetectionLookup = field(default=lambda _rule_id: None)
 
 
+def _account_name(account: str | None) -> str | None:
+    """``THESHIRE\\pgustavo`` → ``pgustavo``: a process's user named as the normaliser names the source user (split
+    at the last backslash), so one account is one entity; a real NTDS.dit dump incident listed ``administrator``
+    and ``pandalab\\administrator``, ``local service`` and ``nt authority\\local service``."""
+    _domain, separator, name = (account or "").rpartition("\\")
+    return name if separator and name else account
+
+
 def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
     """Every entity of the event as (kind, value, role), in a stable order without repeats.
 
@@ -55,7 +63,7 @@ def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
     out: dict[tuple[str, str, str], None] = {}
     src, dst = event.source, event.destination
     for kind, value, role in (("ip", src.ip, ACTOR), ("user", src.user, ACTOR), ("host", src.host, ACTOR),
-                              ("user", event.process.user if event.process else None, ACTOR),
+                              ("user", _account_name(event.process.user) if event.process else None, ACTOR),
                               ("host", dst.host, TARGET), ("user", dst.user, TARGET)):
         if value:
             out[(kind, str(value) if kind == "ip" else str(value).lower(), role)] = None
