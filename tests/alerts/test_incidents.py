@@ -143,3 +143,29 @@ def test_refreshing_many_incidents_at_once_keeps_each_its_own_facts(tmp_path, pg
                      for t, r in rows.items()})
         db.dispose()
     assert seen[0] == seen[1]
+
+
+def test_an_incident_names_its_hosts_users_and_addresses_before_its_guids(pg_url: str) -> None:
+    """A real Sysmon incident carries dozens of process GUIDs; listed in (kind, value) order they came first and
+    could fill the list before any host or user."""
+    import uuid
+
+    from secustream.alert_hit import ACTOR, AlertHit, stable_id
+
+    guids = tuple(("guid", f"{i:08x}-0000-0000-0000-000000000000", ACTOR)
+                  for i in range(store.MAX_INCIDENT_ENTITIES + 10))
+    named = (("user", "administrator", ACTOR), ("ip", "10.0.0.5", ACTOR), ("host", "dc01.pandalab.com", ACTOR))
+    hit = AlertHit(alert_id=stable_id("alert", "sigma:t", "host", "dc01.pandalab.com", START.isoformat(), 600),
+                   detection="sigma:t", title="Sysmon Blocked File Shredding", level="high",
+                   threat_type="other_threat", mitre_ids=(), tactics=(), entity_kind="host",
+                   entity_value="dc01.pandalab.com", window_start=START, window_seconds=600, event_id=uuid.uuid4(),
+                   event_time=START, entities=(*guids, *named))
+    db = create_engine(pg_url)
+    with db.begin() as conn:
+        store.record(conn, [hit], timedelta(seconds=600))
+    with db.connect() as conn:
+        (entities,) = conn.execute(select(Incident.entities)).scalars().all()
+    db.dispose()
+    assert len(entities) == store.MAX_INCIDENT_ENTITIES
+    assert entities[:3] == [["host", "dc01.pandalab.com"], ["user", "administrator"], ["ip", "10.0.0.5"]]
+    assert entities[3:] == [[kind, value] for kind, value, _role in guids[:store.MAX_INCIDENT_ENTITIES - 3]]

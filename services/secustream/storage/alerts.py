@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, bindparam, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import Connection, DateTime, and_, bindparam, case, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
@@ -47,6 +47,9 @@ LEVELS = tuple(level.value for level in RiskLevel)
 STATUSES = ("open", "acknowledged", "closed")
 RESOLUTIONS = ("true_positive", "false_positive", "benign")
 MAX_INCIDENT_ENTITIES = 50
+NAMED_KINDS_FIRST = ("host", "user", "ip")
+"""An incident lists these entities before its process/logon GUIDs (and any other kind): one real Sysmon incident
+has dozens of GUIDs, and a (kind, value) order let them fill the ``MAX_INCIDENT_ENTITIES`` before any host."""
 MAX_BRANCHES = 8
 
 
@@ -269,14 +272,17 @@ def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: 
 
 
 def _incident_entities(conn: Connection, incident_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[list[str]]]:
-    """Per incident, the distinct (kind, value) of its alerts' entities in (kind, value) order, the first
-    ``MAX_INCIDENT_ENTITIES`` of them: one query for all the incidents."""
+    """Per incident, the distinct (kind, value) of its alerts' entities, hosts, users and addresses first
+    (``NAMED_KINDS_FIRST``), then by value; the first ``MAX_INCIDENT_ENTITIES`` of them: one query for all."""
     found: dict[uuid.UUID, list[list[str]]] = defaultdict(list)
     if not incident_ids:
         return found
     pairs = (select(A.c.incident_id, N.c.kind, N.c.value).distinct()
              .select_from(N.join(A, A.c.id == N.c.alert_id)).where(A.c.incident_id.in_(incident_ids)).subquery())
-    rank = func.row_number().over(partition_by=pairs.c.incident_id, order_by=(pairs.c.kind, pairs.c.value))
+    kind_order = case({kind: i for i, kind in enumerate(NAMED_KINDS_FIRST)}, value=pairs.c.kind,
+                      else_=len(NAMED_KINDS_FIRST))
+    rank = func.row_number().over(partition_by=pairs.c.incident_id,
+                                  order_by=(kind_order, pairs.c.kind, pairs.c.value))
     ranked = select(pairs.c.incident_id, pairs.c.kind, pairs.c.value, rank.label("rank")).subquery()
     for row in conn.execute(select(ranked.c.incident_id, ranked.c.kind, ranked.c.value)
                             .where(ranked.c.rank <= MAX_INCIDENT_ENTITIES)
