@@ -101,3 +101,6 @@ def test_template_story_names_the_highest_alert_by_level_then_hits() -> None:
     assert "Highest alert: Credential dump." in story["summary"]
     assert "dumped" in story["next_steps"][0] and "isolate the host" in story["next_steps"][1]
     assert template_story({"severity": "low", "tactics": [], "alerts": []})["summary"].endswith("Highest alert: -.")
+    # discovery on a real domain controller was AD enumeration by a logged-in admin, not a scanning source
+    recon = template_story({"severity": "high", "tactics": ["discovery"], "alerts": alerts})["next_steps"][0]
+    assert "scanned the network" in recon and "listed users, groups" in recon

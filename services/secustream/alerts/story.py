@@ -32,7 +32,9 @@ _STEPS = {
     "execution": "Collect the process tree and command lines on the host; quarantine the binaries involved.",
     "exfiltration": "Block the destination, size the data that left and identify its owner.",
     "privilege-escalation": "Review privileged group membership and sudo rules on the host; revert unexpected changes.",
-    "discovery": "Check what the scanning source reached and whether it is a known scanner.",
+    "discovery": "Where a source scanned the network, check what it reached and whether it is a known scanner; "
+                 "where an account listed users, groups, shares or domain policy (net, LDAP, SAMR), confirm its "
+                 "owner ran it and what was looked up.",
     "persistence": "Look for new services, scheduled tasks and accounts on the host and remove unexpected ones.",
     "defense-evasion": "Check the host for tampering with logging and security tooling.",
     "command-and-control": "Block the remote address and look for other hosts talking to it.",
