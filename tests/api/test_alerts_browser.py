@@ -87,6 +87,8 @@ def test_triage_end_to_end(alerted: Api, browser_page: object, tmp_path: Path) -
         expect(page.locator("#story")).to_contain_text("written by template")
         expect(page.locator(".timeline li.alert").first).to_be_visible()
         expect(page.locator(".timeline li.event").first).to_be_visible()
+        expect(page.locator("#incident-page ul.entities a[href^='#/entities/ip/']").first).to_be_visible()
+        expect(page.locator("#incident-page details.guids")).to_have_count(0)  # sshd events carry no GUIDs
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             assert page.evaluate(CONTAINED, "#incident-page") == []

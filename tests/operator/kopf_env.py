@@ -112,8 +112,9 @@ class Api:
             namespace=ns, serializer=lambda _, data: data)["items"])
 
 
-async def eventually(probe: Callable[[], Any], timeout: float = 40.0, what: str = "condition") -> Any:
-    """Await ``probe()`` (sync or async) until it returns a truthy value."""
+async def eventually(probe: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
+    """Await ``probe()`` (sync or async) until it returns a truthy value. 90 s: on a slow CI host the operator took
+    over 40 s to act on a spec change while its resync timers kept the emulator busy (a pass returns at once)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

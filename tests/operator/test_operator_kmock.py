@@ -34,7 +34,7 @@ def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
 
 async def test_operator_lifecycle(kmock: Any, monkeypatch: Any) -> None:
     declare(kmock)
-    env(monkeypatch, kmock, resync="2")  # the emulator shares 2 cores with everything else
+    env(monkeypatch, kmock, resync="2", tick="10")  # 2 shared cores: no autoscale churn (keda mode here)
     api = Api(str(kmock.url))
     for obj in (secret("demo-db-app", "uri"), secret("secustream-jwt", "secret")):
         kmock.objects["v1/secrets", "ns1", obj["metadata"]["name"]] = obj

@@ -17,6 +17,13 @@ function span(first, last) {  // "03-03 08:07:58 → 08:08:20": compact, so the 
 }
 const entityLink = (kind, value) =>
   `<a href="#/entities/${encodeURIComponent(kind)}/${encodeURIComponent(value)}">${esc(kind)} ${esc(value)}</a>`;
+function entitiesHtml(entities) {  // hosts, users, addresses; process/logon GUIDs folded (a Sysmon incident has dozens)
+  const item = ([k, v]) => `<li>${entityLink(k, v)}</li>`;
+  const guids = entities.filter(([k]) => k === "guid"), named = entities.filter(([k]) => k !== "guid");
+  return `<ul class="entities">${named.map(item).join("")}</ul>` + (guids.length
+    ? `<details class="guids"><summary>${guids.length} process/logon GUID${guids.length > 1 ? "s" : ""}</summary><ul>${guids.map(item).join("")}</ul></details>`
+    : "");
+}
 const chainHtml = (tactics) => `<span class="chain">${(tactics || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("") || "<span class=\"empty\">no mapped tactic</span>"}</span>`;
 
 function route() {
@@ -243,7 +250,7 @@ async function openIncident(id) {
       </div><div>
         <dl><dt>Tactic chain</dt><dd>${chainHtml(i.tactics)}</dd><dt>Alerts</dt><dd>${esc(i.alert_count)} (${esc(i.hit_count)} hits)</dd>
           <dt>Seen</dt><dd>${esc(when(i.first_seen))} – ${esc(when(i.last_seen))}</dd></dl>
-        <h3>Entities</h3><ul>${i.entities.map(([k, v]) => `<li>${entityLink(k, v)}</li>`).join("")}</ul>
+        <h3>Entities</h3>${entitiesHtml(i.entities)}
         <h3>History</h3>${auditHtml(i.audit)}
       </div></div>
       <h3>Alerts</h3><table class="fixed incident-alerts"><colgroup><col class="w8"><col class="w40"><col class="w20"><col class="w6"><col class="w16"><col class="w10"></colgroup>
