@@ -99,6 +99,9 @@ def _hostile() -> Iterator[str]:
         {"EventID": 22, "Channel": SYSMON, "QueryResults": "::ffff:1.2.3.4;type: 5 x;10.0.0.1"},
         {"EventID": 7045, "Channel": "System"},
         {"EventID": 5156, "Channel": "Security"},
+        {"EventID": 9, "Channel": SYSMON, "Device": "\\Device\\HarddiskVolume2"},  # raw read: Device is the file
+        {"EventID": 28, "Channel": SYSMON, "TargetFilename": "C:\\x.log"},  # blocked: outcome failure
+        {"EventID": 20, "Channel": SYSMON, "User": "NT AUTHORITY\\SYSTEM"},  # no process, the account acts
     ]
     values: list[object] = [
         "x" * 257, "x" * 9000, "\x00", "a\x00b", "-", "", None, 10**30, "1" * 200, "0x1f", [1, {"a": None}],
@@ -107,7 +110,7 @@ def _hostile() -> Iterator[str]:
     keys = ["Computer", "IpAddress", "IpPort", "TargetUserName", "TargetDomainName", "WorkstationName",
             "SubjectUserName", "ProcessName", "ProcessId", "NewProcessName", "Image", "ParentImage", "User",
             "SourceIp", "DestinationIp", "DestinationPort", "DestinationHostname", "QueryName", "ServiceName",
-            "EventID", "Channel", "Message", "Source Name"]
+            "EventID", "Channel", "Message", "Source Name", "Device", "TargetFilename", "Hashes"]
     for proto in protos:
         for key in keys:
             for value in values:
