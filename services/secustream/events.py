@@ -289,6 +289,15 @@ def _decode_reason(exc: ValidationError) -> str:
     return f"schema violation at {where}: {msg}{more}"
 
 
+def split_account(account: str | None) -> tuple[str | None, str | None]:
+    """``THESHIRE\\pgustavo`` → (``pgustavo``, ``THESHIRE``), split at the last backslash, as Security events give
+    SubjectUserName and SubjectDomainName apart, so one account is one user whichever log or field names it; an
+    account without a backslash, or with nothing after it, stays whole with no domain (None); an empty domain
+    (``\\pgustavo``) is ``""``."""
+    domain, separator, user = (account or "").rpartition("\\")
+    return (user, domain) if separator and user else (account, None)
+
+
 def grouping_key(event: SecurityEvent) -> str:
     """The entity stateful rules group by; used as the Kafka key so one entity stays ordered."""
     return (

@@ -17,7 +17,7 @@ from typing import Any
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
 from secustream.attack import tactics_of
-from secustream.events import SecurityEvent, get_field
+from secustream.events import SecurityEvent, get_field, split_account
 from secustream.verdict import RISK_ORDER, RiskLevel, Verdict
 
 ENTITY_KINDS = ("ip", "user", "host", "guid")
@@ -47,23 +47,17 @@ class AlertPolicy:
     detections: DetectionLookup = field(default=lambda _rule_id: None)
 
 
-def _account_name(account: str | None) -> str | None:
-    """``THESHIRE\\pgustavo`` → ``pgustavo``: a process's user named as the normaliser names the source user (split
-    at the last backslash), so one account is one entity; a real NTDS.dit dump incident listed ``administrator``
-    and ``pandalab\\administrator``, ``local service`` and ``nt authority\\local service``."""
-    _domain, separator, name = (account or "").rpartition("\\")
-    return name if separator and name else account
-
-
 def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
     """Every entity of the event as (kind, value, role), in a stable order without repeats.
 
-    Roles: the source side, the process user and GUIDs act; the destination side is acted on.
+    Roles: the source side, the process user and GUIDs act; the destination side is acted on. The process user
+    is named as ``split_account`` names the source user: Sysmon's ``pandalab\\administrator`` is ``administrator``
+    (a real NTDS.dit dump incident listed both as two users).
     """
     out: dict[tuple[str, str, str], None] = {}
     src, dst = event.source, event.destination
     for kind, value, role in (("ip", src.ip, ACTOR), ("user", src.user, ACTOR), ("host", src.host, ACTOR),
-                              ("user", _account_name(event.process.user) if event.process else None, ACTOR),
+                              ("user", split_account(event.process.user)[0] if event.process else None, ACTOR),
                               ("host", dst.host, TARGET), ("user", dst.user, TARGET)):
         if value:
             out[(kind, str(value) if kind == "ip" else str(value).lower(), role)] = None

@@ -34,6 +34,7 @@ from secustream.events import (
     SecurityEvent,
     aware_utc,
     endpoint_ip,
+    split_account,
     trusted_builder,
 )
 from secustream.evtx import evtx_int, evtx_text
@@ -162,9 +163,9 @@ def _account_endpoint(computer: str | None, account: str | None) -> Doc:
     """An endpoint for a Sysmon ``User`` (``THESHIRE\\pgustavo``, ``NT AUTHORITY\\SYSTEM``): user and domain apart,
     as Security events name them (``SubjectUserName``, ``SubjectDomainName``), so one account is one user entity
     (one alert, one entity page) whichever log names it; ``process.user`` keeps the log's own form."""
-    domain, separator, user = (account or "").rpartition("\\")
-    if not separator or not user:
-        return {"host": computer, "user": account}
+    user, domain = split_account(account)
+    if domain is None:
+        return {"host": computer, "user": user}
     return {"host": computer, "user": user, "domain": domain or None}
 
 
@@ -302,6 +303,8 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("powershell", 4104): (EventType.PROCESS, "powershell_script_block", Outcome.SUCCESS, _script),
 }
 SUPPORTED_EVENT_IDS = {kind: sorted(i for k, i in _EVENTS if k == kind) for kind in ("security", "system", "sysmon")}
+SYSMON_ACTIONS = {i: spec[1] for (kind, i), spec in _EVENTS.items() if kind == "sysmon"}
+"""Sysmon event id → our ``action`` (the Sigma evaluator maps Sysmon's own categories through it)."""
 
 
 _DATASETS = {kind: f"windows.{kind}" for kind in ("security", "system", "sysmon", "powershell")}

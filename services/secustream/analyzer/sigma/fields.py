@@ -19,6 +19,8 @@ from typing import Any
 
 from sigma.pipelines.common import windows_logsource_mapping
 
+from secustream.normalizers.windows import SYSMON_ACTIONS
+
 Resolver = Callable[[dict[str, Any]], Any]
 
 SIGMA_FIELD_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -136,6 +138,15 @@ def document_texts(doc: dict[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------- logsource → event kinds
+SYSMON_EVENT_CATEGORIES: Mapping[int, str] = MappingProxyType({
+    2: "file_change", 4: "sysmon_status", 9: "raw_access_thread", 16: "sysmon_status", 19: "wmi_event",
+    20: "wmi_event", 21: "wmi_event", 24: "clipboard_capture", 25: "process_tampering", 27: "file_block_executable",
+    28: "file_block_shredding", 29: "file_executable_detected", 255: "sysmon_error",
+})
+"""Sysmon event id → Sigma ``category``, SigmaHQ's Sysmon pipeline's ``sysmon_generic_logsource_eventid_mapping``.
+Met by the normaliser's action for each id (``ACTION_CATEGORIES``), and by ``windows_event_<id>`` for events an
+earlier ingest wrote that way and that may still wait on the topic (``WINDOWS_EVENT_CATEGORIES``)."""
+
 ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "process_start": ("process_creation",),
     "process_end": ("process_termination",),
@@ -154,31 +165,10 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "pipe_connected": ("pipe_created",),
     "powershell_script_block": ("ps_script",),
     "network_connection": ("network_connection",),
-    # Sysmon's other event kinds (2, 4, 9, 16, 19-21, 24, 25, 27-29, 255), as SigmaHQ's Sysmon pipeline names them
-    "file_time_modified": ("file_change",),
-    "raw_access_read": ("raw_access_thread",),
-    "wmi_event_filter": ("wmi_event",),
-    "wmi_event_consumer": ("wmi_event",),
-    "wmi_consumer_to_filter": ("wmi_event",),
-    "clipboard_change": ("clipboard_capture",),
-    "process_tampering": ("process_tampering",),
-    "file_block_executable": ("file_block_executable",),
-    "file_block_shredding": ("file_block_shredding",),
-    "file_executable_detected": ("file_executable_detected",),
-    "sysmon_state_changed": ("sysmon_status",),
-    "sysmon_config_changed": ("sysmon_status",),
-    "sysmon_error": ("sysmon_error",),
+    # Sysmon's other event kinds (2, 4, 9, 16, 19-21, 24, 25, 27-29, 255) by the normaliser's actions for them
+    **{SYSMON_ACTIONS[event_id]: (category,) for event_id, category in SYSMON_EVENT_CATEGORIES.items()},
 })
 """Our ``action`` → Sigma ``category`` (docs/sigma.md, "Logsources")."""
-
-SYSMON_EVENT_CATEGORIES: Mapping[int, str] = MappingProxyType({
-    2: "file_change", 4: "sysmon_status", 9: "raw_access_thread", 16: "sysmon_status", 19: "wmi_event",
-    20: "wmi_event", 21: "wmi_event", 24: "clipboard_capture", 25: "process_tampering", 27: "file_block_executable",
-    28: "file_block_shredding", 29: "file_executable_detected", 255: "sysmon_error",
-})
-"""Sysmon event id → Sigma ``category`` (SigmaHQ's Sysmon pipeline's ``sysmon_generic_logsource_eventid_mapping``)
-for events normalised as ``windows_event_<id>``: the Windows normaliser now gives each of these ids an action of
-its own (above), but events an earlier ingest wrote may still wait on the topic."""
 
 WINDOWS_EVENT_CATEGORIES: Mapping[tuple[str, str], tuple[str, ...]] = MappingProxyType({
     ("microsoft-windows-powershell/operational", "windows_event_4103"): ("ps_module",),
