@@ -14,6 +14,12 @@ character sets ``re`` gives them on this Python (``str.isdecimal``, ``str.isalnu
 ``\\b`` and ``\\B`` keep RE2's ASCII word boundary (PCRE's, the Sigma specification's reference; one pattern
 of the corpus uses it). A pattern RE2 cannot take (look-around, back-references, ``{,n}``, a repeat above
 1,000) is compiled by ``re`` as before and reported as such (``backtracking``): none of SigmaHQ's 149 is.
+
+Why a length check first: a pattern's shortest and longest match are known from its parse (``re``'s own
+``getwidth``), and a text shorter than the shortest match cannot match. SigmaHQ's length rules are large counted
+repeats (``CommandLine|re: '.{1000,}'``, "Unusually Long PowerShell CommandLine"), which RE2 runs as a DFA of a
+thousand states: on real OTRF command lines of a few hundred characters each test took ~2.6 ms, a third of the
+whole corpus's Sigma cost per event (docs/sigma.md "Regular expressions"). The check answers those in nanoseconds.
 """
 
 from __future__ import annotations
@@ -157,6 +163,20 @@ def _inline_flags(flags: int) -> str:
     return f"(?{letters})" if letters else ""
 
 
+_UNBOUNDED = 1 << 31  # getwidth() gives unbounded widths as MAXREPEAT or more; no text is this long
+
+
+def widths(pattern: str, flags: int = 0) -> tuple[int, int | None]:
+    """The fewest and most characters a match of ``pattern`` spans (``None``: no bound), from ``re``'s parser: a
+    text of fewer characters cannot hold a match, and one of more cannot match whole. ``(0, None)`` where the
+    parser's internals are not those of this Python (the check is then skipped, never wrong)."""
+    try:
+        low, high = re._parser.parse(pattern, flags).getwidth()  # type: ignore[attr-defined]
+    except Exception:  # a private module: any change in it only turns the check off
+        return 0, None
+    return int(low), (int(high) if high < _UNBOUNDED else None)
+
+
 @lru_cache(maxsize=4096)  # rules share wildcard values, and every load compiles each rule twice (check, run)
 def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
     """``pattern`` with ``re`` flags (IGNORECASE, MULTILINE, DOTALL): on RE2 where it translates, else on ``re``.
@@ -177,14 +197,20 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
         log.warning("regex %r runs on Python's backtracking engine (RE2 cannot take it: %s)", pattern, exc)
         return Compiled(lambda text: fallback.search(text) is not None,
                         lambda text: fallback.fullmatch(text) is not None, True)
-    return Compiled(_linear(searching.search), _linear(whole.fullmatch), False)
+    shortest, longest = widths(pattern, flags)
+    return Compiled(_linear(searching.search, shortest, None), _linear(whole.fullmatch, shortest, longest), False)
 
 
-def _linear(method: Callable[[str], object]) -> Matcher:
-    """A test by an RE2 method; RE2 takes UTF-8, so a lone surrogate (hostile input: a ``\\udcff`` in JSON) is
-    read as U+FFFD, which ``\\d``, ``\\w``, ``\\s`` and every Sigma literal leave out as they do the surrogate."""
+def _linear(method: Callable[[str], object], shortest: int = 0, longest: int | None = None) -> Matcher:
+    """A test by an RE2 method, after the length check (module docstring: a text outside ``shortest``..``longest``
+    characters cannot match). RE2 takes UTF-8, so a lone surrogate (hostile input: a ``\\udcff`` in JSON) is
+    read as U+FFFD, which ``\\d``, ``\\w``, ``\\s`` and every Sigma literal leave out as they do the surrogate:
+    one character for one, so the length check holds for it too."""
 
     def test(text: str) -> bool:
+        size = len(text)
+        if size < shortest or (longest is not None and size > longest):
+            return False
         try:
             return method(text) is not None
         except UnicodeEncodeError:
