@@ -36,6 +36,19 @@ def service_missing(what: str) -> None:
     pytest.skip(f"service unavailable: {what}")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the model trainings the collected modules need, in the background (``tests/background_training.py``)."""
+    from tests import background_training
+
+    background_training.start(session.config, session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import background_training
+
+    background_training.stop(session.config)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     from secustream.messaging.local_broker import LocalBroker

@@ -17,47 +17,32 @@ from secustream.generator import EventGenerator
 from secustream.generator.runner import produce_generated
 from secustream.messaging.client import TrackedProducer, producer_config
 from secustream.storage import registry
+from tests import background_training
+from tests.background_training import TrainingSpec
 
 from .pipeline_helpers import make_settings, rows, running_worker, scalar, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-TRAIN_ARGS = ["train", "--seed", "7", "--events", "12000", "--held-out-events", "3000", "--epochs", "2",
-              "--batch-size", "64", "--arch", "student", "--no-real"]  # synthetic only: real data has its own module
+TRAIN_ARGS = ("train", "--seed", "7", "--events", "12000", "--held-out-events", "3000", "--epochs", "2",
+              "--batch-size", "64", "--arch", "student", "--no-real")  # synthetic only: real data has its own module
+# on 2 shared cores one torch thread trains faster than two spinning (and two give other weights)
+BACKGROUND_TRAINING = TrainingSpec("hybrid", TRAIN_ARGS, (("MODEL_DEVICE", "cpu"), ("MODEL_THREADS", "1")))
 
 
 @pytest.fixture(scope="module")
-def module_pg_url():  # type: ignore[no-untyped-def]
-    """A migrated database shared by this module's tests (the trained model is registered there)."""
-    from secustream.storage.migrate import upgrade
-    from tests.conftest import fresh_database
-
-    with fresh_database("secustream_eval") as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
-    """One `secustream train` run for the module (training is the slow part)."""
-    pg_url = module_pg_url
-    model_dir = tmp_path_factory.mktemp("models")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DATABASE_URL", pg_url)
-    mp.setenv("MODEL_DIR", str(model_dir))
-    mp.setenv("MODEL_DEVICE", "cpu")
-    mp.setenv("MODEL_THREADS", "1")  # on 2 shared cores one torch thread trains faster than two spinning
-    try:
-        assert main(TRAIN_ARGS) == 0
-    finally:
-        mp.undo()
+def trained(request):  # type: ignore[no-untyped-def]
+    """The session's background `secustream train` (tests/background_training.py): its database, where the trained
+    model is registered, and the artifact."""
+    training = background_training.finished(request.config, BACKGROUND_TRAINING.name)
+    print(training.stdout)
     from sqlalchemy import create_engine
 
-    engine = create_engine(pg_url)
+    engine = create_engine(training.database_url)
     current = registry.active(engine, registry.CLASSIFIER)
     engine.dispose()
-    assert current is not None and current.version == 1
-    return pg_url, Path(current.artifact_path)
+    assert current is not None and current.version == 1, training.stdout
+    return training.database_url, Path(current.artifact_path)
 
 
 def _f1(output: str, mode: str) -> float:

@@ -25,28 +25,23 @@ from secustream.training.classifier import evaluate_classifier, majority_baselin
 from secustream.training.dataset import generated_examples
 from secustream.training.evaluate import real_cache_dir
 from secustream.training.judge import judge, real_figures
+from tests import background_training
+from tests.background_training import TrainingSpec
 from tests.corpora import CORPORA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 REAL_BACKGROUND = "40"
-TRAIN_ARGS = ["train", "--seed", "7", "--events", "3000", "--held-out-events", "1000", "--epochs", "2",
-              "--arch", "student", "--real-background", REAL_BACKGROUND]
+TRAIN_ARGS = ("train", "--seed", "7", "--events", "3000", "--held-out-events", "1000", "--epochs", "2",
+              "--arch", "student", "--real-background", REAL_BACKGROUND)
 
 
-@pytest.fixture(scope="module")
-def module_pg_url():  # type: ignore[no-untyped-def]
-    from secustream.storage.migrate import upgrade
-    from tests.conftest import fresh_database
-
-    with fresh_database("secustream_real") as url:
-        upgrade(url)
-        yield url
+MODEL_ENV = {"MODEL_DEVICE": "cpu", "MODEL_THREADS": "1", "CORPORA_DIR": str(CORPORA)}
+BACKGROUND_TRAINING = TrainingSpec("real", TRAIN_ARGS, tuple(MODEL_ENV.items()))
 
 
 def _env(pg_url: str, model_dir: Path) -> dict[str, str]:
-    return {"DATABASE_URL": pg_url, "MODEL_DIR": str(model_dir), "MODEL_DEVICE": "cpu", "MODEL_THREADS": "1",
-            "CORPORA_DIR": str(CORPORA)}
+    return {"DATABASE_URL": pg_url, "MODEL_DIR": str(model_dir), **MODEL_ENV}
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
@@ -64,15 +59,17 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, module_pg_url):  # type: ignore[no-untyped-def]
-    """(env, artifact of v1, training output): v1 is registered whether or not the judge promoted it."""
+def trained(request):  # type: ignore[no-untyped-def]
+    """(env, artifact of v1, training output) of the session's background `secustream train`
+    (tests/background_training.py): v1 is registered whether or not the judge promoted it."""
     if not (CORPORA / "otrf-atomic-windows").is_dir():
         pytest.fail(f"the real corpora are missing at {CORPORA} (set CORPORA_DIR)")
-    env = _env(module_pg_url, tmp_path_factory.mktemp("models"))
-    out = _run(TRAIN_ARGS, env)
-    artifact = Path(env["MODEL_DIR"]) / "classifier" / "v0001"
-    assert (artifact / "secustream-ood.npz").is_file(), out  # the OOD gate rides with the artifact
-    return env, artifact, out
+    training = background_training.finished(request.config, BACKGROUND_TRAINING.name)
+    print(training.stdout)
+    env = _env(training.database_url, training.model_dir)
+    artifact = training.model_dir / "classifier" / "v0001"
+    assert (artifact / "secustream-ood.npz").is_file(), training.stdout  # the OOD gate rides with the artifact
+    return env, artifact, training.stdout
 
 
 def test_training_reports_what_it_trained_on_by_source_and_the_real_dev_figures(trained):
