@@ -199,3 +199,19 @@ def test_a_batchs_keyword_texts_are_searched_together_and_hits_go_to_their_event
     assert {"plain", "a\x00b", "caf\u212a"} <= keywords.clean
     assert not {"x" * 300, "kerberos::ptt", "KERBEROS::", "Ünïcödé sekurlsa::logon"} & keywords.clean
     assert keywords.search([[]]) == {} and keywords.search([]) == {}
+
+
+def test_a_field_memo_holds_bounded_text_however_long_the_values(groups: list[Any]) -> None:
+    """Hostile events with long unique values (1 MB each would be 4 GB in a memo of 4,096): a value over
+    ``MEMO_LONGEST`` is answered and not kept, and the memo starts over before its keys pass ``MEMO_CHARS``;
+    the answers stay those of a fresh scan."""
+    scan = groups[0].entries["CommandLine"][2]
+    longest, budget = scan.MEMO_LONGEST, scan.MEMO_CHARS
+    assert scan.text("x" * (longest + 1) + " whoami") == scan._lowered(("x" * (longest + 1) + " whoami").lower())
+    assert all(len(key) <= longest for key in scan.memo)
+    for i in range(2 * budget // longest + 2):  # twice the budget in values just under the bound
+        value = f"{i:08d}" + "a" * (longest - 8)
+        assert scan.text(value) == scan._lowered(value.lower())
+        assert scan.memo_chars == sum(map(len, scan.memo)) <= budget
+    assert scan.text("cmd /c WhoAmI") == scan._lowered("cmd /c whoami") != ()
+    assert "cmd /c WhoAmI" in scan.memo
