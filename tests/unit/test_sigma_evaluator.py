@@ -410,3 +410,27 @@ def test_an_event_view_reads_every_field_as_its_resolver_does(name: str) -> None
             [as_text(v).lower() for v in want if v is not None] if isinstance(want, list) else as_text(want).lower())
         assert EventView(doc, {name: resolve}).lower(name) == low
         assert view.lower(name) == low
+
+
+def test_unique_syslog_programs_share_one_logsource_group() -> None:
+    """A Linux auth line's program becomes a ``service:`` token, and anyone who can write to syslog picks it
+    (``logger -t``). Groups are built per set of tokens some rule names, so a stream of unique programs builds
+    one group (each took ~11 ms with the SigmaHQ corpus), and a program a rule names still meets its rules."""
+    from secustream.normalizers import normalize_linux_auth
+
+    cron = yaml.safe_load(rule_yaml(sel({"message|contains": "session opened"}), {"product": "linux",
+                                                                                  "service": "cron"}))
+    auth = yaml.safe_load(rule_yaml(sel({"message|contains": "session opened"}), {"product": "linux",
+                                                                                  "service": "auth"}))
+    auth["name"], auth["title"], auth["id"] = "auth", "auth", str(uuid.uuid4())
+    ruleset = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all([cron, auth]))
+    assert not ruleset.errors, ruleset.errors
+    engine = SigmaEngine(ruleset, MemoryState())
+    programs = [f"prog{uuid.uuid4().hex[:8]}" for _ in range(50)] + ["cron"]
+    events = [normalize_linux_auth(f"Dec  7 06:00:00 host1 {p}[12]: session opened for user root by (uid=0)")
+              for p in programs]
+    hits = engine.evaluate(events, [e.model_dump(mode="json", exclude_none=True) for e in events])
+    assert [sorted(h.rule_id for h in found) for found in hits] == [["sigma:auth"]] * 50 + [["sigma:auth",
+                                                                                            "sigma:case"]]
+    groups = {id(group) for group in engine._index._by_logsource.values()}
+    assert len(groups) == 2  # the unique programs' one, and cron's

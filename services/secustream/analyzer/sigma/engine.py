@@ -401,19 +401,27 @@ class _Index:
         for corr in ruleset.correlations:
             for position, rule_index in enumerate(corr.members):
                 self.members[rule_index] = (*self.members.get(rule_index, ()), (corr, position))
-        self._by_logsource: dict[frozenset[str], _Prefilter] = {}
+        self._by_logsource: dict[frozenset[str], _Prefilter] = {}  # an event's tokens → its group
+        self._by_rule_tokens: dict[frozenset[str], _Prefilter] = {}  # the part of them rules name → the group
+        self._rule_tokens = frozenset(token for rule in ruleset.rules for token in rule.logsource)
         self._plans = _RulePlans.of(ruleset.rules)
         self.by_id: dict[str, DetectionRule | Correlation] = {r.rule_id: r for r in ruleset.rules}
         self.by_id.update((c.rule_id, c) for c in ruleset.correlations)
 
     def candidates(self, tokens: frozenset[str]) -> _Prefilter:
+        """The logsource group of an event's tokens. Groups are built per set of tokens that some rule names: a
+        token no rule names (a syslog program's ``service:``, which anyone who can write to syslog picks) changes
+        no rule's applicability, and building a group per distinct program took ~11 ms an event with the SigmaHQ
+        corpus (a stream of unique program names: ~90 events/s)."""
         found = self._by_logsource.get(tokens)
         if found is None:
-            rules = self.ruleset.rules
-            found = _Prefilter.build(self._plans, [i for i, r in enumerate(rules) if r.logsource <= tokens])
-            if len(self._by_logsource) >= _MAX_CACHED_LOGSOURCES:
-                self._by_logsource.clear()
-            self._by_logsource[tokens] = found
+            named = tokens & self._rule_tokens  # rule.logsource <= tokens exactly when rule.logsource <= named
+            found = self._by_rule_tokens.get(named)
+            if found is None:
+                rules = self.ruleset.rules
+                found = _Prefilter.build(self._plans, [i for i, r in enumerate(rules) if r.logsource <= named])
+                _remember(self._by_rule_tokens, named, found, _MAX_CACHED_LOGSOURCES)
+            _remember(self._by_logsource, tokens, found, _MAX_CACHED_LOGSOURCES)
         return found
 
 
