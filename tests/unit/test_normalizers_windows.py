@@ -141,10 +141,71 @@ def test_classic_event_id_with_qualifiers_is_kept() -> None:
 
 
 def test_unknown_event_id_is_kept_not_rejected() -> None:
-    event = normalize_windows(json.dumps({"EventID": 5156, "Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z",
-                                          "Application": "\\device\\x.exe"}))
-    assert event.event_type == "other" and event.action == "windows_event_5156"
-    assert event.unmapped["Application"] == "\\device\\x.exe"
+    event = normalize_windows(json.dumps({"EventID": 4957, "Channel": "Security", "TimeCreated": "2026-03-02T10:00:00Z",
+                                          "RuleId": "CoreNet-IPHTTPS-In"}))
+    assert event.event_type == "other" and event.action == "windows_event_4957"
+    assert event.unmapped["RuleId"] == "CoreNet-IPHTTPS-In"
+
+
+def _security(event_id: int, **data: Any) -> Any:
+    return normalize_windows(json.dumps({"EventID": event_id, "Channel": "Security", "Hostname": "DC01.corp.local",
+                                         "TimeCreated": "2026-03-02T10:00:00Z", **data}))
+
+
+def test_object_access_names_the_account_the_process_and_a_file_object() -> None:
+    """4656/4658/4663 (18 % of the OTRF Security lines with 4690, 5156 ...): the account and the process, so an alert
+    on them groups on a user and names the process; a file object is the event's file, a registry key stays put."""
+    key = _security(4663, SubjectUserName="MORDORDC$", SubjectDomainName="MORDOR", ProcessName="C:\\W\\conhost.exe",
+                    ProcessId="0x10ec", ObjectType="Key", ObjectName="\\REGISTRY\\MACHINE\\SYSTEM\\Lsa")
+    assert (key.event_type, key.action, key.outcome) == ("other", "object_accessed", "success")
+    assert (key.source.user, key.source.domain) == ("MORDORDC$", "MORDOR")
+    assert (key.process.name, key.process.pid) == ("conhost.exe", 0x10EC)
+    assert key.file is None and key.unmapped["ObjectName"] == "\\REGISTRY\\MACHINE\\SYSTEM\\Lsa"
+    file = _security(4656, SubjectUserName="bob", ProcessName="C:\\x.exe", ObjectType="File",
+                     ObjectName="C:\\Windows\\NTDS\\ntds.dit")
+    assert file.action == "object_handle_requested" and file.file.name == "ntds.dit"
+
+
+def test_share_firewall_and_enumeration_events_have_their_own_kinds() -> None:
+    share = _security(5145, SubjectUserName="DC01$", IpAddress="fe80::1", IpPort="55438", ShareName="\\\\*\\SYSVOL",
+                      RelativeTargetName="corp\\gpt.ini")
+    assert share.action == "network_share_object_checked" and share.source.ip == "fe80::1"
+    assert share.file.path == "\\\\*\\SYSVOL\\corp\\gpt.ini" and share.source.user == "DC01$"
+    wfp = _security(5156, Application="\\device\\harddiskvolume2\\windows\\system32\\svchost.exe", ProcessId="976",
+                    SourceAddress="10.0.0.5", DestAddress="10.0.0.1", DestPort="445")
+    assert (wfp.event_type, wfp.action) == ("other", "firewall_connection_permitted")  # no connection rule meets it
+    assert wfp.process.name == "svchost.exe" and wfp.unmapped["DestAddress"] == "10.0.0.1"
+    assert _security(5157).outcome == "failure"
+    enum = _security(4799, SubjectUserName="Administrator", SubjectDomainName="PANDALAB",
+                     CallerProcessName="C:\\Windows\\System32\\ntdsutil.exe", CallerProcessId="0xad4",
+                     TargetUserName="Backup Operators")
+    assert enum.action == "local_group_enumerated" and (enum.process.name, enum.process.pid) == ("ntdsutil.exe", 0xAD4)
+
+
+def _powershell(event_id: int, channel: str, **data: Any) -> Any:
+    return normalize_windows(json.dumps({"EventID": event_id, "Channel": channel, "Hostname": "WS5.corp.local",
+                                         "TimeCreated": "2026-03-02T10:00:00Z", **data}))
+
+
+def test_powershell_module_and_classic_events_name_the_host_application_and_the_user() -> None:
+    """4103 (module logging: ContextInfo) and the classic engine (800 pipeline executed, 600 provider started: the
+    message's details) carry the PowerShell command line and the user; the classic events' details are their
+    ``Data`` where the export dropped it (NXLog's flat lines), which SigmaHQ's ps_classic_* rules read."""
+    context = ("        Severity = Informational\n        Host Application = C:\\W\\powershell.exe -nop -enc SQBFAFgA\n"
+               "        User = CORP\\alice\n        Connected User = \n")
+    module = _powershell(4103, "Microsoft-Windows-PowerShell/Operational", ContextInfo=context, Payload="x")
+    assert (module.event_type, module.action) == ("other", "powershell_module_logged")
+    assert (module.source.user, module.source.domain) == ("alice", "CORP")
+    assert module.process.name == "powershell.exe" and module.process.command_line.endswith("-enc SQBFAFgA")
+    details = ("Pipeline execution details for command line: . \r\n\r\nContext Information: \r\n\tUserId=CORP\\bob\r\n"
+               "\tHostApplication=C:\\W\\PowerShell_ISE.exe\r\n\tEngineVersion=5.1\r\n")
+    pipeline = _powershell(800, "Windows PowerShell", Message=details)
+    assert pipeline.action == "powershell_pipeline_executed" and pipeline.unmapped["Data"] == pipeline.message
+    assert (pipeline.source.user, pipeline.process.name) == ("bob", "PowerShell_ISE.exe")
+    given = _powershell(600, "Windows PowerShell", Message="Provider started", Data="HostApplication=x.exe")
+    assert given.unmapped["Data"] == "HostApplication=x.exe"  # the export's own Data is kept
+    bare = _powershell(800, "Windows PowerShell")
+    assert bare.action == "powershell_pipeline_executed" and "Data" not in bare.unmapped and bare.process is None
 
 
 def _sysmon(event_id: int, **data: Any) -> Any:

@@ -15,6 +15,7 @@ match it (SigmaHQ's Windows pipelines do the same mapping).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -245,6 +246,75 @@ def _script(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["process"] = {"name": "powershell.exe", "command_line": clip(_s(data.get("ScriptBlockText")), MAX_MESSAGE)}
 
 
+def _subject_process(data: Doc, doc: Doc, computer: str | None) -> None:
+    """Security events about what a process did under an account (object access, privileges, token rights, group
+    enumeration): the account (``Subject*``) and the process (``ProcessName``/``CallerProcessName``); a file
+    object's path as the file (a registry key stays ``ObjectName`` in ``unmapped``)."""
+    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
+                     "domain": _s(data.get("SubjectDomainName"))}
+    image = _s(data.get("ProcessName")) or _s(data.get("CallerProcessName"))
+    if image:
+        doc["process"] = {"executable": image, "name": _base(image),
+                          "pid": _int(data.get("ProcessId")) or _int(data.get("CallerProcessId"))}
+    target = _s(data.get("ObjectName"))
+    if target and _s(data.get("ObjectType")) == "File":
+        doc["file"] = {"path": target, "name": _base(target)}
+
+
+def _share(data: Doc, doc: Doc, computer: str | None) -> None:
+    """5140/5145: a network share reached from an address by an account; the share's path and the file in it."""
+    doc["source"] = {"ip": _ip(data.get("IpAddress")), "port": _port(data.get("IpPort")),
+                     "user": _s(data.get("SubjectUserName")), "domain": _s(data.get("SubjectDomainName"))}
+    doc["destination"] = {"host": computer}
+    share, relative = _s(data.get("ShareName")), _s(data.get("RelativeTargetName"))
+    if share:
+        path = f"{share}\\{relative}" if relative else share
+        doc["file"] = {"path": path, "name": _base(path)}
+
+
+def _firewall(data: Doc, doc: Doc, computer: str | None) -> None:
+    """Windows Filtering Platform (5154-5158): the application the connection or bind belongs to (a device path).
+    The addresses stay in ``unmapped`` (``SourceAddress``/``DestAddress``, their meaning turns with ``Direction``)."""
+    doc["source"] = {"host": computer}
+    application = _s(data.get("Application"))
+    if application:
+        doc["process"] = {"executable": application, "name": _base(application), "pid": _int(data.get("ProcessId"))}
+
+
+_POWERSHELL_CONTEXT = re.compile(r"^[ \t]*(Host ?Application|User(?:Id)?)[ \t]*=[ \t]*([^\r\n]*)", re.M)
+_POWERSHELL_CONTEXT_CHARS = 16384  # the context is at the start of ContextInfo and of a classic event's details
+
+
+def _powershell(data: Doc, doc: Doc, computer: str | None) -> None:
+    """PowerShell module logging (4103: ``ContextInfo``) and the classic engine's events (400, 403, 600, 800: the
+    message's details): the host application (the ``powershell.exe ...`` command line) and the user who ran it."""
+    text = _s(data.get("ContextInfo")) or _s(data.get("Data")) or ""
+    found: dict[str, str] = {}
+    for match in _POWERSHELL_CONTEXT.finditer(text[:_POWERSHELL_CONTEXT_CHARS]):
+        found.setdefault("host" if match.group(1).startswith("Host") else "user", match.group(2).strip())
+    doc["source"] = _account_endpoint(computer, found.get("user") or None)
+    command = found.get("host")
+    if command:
+        end = command.lower().find(".exe")
+        image = command[:end + 4].strip('"') if end >= 0 else command.split(" ", 1)[0]
+        doc["process"] = {"executable": image, "name": _base(image), "command_line": command}
+
+
+_CLASSIC_POWERSHELL = frozenset({400, 403, 600, 800})
+
+
+def _classic_details(kind: str, event_id: int, fields: Doc, event_data: Doc) -> str | None:
+    """A classic PowerShell event's ``Data`` where the export dropped it: its message.
+
+    Why: the classic engine (400 engine started, 403 stopped, 600 provider started, 800 pipeline executed) writes
+    its details (``HostApplication=...``, ``EngineVersion=...``, ``UserId=...``) as unnamed data, which SigmaHQ's
+    ``ps_classic_*`` rules read as ``Data``. The flat exports of the OTRF recordings (NXLog) keep none of it; the
+    rendered message holds the same ``key=value`` lines, so without it those rules could never fire there."""
+    if kind != "powershell" or event_id not in _CLASSIC_POWERSHELL or event_data.get("Data") is not None:
+        return None
+    return clip(_s(fields.get("Message")), MAX_MESSAGE)
+
+
 # (channel kind, event id) → (event_type, action, outcome or None, mapper)
 _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = {
     ("security", 4624): (EventType.AUTH, "logon", Outcome.SUCCESS, _logon),
@@ -267,6 +337,24 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("security", 4771): (EventType.AUTH, "kerberos_preauth_failed", Outcome.FAILURE, _kerberos),
     ("security", 4776): (EventType.AUTH, "ntlm_validation", None, _kerberos),
     ("security", 1102): (EventType.SYSTEM, "audit_log_cleared", Outcome.SUCCESS, _host_only),
+    # the kinds real hosts log most that had none (every 10th OTRF line: 28 % of all events, 0.9 % left); their type
+    # stays ``other`` so no rule or Sigma category meant for process starts or connections meets them
+    ("security", 4656): (EventType.OTHER, "object_handle_requested", None, _subject_process),
+    ("security", 4658): (EventType.OTHER, "object_handle_closed", Outcome.SUCCESS, _subject_process),
+    ("security", 4663): (EventType.OTHER, "object_accessed", Outcome.SUCCESS, _subject_process),
+    ("security", 4690): (EventType.OTHER, "object_handle_duplicated", Outcome.SUCCESS, _subject_process),
+    ("security", 4673): (EventType.OTHER, "privileged_service_called", None, _subject_process),
+    ("security", 4674): (EventType.OTHER, "privileged_object_operation", None, _subject_process),
+    ("security", 4703): (EventType.OTHER, "token_rights_adjusted", Outcome.SUCCESS, _subject_process),
+    ("security", 4799): (EventType.OTHER, "local_group_enumerated", Outcome.SUCCESS, _subject_process),
+    ("security", 5379): (EventType.OTHER, "credential_manager_read", Outcome.SUCCESS, _subject_process),
+    ("security", 5140): (EventType.OTHER, "network_share_accessed", Outcome.SUCCESS, _share),
+    ("security", 5145): (EventType.OTHER, "network_share_object_checked", None, _share),
+    ("security", 5154): (EventType.OTHER, "firewall_listen_permitted", Outcome.SUCCESS, _firewall),
+    ("security", 5156): (EventType.OTHER, "firewall_connection_permitted", Outcome.SUCCESS, _firewall),
+    ("security", 5157): (EventType.OTHER, "firewall_connection_blocked", Outcome.FAILURE, _firewall),
+    ("security", 5158): (EventType.OTHER, "firewall_bind_permitted", Outcome.SUCCESS, _firewall),
+    ("security", 5447): (EventType.OTHER, "firewall_filter_changed", Outcome.SUCCESS, _host_only),
     ("system", 7045): (EventType.SYSTEM, "service_installed", Outcome.SUCCESS, _service),
     ("system", 7036): (EventType.SYSTEM, "service_state_changed", Outcome.SUCCESS, _service),
     ("system", 104): (EventType.SYSTEM, "event_log_cleared", Outcome.SUCCESS, _host_only),
@@ -301,6 +389,13 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("sysmon", 29): (EventType.FILE, "file_executable_detected", Outcome.SUCCESS, _sysmon_file),
     ("sysmon", 255): (EventType.SYSTEM, "sysmon_error", Outcome.FAILURE, _sysmon_account),
     ("powershell", 4104): (EventType.PROCESS, "powershell_script_block", Outcome.SUCCESS, _script),
+    ("powershell", 4103): (EventType.OTHER, "powershell_module_logged", Outcome.SUCCESS, _powershell),
+    ("powershell", 4105): (EventType.OTHER, "powershell_script_block_started", Outcome.SUCCESS, _host_only),
+    ("powershell", 4106): (EventType.OTHER, "powershell_script_block_stopped", Outcome.SUCCESS, _host_only),
+    ("powershell", 400): (EventType.OTHER, "powershell_engine_started", Outcome.SUCCESS, _powershell),
+    ("powershell", 403): (EventType.OTHER, "powershell_engine_stopped", Outcome.SUCCESS, _powershell),
+    ("powershell", 600): (EventType.OTHER, "powershell_provider_started", Outcome.SUCCESS, _powershell),
+    ("powershell", 800): (EventType.OTHER, "powershell_pipeline_executed", Outcome.SUCCESS, _powershell),
 }
 SUPPORTED_EVENT_IDS = {kind: sorted(i for k, i in _EVENTS if k == kind) for kind in ("security", "system", "sysmon")}
 SYSMON_ACTIONS = {i: spec[1] for (kind, i), spec in _EVENTS.items() if kind == "sysmon"}
@@ -505,7 +600,8 @@ def normalize_windows(line: str) -> SecurityEvent:
         values["outcome"] = outcome
     # the mapper and the timestamp read event_data before unmapped (maybe the same dict) grows;
     # what the mapper puts in unmapped goes there last, as if it had written into it
-    mapper(event_data, values, computer)
+    classic = _classic_details(kind, event_id, fields, event_data)
+    mapper(event_data if classic is None else {**event_data, "Data": classic}, values, computer)
     mapped = values.pop("unmapped", None)
     message = values.get("message") or _s(fields.get("Message"))
     values["event_id"] = line_event_id(text)
@@ -526,6 +622,8 @@ def normalize_windows(line: str) -> SecurityEvent:
         unmapped["export"] = rest  # shipper metadata (agent, ecs, host …), kept but out of the Sigma namespace
     if mapped:
         unmapped.update(mapped)
+    if classic is not None:
+        unmapped.setdefault("Data", classic)
     if len(text) > MAX_RAW:
         unmapped["raw_truncated"] = True
     values["outcome"] = values.get("outcome") or Outcome.UNKNOWN

@@ -164,6 +164,10 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "pipe_created": ("pipe_created",),
     "pipe_connected": ("pipe_created",),
     "powershell_script_block": ("ps_script",),
+    "powershell_module_logged": ("ps_module",),
+    "powershell_engine_started": ("ps_classic_start",),
+    "powershell_provider_started": ("ps_classic_provider_start",),
+    "powershell_pipeline_executed": ("ps_classic_script",),
     "network_connection": ("network_connection",),
     # Sysmon's other event kinds (2, 4, 9, 16, 19-21, 24, 25, 27-29, 255) by the normaliser's actions for them
     **{SYSMON_ACTIONS[event_id]: (category,) for event_id, category in SYSMON_EVENT_CATEGORIES.items()},
