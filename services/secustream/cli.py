@@ -437,6 +437,8 @@ def cmd_rules_coverage(settings: Settings, args: argparse.Namespace) -> int:
     from secustream.analyzer.service import sigma_sources
     from secustream.analyzer.sigma.report import render_coverage, ruleset_coverage
 
+    if args.packs_dir:  # as `rules list` takes it: the packs `secustream up` keeps in <data-dir>/packs
+        settings = settings.model_copy(update={"SIGMA_PACKS_DIR": args.packs_dir})
     sources = sigma_sources(settings)
     if sources is None:
         print("Sigma rules are switched off (SIGMA_RULES_PATH=off and no SIGMA_PACKS_DIR)")
@@ -610,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     rlist.set_defaults(func=cmd_rules_list)
     rcov = rules_sub.add_parser("coverage", help="ATT&CK tactic x technique counts of the loaded Sigma rules")
     rcov.add_argument("--json", action="store_true")
+    rcov.add_argument("--packs-dir", default=None, help="default: SIGMA_PACKS_DIR")
     rcov.set_defaults(func=cmd_rules_coverage)
 
     arc = sub.add_parser("archive", help="the OCSF Parquet archive of dropped days (docs/storage.md)")

@@ -169,3 +169,36 @@ def test_an_incident_names_its_hosts_users_and_addresses_before_its_guids(pg_url
     assert len(entities) == store.MAX_INCIDENT_ENTITIES
     assert entities[:3] == [["host", "dc01.pandalab.com"], ["user", "administrator"], ["ip", "10.0.0.5"]]
     assert entities[3:] == [[kind, value] for kind, value, _role in guids[:store.MAX_INCIDENT_ENTITIES - 3]]
+
+
+def test_a_sigma_alert_carries_the_tactics_its_rule_names() -> None:
+    """A real SysKey access incident read "no mapped tactic" (the rule's technique T1012 is not in our small
+    technique table) and "Mimikatz Use" was a lateral_movement detection with only credential-access as tactics:
+    an alert's tactics are its rule's own ATT&CK tactic tags where it has any (ATT&CK v18's stealth too)."""
+    import uuid
+
+    import yaml
+
+    from secustream.alerts.hits import AlertPolicy, hits_of
+    from secustream.analyzer.native import RulesEngine, RuleSet
+    from secustream.analyzer.service import detection_lookup
+    from secustream.analyzer.sigma import SigmaEngine, SigmaRuleSet
+    from secustream.events import SecurityEvent
+    from secustream.state import MemoryState
+    from secustream.verdict import RiskLevel, Verdict
+
+    rule = {"title": "SysKey Registry Keys Access", "id": str(uuid.uuid4()), "status": "test", "level": "high",
+            "logsource": {"product": "windows", "service": "security"},
+            "tags": ["attack.discovery", "attack.t1012", "attack.s0002"],
+            "detection": {"sel": {"EventID": 4663}, "condition": "sel"}}
+    sigma = SigmaEngine(SigmaRuleSet.from_yaml_text(yaml.safe_dump(rule)), MemoryState())
+    lookup = detection_lookup(RulesEngine(RuleSet(rules=[], fingerprint="none"), MemoryState()), sigma)
+    event = SecurityEvent.model_validate({"timestamp": "2026-03-02T10:00:00Z", "event_type": "other",
+                                          "source": {"host": "ws5", "user": "workstation5$"}})
+    verdict = Verdict(event_id=event.event_id, risk_level=RiskLevel.HIGH, risk_score=0.8, threat_type="other_threat",
+                      confidence=0.9, tier="rules", reason="x", rule_ids=[f"sigma:{rule['id']}"],
+                      mitre_ids=["T1012"], analyzer_version="t")
+    [hit] = hits_of(event, verdict, AlertPolicy(detections=lookup))
+    assert hit.tactics == ("discovery",)
+    unknown = verdict.model_copy(update={"rule_ids": ["model-x"], "threat_type": "brute_force"})
+    assert hits_of(event, unknown, AlertPolicy(detections=lookup))[0].tactics == ("credential-access",)  # as before

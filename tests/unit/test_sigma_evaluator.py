@@ -434,3 +434,22 @@ def test_unique_syslog_programs_share_one_logsource_group() -> None:
                                                                                             "sigma:case"]]
     groups = {id(group) for group in engine._index._by_logsource.values()}
     assert len(groups) == 2  # the unique programs' one, and cron's
+
+
+def test_attack_v18_tactics_and_what_is_not_a_tactic() -> None:
+    """ATT&CK v18 split Defense Evasion into Stealth and Defense Impairment, and SigmaHQ's rules carry them (1,083 and
+    413 tags). A rule tagged only so is a malicious process, as a defense-evasion one was; software, group and data
+    source tags (attack.s0002, attack.g0032, attack.ds0005) are no tactics (the coverage table listed them as such)."""
+    from secustream.analyzer.sigma.mapping import tactics, threat_type
+    from secustream.analyzer.sigma.report import coverage
+    from secustream.attack import tactic_tags
+
+    tags = ["attack.stealth", "attack.t1036.005", "attack.s0002", "attack.g0032", "attack.ds0005",
+            "attack.defense-impairment", "attack.credential_access"]
+    assert tactic_tags(tags) == ["stealth", "defense-impairment", "credential-access"]
+    assert tactics(tags) == {"stealth", "defense_impairment", "credential_access"}
+    assert threat_type(["attack.stealth", "attack.t1036.005"]) == threat_type(["attack.defense-evasion"])
+    assert threat_type(["attack.defense-impairment"]).value == "malicious_process"
+    text = rule_yaml(sel({"EventID": 1}), tags=tags)
+    ruleset = SigmaRuleSet.from_yaml_text(text)
+    assert sorted(coverage(ruleset.rules)) == ["credential_access", "defense_impairment", "stealth"]

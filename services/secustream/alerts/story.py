@@ -37,6 +37,10 @@ _STEPS = {
                  "owner ran it and what was looked up.",
     "persistence": "Look for new services, scheduled tasks and accounts on the host and remove unexpected ones.",
     "defense-evasion": "Check the host for tampering with logging and security tooling.",
+    "stealth": "Look for what was hidden or disguised on the host: renamed or masquerading binaries, hidden files "
+               "and accounts, cleared or edited logs.",
+    "defense-impairment": "Check the host for tampering with logging and security tooling (disabled services, "
+                          "changed audit policy, removed agents) and restore them.",
     "command-and-control": "Block the remote address and look for other hosts talking to it.",
     "initial-access": "Confirm how the first foothold was gained and close that path.",
     "collection": "Find what data was gathered (archives, screenshots, clipboard, mail) and where it was staged.",

@@ -28,6 +28,7 @@ from secustream.analyzer.sigma import SigmaEngine
 from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.packs import SigmaSources
 from secustream.analyzer.worker import AnalyzerWorker, RecordLimits, RetryPolicy, Topics
+from secustream.attack import tactic_tags
 from secustream.config import Settings
 from secustream.messaging.client import TrackedProducer, consumer_config, producer_config
 from secustream.metrics import AlertMetrics, AnalyzerMetrics, HybridMetrics
@@ -103,7 +104,8 @@ def build_router(settings: Settings, db: Engine | None, state: StateStore, hybri
 
 
 def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> DetectionLookup:
-    """rule id → title, window and grouping fields, read from the live (hot-reloaded) rule sets."""
+    """rule id → title, window, grouping fields and (Sigma) the rule's own ATT&CK tactics, read from the live
+    (hot-reloaded) rule sets."""
 
     def lookup(rule_id: str) -> Detection | None:
         if rule_id.startswith("sigma:"):
@@ -113,7 +115,7 @@ def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> Detectio
             if found is None:
                 return None
             seconds = getattr(found, "seconds", None)
-            return RuleInfo(found.title, seconds)
+            return RuleInfo(found.title, seconds, tactics=tuple(tactic_tags(found.info.tags)))
         rule = next((r for r in engine.ruleset.rules if r.id == rule_id), None)
         if rule is None:
             return None

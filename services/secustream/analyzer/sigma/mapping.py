@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from secustream.attack import tactic_tags
 from secustream.events import ThreatClass
 from secustream.verdict import RiskLevel
 
@@ -35,6 +36,8 @@ _TACTIC_CLASSES: tuple[tuple[str, ThreatClass], ...] = (
     ("privilege_escalation", ThreatClass.PRIVILEGE_ESCALATION),
     ("execution", ThreatClass.MALICIOUS_PROCESS),
     ("defense_evasion", ThreatClass.MALICIOUS_PROCESS),
+    ("stealth", ThreatClass.MALICIOUS_PROCESS),  # ATT&CK v18's halves of defense evasion
+    ("defense_impairment", ThreatClass.MALICIOUS_PROCESS),
     ("persistence", ThreatClass.MALICIOUS_PROCESS),
     ("command_and_control", ThreatClass.MALICIOUS_PROCESS),
     ("credential_access", ThreatClass.OTHER_THREAT),
@@ -59,12 +62,9 @@ def mitre_ids(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 def tactics(tags: Iterable[str]) -> set[str]:
-    out = set()
-    for tag in tags:
-        namespace, _, name = tag.lower().partition(".")
-        if namespace == "attack" and not _TECHNIQUE.match(name):
-            out.add(name.replace("-", "_"))
-    return out
+    """The ATT&CK tactics of a rule's tags, in the underscore form (``credential_access``); software, group and
+    data source tags are not tactics (the coverage table listed ``s0002`` and ``g0032`` as tactics)."""
+    return {name.replace("-", "_") for name in tactic_tags(tags)}
 
 
 def threat_type(tags: Iterable[str]) -> ThreatClass:

@@ -3,7 +3,8 @@
 "use strict";
 
 const TACTICS = ["reconnaissance", "resource-development", "initial-access", "execution", "persistence",
-  "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement", "collection",
+  "privilege-escalation", "defense-evasion", "stealth", "defense-impairment", "credential-access", "discovery",
+  "lateral-movement", "collection",
   "command-and-control", "exfiltration", "impact"];
 const alertState = {cursor: null, filters: null, selected: null, rows: new Map()};
 const incidentState = {cursor: null};
