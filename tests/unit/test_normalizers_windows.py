@@ -192,7 +192,7 @@ def test_powershell_module_and_classic_events_name_the_host_application_and_the_
     message's details) carry the PowerShell command line and the user; the classic events' details are their
     ``Data`` where the export dropped it (NXLog's flat lines), which SigmaHQ's ps_classic_* rules read."""
     context = ("        Severity = Informational\n        Host Application = C:\\W\\powershell.exe -nop -enc SQBFAFgA\n"
-               "        User = CORP\\alice\n        Connected User = \n")
+               "        Connected User = CORP\\eve\n        User = CORP\\alice\n")  # a key must start its line
     module = _powershell(4103, "Microsoft-Windows-PowerShell/Operational", ContextInfo=context, Payload="x")
     assert (module.event_type, module.action) == ("other", "powershell_module_logged")
     assert (module.source.user, module.source.domain) == ("alice", "CORP")

@@ -15,7 +15,6 @@ match it (SigmaHQ's Windows pipelines do the same mapping).
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -281,19 +280,32 @@ def _firewall(data: Doc, doc: Doc, computer: str | None) -> None:
         doc["process"] = {"executable": application, "name": _base(application), "pid": _int(data.get("ProcessId"))}
 
 
-_POWERSHELL_CONTEXT = re.compile(r"^[ \t]*(Host ?Application|User(?:Id)?)[ \t]*=[ \t]*([^\r\n]*)", re.M)
 _POWERSHELL_CONTEXT_CHARS = 16384  # the context is at the start of ContextInfo and of a classic event's details
+
+
+def _context_value(text: str, keys: tuple[str, ...]) -> str | None:
+    """The value after the first of ``keys`` that starts a line (blanks before it allowed) in the first
+    ``_POWERSHELL_CONTEXT_CHARS`` characters: ``Host Application = ...`` (4103) or ``HostApplication=...`` (classic).
+    ``str.find``, not a multi-line regex: a regex tried at every position cost ~16 us per real PowerShell event."""
+    for key in keys:
+        at = text.find(key, 0, _POWERSHELL_CONTEXT_CHARS)
+        while at >= 0:
+            blank = at
+            while blank > 0 and text[blank - 1] in " \t":  # back over this line's indent only: linear in the text
+                blank -= 1
+            if blank == 0 or text[blank - 1] in "\r\n":
+                end = text.find("\n", at)
+                return text[at + len(key):end if end >= 0 else len(text)].strip()
+            at = text.find(key, at + 1, _POWERSHELL_CONTEXT_CHARS)
+    return None
 
 
 def _powershell(data: Doc, doc: Doc, computer: str | None) -> None:
     """PowerShell module logging (4103: ``ContextInfo``) and the classic engine's events (400, 403, 600, 800: the
     message's details): the host application (the ``powershell.exe ...`` command line) and the user who ran it."""
     text = _s(data.get("ContextInfo")) or _s(data.get("Data")) or ""
-    found: dict[str, str] = {}
-    for match in _POWERSHELL_CONTEXT.finditer(text[:_POWERSHELL_CONTEXT_CHARS]):
-        found.setdefault("host" if match.group(1).startswith("Host") else "user", match.group(2).strip())
-    doc["source"] = _account_endpoint(computer, found.get("user") or None)
-    command = found.get("host")
+    doc["source"] = _account_endpoint(computer, _context_value(text, ("User =", "UserId=")) or None)
+    command = _context_value(text, ("Host Application =", "HostApplication="))
     if command:
         end = command.lower().find(".exe")
         image = command[:end + 4].strip('"') if end >= 0 else command.split(" ", 1)[0]
