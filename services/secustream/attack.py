@@ -58,9 +58,14 @@ def tactic_of(technique: str) -> str | None:
     return TECHNIQUE_TACTIC.get(technique.split(".", 1)[0].upper())
 
 
-def tactics_of(techniques: Iterable[str], threat_type: str | None = None) -> list[str]:
-    """Distinct tactics of a detection, in kill-chain order (the threat class when no technique maps)."""
+def tactics_of(techniques: Iterable[str], threat_type: str | None = None, named: Iterable[str] = ()) -> list[str]:
+    """Distinct tactics of a detection, in kill-chain order: its techniques' primary tactics; where none maps, the
+    tactics its rule names (``tactic_tags``: a SigmaHQ rule's ``attack.discovery`` beside a technique this table
+    lacks, T1012); else its threat class's. A rule's tactic tags list every tactic its detections may serve
+    ("Mimikatz Use": credential access and lateral movement), so they fill a gap and never lengthen a chain."""
     found = {t for t in (tactic_of(x) for x in techniques) if t is not None}
+    if not found:
+        found.update(t for t in named if t in TACTIC_RANK)
     if not found and threat_type in THREAT_TACTIC:
         found.add(THREAT_TACTIC[threat_type])
     return sorted(found, key=TACTIC_RANK.__getitem__)

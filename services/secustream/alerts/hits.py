@@ -35,7 +35,7 @@ class Detection:
     title: str
     window_seconds: float | None = None
     group_by: tuple[str, ...] = ()  # field paths, first present wins (the rule's own group_by)
-    tactics: tuple[str, ...] = ()  # the ATT&CK tactics the rule's own tags name (a Sigma rule's attack.<tactic>)
+    tactics: tuple[str, ...] = ()  # the ATT&CK tactics the rule's own tags name (attack.<tactic>): ``tactics_of``
 
 
 DetectionLookup = Callable[[str], Detection | None]
@@ -101,7 +101,6 @@ def hits_of(event: SecurityEvent, verdict: Verdict, policy: AlertPolicy) -> list
     if RISK_ORDER[verdict.risk_level] < RISK_ORDER[policy.min_level]:
         return []
     entities = tuple(entities_of(event))
-    tactics = tuple(tactics_of(verdict.mitre_ids, verdict.threat_type))
     out = []
     doc: dict[str, Any] | None = None
     for detection in detections_of(verdict):
@@ -116,7 +115,7 @@ def hits_of(event: SecurityEvent, verdict: Verdict, policy: AlertPolicy) -> list
             alert_id=stable_id("alert", detection, kind, value, start.isoformat(), window),
             detection=detection, title=title[:256], level=verdict.risk_level.value,
             threat_type=verdict.threat_type, mitre_ids=tuple(verdict.mitre_ids),
-            tactics=info.tactics if info is not None and info.tactics else tactics,
+            tactics=tuple(tactics_of(verdict.mitre_ids, verdict.threat_type, info.tactics if info else ())),
             entity_kind=kind, entity_value=value[:512], window_start=start, window_seconds=window,
             event_id=event.event_id, event_time=event.timestamp, entities=entities))
     return out
