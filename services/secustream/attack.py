@@ -62,7 +62,8 @@ def tactics_of(techniques: Iterable[str], threat_type: str | None = None, named:
     """Distinct tactics of a detection, in kill-chain order: its techniques' primary tactics; where none maps, the
     tactics its rule names (``tactic_tags``: a SigmaHQ rule's ``attack.discovery`` beside a technique this table
     lacks, T1012); else its threat class's. A rule's tactic tags list every tactic its detections may serve
-    ("Mimikatz Use": credential access and lateral movement), so they fill a gap and never lengthen a chain."""
+    ("Mimikatz Use": credential access and lateral movement), so they only fill a gap, never add to what the
+    techniques say."""
     found = {t for t in (tactic_of(x) for x in techniques) if t is not None}
     if not found:
         found.update(t for t in named if t in TACTIC_RANK)
