@@ -62,10 +62,11 @@ class _FieldScan:
     """One field's constraints for one logsource group: pinned values, literals, presence.
 
     Answers for the raw string and int values of ``unmapped`` are memoised: real logs repeat values
-    (channels, image paths, registry keys, event ids, and PowerShell's ~5 KB module contexts, whose repeats
-    made a stream of unseen OTRF events ~20 % cheaper than scanning them again) and a repeat then costs one
-    dict lookup. The string memo is bounded in characters as well as entries (``MEMO_CHARS``; a string over
-    ``MEMO_LONGEST`` is not kept): 4,096 hostile values of 1 MB would otherwise hold 4 GB in one field's memo.
+    (channels, image paths, registry keys, event ids) and a repeat then costs one dict lookup; long values stay
+    memoised too (docs/sigma.md Run P: leaving those over 256 characters out, and scanning them with Hyperscan
+    instead, made a pass over unseen OTRF events slower). The string memo is bounded in characters as well as
+    entries (``MEMO_CHARS``; a string over ``MEMO_LONGEST`` is not kept): 4,096 hostile values of 1 MB would
+    otherwise hold 4 GB in one field's memo.
     """
 
     __slots__ = ("literals", "memo", "memo_chars", "numbers", "present", "table")
