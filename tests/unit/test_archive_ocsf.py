@@ -275,6 +275,26 @@ def test_classes_and_activities_of_known_shapes() -> None:
         assert (key == "detection_finding") == (level in ("high", "critical"))
 
 
+def test_a_wfp_connection_names_its_initiator_as_the_source_endpoint() -> None:
+    """OCSF's src_endpoint is the initiator. A real domain controller's inbound DNS over UDP (OTRF) is recorded from
+    its own side (``172.18.38.5:53 -> 172.18.39.5:49713``); an inbound TCP connection from the client's (as in most
+    real WFP records). Rows stored before the normaliser read WFP records as connections map the same (``unmapped``)."""
+    def record(**data: Any) -> dict[str, Any]:
+        event = normalize_windows(json.dumps({"EventID": 5156, "Channel": "Security", "Hostname": "DC01.corp.local",
+                                              "TimeCreated": "2026-03-02T10:00:00Z", "Protocol": "17", **data}))
+        key, found = event_record(events_row(event, None, 1), ORIGIN)
+        assert key == "network_activity"
+        return found
+    udp = record(Direction="%%14592", SourceAddress="172.18.38.5", SourcePort="53", DestAddress="172.18.39.5",
+                 DestPort="49713")
+    assert (udp["src_endpoint"]["ip"], udp["dst_endpoint"]["port"]) == ("172.18.39.5", 53)
+    assert udp["connection_info"]["direction"] == "Inbound"
+    tcp = record(Direction="%%14592", SourceAddress="10.0.0.7", SourcePort="56256", DestAddress="10.0.0.1",
+                 DestPort="389", Protocol="6")
+    assert (tcp["src_endpoint"]["ip"], tcp["dst_endpoint"]["ip"], tcp["connection_info"]["protocol_name"]) == (
+        "10.0.0.7", "10.0.0.1", "tcp")
+
+
 def test_a_payload_that_is_no_longer_a_valid_event_is_still_archived_whole() -> None:
     events, _verdicts = day_rows(0)
     row = {**events[0], "payload": json.dumps({"event_type": "gone", "x": 1})}

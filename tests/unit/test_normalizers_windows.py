@@ -172,10 +172,16 @@ def test_share_firewall_and_enumeration_events_have_their_own_kinds() -> None:
     assert share.action == "network_share_object_checked" and share.source.ip == "fe80::1"
     assert share.file.path == "\\\\*\\SYSVOL\\corp\\gpt.ini" and share.source.user == "DC01$"
     wfp = _security(5156, Application="\\device\\harddiskvolume2\\windows\\system32\\svchost.exe", ProcessId="976",
-                    SourceAddress="10.0.0.5", DestAddress="10.0.0.1", DestPort="445")
-    assert (wfp.event_type, wfp.action) == ("other", "firewall_connection_permitted")  # no connection rule meets it
+                    Direction="%%14593", SourceAddress="10.0.0.5", SourcePort="50001", DestAddress="10.0.0.1",
+                    DestPort="445", Protocol="6")
+    assert (wfp.event_type, wfp.action) == ("network", "firewall_connection_permitted")
     assert wfp.process.name == "svchost.exe" and wfp.unmapped["DestAddress"] == "10.0.0.1"
+    assert (wfp.source.ip, wfp.source.port, wfp.source.host) == ("10.0.0.5", 50001, "DC01.corp.local")
+    assert (wfp.destination.ip, wfp.destination.port, wfp.destination.host) == ("10.0.0.1", 445, None)
+    assert (wfp.network.transport, wfp.network.direction) == ("tcp", "outbound")
     assert _security(5157).outcome == "failure"
+    bind = _security(5158, Application="System", SourceAddress="0.0.0.0", SourcePort="137")
+    assert bind.event_type == "other" and bind.source.ip is None  # a bind is no connection: 0.0.0.0 is no peer
     enum = _security(4799, SubjectUserName="Administrator", SubjectDomainName="PANDALAB",
                      CallerProcessName="C:\\Windows\\System32\\ntdsutil.exe", CallerProcessId="0xad4",
                      TargetUserName="Backup Operators")
@@ -307,3 +313,31 @@ def test_a_sysmon_account_is_the_user_security_events_name() -> None:
         sysmon["EventData"]["SourceUser"] = odd
         event = normalize_windows(json.dumps(sysmon))
         assert (event.source.user, event.source.domain) == (user, domain), odd
+
+
+def test_connections_name_the_side_that_opened_them_first() -> None:
+    """ECS's source is the initiator. Sysmon 3 and WFP record an inbound TCP connection that way, but an inbound UDP
+    exchange from the local service's side (real OTRF domain controllers: dns.exe ``172.18.38.5:53 -> client:49713``,
+    ``Initiated: false``); taken as recorded, a DNS server 'probed' its clients' ephemeral ports and PORT-SCAN fired.
+    The local host and the process's account join the local side."""
+    dns = _sysmon(3, Image="C:\\Windows\\System32\\dns.exe", User="NT AUTHORITY\\SYSTEM", Protocol="udp",
+                  Initiated="false", SourceIp="172.18.38.5", SourcePort="53", DestinationIp="172.18.39.5",
+                  DestinationPort="49713", DestinationHostname="-")
+    assert (dns.source.ip, dns.source.port, dns.source.user) == ("172.18.39.5", 49713, None)
+    assert (dns.destination.ip, dns.destination.port, dns.destination.user) == ("172.18.38.5", 53, "SYSTEM")
+    assert (dns.destination.host, dns.source.host) == ("DC01.theshire.local", None)
+    assert (dns.network.direction, dns.unmapped["SourcePort"]) == ("inbound", "53")  # Sigma reads the raw fields
+    ldap = _sysmon(3, Image="C:\\Windows\\System32\\lsass.exe", User="NT AUTHORITY\\SYSTEM", Protocol="tcp",
+                   Initiated="false", SourceIp="10.0.0.7", SourcePort="56256", DestinationIp="10.0.0.1",
+                   DestinationPort="389")
+    assert (ldap.source.ip, ldap.destination.port, ldap.destination.user) == ("10.0.0.7", 389, "SYSTEM")
+    web = _sysmon(3, Image="C:\\x\\powershell.exe", User="CORP\\alice", Protocol="tcp", Initiated="true",
+                  SourceIp="10.0.0.7", SourcePort="50100", DestinationIp="203.0.113.9", DestinationPort="443",
+                  DestinationHostname="example.org")
+    assert (web.source.ip, web.source.user, web.destination.host) == ("10.0.0.7", "alice", "example.org")
+    assert web.network.direction == "outbound" and web.destination.user is None
+    wfp = _security(5156, Direction="%%14592", SourceAddress="192.168.5.2", SourcePort="49246",
+                    DestAddress="172.18.38.5", DestPort="53", Protocol="17")
+    assert (wfp.source.ip, wfp.source.host, wfp.destination.port, wfp.destination.host) == (
+        "192.168.5.2", None, 53, "DC01.corp.local")
+    assert wfp.network.transport == "udp"

@@ -20,6 +20,7 @@ from secustream.archive.ocsf_objects import named_user as user
 from secustream.events import SecurityEvent
 from secustream.evtx import evtx_int as _int  # the normaliser's reading of EVTX ids: 0x hex
 from secustream.evtx import evtx_text as _s  # EVTX text: "-" is absent
+from secustream.evtx import wfp_connection
 
 Activity = tuple[int, str]
 WinClass = tuple[str, Activity, dict[str, Any]]
@@ -211,24 +212,27 @@ def _sysmon_file(event: SecurityEvent, u: Fields, eid: int) -> WinClass | None:
 
 
 # ---------------------------------------------------------------- network (Windows Filtering Platform)
-def _wfp(event: SecurityEvent, u: Fields, eid: int) -> WinClass | None:
+def _wfp(_event: SecurityEvent, u: Fields, eid: int) -> WinClass | None:
     """5156 permitted (Open), 5157 blocked (Refuse), 5152 dropped packet (Refuse).
 
-    For an inbound connection the log's Source is the local side and Destination the remote one; OCSF's
-    src_endpoint is the side that initiated, so inbound swaps them.
+    OCSF's src_endpoint, like ECS's source, is the side that initiated: the endpoints are the normaliser's reading of
+    the record (``evtx.wfp_connection``: real logs name the initiator Source, an inbound exchange from
+    a well-known port to an ephemeral one excepted), from ``unmapped``, so rows stored by earlier versions read alike.
     """
-    local = {"ip": _s(u.get("SourceAddress")), "port": _int(u.get("SourcePort")), "hostname": None, "domain": None}
-    remote = {"ip": _s(u.get("DestAddress")), "port": _int(u.get("DestPort")), "hostname": None, "domain": None}
-    if local["ip"] is None or remote["ip"] is None:
+    source, destination, inbound = wfp_connection(u)
+    if source["ip"] is None or destination["ip"] is None:
         return None
-    inbound = _s(u.get("Direction")) == "%%14592"
     protocol = _int(u.get("Protocol"))
     connection = {"protocol_name": _PROTOCOLS.get(protocol) if protocol is not None else None,
                   "direction_id": 1 if inbound else 2, "direction": "Inbound" if inbound else "Outbound"}
     activity = (1, "Open") if eid == 5156 else (5, "Refuse")
     return "network_activity", activity, {
-        "src_endpoint": remote if inbound else local, "dst_endpoint": local if inbound else remote,
+        "src_endpoint": _endpoint(source), "dst_endpoint": _endpoint(destination),
         "connection_info": connection, "traffic": None}
+
+
+def _endpoint(side: Mapping[str, Any]) -> dict[str, Any]:
+    return {"ip": side["ip"], "port": side["port"], "hostname": None, "domain": None}
 
 
 # ---------------------------------------------------------------- identity: accounts, groups, privileges

@@ -14,7 +14,6 @@ match it (SigmaHQ's Windows pipelines do the same mapping).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -37,7 +36,7 @@ from secustream.events import (
     split_account,
     trusted_builder,
 )
-from secustream.evtx import evtx_int, evtx_text
+from secustream.evtx import evtx_int, evtx_ip, evtx_port, evtx_text, initiator_first, wfp_connection
 from secustream.native import any_none, any_spaced_key, take_first
 from secustream.normalizers.base import (
     MAX_ACTION,
@@ -56,32 +55,11 @@ POWERSHELL_CHANNEL = "Microsoft-Windows-PowerShell/Operational"
 Doc = dict[str, Any]
 
 
-_s, _int = evtx_text, evtx_int  # short names for this module's many field reads
-
-
-def _ip(value: Any) -> str | None:
-    text = _s(value)
-    return None if text is None else _ip_text(text)
-
-
-@lru_cache(maxsize=4096)  # the same few addresses recur; ipaddress is slow
-def _ip_text(text: str) -> str | None:
-    try:
-        addr = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)  # Kerberos events write ::ffff:10.0.0.5
-    return str(addr)
+_s, _int, _ip, _port = evtx_text, evtx_int, evtx_ip, evtx_port  # short names for this module's many field reads
 
 
 def _base(path: str | None) -> str | None:
     return path.replace("/", "\\").rsplit("\\", 1)[-1] if path else None
-
-
-def _port(value: Any) -> int | None:
-    port = _int(value)
-    return port if port is not None and 0 < port <= 65535 else None
 
 
 # ---------------------------------------------------------------- per event id: type, action, outcome, fields
@@ -196,13 +174,35 @@ def _sysmon_image(data: Doc, doc: Doc, computer: str | None) -> None:
 
 
 def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
-    _sysmon_image(data, doc, computer)
-    doc["source"].update(ip=_ip(data.get("SourceIp")), port=_port(data.get("SourcePort")))
-    doc["destination"] = {"ip": _ip(data.get("DestinationIp")), "port": _port(data.get("DestinationPort")),
-                          "host": _s(data.get("DestinationHostname"))}
+    image, user = _s(data.get("Image")), _s(data.get("User"))
+    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")), "user": user}
     initiated = str(data.get("Initiated", "")).lower()
-    doc["network"] = {"transport": _s(data.get("Protocol")),
-                      "direction": "outbound" if initiated == "true" else "inbound" if initiated == "false" else None}
+    inbound = False if initiated == "true" else True if initiated == "false" else None
+    recorded = ({"ip": _ip(data.get("SourceIp")), "port": _port(data.get("SourcePort")),
+                 "host": _hostname(data.get("SourceHostname"))},
+                {"ip": _ip(data.get("DestinationIp")), "port": _port(data.get("DestinationPort")),
+                 "host": _hostname(data.get("DestinationHostname"))})
+    _connection(doc, _account_endpoint(computer, user), *recorded, inbound, _s(data.get("Protocol")))
+
+
+def _hostname(value: Any) -> str | None:
+    name = _s(value)
+    return None if name in (None, "-") else name
+
+
+def _connection(doc: Doc, local: Doc, source: Doc, destination: Doc, inbound: bool | None,
+                transport: str | None) -> None:
+    """The event's ``source``, ``destination`` (``initiator_first``) and ``network``. The local host (and the account
+    of a Sysmon process) joins the side that is local: the source of an outbound connection, the destination of an
+    inbound one (unknown direction: the source, as recorded). The raw fields stay in ``unmapped`` for Sigma rules."""
+    source, destination = initiator_first(source, destination, inbound)
+    if inbound:
+        destination = {**destination, **{k: v for k, v in local.items() if v is not None}}
+    else:
+        source = {**source, **{k: v for k, v in local.items() if v is not None}}
+    doc["source"], doc["destination"] = source, destination
+    doc["network"] = {"transport": transport,
+                      "direction": "inbound" if inbound else "outbound" if inbound is False else None}
 
 
 def _sysmon_access(data: Doc, doc: Doc, computer: str | None) -> None:
@@ -272,12 +272,25 @@ def _share(data: Doc, doc: Doc, computer: str | None) -> None:
 
 
 def _firewall(data: Doc, doc: Doc, computer: str | None) -> None:
-    """Windows Filtering Platform (5154-5158): the application the connection or bind belongs to (a device path).
-    The addresses stay in ``unmapped`` (``SourceAddress``/``DestAddress``, their meaning turns with ``Direction``)."""
+    """Windows Filtering Platform listen and bind (5154, 5158): the application (a device path) and its host; the
+    local address stays in ``unmapped`` (``SourceAddress``, often ``0.0.0.0``: no endpoint of a connection)."""
     doc["source"] = {"host": computer}
     application = _s(data.get("Application"))
     if application:
         doc["process"] = {"executable": application, "name": _base(application), "pid": _int(data.get("ProcessId"))}
+
+
+_IP_PROTOCOLS = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp"}
+
+
+def _firewall_connection(data: Doc, doc: Doc, computer: str | None) -> None:
+    """WFP connections permitted or blocked and packets dropped (5156, 5157, 5152): a network event
+    (``wfp_connection``), the IP protocol by name."""
+    _firewall(data, doc, computer)
+    protocol = _s(data.get("Protocol"))
+    source, destination, inbound = wfp_connection(data)
+    _connection(doc, {"host": computer}, source, destination, inbound,
+                _IP_PROTOCOLS.get(protocol, protocol) if protocol else None)
 
 
 _POWERSHELL_CONTEXT_CHARS = 16384  # the context is at the start of ContextInfo and of a classic event's details
@@ -363,8 +376,9 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("security", 5140): (EventType.OTHER, "network_share_accessed", Outcome.SUCCESS, _share),
     ("security", 5145): (EventType.OTHER, "network_share_object_checked", None, _share),
     ("security", 5154): (EventType.OTHER, "firewall_listen_permitted", Outcome.SUCCESS, _firewall),
-    ("security", 5156): (EventType.OTHER, "firewall_connection_permitted", Outcome.SUCCESS, _firewall),
-    ("security", 5157): (EventType.OTHER, "firewall_connection_blocked", Outcome.FAILURE, _firewall),
+    ("security", 5156): (EventType.NETWORK, "firewall_connection_permitted", Outcome.SUCCESS, _firewall_connection),
+    ("security", 5157): (EventType.NETWORK, "firewall_connection_blocked", Outcome.FAILURE, _firewall_connection),
+    ("security", 5152): (EventType.NETWORK, "firewall_packet_dropped", Outcome.FAILURE, _firewall_connection),
     ("security", 5158): (EventType.OTHER, "firewall_bind_permitted", Outcome.SUCCESS, _firewall),
     ("security", 5447): (EventType.OTHER, "firewall_filter_changed", Outcome.SUCCESS, _host_only),
     ("system", 7045): (EventType.SYSTEM, "service_installed", Outcome.SUCCESS, _service),

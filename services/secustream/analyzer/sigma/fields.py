@@ -169,6 +169,11 @@ ACTION_CATEGORIES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "powershell_provider_started": ("ps_classic_provider_start",),
     "powershell_pipeline_executed": ("ps_classic_script",),
     "network_connection": ("network_connection",),
+    # WFP connections (Security 5156/5157/5152) are network events, but SigmaHQ's network_connection rules read
+    # Sysmon 3's fields and filters (Image as C:\ paths, Initiated): Sigma's firewall category alone
+    "firewall_connection_permitted": ("firewall",),
+    "firewall_connection_blocked": ("firewall",),
+    "firewall_packet_dropped": ("firewall",),
     # Sysmon's other event kinds (2, 4, 9, 16, 19-21, 24, 25, 27-29, 255) by the normaliser's actions for them
     **{SYSMON_ACTIONS[event_id]: (category,) for event_id, category in SYSMON_EVENT_CATEGORIES.items()},
 })

@@ -1,0 +1,33 @@
+"""The native default rules on a real domain controller's network events (OTRF, read in place; under CI a missing
+corpus fails): a DNS server answering its clients is no port scan (docs/sigma.md "Connections")."""
+
+from __future__ import annotations
+
+import contextlib
+
+from secustream.analyzer.native.engine import RulesEngine
+from secustream.analyzer.native.schema import RuleSet
+from secustream.normalizers import NormalizationError, normalize_windows
+from secustream.state import MemoryState
+from tests.corpora import OTRF, REPO, otrf_lines, require
+
+DEFAULT_RULES = REPO / "services" / "secustream" / "rules" / "default.yaml"
+# MORDORDC's Sysmon 3 events: dns.exe answers ~20 clients' ephemeral ports a minute over UDP, recorded from port 53
+DC_RECORDING = "defense_evasion/host/empire_psinject_PEinjection.zip"
+
+
+def test_a_domain_controllers_dns_answers_are_not_a_port_scan() -> None:
+    recording = require(OTRF / DC_RECORDING)
+    events = []
+    for line in otrf_lines(recording):
+        with contextlib.suppress(NormalizationError):
+            events.append(normalize_windows(line))
+    events.sort(key=lambda e: e.timestamp)
+    network = [e for e in events if e.event_type == "network"]
+    answers = [e for e in network if e.process and e.process.name == "dns.exe" and e.network.transport == "udp"]
+    assert len(answers) >= 20, "the recording changed"
+    assert {(e.destination.port, e.network.direction) for e in answers} == {(53, "inbound")}  # the client first
+    engine = RulesEngine(RuleSet.load(DEFAULT_RULES), MemoryState())
+    fired = [hit.rule_id for start in range(0, len(events), 500)
+             for found in engine.evaluate(events[start:start + 500]) for hit in found]
+    assert "PORT-SCAN" not in fired, f"{fired.count('PORT-SCAN')} PORT-SCAN hits on routine DNS traffic"
