@@ -341,3 +341,16 @@ def test_connections_name_the_side_that_opened_them_first() -> None:
     assert (wfp.source.ip, wfp.source.host, wfp.destination.port, wfp.destination.host) == (
         "192.168.5.2", None, 53, "DC01.corp.local")
     assert wfp.network.transport == "udp"
+
+
+def test_an_access_list_of_codes_gets_windows_names_after_them() -> None:
+    """SigmaHQ rules read ``AccessList`` as codes (``%%4417``) or as names (``WriteData``): both are there; codes
+    Windows has no name for here stay as they are, a list with no code is untouched."""
+    share = _security(5145, ShareName="\\\\*\\IPC$", RelativeTargetName="svcctl",
+                      AccessList="%%1538\r\n\t\t\t\t%%4417\r\n\t\t\t\t%%9999\r\n\t\t\t\t")
+    assert share.unmapped["AccessList"] == ("%%1538\r\n\t\t\t\t%%4417\r\n\t\t\t\t%%9999\r\n\t\t\t\tREAD_CONTROL"
+                                            "\r\n\t\t\t\tWriteData (or AddFile)")
+    assert _security(4663, AccessList="ReadData").unmapped["AccessList"] == "ReadData"
+    assert _security(4663, AccessList="%%9999").unmapped["AccessList"] == "%%9999"
+    long = "%%4417 " * 2000  # longer than the cache keeps: rendered all the same
+    assert _security(4663, AccessList=long).unmapped["AccessList"].endswith("WriteData (or AddFile)")

@@ -242,3 +242,22 @@ def test_every_regex_and_wildcard_of_the_corpus_runs_in_linear_time_and_means_wh
         assert compiled.fullmatch(_glob_witness(pattern)), pattern
         disagree += [(pattern, t[:80]) for t in texts if compiled.fullmatch(t) != (reference.fullmatch(t) is not None)]
     assert not disagree, disagree[:10]
+
+
+SHARPSC = "lateral_movement/host/covenant_sharpsc_create_dcerpc_smb_svcctl.zip"  # a remote service over svcctl
+
+
+def test_a_rendered_access_right_rule_fires_on_an_export_that_kept_the_codes(full: SigmaRuleSet) -> None:
+    """SigmaHQ reads ``AccessList`` in both forms: "Remote Service Activity via SVCCTL Named Pipe" wants
+    ``WriteData``, which the OTRF export writes as ``%%4417``; the normaliser adds Windows' names after the codes, so
+    the rule fires on the real SharpSC recording and the rules that want codes still see them."""
+    from tests.corpora import OTRF, otrf_lines
+
+    svcctl = next(r for r in full.rules if r.title == "Remote Service Activity via SVCCTL Named Pipe")
+    engine = SigmaEngine(full, MemoryState())
+    events = [normalize_windows(line) for line in otrf_lines(require(OTRF / SHARPSC))]
+    fired = [e for e, hits in zip(events, engine.evaluate(events), strict=True)
+             if any(h.rule_id == svcctl.rule_id for h in hits)]
+    assert fired, "the svcctl rule did not fire on the SharpSC recording"
+    access = fired[0].unmapped["AccessList"]
+    assert "%%4417" in access and "WriteData (or AddFile)" in access
