@@ -98,7 +98,8 @@ def _hostile() -> Iterator[str]:
         {"EventID": 3, "Channel": SYSMON},
         {"EventID": 22, "Channel": SYSMON, "QueryResults": "::ffff:1.2.3.4;type: 5 x;10.0.0.1"},
         {"EventID": 7045, "Channel": "System"},
-        {"EventID": 5156, "Channel": "Security"},
+        {"EventID": 5156, "Channel": "Security", "Direction": "%%14592", "SourcePort": "53", "DestPort": "49713"},
+        {"EventID": 5145, "Channel": "Security", "AccessList": "%%1538\r\n\t\t\t\t%%4417"},
         {"EventID": 9, "Channel": SYSMON, "Device": "\\Device\\HarddiskVolume2"},  # raw read: Device is the file
         {"EventID": 28, "Channel": SYSMON, "TargetFilename": "C:\\x.log"},  # blocked: outcome failure
         {"EventID": 20, "Channel": SYSMON, "User": "NT AUTHORITY\\SYSTEM"},  # no process, the account acts
@@ -110,7 +111,9 @@ def _hostile() -> Iterator[str]:
     keys = ["Computer", "IpAddress", "IpPort", "TargetUserName", "TargetDomainName", "WorkstationName",
             "SubjectUserName", "ProcessName", "ProcessId", "NewProcessName", "Image", "ParentImage", "User",
             "SourceIp", "DestinationIp", "DestinationPort", "DestinationHostname", "QueryName", "ServiceName",
-            "EventID", "Channel", "Message", "Source Name", "Device", "TargetFilename", "Hashes"]
+            "EventID", "Channel", "Message", "Source Name", "Device", "TargetFilename", "Hashes",
+            "SourceAddress", "DestAddress", "SourcePort", "DestPort", "Direction", "Protocol", "Initiated",
+            "AccessList"]
     for proto in protos:
         for key in keys:
             for value in values:
