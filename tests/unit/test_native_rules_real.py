@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
+
 from secustream.analyzer.native.engine import RulesEngine
 from secustream.analyzer.native.schema import RuleSet
 from secustream.normalizers import NormalizationError, normalize_windows
@@ -31,3 +33,24 @@ def test_a_domain_controllers_dns_answers_are_not_a_port_scan() -> None:
     fired = [hit.rule_id for start in range(0, len(events), 500)
              for found in engine.evaluate(events[start:start + 500]) for hit in found]
     assert "PORT-SCAN" not in fired, f"{fired.count('PORT-SCAN')} PORT-SCAN hits on routine DNS traffic"
+
+
+EVENTLOG_RECORDINGS = ("defense_evasion/host/reg_disable_eventlog_service_startuptype_modification_via_registry.zip",
+                       "defense_evasion/host/psh_disable_eventlog_service_startuptype_modification.zip")
+
+
+@pytest.mark.parametrize("name", EVENTLOG_RECORDINGS)
+def test_the_event_log_service_disabled_is_seen_on_real_hosts(name: str) -> None:
+    """OTRF's T1562.002 recordings: ``reg add ...\\Services\\EventLog /v Start /d 4`` from a payload, and
+    ``Set-Service -Name EventLog -StartUpType Disabled`` through Meterpreter's PowerShell (services.exe writes the
+    value). SigmaHQ at the corpus's commit has no rule for either; over all 109 recordings the rule fires on these
+    and the three other event-log tampering recordings only (``python bench/native_fp.py``)."""
+    events = []
+    for line in otrf_lines(require(OTRF / name)):
+        with contextlib.suppress(NormalizationError):
+            events.append(normalize_windows(line))
+    engine = RulesEngine(RuleSet.load(DEFAULT_RULES), MemoryState())
+    fired = [e for start in range(0, len(events), 500)
+             for e, found in zip(events[start:start + 500], engine.evaluate(events[start:start + 500]), strict=True)
+             if any(h.rule_id == "DEFENSE-EVENTLOG-DISABLED" for h in found)]
+    assert fired and any(e.event_type == "registry" for e in fired)
