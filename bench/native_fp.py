@@ -1,7 +1,8 @@
 """The native default rules on real Windows events (all 109 OTRF recordings): hits per rule, events by type.
 
 Each recording is mostly ordinary host activity with one simulated attack in it, so a rule that fires across
-many recordings, or a threshold rule on a server's routine traffic, is named here rather than hidden in a share.
+many recordings, or a threshold rule on a server's routine traffic, is named here rather than hidden in a share;
+and how many recordings had their own ATT&CK technique named by a hit (``training.otrf.names_technique``).
 Each recording runs through a fresh engine in time order (its windows never span two recordings). Also the
 per-event cost of normalise + evaluate, against ``orjson.loads`` of the same lines (baseline).
 
@@ -21,12 +22,14 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.corpora import otrf_lines, otrf_recordings
+from tests.corpora import CORPORA, otrf_lines, otrf_recordings
 
 from secustream.analyzer.native.engine import RulesEngine
 from secustream.analyzer.native.schema import RuleSet
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
+from secustream.training.otrf import names_technique
+from secustream.training.otrf import recordings as otrf_metadata
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "services" / "secustream" / "rules" / "default.yaml"
 
@@ -46,6 +49,8 @@ def main() -> None:
     total = refused = hit_events = 0
     base_s = work_s = 0.0
     recordings = otrf_recordings()
+    mapped = {rec.path: rec.techniques for rec in otrf_metadata(CORPORA)}
+    named: defaultdict[Path, set[str]] = defaultdict(set)  # per recording: the techniques its hits named
     for done, recording in enumerate(recordings, 1):
         lines = [line for i, line in enumerate(otrf_lines(recording)) if i % args.stride == 0]
         started = time.perf_counter()
@@ -68,6 +73,7 @@ def main() -> None:
                 hit_events += bool(found)
                 for hit in found:
                     hits[hit.rule_id] += 1
+                    named[recording].update(hit.mitre)
                     recordings_hit[hit.rule_id].add(recording.name)
         work_s += time.perf_counter() - started
         total += len(events)
@@ -76,6 +82,9 @@ def main() -> None:
     print(f"events: {total:,} from {len(recordings)} recordings ({refused} lines refused by the normaliser)")
     print("by event type: " + ", ".join(f"{kind} {count:,}" for kind, count in types.most_common()))
     print(f"events with a native hit: {hit_events:,} = {hit_events / max(total, 1):.3%} ({sum(hits.values()):,} hits)")
+    with_mapping = [path for path in recordings if mapped.get(path)]
+    seen = sum(1 for path in with_mapping if names_technique(named[path], mapped[path]))
+    print(f"recordings whose own technique a native hit named: {seen} of {len(with_mapping)} with a mapped technique")
     print("hits by rule (recordings):")
     for rule_id, count in hits.most_common():
         names = sorted(recordings_hit[rule_id])

@@ -4,10 +4,10 @@ Each recording is mostly ordinary host activity with one simulated attack in it.
 corpus at the pack filters (default: stable+test, level >= medium) this prints the share of events
 the Sigma rules put at high/critical (target <= 1 %), the share at any level, and the 10 rules that
 fire most (with their level), so a noisy rule is named, not hidden in a percentage. And the other side:
-how many recordings had their own attack named, i.e. a hit whose ATT&CK technique (or its parent: T1003 for
-T1003.002; or, for T1562, which ATT&CK v18 retired, T1685/T1686: ``SUCCESSORS``) is one the recording's OTRF
-metadata maps it to, at any level and at high/critical (``--misses`` lists the others). Also per-event
-cost of normalise + evaluate, against ``orjson.loads`` of the same lines (baseline).
+how many recordings had their own attack named, i.e. a hit whose ATT&CK technique is one the recording's OTRF
+metadata maps it to (``training.otrf.names_technique``: the parent counts, T1003 for T1003.002, and for T1562,
+which ATT&CK v18 retired, its successors T1685/T1686), at any level and at high/critical (``--misses`` lists the
+others). Also per-event cost of normalise + evaluate, against ``orjson.loads`` of the same lines (baseline).
 
 Usage: python bench/sigma_fp.py [--stride 1] [--min-level medium] [--statuses stable,test] [--misses]
 """
@@ -34,6 +34,7 @@ from secustream.analyzer.sigma.filters import RuleFilter
 from secustream.analyzer.sigma.loader import assemble, filter_pack, merge_packs
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
+from secustream.training.otrf import names_technique
 from secustream.training.otrf import recordings as otrf_metadata
 from secustream.verdict import RISK_ORDER, RiskLevel
 
@@ -102,8 +103,8 @@ def main() -> None:
     print(f"any Sigma hit: {anything:,} events = {100 * anything / max(total, 1):.3f} %")
     print(f"recordings with a high/critical hit: {len(recordings_with_high)} of {len(otrf_recordings())}")
     with_mapping = [path for path in named_any if mapped.get(path)]
-    hit_any = [path for path in with_mapping if names_own(named_any[path], mapped[path])]
-    hit_high = [path for path in with_mapping if names_own(named_high[path], mapped[path])]
+    hit_any = [path for path in with_mapping if names_technique(named_any[path], mapped[path])]
+    hit_high = [path for path in with_mapping if names_technique(named_high[path], mapped[path])]
     print(f"recordings whose own technique a hit named: {len(hit_any)} of {len(with_mapping)} with a mapped "
           f"technique ({len(hit_high)} at high/critical)")
     if args.misses:
@@ -119,20 +120,6 @@ def main() -> None:
     baseline = 1e6 * base_s / max(total, 1)
     print(f"normalise + evaluate: {per_event:.1f} µs/event ({per_event / baseline:.1f}x orjson.loads at "
           f"{baseline:.2f} µs/event)")
-
-
-SUCCESSORS = {"T1562": ("T1685", "T1686")}
-"""ATT&CK v18 split Impair Defenses (T1562, the OTRF metadata's id) into new techniques that SigmaHQ's rules tag
-now: the corpus's rules citing Atomic Red Team's T1562.001 tests carry T1685, those citing T1562.004 (firewall)
-T1686.003. Compared at the parent technique only: which sub-technique took which is not in the corpus."""
-
-
-def names_own(named: set[str], own: tuple[str, ...]) -> bool:
-    """Whether a technique hits named is one of the recording's own, the parent technique of one, or (for a retired
-    parent) one of its successors' (``SUCCESSORS``)."""
-    parents = {t.split(".", 1)[0] for t in own}
-    parents |= {new for old in list(parents) for new in SUCCESSORS.get(old, ())}
-    return any(t in own or t.split(".", 1)[0] in parents for t in named)
 
 
 if __name__ == "__main__":

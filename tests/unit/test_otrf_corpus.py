@@ -80,3 +80,12 @@ def test_judge_rejects_more_real_noise_or_fewer_detections_with_figures():
                  reference_is_rules=True)
     assert not loud.promoted and "2.00% at high/critical vs 0.40% with the rules alone" in loud.reason
     assert "corpora not found" in judge(_eval(0.97), _eval(0.1), None, None).reason
+
+
+def test_a_recordings_technique_is_named_by_itself_its_parent_or_a_v18_successor():
+    assert otrf.names_technique({"T1003"}, ("T1003.002",))
+    assert otrf.names_technique({"T1003.001"}, ("T1003.002",))  # a sibling shares the parent
+    assert otrf.names_technique({"T1685.005"}, ("T1562.002",))  # ATT&CK v18 moved Impair Defenses
+    assert not otrf.names_technique({"T1087.001"}, ("T1069.001",))
+    assert not otrf.names_technique(set(), ("T1003",))
+    assert not otrf.names_technique({"T1562"}, ())

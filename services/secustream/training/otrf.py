@@ -26,10 +26,11 @@ import json
 import random
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -185,6 +186,23 @@ def recordings(corpora: Path) -> tuple[Recording, ...]:
         out.append(Recording(name, path, path.parent.parent.name, split[name], doc.get("id"), str(doc.get("title", "")),
                              techniques, indicators_from(doc) if doc else Indicators()))
     return tuple(out)
+
+
+SUCCESSORS: Mapping[str, tuple[str, ...]] = MappingProxyType({"T1562": ("T1685", "T1686")})
+"""ATT&CK v18 split Impair Defenses (T1562, the OTRF metadata's id) into new techniques that SigmaHQ's rules tag
+now: the corpus's rules citing Atomic Red Team's T1562.001 tests carry T1685, those citing T1562.004 (firewall)
+T1686.003. Compared at the parent technique only: which sub-technique took which is not in the corpus."""
+
+
+def names_technique(named: Iterable[str], own: Iterable[str]) -> bool:
+    """Whether detections that named the techniques ``named`` named one of a recording's own (``own``, from its
+    metadata): the same technique, one with the same parent (T1003 for T1003.002), or, for a retired parent, one of
+    its successors' (``SUCCESSORS``). The benchmarks' "was the attack seen" figure (bench/sigma_fp.py,
+    bench/native_fp.py)."""
+    own = set(own)
+    parents = {t.split(".", 1)[0] for t in own}
+    parents |= {new for old in list(parents) for new in SUCCESSORS.get(old, ())}
+    return any(t in own or t.split(".", 1)[0] in parents for t in named)
 
 
 def _lines(path: Path) -> Iterator[str]:
