@@ -80,6 +80,10 @@ def initiator_first(source: Endpoint, destination: Endpoint, inbound: bool | Non
     return source, destination
 
 
+IP_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp"}
+"""IANA protocol numbers as WFP events write them (``Protocol``) → names: the normaliser's ``network.transport`` and
+the OCSF archive's ``protocol_name``."""
+
 _WFP_DIRECTIONS = {"%%14592": True, "inbound": True, "%%14593": False, "outbound": False}
 
 

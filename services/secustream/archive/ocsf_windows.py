@@ -18,9 +18,9 @@ from typing import Any
 from secustream.archive.ocsf_objects import device, file, i64, process
 from secustream.archive.ocsf_objects import named_user as user
 from secustream.events import SecurityEvent
+from secustream.evtx import IP_PROTOCOLS, wfp_connection
 from secustream.evtx import evtx_int as _int  # the normaliser's reading of EVTX ids: 0x hex
 from secustream.evtx import evtx_text as _s  # EVTX text: "-" is absent
-from secustream.evtx import wfp_connection
 
 Activity = tuple[int, str]
 WinClass = tuple[str, Activity, dict[str, Any]]
@@ -31,7 +31,6 @@ TASKS_DIR = "%SystemRoot%\\System32\\Tasks"  # where Task Scheduler keeps a task
 _SHA256 = re.compile(r"SHA256=([0-9A-Fa-f]{64})")
 _COMMAND = re.compile(r"<Command>(.*?)</Command>", re.S)
 _ARGUMENTS = re.compile(r"<Arguments>(.*?)</Arguments>", re.S)
-_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp"}
 _REG_TYPES = {"DWORD": (2, "REG_DWORD"), "QWORD": (8, "REG_QWORD"), "Binary Data": (1, "REG_BINARY")}
 
 
@@ -223,7 +222,7 @@ def _wfp(_event: SecurityEvent, u: Fields, eid: int) -> WinClass | None:
     if source["ip"] is None or destination["ip"] is None:
         return None
     protocol = _int(u.get("Protocol"))
-    connection = {"protocol_name": _PROTOCOLS.get(protocol) if protocol is not None else None,
+    connection = {"protocol_name": IP_PROTOCOLS.get(protocol) if protocol is not None else None,
                   "direction_id": 1 if inbound else 2, "direction": "Inbound" if inbound else "Outbound"}
     activity = (1, "Open") if eid == 5156 else (5, "Refuse")
     return "network_activity", activity, {

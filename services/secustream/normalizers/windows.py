@@ -38,7 +38,15 @@ from secustream.events import (
     split_account,
     trusted_builder,
 )
-from secustream.evtx import evtx_int, evtx_ip, evtx_port, evtx_text, initiator_first, wfp_connection
+from secustream.evtx import (
+    IP_PROTOCOLS,
+    evtx_int,
+    evtx_ip,
+    evtx_port,
+    evtx_text,
+    initiator_first,
+    wfp_connection,
+)
 from secustream.native import any_none, any_spaced_key, take_first
 from secustream.normalizers.base import (
     MAX_ACTION,
@@ -176,15 +184,14 @@ def _sysmon_image(data: Doc, doc: Doc, computer: str | None) -> None:
 
 
 def _sysmon_network(data: Doc, doc: Doc, computer: str | None) -> None:
-    image, user = _s(data.get("Image")), _s(data.get("User"))
-    doc["process"] = {"executable": image, "name": _base(image), "pid": _int(data.get("ProcessId")), "user": user}
+    _sysmon_image(data, doc, computer)  # the process, and its host and account as the local side
     initiated = str(data.get("Initiated", "")).lower()
     inbound = False if initiated == "true" else True if initiated == "false" else None
     recorded = ({"ip": _ip(data.get("SourceIp")), "port": _port(data.get("SourcePort")),
                  "host": _s(data.get("SourceHostname"))},
                 {"ip": _ip(data.get("DestinationIp")), "port": _port(data.get("DestinationPort")),
                  "host": _s(data.get("DestinationHostname"))})
-    _connection(doc, _account_endpoint(computer, user), *recorded, inbound, _s(data.get("Protocol")))
+    _connection(doc, doc["source"], *recorded, inbound, _s(data.get("Protocol")))
 
 
 def _connection(doc: Doc, local: Doc, source: Doc, destination: Doc, inbound: bool | None,
@@ -277,17 +284,14 @@ def _firewall(data: Doc, doc: Doc, computer: str | None) -> None:
         doc["process"] = {"executable": application, "name": _base(application), "pid": _int(data.get("ProcessId"))}
 
 
-_IP_PROTOCOLS = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp"}
-
-
 def _firewall_connection(data: Doc, doc: Doc, computer: str | None) -> None:
     """WFP connections permitted or blocked and packets dropped (5156, 5157, 5152): a network event
-    (``wfp_connection``), the IP protocol by name."""
-    _firewall(data, doc, computer)
+    (``wfp_connection``), the IP protocol by name (``evtx.IP_PROTOCOLS``, else its number)."""
+    _firewall(data, doc, computer)  # the application, and the host as the local side
     protocol = _s(data.get("Protocol"))
     source, destination, inbound = wfp_connection(data)
-    _connection(doc, {"host": computer}, source, destination, inbound,
-                _IP_PROTOCOLS.get(protocol, protocol) if protocol else None)
+    _connection(doc, doc["source"], source, destination, inbound,
+                IP_PROTOCOLS.get(_int(protocol), protocol) if protocol else None)
 
 
 _POWERSHELL_CONTEXT_CHARS = 16384  # the context is at the start of ContextInfo and of a classic event's details
