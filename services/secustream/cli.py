@@ -254,12 +254,16 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from secustream.ingest import ingest_lines, print_progress
-    from secustream.ingest_input import IngestInput
+    from secustream.ingest_input import IngestInputs, expand_paths
     from secustream.messaging.admin import ensure_topics
     from secustream.messaging.client import TrackedProducer, producer_config
     from secustream.metrics import GeneratorMetrics
     from secustream.normalizers import NORMALIZERS
 
+    try:
+        files = expand_paths(args.file)  # every path checked before anything is published
+    except ValueError as exc:
+        raise SystemExit(f"ingest: {exc}") from None
     bootstrap = require_kafka(settings)
     normalise = NORMALIZERS[args.format]
     if args.format in ("sshd", "linux-auth", "syslog") and args.year:
@@ -268,14 +272,11 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         normalise = partial(normalise, year=args.year)
     ensure_topics(bootstrap, [settings.KAFKA_TOPIC, settings.KAFKA_DLQ_TOPIC], settings.KAFKA_PARTITIONS)
     producer = TrackedProducer(producer_config(bootstrap, "secustream-ingest"))
-    path = Path(args.file)
-    if str(path) != "-" and not path.is_file():
-        raise SystemExit(f"ingest: {path} is not a readable file")
-    source = IngestInput(args.file, sys.stdin.buffer, print_progress)  # bytes: any line, decoded per line
+    source = IngestInputs(files, sys.stdin.buffer, print_progress)  # bytes: any line, decoded per line
     report = ingest_lines(source.lines(), args.format, normalise, producer, settings.KAFKA_TOPIC,
                           settings.KAFKA_DLQ_TOPIC, GeneratorMetrics(CollectorRegistry()), progress=print_progress)
-    print(report.summary() + (f"; input incomplete: {source.error}" if source.error else ""))
-    return 0 if report.ok and source.error is None else 1
+    print(report.summary(len(files)) + (f"; input incomplete: {'; '.join(source.errors)}" if source.errors else ""))
+    return 0 if report.ok and not source.errors else 1
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
@@ -585,9 +586,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ing.add_argument("--format", required=True, choices=sorted(NORMALIZERS))
     ing.add_argument("--year", type=int, default=None, help="year for syslog lines without one")
-    ing.add_argument("file", help="path, or - for stdin (read as bytes: any line, invalid UTF-8 escaped); a gzip "
-                                 "file or stream is decompressed, a zip archive's members are read in turn (macOS "
-                                 "resource forks skipped), e.g. an OTRF recording")
+    ing.add_argument("file", nargs="+", help=(
+        "files or directories (every file under one, recursively, hidden ones skipped), or - for stdin; read as "
+        "bytes: any line, invalid UTF-8 escaped; a gzip file or stream is decompressed, a zip archive's members are "
+        "read in turn (macOS resource forks skipped), e.g. an OTRF recording or a folder of them"))
     ing.set_defaults(func=cmd_ingest)
 
     rules = sub.add_parser("rules", help="detection content tools")

@@ -163,10 +163,11 @@ class IngestReport:
         """Every line read is on the events topic or the DLQ (rejections are reported, not failures)."""
         return not self.lost and self.delivery_error is None
 
-    def summary(self) -> str:
+    def summary(self, files: int = 1) -> str:
         ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
         top = ", ".join(f"{r} x{n}" for r, n in ranked[:8]) + (f", +{len(ranked) - 8} more" if len(ranked) > 8 else "")
-        text = (f"read {self.read} lines: published {self.published} events, rejected {self.rejected}"
+        where = f" from {files} files" if files > 1 else ""
+        text = (f"read {self.read} lines{where}: published {self.published} events, rejected {self.rejected}"
                 + (f" (sent to DLQ; reasons: {top})" if self.rejected else ""))
         if self.invalid_utf8:
             text += f"; {self.invalid_utf8} lines had invalid UTF-8 (published with the bytes escaped)"

@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 
 from tests.corpora import OTRF, otrf_lines, require
-from tests.integration.ingest_cli import ingest, ingest_env
+from tests.integration.ingest_cli import ingest, ingest_env, run_ingest
 
+SMALL = [OTRF / "discovery" / "host" / "cmd_discover_iexplorer_version_registry.zip",
+         OTRF / "credential_access" / "host" / "psh_windows_vault_web_credentials.zip"]
 RECORDING = OTRF / "defense_evasion" / "host" / "reg_disable_eventlog_service_startuptype_modification_via_registry.zip"
 
 
@@ -24,3 +26,21 @@ def test_a_real_recording_zip_is_ingested_whole_and_its_resource_fork_skipped(ka
     packed = tmp_path / "recording.jsonl.gz"
     packed.write_bytes(gzip.compress("\n".join(lines).encode()))
     assert ingest(packed, env)[0] == counts  # the same events from a gzip file
+
+
+def test_a_folder_of_recordings_is_ingested_in_one_run(kafka_bootstrap, topics, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`secustream ingest --format windows DIR`: every recording under it, in turn, one summary; a bad path among
+    several is named before anything is published."""
+    recordings = [require(path) for path in SMALL]
+    env = ingest_env(kafka_bootstrap, topics)
+    folder = tmp_path / "corpus"
+    for recording in recordings:
+        (folder / recording.parent.parent.name).mkdir(parents=True)
+        (folder / recording.parent.parent.name / recording.name).symlink_to(recording)
+    total = sum(len(list(otrf_lines(r))) for r in recordings)
+    counts, said = ingest(folder, env)
+    assert counts == (total, total, 0)
+    assert f"ingest: [1/2] {folder / 'credential_access' / recordings[1].name}" in said, said
+    refused = run_ingest([recordings[0], tmp_path / "no-such.zip"], env)
+    assert refused.returncode != 0 and "no-such.zip is not a readable file or directory" in refused.stderr
+    assert "published" not in refused.stdout

@@ -8,7 +8,9 @@ import io
 import zipfile
 from pathlib import Path
 
-from secustream.ingest_input import IngestInput, resource_fork
+import pytest
+
+from secustream.ingest_input import IngestInput, IngestInputs, expand_paths, resource_fork
 
 LINES = [b'{"a": 1}', b'{"b": 2}', b"\xff\x00 not json"]
 
@@ -85,3 +87,50 @@ def test_a_dead_letter_names_the_member_its_line_came_from(tmp_path: Path) -> No
     plain = tmp_path / "one.log"
     plain.write_bytes(b"x\n")
     assert [line.origin for line in IngestInput(str(plain), io.BytesIO(), lambda _m: None).lines()] == ["line 1"]
+
+
+def test_directories_and_several_files_are_read_in_turn_each_line_naming_its_file(tmp_path: Path) -> None:
+    """A dataset as it ships: many files under folders (the OTRF corpus: 109 zips in 13 folders)."""
+    corpus = tmp_path / "corpus"
+    (corpus / "b" / ".git").mkdir(parents=True)
+    (corpus / "a").mkdir()
+    (corpus / "b" / "two.log").write_bytes(b"2\n")
+    (corpus / "a" / "one.log.gz").write_bytes(gzip.compress(b"1a\n1b\n"))
+    (corpus / "b" / ".git" / "HEAD").write_bytes(b"hidden\n")
+    (corpus / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    extra = tmp_path / "extra.log"
+    extra.write_bytes(b"3\n")
+    files = expand_paths([str(corpus), str(extra)])
+    assert files == [str(corpus / "a" / "one.log.gz"), str(corpus / "b" / "two.log"), str(extra)]
+    said: list[str] = []
+    lines = list(IngestInputs(files, io.BytesIO(), said.append).lines())
+    assert [(line.origin, line.data) for line in lines] == [
+        (f"{corpus / 'a' / 'one.log.gz'} line 1", b"1a"), (f"{corpus / 'a' / 'one.log.gz'} line 2", b"1b"),
+        (f"{corpus / 'b' / 'two.log'} line 1", b"2"), (f"{extra} line 1", b"3")]
+    assert said[0] == f"ingest: [1/3] {corpus / 'a' / 'one.log.gz'}"
+
+
+def test_a_damaged_file_among_several_ends_only_itself(tmp_path: Path) -> None:
+    good, bad, after = tmp_path / "1.log", tmp_path / "2.zip", tmp_path / "3.log"
+    good.write_bytes(b"one\n")
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    after.write_bytes(b"three\n")
+    source = IngestInputs([str(good), str(bad), str(after)], io.BytesIO(), lambda _m: None)
+    assert [line.data for line in source.lines()] == [b"one", b"three"]
+    assert len(source.errors) == 1 and source.errors[0].startswith(f"{bad} is unreadable after line 0")
+    inside = tmp_path / "recording.zip"
+    with zipfile.ZipFile(inside, "w") as zf:
+        zf.writestr("logs/one.json", b"{}\n")
+    lines = list(IngestInputs([str(inside), str(after)], io.BytesIO(), lambda _m: None).lines())
+    assert [line.origin for line in lines] == [f"{inside}:logs/one.json line 1", f"{after} line 1"]
+
+
+def test_every_bad_path_is_named_before_anything_is_read(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "ok.log").write_bytes(b"x\n")
+    with pytest.raises(ValueError) as raised:
+        expand_paths([str(tmp_path / "ok.log"), str(tmp_path / "missing.log"), str(tmp_path / "empty"), "-", "-"])
+    message = str(raised.value)
+    assert "missing.log is not a readable file or directory" in message
+    assert "empty is a directory with no files" in message and "named more than once" in message
+    assert expand_paths(["-"]) == ["-"]
