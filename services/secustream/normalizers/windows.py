@@ -425,7 +425,13 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("security", 4720): (EventType.AUTH, "user_account_created", Outcome.SUCCESS, _account),
     ("security", 4722): (EventType.AUTH, "user_account_enabled", Outcome.SUCCESS, _account),
     ("security", 4724): (EventType.AUTH, "password_reset", Outcome.SUCCESS, _account),
+    ("security", 4725): (EventType.AUTH, "user_account_disabled", Outcome.SUCCESS, _account),
     ("security", 4726): (EventType.AUTH, "user_account_deleted", Outcome.SUCCESS, _account),
+    ("security", 4738): (EventType.AUTH, "user_account_changed", Outcome.SUCCESS, _account),
+    # computer accounts: a domain controller logs them; 4742 by ANONYMOUS LOGON is Zerologon (CVE-2020-1472)
+    ("security", 4741): (EventType.AUTH, "computer_account_created", Outcome.SUCCESS, _account),
+    ("security", 4742): (EventType.AUTH, "computer_account_changed", Outcome.SUCCESS, _account),
+    ("security", 4743): (EventType.AUTH, "computer_account_deleted", Outcome.SUCCESS, _account),
     ("security", 4728): (EventType.AUTH, "group_member_added", Outcome.SUCCESS, _account),
     ("security", 4732): (EventType.AUTH, "group_member_added", Outcome.SUCCESS, _account),
     ("security", 4756): (EventType.AUTH, "group_member_added", Outcome.SUCCESS, _account),
