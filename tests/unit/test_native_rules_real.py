@@ -70,3 +70,15 @@ def test_zerologon_is_seen_on_the_real_domain_controller() -> None:
                      "LATERAL-ZEROLOGON")
     assert [(e.action, e.source.user, e.destination.user) for e in fired] == [
         ("computer_account_changed", "ANONYMOUS LOGON", "MORDORDC$")]
+
+
+@pytest.mark.parametrize("name", ["lateral_movement/host/schtask_modification.zip",
+                                  "lateral_movement/host/schtask_create.zip"])
+def test_a_task_planted_in_windows_folder_is_seen_on_real_hosts(name: str) -> None:
+    """OTRF's T1053.005 recordings: pgustavo registers, then changes, EventCacheManager under
+    ``\\Microsoft\\Windows\\SoftwareProtectionPlatform``. Every other 4698/4702 of the 109 recordings is
+    Windows' own (S-1-5-18/20, a computer account) or a user's task outside that folder (OneDrive's): the rule
+    fires on these two events only (``python bench/native_fp.py``)."""
+    fired = fired_on(name, "PERSIST-TASK-IN-WINDOWS-FOLDER")
+    assert [(e.action, e.source.user) for e in fired] in (
+        [("scheduled_task_updated", "pgustavo")], [("scheduled_task_created", "pgustavo")])

@@ -143,6 +143,13 @@ def _service(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["message"] = doc.get("message") or f"A service was installed in the system. Service Name: {name}"
 
 
+def _task(data: Doc, doc: Doc, computer: str | None) -> None:
+    """Security 4698-4702: the account that registered, changed or removed the task (the task stays
+    ``unmapped.TaskName``, its XML ``TaskContent``/``TaskContentNew``)."""
+    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
+                     "domain": _s(data.get("SubjectDomainName"))}
+
+
 def _host_only(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName"))}
 
@@ -422,6 +429,11 @@ _EVENTS: dict[tuple[str, int], tuple[EventType, str, Outcome | None, Mapper]] = 
     ("security", 4672): (EventType.AUTH, "special_privileges_assigned", Outcome.SUCCESS, _subject),
     ("security", 4688): (EventType.PROCESS, "process_start", Outcome.SUCCESS, _proc_4688),
     ("security", 4697): (EventType.SYSTEM, "service_installed", Outcome.SUCCESS, _service),
+    ("security", 4698): (EventType.SYSTEM, "scheduled_task_created", Outcome.SUCCESS, _task),
+    ("security", 4699): (EventType.SYSTEM, "scheduled_task_deleted", Outcome.SUCCESS, _task),
+    ("security", 4700): (EventType.SYSTEM, "scheduled_task_enabled", Outcome.SUCCESS, _task),
+    ("security", 4701): (EventType.SYSTEM, "scheduled_task_disabled", Outcome.SUCCESS, _task),
+    ("security", 4702): (EventType.SYSTEM, "scheduled_task_updated", Outcome.SUCCESS, _task),
     ("security", 4720): (EventType.AUTH, "user_account_created", Outcome.SUCCESS, _account),
     ("security", 4722): (EventType.AUTH, "user_account_enabled", Outcome.SUCCESS, _account),
     ("security", 4724): (EventType.AUTH, "password_reset", Outcome.SUCCESS, _account),
