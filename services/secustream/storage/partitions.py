@@ -170,5 +170,6 @@ def report_lines(states: Iterable[TableState]) -> list[str]:
         if s.default_rows:
             days = ", ".join(f"{d}: {n}" for d, n in s.default_days.items())
             lines.append(f"{s.table}: {s.default_rows} rows in {default_name(s.table)} (no partition for "
-                         f"their day: future-dated or beyond --days-ahead): {days}")
+                         f"their day: `partitions ensure` gives a past day one, and retention then expires it like "
+                         f"any other; days beyond --days-ahead stay here): {days}")
     return lines
