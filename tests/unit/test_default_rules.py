@@ -139,6 +139,21 @@ def _task(event_id: int, subject: str, subject_sid: str, task: str) -> dict[str,
                          "SubjectUserName": subject, "TaskName": task}}
 
 
+def _lsass_access(source: str, granted: str) -> dict[str, Any]:
+    """Sysmon 10 on lsass.exe as the Windows normaliser gives it."""
+    return {"event_type": "process", "action": "process_access", "source": {"host": "WS-1", "user": "pgustavo"},
+            "process": {"name": source, "executable": f"C:\\Windows\\System32\\{source}"},
+            "unmapped": {"EventID": 10, "SourceImage": f"C:\\Windows\\System32\\{source}",
+                         "TargetImage": "C:\\Windows\\system32\\lsass.exe", "GrantedAccess": granted}}
+
+
+def _dcsync(subject: str, properties: str) -> dict[str, Any]:
+    """Security 4662 (an operation on a directory object) on a domain controller, as the normaliser keeps it."""
+    return {"event_type": "other", "action": "windows_event_4662", "source": {"host": "MORDORDC"},
+            "unmapped": {"EventID": 4662, "Channel": "Security", "SubjectUserName": subject,
+                         "Properties": properties, "AccessMask": "0x100"}}
+
+
 # (event fields, rule id that must fire or None for "no rule at all")
 SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("encoded powershell", _process("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
@@ -219,6 +234,17 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
                                           "\\OneDrive Standalone Update Task-S-1-5-21-4228717743-1106"), None),
     ("a user deletes a task there", _task(4699, "pgustavo", "S-1-5-21-3786818125-1104",
                                           "\\Microsoft\\Windows\\Maintenance\\Updater"), None),
+    ("powershell reads lsass memory", _lsass_access("powershell.exe", "0x1010"), "CRED-LSASS-READ-BY-POWERSHELL"),
+    ("remoting host with full access", _lsass_access("wsmprovhost.exe", "0x1F3FFF"), "CRED-LSASS-READ-BY-POWERSHELL"),
+    ("powershell's Get-Process", _lsass_access("powershell.exe", "0x1410"), None),
+    ("powershell querying it", _lsass_access("powershell.exe", "0x1400"), None),
+    ("powershell duplicating a handle", _lsass_access("powershell.exe", "0x40"), None),
+    ("an agent reads lsass", _lsass_access("MsMpEng.exe", "0x1010"), None),
+    ("dcsync by a user", _dcsync("pgustavo", "%%7688\r\n\t\t{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"),
+     "CRED-DCSYNC-BY-ACCOUNT"),
+    ("replication between DCs", _dcsync("MORDORDC$", "%%7688\r\n\t\t{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"), None),
+    ("Entra Connect's sync account", _dcsync("MSOL_1a2b3c", "{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"), None),
+    ("a user reading changes without secrets", _dcsync("pgustavo", "{1131f6aa-9c07-11d1-f79f-00c04fc2dcd2}"), None),
     ("rclone to mega", _process("rclone copy /srv/data mega:dump --transfers 8"), "EXFIL-RCLONE-CLOUD"),
     ("big upload to internet",
      {"event_type": "network", "source": {"ip": "10.10.1.31"}, "destination": {"ip": "185.199.110.153"},

@@ -91,3 +91,22 @@ def test_remote_wmic_is_seen_as_windows_logs_it() -> None:
     fired = fired_on("lateral_movement/host/empire_wmic_add_user_backdoor.zip", "LATERAL-WMIC-REMOTE-EXEC")
     assert len(fired) == 2
     assert all("/node:WORKSTATION6" in (e.process.command_line or "") for e in fired)
+
+
+def test_lsass_read_by_invoke_mimikatz_is_seen() -> None:
+    """OTRF's Empire Invoke-Mimikatz sekurlsa::logonpasswords: powershell.exe opens lsass.exe with 0x1010 from
+    unbacked code; SigmaHQ raises it at medium only. An admin's Get-Process (0x1410, the remoting recording's 8
+    events) is not a hit."""
+    fired = fired_on("credential_access/host/empire_mimikatz_logonpasswords.zip", "CRED-LSASS-READ-BY-POWERSHELL")
+    assert [(e.process.name, e.unmapped["GrantedAccess"]) for e in fired] == [("powershell.exe", "0x1010")]
+    remoting = fired_on("lateral_movement/host/covenant_psremoting_command.zip", "CRED-LSASS-READ-BY-POWERSHELL")
+    assert all(e.unmapped["GrantedAccess"] != "0x1410" for e in remoting)
+
+
+@pytest.mark.parametrize("name", ["credential_access/host/covenant_dcsync_dcerpc_drsuapi_DsGetNCChanges.zip",
+                                  "credential_access/host/empire_dcsync_dcerpc_drsuapi_DsGetNCChanges.zip"])
+def test_dcsync_by_a_user_account_is_seen(name: str) -> None:
+    """The DCSync recordings: pgustavo asks MORDORDC for DS-Replication-Get-Changes-All (Security 4662); the DCs'
+    own replication (MORDORDC$, three other recordings) asks Get-Changes and is no hit."""
+    fired = fired_on(name, "CRED-DCSYNC-BY-ACCOUNT")
+    assert [e.unmapped["SubjectUserName"] for e in fired] == ["pgustavo"]

@@ -37,6 +37,11 @@ def ev(**kw: object) -> SecurityEvent:
          True),
         ("process.name: {startswith: cert}", ev(process={"name": "certutil.exe"}), True),
         ("process.name: {endswith: .exe}", ev(process={"name": "bash"}), False),
+        ("process.name: {not_endswith: [.exe, .dll]}", ev(process={"name": "bash"}), True),
+        ("process.name: {not_endswith: .exe}", ev(process={"name": "CMD.EXE"}), False),
+        ("process.name: {not_startswith: msol_}", ev(process={"name": "MSOL_1a2b"}), False),
+        ("process.command_line: {not_contains: ' -enc '}", ev(process={"command_line": "powershell -ENC abc"}), False),
+        ("process.parent_name: {not_contains: x}", ev(process={"name": "a"}), True),  # absent holds, as not_equals
         ("process.command_line: {regex: 'base64\\s+-d'}", ev(process={"command_line": "echo x | base64  -d"}), True),
         ("network.bytes_out: {gte: 100}", ev(event_type="network", network={"bytes_out": 100}), True),
         ("network.bytes_out: {gt: 100}", ev(event_type="network", network={"bytes_out": 100}), False),

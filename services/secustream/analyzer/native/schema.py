@@ -27,7 +27,7 @@ Predicate = Callable[[Any], bool]
 
 OPERATORS = (
     "equals", "not_equals", "in", "not_in", "contains", "contains_any", "startswith", "endswith",
-    "regex", "gt", "gte", "lt", "lte", "cidr", "not_cidr", "exists",
+    "not_contains", "not_startswith", "not_endswith", "regex", "gt", "gte", "lt", "lte", "cidr", "not_cidr", "exists",
 )
 
 
@@ -77,6 +77,9 @@ def compile_operator(op: str, arg: Any) -> Predicate:
         if op == "endswith":
             return lambda v: isinstance(v, str) and v.lower().endswith(tuple(needles))
         return lambda v: isinstance(v, str) and any(n in v.lower() for n in needles)
+    if op in ("not_contains", "not_startswith", "not_endswith"):  # like not_equals: an absent field holds
+        held = compile_operator(op.removeprefix("not_"), arg)
+        return lambda v: not held(v)
     if op == "regex":
         try:
             search = compile_pattern(str(arg), re.IGNORECASE).search  # linear time on hostile text (analyzer/regex.py)
