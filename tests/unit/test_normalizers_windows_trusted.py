@@ -103,6 +103,9 @@ def _hostile() -> Iterator[str]:
         {"EventID": 9, "Channel": SYSMON, "Device": "\\Device\\HarddiskVolume2"},  # raw read: Device is the file
         {"EventID": 28, "Channel": SYSMON, "TargetFilename": "C:\\x.log"},  # blocked: outcome failure
         {"EventID": 20, "Channel": SYSMON, "User": "NT AUTHORITY\\SYSTEM"},  # no process, the account acts
+        {"EventID": 4742, "Channel": "Security", "SubjectUserSid": "S-1-5-7", "PasswordLastSet": "-"},  # accounts
+        {"EventID": 4702, "Channel": "Security", "TaskName": "\\Microsoft\\Windows\\x"},  # scheduled tasks
+        {"EventID": 10, "Channel": SYSMON, "TargetImage": "C:\\Windows\\lsass.exe", "GrantedAccess": "0x1010"},
     ]
     values: list[object] = [
         "x" * 257, "x" * 9000, "\x00", "a\x00b", "-", "", None, 10**30, "1" * 200, "0x1f", [1, {"a": None}],
@@ -113,7 +116,8 @@ def _hostile() -> Iterator[str]:
             "SourceIp", "DestinationIp", "DestinationPort", "DestinationHostname", "QueryName", "ServiceName",
             "EventID", "Channel", "Message", "Source Name", "Device", "TargetFilename", "Hashes",
             "SourceAddress", "DestAddress", "SourcePort", "DestPort", "Direction", "Protocol", "Initiated",
-            "AccessList"]
+            "AccessList", "SubjectUserSid", "SubjectDomainName", "PasswordLastSet", "TaskName", "TaskContentNew",
+            "SourceImage", "TargetImage", "GrantedAccess", "SourceUser", "TargetUser", "Properties"]
     for proto in protos:
         for key in keys:
             for value in values:
