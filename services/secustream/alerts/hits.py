@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from secustream.alert_hit import ACTOR, TARGET, AlertHit, stable_id
+from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
 from secustream.attack import tactics_of
 from secustream.events import SecurityEvent, get_field, split_account
 from secustream.verdict import RISK_ORDER, RiskLevel, Verdict
@@ -71,17 +71,21 @@ def entities_of(event: SecurityEvent) -> list[tuple[str, str, str]]:
 
 def grouping_entity(event: SecurityEvent, doc: dict[str, Any] | None, group_by: Sequence[str]) -> tuple[str, str]:
     """The entity hits are deduplicated on: the rule's own group_by field when present, else the first of
-    source IP, source user, host."""
+    source IP, source user, host that names someone in particular (``linkable``). Windows runs most of its work as
+    SYSTEM, LOCAL SERVICE or ANONYMOUS LOGON: an alert keyed on such an account gathered one rule's hits from every
+    host into one alert (45 of the 644 alerts over the OTRF corpus were "user system"); the host names the case.
+    Where nothing else is there, such a value still groups."""
     for path in group_by:
         value = get_field(doc if doc is not None else event.model_dump(mode="json"), path)
         if value not in (None, ""):
             kind = _KIND_OF_PATH.get(path, path)
             return kind, str(value) if kind == "ip" else str(value).lower()
     src, dst = event.source, event.destination
-    for kind, value in (("ip", src.ip), ("user", src.user), ("host", dst.host), ("host", src.host),
-                        ("user", dst.user)):
-        if value:
-            return kind, str(value) if kind == "ip" else str(value).lower()
+    present = [(kind, str(value) if kind == "ip" else str(value).lower())
+               for kind, value in (("ip", src.ip), ("user", src.user), ("host", dst.host), ("host", src.host),
+                                   ("user", dst.user)) if value]
+    if present:
+        return next((entity for entity in present if linkable(entity)), present[0])
     guids = [e[1] for e in entities_of(event) if e[0] == "guid"]
     return ("guid", guids[0]) if guids else ("none", "-")
 
