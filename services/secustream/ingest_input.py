@@ -9,8 +9,9 @@ The kind is told by the first bytes, not the name. An archive that turns out cor
 input with a message: the lines read before it are published, and ``error`` says what was lost.
 
 Why several paths and directories: a dataset is many files (the OTRF corpus is 109 zips in 13 folders), and peers
-take them in one run (Chainsaw and Hayabusa hunt a directory of .evtx files, Filebeat reads globs). ``ingest_paths``
-reads each in turn; a damaged file ends only itself, and with more than one file every line's origin names its file.
+take them in one run (Chainsaw and Hayabusa hunt a directory of .evtx files, Filebeat reads globs). ``expand_paths``
+checks them all first, ``IngestInputs`` reads each in turn; a damaged file ends only itself, and with more than one
+file every line's origin names its file.
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ class IngestInput:
 
     def __init__(self, path: str, stdin: BinaryIO, announce: Callable[[str], None], label: str = "") -> None:
         self.path, self.stdin, self.announce = path, stdin, announce
-        self.label = label  # the file's name in each line's origin ("" where one input is read: the origin says
-        # the member or nothing, as before)
+        self.label = label  # the file's name in messages and origins; "" for a lone input (its name, as before)
         self.error: str | None = None  # set when the input could not be read to its end
 
     def lines(self) -> Iterator[RawLine]:
