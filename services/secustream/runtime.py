@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -15,6 +16,9 @@ from secustream.config import Settings
 def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # transformers draws a "Loading weights" tqdm bar (carriage returns) into the service log at each model load;
+    # read when huggingface_hub is first imported, so set before any model code loads (an explicit value wins)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def stop_on_signals() -> threading.Event:
