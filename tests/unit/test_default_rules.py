@@ -154,6 +154,13 @@ def _dcsync(subject: str, properties: str) -> dict[str, Any]:
                          "Properties": properties, "AccessMask": "0x100"}}
 
 
+def _wmi_binding(operation: str, consumer: str) -> dict[str, Any]:
+    """Sysmon 21 (a WMI filter-to-consumer binding) as the Windows normaliser gives it."""
+    return {"event_type": "system", "action": "wmi_consumer_to_filter", "source": {"host": "WS-6", "user": "pgustavo"},
+            "unmapped": {"EventID": 21, "Operation": operation, "Consumer": f' "{consumer}"',
+                         "Filter": ' "__EventFilter.Name=\\"WSUS_QQTJ7\\""'}}
+
+
 # (event fields, rule id that must fire or None for "no rule at all")
 SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("encoded powershell", _process("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
@@ -245,6 +252,14 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("replication between DCs", _dcsync("MORDORDC$", "%%7688\r\n\t\t{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"), None),
     ("Entra Connect's sync account", _dcsync("MSOL_1a2b3c", "{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"), None),
     ("a user reading changes without secrets", _dcsync("pgustavo", "{1131f6aa-9c07-11d1-f79f-00c04fc2dcd2}"), None),
+    ("wmi script consumer bound", _wmi_binding("Created", 'ActiveScriptEventConsumer.Name="WSUS_RP5ZB"'),
+     "PERSIST-WMI-SCRIPT-CONSUMER"),
+    ("wmi command line consumer bound", _wmi_binding("Created", 'CommandLineEventConsumer.Name="upd"'),
+     "PERSIST-WMI-SCRIPT-CONSUMER"),
+    ("the binding removed", _wmi_binding("Deleted", 'ActiveScriptEventConsumer.Name="WSUS_RP5ZB"'), None),
+    ("Windows' event log consumer", _wmi_binding("Created", 'NTEventLogEventConsumer.Name="SCM Event Log Consumer"'),
+     None),
+    ("Windows' BVT consumer", _wmi_binding("Created", 'CommandLineEventConsumer.Name="BVTConsumer"'), None),
     ("rclone to mega", _process("rclone copy /srv/data mega:dump --transfers 8"), "EXFIL-RCLONE-CLOUD"),
     ("big upload to internet",
      {"event_type": "network", "source": {"ip": "10.10.1.31"}, "destination": {"ip": "185.199.110.153"},

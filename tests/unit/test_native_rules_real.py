@@ -110,3 +110,12 @@ def test_dcsync_by_a_user_account_is_seen(name: str) -> None:
     own replication (MORDORDC$, three other recordings) asks Get-Changes and is no hit."""
     fired = fired_on(name, "CRED-DCSYNC-BY-ACCOUNT")
     assert [e.unmapped["SubjectUserName"] for e in fired] == ["pgustavo"]
+
+
+def test_a_wmi_script_consumer_is_seen() -> None:
+    """OTRF's remote WMI event subscription: Covenant binds ActiveScriptEventConsumer WSUS_RP5ZB to a logon filter on
+    WORKSTATION6 (Sysmon 21 Created), then removes it (Deleted: no hit). SigmaHQ names it at medium only; no other
+    recording holds a WMI subscription."""
+    fired = fired_on("lateral_movement/host/covenant_wmi_remote_event_subscription_ActiveScriptEventConsumers.zip",
+                     "PERSIST-WMI-SCRIPT-CONSUMER")
+    assert [e.unmapped["Operation"] for e in fired] == ["Created"]
