@@ -81,7 +81,28 @@ def chain(observed: Sequence[tuple[datetime, Sequence[str]]]) -> list[str]:
     return list(seen)
 
 
-def advances(tactic_chain: Sequence[str]) -> bool:
-    """True when a later kill-chain tactic followed an earlier one (e.g. credential access → lateral movement)."""
-    ranks = [TACTIC_RANK[t] for t in tactic_chain if t in TACTIC_RANK]
-    return any(later > earlier for i, earlier in enumerate(ranks) for later in ranks[i + 1:])
+def advanced(observed: Sequence[tuple[datetime, Sequence[str]]]) -> bool:
+    """True when one detection's tactic was followed (at the same time or later) by a later kill-chain tactic of
+    another detection; ``observed`` is ``(first seen, tactics)`` per detection, e.g. per alert of an incident.
+
+    One detection's own tactics are one step however many it names: a rule tagged persistence and execution (a Run
+    key that starts PowerShell) made a one-alert incident "advance" and raised it to critical."""
+    steps = sorted(((when, [TACTIC_RANK[t] for t in tactics if t in TACTIC_RANK]) for when, tactics in observed),
+                   key=lambda step: step[0])
+    best: list[tuple[int, int]] = []  # the two lowest (min rank, detection) seen so far, from distinct detections
+    start = 0
+    while start < len(steps):
+        end = start
+        while end < len(steps) and steps[end][0] == steps[start][0]:
+            end += 1
+        for index in range(start, end):  # detections seen at one moment may follow one another either way
+            if steps[index][1]:
+                best = sorted([*best, (min(steps[index][1]), index)])[:2]
+        for index in range(start, end):
+            ranks = steps[index][1]
+            other = next((rank for rank, owner in best if owner != index), None)
+            if ranks and other is not None and max(ranks) > other:
+                return True
+        start = end
+    return False
+

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
-from secustream.attack import advances, chain
+from secustream.attack import chain
 from secustream.generator.engine import EventGenerator
 from secustream.storage import alerts as store
 from secustream.storage.tables import Alert, AlertHitRow, Incident
@@ -99,8 +99,25 @@ def test_advancing_tactic_chain_raises_severity(pg_url: str) -> None:
     assert changes.escalated_incidents and not changes.new_incidents
     with db.connect() as conn:
         incident = store.get_incident(conn, changes.escalated_incidents[0])
-    assert incident["tactics"] == ["credential-access", "lateral-movement"] and advances(incident["tactics"])
+    assert incident["tactics"] == ["credential-access", "lateral-movement"]
     assert incident["severity"] == "critical"  # high alerts, raised one level by the advancing chain
+    db.dispose()
+
+
+def test_one_alert_with_two_tactics_is_not_raised(pg_url: str) -> None:
+    """A rule tagged persistence and execution (a Run key that starts PowerShell) is one step: its one-alert incident
+    keeps the alert's level (it read critical before, as if an attack had moved on)."""
+    from .test_dedup import hit
+
+    db = create_engine(pg_url)
+    one = hit(3, 3)
+    one = one.__class__(**{**{f: getattr(one, f) for f in one.__slots__}, "alert_id": one.alert_id.__class__(int=77),
+                          "tactics": ("execution", "persistence"), "event_id": one.event_id.__class__(int=7)})
+    with db.begin() as conn:
+        changes = store.record(conn, [one], timedelta(hours=1))
+    with db.connect() as conn:
+        incident = store.get_incident(conn, changes.new_incidents[0])
+    assert incident["tactics"] == ["execution", "persistence"] and incident["severity"] == one.level
     db.dispose()
 
 

@@ -22,9 +22,9 @@ from .helpers import sshd_alerted
 T = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 INCIDENT = {"severity": "critical", "tactics": ["credential-access", "lateral-movement"], "alerts": [
     {"title": "Many failed SSH logins", "level": "high", "count": 12, "entity_kind": "ip",
-     "entity_value": "203.0.113.7", "first_seen": T, "last_seen": T},
+     "entity_value": "203.0.113.7", "first_seen": T, "last_seen": T, "tactics": ["credential-access"]},
     {"title": "SSH fan-out", "level": "high", "count": 5, "entity_kind": "ip", "entity_value": "203.0.113.7",
-     "first_seen": T, "last_seen": T}]}
+     "first_seen": T, "last_seen": T, "tactics": ["lateral-movement"]}]}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from secustream.attack import advances
+from secustream.attack import advanced
 from secustream.verdict import RISK_ORDER
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def template_story(incident: Mapping[str, Any], why: str = "no LLM configured") 
     highest = max(alerts, key=_rank, default=None)
     summary = (f"{len(alerts)} alert(s), {hits} hit(s) on {', '.join(entities[:5]) or 'unknown entities'}: "
                f"{chain_text}. Highest alert: {highest['title'] if highest else '-'}.")
-    advancing = advances(tactics)
+    advancing = advanced([(a["first_seen"], a.get("tactics") or []) for a in alerts if a.get("first_seen")])
     verdict = "true_positive" if advancing else "suspicious"
     confidence = 0.8 if advancing else (0.6 if incident.get("severity") in ("high", "critical") else 0.4)
     steps = [_STEPS[t] for t in tactics if t in _STEPS] or ["Review the alerts' events and resolve each alert."]

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, DateTime, and_, bindparam, case, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
-from secustream.attack import advances, chain, tactic_of
+from secustream.attack import advanced, chain, tactic_of
 from secustream.storage.pages import decode_cursor, encode_cursor
 from secustream.storage.tables import (
     Alert,
@@ -245,9 +245,10 @@ def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: 
         if not alerts:
             conn.execute(delete(I).where(I.c.id == incident_id))
             continue
-        tactic_chain = chain([(_utc(a.first_seen), a.tactics or []) for a in alerts])
+        observed = [(_utc(a.first_seen), a.tactics or []) for a in alerts]
+        tactic_chain = chain(observed)
         severity = max_level(a.level for a in alerts)
-        if advances(tactic_chain):
+        if advanced(observed):  # one alert's own tactics are one step, not an attack moving on
             severity = raise_level(severity)
         lead = max(alerts, key=lambda a: (RISK_ORDER[RiskLevel(a.level)], a.count))
         title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related alerts)"
