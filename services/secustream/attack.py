@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from itertools import groupby
 
 # The enterprise kill-chain order: a later tactic after an earlier one is the chain advancing. ATT&CK v18 split
 # Defense Evasion into Stealth and Defense Impairment, and SigmaHQ's rules now carry those tags (1,083 and 413
@@ -82,27 +83,18 @@ def chain(observed: Sequence[tuple[datetime, Sequence[str]]]) -> list[str]:
 
 
 def advanced(observed: Sequence[tuple[datetime, Sequence[str]]]) -> bool:
-    """True when one detection's tactic was followed (at the same time or later) by a later kill-chain tactic of
-    another detection; ``observed`` is ``(first seen, tactics)`` per detection, e.g. per alert of an incident.
+    """True when one detection's tactic was followed, strictly later, by a later kill-chain tactic of another
+    detection; ``observed`` is ``(first seen, tactics)`` per detection, e.g. per alert of an incident.
 
-    One detection's own tactics are one step however many it names: a rule tagged persistence and execution (a Run
-    key that starts PowerShell) made a one-alert incident "advance" and raised it to critical."""
-    steps = sorted(((when, [TACTIC_RANK[t] for t in tactics if t in TACTIC_RANK]) for when, tactics in observed),
-                   key=lambda step: step[0])
-    best: list[tuple[int, int]] = []  # the two lowest (min rank, detection) seen so far, from distinct detections
-    start = 0
-    while start < len(steps):
-        end = start
-        while end < len(steps) and steps[end][0] == steps[start][0]:
-            end += 1
-        for index in range(start, end):  # detections seen at one moment may follow one another either way
-            if steps[index][1]:
-                best = sorted([*best, (min(steps[index][1]), index)])[:2]
-        for index in range(start, end):
-            ranks = steps[index][1]
-            other = next((rank for rank, owner in best if owner != index), None)
-            if ranks and other is not None and max(ranks) > other:
-                return True
-        start = end
+    One detection's own tactics are one step however many it names (a rule tagged persistence and execution, a Run
+    key that starts PowerShell, made a one-alert incident "advance" to critical), and so are detections first seen at
+    the same moment: several rules on one event are one observation, not an attack moving on."""
+    lowest: int | None = None  # the earliest kill-chain rank among detections seen strictly before
+    for _moment, group in groupby(sorted(observed, key=lambda step: step[0]), key=lambda step: step[0]):
+        ranks = [TACTIC_RANK[t] for _when, tactics in group for t in tactics if t in TACTIC_RANK]
+        if ranks and lowest is not None and max(ranks) > lowest:
+            return True
+        if ranks:
+            lowest = min(ranks) if lowest is None else min(lowest, min(ranks))
     return False
 

@@ -4,7 +4,7 @@ the template without an LLM, or when the LLM says no; every story says which wro
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -24,7 +24,7 @@ INCIDENT = {"severity": "critical", "tactics": ["credential-access", "lateral-mo
     {"title": "Many failed SSH logins", "level": "high", "count": 12, "entity_kind": "ip",
      "entity_value": "203.0.113.7", "first_seen": T, "last_seen": T, "tactics": ["credential-access"]},
     {"title": "SSH fan-out", "level": "high", "count": 5, "entity_kind": "ip", "entity_value": "203.0.113.7",
-     "first_seen": T, "last_seen": T, "tactics": ["lateral-movement"]}]}
+     "first_seen": T + timedelta(minutes=5), "last_seen": T + timedelta(minutes=5), "tactics": ["lateral-movement"]}]}
 
 
 @pytest.fixture
