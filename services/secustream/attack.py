@@ -97,4 +97,3 @@ def advanced(observed: Sequence[tuple[datetime, Sequence[str]]]) -> bool:
         if ranks:
             lowest = min(ranks) if lowest is None else min(lowest, min(ranks))
     return False
-

@@ -136,7 +136,7 @@ class IngestInputs:
     def lines(self) -> Iterator[RawLine]:
         several = len(self.files) > 1
         for count, file in enumerate(self.files, start=1):
-            label = ("-" if file == "-" else file) if several else ""
+            label = file if several else ""
             if several:
                 self.announce(f"ingest: [{count}/{len(self.files)}] {'standard input' if file == '-' else file}")
             source = IngestInput(file, self.stdin, self.announce, label)

@@ -94,9 +94,13 @@ def _explicit(data: Doc, doc: Doc, computer: str | None) -> None:
     doc["destination"]["host"] = _s(data.get("TargetServerName")) or computer
 
 
+def _subject_side(data: Doc, computer: str | None) -> Doc:
+    """The acting account of a Security event (``SubjectUserName``/``SubjectDomainName``) on its host."""
+    return {"host": computer, "user": _s(data.get("SubjectUserName")), "domain": _s(data.get("SubjectDomainName"))}
+
+
 def _subject(data: Doc, doc: Doc, computer: str | None) -> None:
-    doc["destination"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
-                          "domain": _s(data.get("SubjectDomainName"))}
+    doc["destination"] = _subject_side(data, computer)
 
 
 def _account(data: Doc, doc: Doc, computer: str | None) -> None:
@@ -146,8 +150,7 @@ def _service(data: Doc, doc: Doc, computer: str | None) -> None:
 def _task(data: Doc, doc: Doc, computer: str | None) -> None:
     """Security 4698-4702: the account that registered, changed or removed the task (the task stays
     ``unmapped.TaskName``, its XML ``TaskContent``/``TaskContentNew``)."""
-    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
-                     "domain": _s(data.get("SubjectDomainName"))}
+    doc["source"] = _subject_side(data, computer)
 
 
 def _host_only(data: Doc, doc: Doc, computer: str | None) -> None:
@@ -260,8 +263,7 @@ def _subject_process(data: Doc, doc: Doc, computer: str | None) -> None:
     """Security events about what a process did under an account (object access, privileges, token rights, group
     enumeration): the account (``Subject*``) and the process (``ProcessName``/``CallerProcessName``); a file
     object's path as the file (a registry key stays ``ObjectName`` in ``unmapped``)."""
-    doc["source"] = {"host": computer, "user": _s(data.get("SubjectUserName")),
-                     "domain": _s(data.get("SubjectDomainName"))}
+    doc["source"] = _subject_side(data, computer)
     image = _s(data.get("ProcessName")) or _s(data.get("CallerProcessName"))
     if image:
         doc["process"] = {"executable": image, "name": _base(image),
