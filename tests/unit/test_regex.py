@@ -56,6 +56,20 @@ def test_the_length_check_answers_as_re_does(pattern: str) -> None:
             assert compiled.fullmatch(text) == (reference.fullmatch(text) is not None), (pattern, size, text[:20])
 
 
+@pytest.mark.parametrize("flags", [0, re.DOTALL, re.IGNORECASE | re.MULTILINE])
+@pytest.mark.parametrize("pattern", [".{1000,}", ".{150}", ".{3,5}?", "(?s).{5,}", ".*", ".+", ".{0}", ".{2,}?"])
+def test_a_run_of_any_character_is_answered_from_lengths_as_re_answers(pattern: str, flags: int) -> None:
+    """``.{1000,}`` and kin skip RE2 (22 ms a long PowerShell command line there): the answer is ``re``'s, newlines
+    and DOTALL included."""
+    compiled, reference = compile_pattern(pattern, flags), re.compile(pattern, flags)
+    assert not compiled.backtracking
+    texts = ["", "\n", "ab", "a\nbcdef", "abcde\n", "\nabcde", "x" * 149 + "\n" + "y" * 151, "z" * 1000,
+             ("w" * 999 + "\n") * 3, "\u00e9\U0001F600" * 600, "\udcff" * 1000, "a\r\nb" * 400]
+    for text in texts:
+        assert compiled.search(text) == (reference.search(text) is not None), (pattern, flags, text[:20])
+        assert compiled.fullmatch(text) == (reference.fullmatch(text) is not None), (pattern, flags, text[:20])
+
+
 @pytest.mark.parametrize(("pattern", "translated"), [
     (r"a\.b", r"a\x{2e}b"),
     (r"\d+\s\w", r"[\p{Nd}]+[" + "{s}" + r"][\p{L}\p{N}_]"),

@@ -20,6 +20,13 @@ Why a length check first: a pattern's shortest and longest match are known from 
 repeats (``CommandLine|re: '.{1000,}'``, "Unusually Long PowerShell CommandLine"), which RE2 runs as a DFA of a
 thousand states: on real OTRF command lines of a few hundred characters each test took ~2.6 ms, a third of the
 whole corpus's Sigma cost per event (docs/sigma.md "Regular expressions"). The check answers those in nanoseconds.
+
+Why a run check for ``.{n,}`` and kin: a pattern that is nothing but a counted repeat of ``.`` asks only whether the
+text holds a run of ``n`` characters without a newline (all characters with DOTALL). Where it does, RE2 still runs
+its thousand-state automaton to find the match's bounds: the first long command line costs ~60 ms (RE2 builds the
+automaton; 45 ms over the two long PowerShell command lines of the bench's real events, an analyzer's first batch
+holding one), each later one 0.06 to 0.27 ms, where a length answers in nanoseconds. ``_any_run`` answers from the
+lengths alone, in Python's meaning.
 """
 
 from __future__ import annotations
@@ -183,6 +190,9 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
 
     Raises ``re.error`` where ``re`` refuses the pattern (the rule is then reported, as before)."""
     fallback = re.compile(pattern, flags)  # the pattern's validity and meaning are Python's
+    run = _any_run(pattern, flags)
+    if run is not None:
+        return Compiled(*run, False)
     try:
         if flags & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE):
             raise Untranslatable("flags RE2 lacks")
@@ -199,6 +209,34 @@ def compile_pattern(pattern: str, flags: int = 0) -> Compiled:
                         lambda text: fallback.fullmatch(text) is not None, True)
     shortest, longest = widths(pattern, flags)
     return Compiled(_linear(searching.search, shortest, None), _linear(whole.fullmatch, shortest, longest), False)
+
+
+def _any_run(pattern: str, flags: int) -> tuple[Matcher, Matcher] | None:
+    """Search and whole-match tests for a pattern that is one counted repeat of ``.`` (``.{1000,}``, ``.{150}``,
+    lazy or greedy), from lengths alone (module docstring); ``None`` for any other pattern, or where the parser's
+    internals are not those of this Python (RE2 then runs it, never wrong)."""
+    try:
+        parsed = re._parser.parse(pattern, flags)  # type: ignore[attr-defined]
+        constants = re._constants  # type: ignore[attr-defined]
+        [(op, (low, high, body))] = parsed.data
+        if op not in (constants.MAX_REPEAT, constants.MIN_REPEAT) or list(body) != [(constants.ANY, None)]:
+            return None
+        dotall = bool(parsed.state.flags & re.DOTALL)
+        fewest, most = int(low), (None if high >= _UNBOUNDED or high is constants.MAXREPEAT else int(high))
+    except Exception:  # a private module: any change in it only turns the shortcut off
+        return None
+
+    def search(text: str) -> bool:  # some stretch of ``fewest`` characters that ``.`` takes
+        size = len(text)
+        if size < fewest:
+            return False
+        return dotall or "\n" not in text or any(len(line) >= fewest for line in text.split("\n"))
+
+    def fullmatch(text: str) -> bool:
+        size = len(text)
+        return size >= fewest and (most is None or size <= most) and (dotall or "\n" not in text)
+
+    return search, fullmatch
 
 
 def _linear(method: Callable[[str], object], shortest: int = 0, longest: int | None = None) -> Matcher:
