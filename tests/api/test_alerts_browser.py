@@ -34,6 +34,9 @@ CONTAINED = """(sel) => {
   return out;
 }"""
 
+CUT_LEVELS = """() => [...document.querySelectorAll('#alerts tbody td:nth-child(2)')]
+  .filter((td) => td.scrollWidth > td.clientWidth).map((td) => td.textContent)"""
+
 
 def artifact(path: Path) -> None:
     target = os.environ.get("SECUSTREAM_TEST_ARTIFACTS")
@@ -72,11 +75,17 @@ def test_triage_end_to_end(alerted: Api, browser_page: object, tmp_path: Path) -
         expect(first.locator("td").nth(4)).not_to_have_text("")
 
         shots = []
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+        queue = page.locator("#view-alerts .table-card")
+        idle_width = queue.bounding_box()["width"]  # type: ignore[index]
         for width in WIDTHS:  # the queue, with an alert's detail open, at both widths
             page.set_viewport_size({"width": width, "height": 900})
             first.locator("td").nth(2).click()
             expect(page.locator("#alert-detail-body")).to_contain_text("Sample events")
             assert page.evaluate(CONTAINED, ".table-card") == []
+            assert page.evaluate(CUT_LEVELS) == [], "a level cell ends in an ellipsis"
+            if width == WIDTHS[0]:  # no alert selected, the queue took the width the detail panel now holds
+                assert queue.bounding_box()["width"] < 0.85 * idle_width  # type: ignore[index]
             shots.append(tmp_path / f"alert-queue-{width}.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
 

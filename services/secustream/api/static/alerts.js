@@ -61,7 +61,7 @@ function alertFilters() {
 function alertRow(a) {
   return `<td class="triage-cell"><input type="checkbox" class="pick" aria-label="select"></td>` +
     `<td class="risk-${esc(a.level)}">${esc(a.level)}</td>` +
-    `<td title="${esc(a.detection)}">${esc(a.title)} <small class="muted">${esc(a.detection)}</small></td>` +
+    `<td title="${esc(a.title)} (${esc(a.detection)})">${esc(a.title)} <small class="muted">${esc(a.detection)}</small></td>` +
     `<td>${entityLink(a.entity_kind, a.entity_value)}</td><td>${esc(a.count)}</td>` +
     `<td title="${esc(when(a.first_seen))} – ${esc(when(a.last_seen))}">${esc(span(a.first_seen, a.last_seen))}</td>` +
     `<td class="status-${esc(a.status)}" title="${esc(a.resolution || "")}">${esc(a.status)}</td>` +
