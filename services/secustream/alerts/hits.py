@@ -36,6 +36,7 @@ class Detection:
     window_seconds: float | None = None
     group_by: tuple[str, ...] = ()  # field paths, first present wins (the rule's own group_by)
     tactics: tuple[str, ...] = ()  # the ATT&CK tactics the rule's own tags name (attack.<tactic>): ``tactics_of``
+    level: RiskLevel | None = None  # the rule's own level, an admin's override applied (``alert_level``)
 
 
 DetectionLookup = Callable[[str], Detection | None]
@@ -95,20 +96,34 @@ def detections_of(verdict: Verdict) -> list[str]:
     return list(verdict.rule_ids) or [f"{verdict.tier}:{verdict.threat_type}"]
 
 
+def alert_level(verdict: Verdict, info: Detection | None) -> RiskLevel:
+    """An alert carries its rule's own level, as Sigma, Elastic and Wazuh alerts do: SigmaHQ's medium DCSync rule
+    read high whenever a native high rule fired on the same event, and a low rule beside a high one alerted at high.
+    The verdict's level where the LLM judged the event (tier ``llm``), where no rule stands behind the detection
+    (a model class) or the rule is not loaded any more; never above the verdict (the highest of its rules)."""
+    if info is None or info.level is None or verdict.tier != "rules":
+        return verdict.risk_level
+    return min(info.level, verdict.risk_level, key=RISK_ORDER.__getitem__)
+
+
 def block_start(moment: datetime, window_seconds: int) -> datetime:
     epoch = int(moment.timestamp())
     return datetime.fromtimestamp(epoch - epoch % window_seconds, UTC)
 
 
 def hits_of(event: SecurityEvent, verdict: Verdict, policy: AlertPolicy) -> list[AlertHit]:
-    """The alert hits of one analysed event (none below the policy's level)."""
-    if RISK_ORDER[verdict.risk_level] < RISK_ORDER[policy.min_level]:
+    """The alert hits of one analysed event: one per detection at or above the policy's level (``alert_level``)."""
+    floor = RISK_ORDER[policy.min_level]
+    if RISK_ORDER[verdict.risk_level] < floor:
         return []
     entities = tuple(entities_of(event))
     out = []
     doc: dict[str, Any] | None = None
     for detection in detections_of(verdict):
         info = policy.detections(detection)
+        level = alert_level(verdict, info)
+        if RISK_ORDER[level] < floor:
+            continue
         if info is not None and info.group_by and doc is None:
             doc = event.model_dump(mode="json")
         window = int(max(policy.window_seconds, (info.window_seconds or 0) if info else 0))
@@ -117,7 +132,7 @@ def hits_of(event: SecurityEvent, verdict: Verdict, policy: AlertPolicy) -> list
         title = info.title if info else f"{verdict.threat_type.replace('_', ' ')} ({verdict.tier})"
         out.append(AlertHit(
             alert_id=stable_id("alert", detection, kind, value, start.isoformat(), window),
-            detection=detection, title=title[:256], level=verdict.risk_level.value,
+            detection=detection, title=title[:256], level=level.value,
             threat_type=verdict.threat_type, mitre_ids=tuple(verdict.mitre_ids),
             tactics=tuple(tactics_of(verdict.mitre_ids, verdict.threat_type, info.tactics if info else ())),
             entity_kind=kind, entity_value=value[:512], window_start=start, window_seconds=window,

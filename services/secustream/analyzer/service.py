@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from secustream.alerts.hits import Detection as RuleInfo
 from secustream.alerts.notify import WebhookConfig, WebhookSink
 from secustream.alerts.stage import AlertStage
 from secustream.alerts.story import build_story_writer
-from secustream.analyzer.detection import Detection, Detector
+from secustream.analyzer.detection import Detection, Detector, RuleOverride
 from secustream.analyzer.faults import Backoff
 from secustream.analyzer.health import ProgressHealth
 from secustream.analyzer.hits import Suppression
@@ -103,9 +104,15 @@ def build_router(settings: Settings, db: Engine | None, state: StateStore, hybri
                   budget_left=hybrid.budget_left, reloads=reloads, metrics=hybrid_metrics)
 
 
-def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> DetectionLookup:
-    """rule id → title, window, grouping fields and (Sigma) the rule's own ATT&CK tactics, read from the live
-    (hot-reloaded) rule sets."""
+def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None,
+                     overrides: Callable[[], Mapping[str, RuleOverride]] = dict) -> DetectionLookup:
+    """rule id → title, window, grouping fields, level (an admin's override of it first: ``overrides()`` reads the
+    detection step's current map) and (Sigma) the rule's own ATT&CK tactics, read from the live (hot-reloaded) rule
+    sets."""
+
+    def level(rule_id: str, own: RiskLevel) -> RiskLevel:
+        override = overrides().get(rule_id)
+        return override.level if override is not None and override.level is not None else own
 
     def lookup(rule_id: str) -> Detection | None:
         if rule_id.startswith("sigma:"):
@@ -115,22 +122,23 @@ def detection_lookup(engine: RulesEngine, sigma: SigmaEngine | None) -> Detectio
             if found is None:
                 return None
             seconds = getattr(found, "seconds", None)
-            return RuleInfo(found.title, seconds, tactics=tuple(tactic_tags(found.info.tags)))
+            return RuleInfo(found.title, seconds, tactics=tuple(tactic_tags(found.info.tags)),
+                            level=level(rule_id, found.severity))
         rule = next((r for r in engine.ruleset.rules if r.id == rule_id), None)
         if rule is None:
             return None
         threshold = rule.spec.threshold
         return RuleInfo(rule.spec.description, threshold.window_seconds if threshold else None,
-                         rule.group_by[0] if rule.group_by else ())
+                         rule.group_by[0] if rule.group_by else (), level=level(rule_id, rule.severity))
 
     return lookup
 
 
 def lookup_of(detection: Detection) -> DetectionLookup:
-    """``detection_lookup`` over the detection step's native and Sigma engines."""
+    """``detection_lookup`` over the detection step's native and Sigma engines and its admins' overrides."""
     engine = next(d for d in detection.detectors if isinstance(d, RulesEngine))
     sigma = next((d for d in detection.detectors if isinstance(d, SigmaEngine)), None)
-    return detection_lookup(engine, sigma)
+    return detection_lookup(engine, sigma, lambda: detection.overrides)
 
 
 def build_alert_stage(settings: Settings, db: Engine, lookup: DetectionLookup, llm_tier: Any | None,
