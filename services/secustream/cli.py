@@ -685,8 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 BENCHMARKS = {"pipeline": "pipeline.py", "model": "model.py", "api": "api.py", "sigma": "sigma_eval.py",
-              "sigma-corpus": "sigma_corpus.py", "sigma-fp": "sigma_fp.py", "native-fp": "native_fp.py",
-              "archive": "archive.py"}
+              "sigma-corpus": "sigma_corpus.py", "sigma-latency": "sigma_latency.py", "sigma-fp": "sigma_fp.py",
+              "native-fp": "native_fp.py", "archive": "archive.py"}
 
 
 def bench_script(name: str, checkout: Path) -> Path:

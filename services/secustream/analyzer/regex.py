@@ -222,7 +222,7 @@ def _any_run(pattern: str, flags: int) -> tuple[Matcher, Matcher] | None:
         if op not in (constants.MAX_REPEAT, constants.MIN_REPEAT) or list(body) != [(constants.ANY, None)]:
             return None
         dotall = bool(parsed.state.flags & re.DOTALL)
-        fewest, most = int(low), (None if high >= _UNBOUNDED or high is constants.MAXREPEAT else int(high))
+        fewest, most = int(low), (None if high >= _UNBOUNDED else int(high))  # MAXREPEAT: no bound
     except Exception:  # a private module: any change in it only turns the shortcut off
         return None
 
