@@ -70,3 +70,47 @@ def test_an_event_without_a_command_line_shows_what_it_acted_on_not_its_message_
     # odd types and a value without its key fall through to the message
     odd = {"message": "Registry value set:", "unmapped": {"TargetObject": {"a": 1}, "Details": "v", "PipeName": True}}
     assert event_title(row(odd, "registry_set")) == "registry_set · Registry value set:"
+
+
+DCSYNC_4662 = {"EventID": 4662, "ObjectServer": "DS", "SubjectUserName": "pgustavo",
+               "ObjectType": "%{19195a5b-6da0-11d0-afd3-00c04fd930c9}",
+               "ObjectName": "%{d613d8a5-418b-4b7a-83b8-ae1511c502c4}",
+               "Properties": "%%7688\r\n\t\t{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}\r\n\t"
+                             "{19195a5b-6da0-11d0-afd3-00c04fd930c9}\r\n",
+               "AccessList": "%%7688\r\n\t\t\t\tControl Access"}
+
+
+def test_a_directory_object_access_names_who_which_right_on_which_class_not_the_objects_guid() -> None:
+    """Security 4662 names everything by GUID: a DCSync alert's sample read ``%{d613d8a5-…}`` (windows_ad.py)."""
+    payload = {"dataset": "windows.security", "unmapped": DCSYNC_4662}
+    assert event_title(row(payload, "windows_event_4662", destination_host="MORDORDC.theshire.local")) == (
+        "windows_event_4662 · windows.security 4662 · MORDORDC.theshire.local · "
+        "pgustavo: DS-Replication-Get-Changes-All on domainDNS")
+    unknown = {**DCSYNC_4662, "Properties": "%%7684\r\n{00000000-1111-2222-3333-444444444444}",
+               "ObjectType": "%{bf967aba-0de6-11d0-a285-00aa003049e2}", "AccessList": "%%7684\r\n Read Property"}
+    assert event_title(row({"unmapped": unknown}, "x")) == "x · event 4662 · pgustavo: Read Property on user"
+    bare = {"ObjectServer": "ds", "ObjectType": "%{12345678-1111-2222-3333-444444444444}", "ObjectName": "n"}
+    assert event_title(row({"unmapped": bare}, "x")) == "x · 12345678-1111-2222-3333-444444444444"
+    lsa = {**DCSYNC_4662, "ObjectServer": "LSA", "ObjectName": "Policy\\Secrets\\$MACHINE.ACC"}  # not a directory
+    assert event_title(row({"unmapped": lsa}, "x")) == "x · event 4662 · Policy\\Secrets\\$MACHINE.ACC"
+    hostile = {**DCSYNC_4662, "Properties": "{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}" * 100_000, "SubjectUserName": 7}
+    assert event_title(row({"unmapped": hostile}, "x")) == (
+        "x · event 4662 · DS-Replication-Get-Changes-All on domainDNS")
+
+
+def test_the_real_dcsync_events_read_as_the_rights_they_asked_for() -> None:
+    import contextlib
+
+    from secustream.normalizers import NormalizationError, normalize_windows
+    from tests.corpora import OTRF, otrf_lines, require
+
+    titles = []
+    for line in otrf_lines(require(OTRF / "credential_access/host/empire_dcsync_dcerpc_drsuapi_DsGetNCChanges.zip")):
+        with contextlib.suppress(NormalizationError):
+            event = normalize_windows(line)
+            if event.unmapped.get("EventID") == 4662 and event.unmapped.get("ObjectServer") == "DS":
+                payload = event.model_dump(mode="json", exclude_none=True)
+                titles.append(event_title(row(payload, event.action, destination_host=event.destination.host)).split(
+                    " · ")[-1])
+    assert "pgustavo: DS-Replication-Get-Changes-All on domainDNS" in titles
+    assert all(" on domainDNS" in t and "%{" not in t for t in titles), titles

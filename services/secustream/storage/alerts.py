@@ -35,6 +35,7 @@ from secustream.storage.tables import (
     RuleSuppression,
 )
 from secustream.verdict import RISK_ORDER, RiskLevel
+from secustream.windows_ad import directory_access
 
 A = Alert.__table__
 I = Incident.__table__  # noqa: E741
@@ -414,7 +415,13 @@ _EVENT_OBJECTS: tuple[tuple[tuple[tuple[str, ...], ...], str, int], ...] = (
 
 def _event_object(payload: Mapping[str, Any]) -> str:
     """What a non-process event acted on (a registry key and value, a file, a query, the process accessed), where it
-    has one: a real Sysmon message's first line is only its kind ("Registry value set:", "Process accessed:")."""
+    has one: a real Sysmon message's first line is only its kind ("Registry value set:", "Process accessed:"); a
+    directory object's access by who, which rights, on which class (``windows_ad.directory_access``)."""
+    unmapped = payload.get("unmapped")
+    if isinstance(unmapped, dict):
+        found = directory_access(unmapped)
+        if found:
+            return found[:200]
     for paths, joiner, main in _EVENT_OBJECTS:
         parts = [_text_at(payload, path) for path in paths]
         if parts[main]:
