@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, and_, bindparam, case, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import Connection, DateTime, bindparam, case, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from secustream.alert_hit import ACTOR, TARGET, AlertHit, linkable, stable_id
@@ -173,54 +173,120 @@ def record(conn: Connection, hits: Sequence[AlertHit], incident_window: timedelt
     changes.counted = len(fresh)
     changes.new_alerts = [row["id"] for row in inserts]
     touched = {old.incident_id for aid, old in existing.items() if old.incident_id is not None}
-    for row in sorted(inserts, key=lambda r: (r["first_seen"], r["id"])):
-        incident, created = _link(conn, row, tallies[row["id"]], incident_window, now)
-        touched.add(incident)
-        if created:
-            changes.new_incidents.append(incident)
+    linked, changes.new_incidents = _link_all(conn, inserts, tallies, incident_window, now)
+    touched.update(linked)
     risen = refresh_incidents(conn, sorted(touched), now)
     changes.escalated_incidents = [i for i in sorted(risen) if i not in changes.new_incidents]
     changes.touched_incidents = sorted(touched)
     return changes
 
 
-def _link(conn: Connection, alert: dict[str, Any], tally: _Tally, window: timedelta,
-          now: datetime) -> tuple[uuid.UUID, bool]:
-    """Join the new alert to the open incidents it shares an entity with in the window (merging them), else open
-    one. Shared means: the same actor, or one alert's target is the other's actor (the victim acting next, e.g.
-    brute force on a host, then lateral movement from it). Two attackers on one target stay two incidents."""
-    entities = [e for e in tally.entities if linkable(e)]
-    actors = sorted({(k, v) for k, v, r in entities if r == ACTOR})
-    targets = sorted({(k, v) for k, v, r in entities if r == TARGET} - set(actors))
-    candidates: list[tuple[uuid.UUID, datetime]] = []
-    if actors or targets:
-        shared = tuple_(N.c.kind, N.c.value)
-        cond = and_(shared.in_(targets), N.c.role == ACTOR) if targets else None
-        if actors:
-            cond = shared.in_(actors) if cond is None else or_(shared.in_(actors), cond)
-        candidates = list(conn.execute(
-            select(I.c.id, I.c.first_seen).distinct()
-            .select_from(N.join(A, A.c.id == N.c.alert_id).join(I, I.c.id == A.c.incident_id))
-            .where(cond, I.c.status == "open", A.c.id != alert["id"],
-                   A.c.last_seen >= alert["first_seen"] - window, A.c.first_seen <= alert["last_seen"] + window)
-        ))
-    if not candidates:
-        incident_id = stable_id("incident", alert["id"])
-        conn.execute(I.insert().values(
-            id=incident_id, status="open", severity=alert["level"], title=alert["title"], tactics=alert["tactics"],
-            entities=[], alert_count=0, hit_count=0, first_seen=alert["first_seen"], last_seen=alert["last_seen"],
-            created_at=now, updated_at=now))
-        conn.execute(update(A).where(A.c.id == alert["id"]).values(incident_id=incident_id))
-        return incident_id, True
-    candidates.sort(key=lambda c: (_utc(c[1]), str(c[0])))
-    keep, merged = candidates[0][0], [c[0] for c in candidates[1:]]
-    conn.execute(update(A).where(A.c.id == alert["id"]).values(incident_id=keep))
-    if merged:
+class _OpenAlerts:
+    """The alerts of open incidents that a batch's new alerts may join, in memory: what ``_link_all`` reads instead of
+    one query per new alert. Holds every such alert with an entity the new alerts name (any role), in the window of any
+    of them; each new alert is added once linked, and merges move alerts between incidents here as in the table."""
+
+    def __init__(self) -> None:
+        self.alerts: dict[uuid.UUID, list[Any]] = {}  # alert id -> [incident id, first seen, last seen]
+        self.by_entity: dict[tuple[str, str], list[tuple[uuid.UUID, str]]] = defaultdict(list)  # -> (alert, role)
+        self.first_seen: dict[uuid.UUID, datetime] = {}  # open incident -> its first_seen (sorts the candidates)
+
+    def add(self, alert_id: uuid.UUID, incident_id: uuid.UUID, first: datetime, last: datetime,
+            entities: Iterable[tuple[str, str, str]]) -> None:
+        self.alerts[alert_id] = [incident_id, _utc(first), _utc(last)]
+        for kind, value, role in entities:
+            self.by_entity[(kind, value)].append((alert_id, role))
+
+    def incidents_sharing(self, alert: Mapping[str, Any], actors: Sequence[tuple[str, str]],
+                          targets: Sequence[tuple[str, str]], window: timedelta) -> set[uuid.UUID]:
+        """The open incidents with an alert in ``alert``'s window that shares an actor of it (in any role), or has a
+        target of it as its actor (``_link_all``'s rule)."""
+        low, high = _utc(alert["first_seen"]) - window, _utc(alert["last_seen"]) + window
+        found: set[uuid.UUID] = set()
+        for wanted, actors_only in ((actors, False), (targets, True)):
+            for entity in wanted:
+                for alert_id, role in self.by_entity.get(entity, ()):
+                    incident_id, first, last = self.alerts[alert_id]
+                    if (not actors_only or role == ACTOR) and last >= low and first <= high:
+                        found.add(incident_id)
+        return found
+
+    def merge(self, keep: uuid.UUID, merged: Sequence[uuid.UUID]) -> None:
+        gone = set(merged)
+        for record in self.alerts.values():
+            if record[0] in gone:
+                record[0] = keep
+        for incident_id in gone:
+            self.first_seen.pop(incident_id, None)
+
+
+def _link_all(conn: Connection, inserts: Sequence[dict[str, Any]], tallies: Mapping[uuid.UUID, _Tally],
+              window: timedelta, now: datetime) -> tuple[set[uuid.UUID], list[uuid.UUID]]:
+    """Join each new alert, earliest first, to the open incidents it shares an entity with in the window (merging
+    them), else open one; returns the incidents linked to and those opened. Shared means: the same actor, or one
+    alert's target is the other's actor (the victim acting next, e.g. brute force on a host, then lateral movement
+    from it). Two attackers on one target stay two incidents.
+
+    Why one read for the batch: one query per new alert made linking most of the alert stage, a third of the
+    analyzer's persist thread on real attack data (``bench/pipeline.py --real --stages``). The candidates are read
+    once for all the batch's entities and windows, then each alert is linked in memory in the same order, seeing
+    the alerts linked before it, as the per-alert queries did; the writes follow in that order."""
+    order = sorted(inserts, key=lambda r: (r["first_seen"], r["id"]))
+    plans = []
+    wanted: set[tuple[str, str]] = set()
+    for row in order:
+        entities = [e for e in tallies[row["id"]].entities if linkable(e)]
+        actors = sorted({(k, v) for k, v, r in entities if r == ACTOR})
+        targets = sorted({(k, v) for k, v, r in entities if r == TARGET} - set(actors))
+        plans.append((row, actors, targets))
+        wanted.update(actors, targets)
+    known = _OpenAlerts()
+    if wanted:
+        low = min(_utc(r["first_seen"]) for r in order) - window
+        high = max(_utc(r["last_seen"]) for r in order) + window
+        pairs = sorted(wanted)
+        for start in range(0, len(pairs), 500):
+            for row in conn.execute(
+                    select(N.c.kind, N.c.value, N.c.role, A.c.id, A.c.first_seen, A.c.last_seen, I.c.id.label("inc"),
+                           I.c.first_seen.label("inc_first"))
+                    .select_from(N.join(A, A.c.id == N.c.alert_id).join(I, I.c.id == A.c.incident_id))
+                    .where(tuple_(N.c.kind, N.c.value).in_(pairs[start:start + 500]), I.c.status == "open",
+                           A.c.last_seen >= low, A.c.first_seen <= high)):
+                known.add(row.id, row.inc, row.first_seen, row.last_seen, [(row.kind, row.value, row.role)])
+                known.first_seen[row.inc] = _utc(row.inc_first)
+    opened: list[dict[str, Any]] = []
+    assigned: list[dict[str, Any]] = []
+    merges: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
+    linked: set[uuid.UUID] = set()
+    for row, actors, targets in plans:
+        candidates = known.incidents_sharing(row, actors, targets, window) if actors or targets else set()
+        if not candidates:
+            incident_id = stable_id("incident", row["id"])
+            opened.append({
+                "id": incident_id, "status": "open", "severity": row["level"], "title": row["title"],
+                "tactics": row["tactics"], "entities": [], "alert_count": 0, "hit_count": 0,
+                "first_seen": row["first_seen"], "last_seen": row["last_seen"], "created_at": now, "updated_at": now})
+            known.first_seen[incident_id] = _utc(row["first_seen"])
+        else:
+            ranked = sorted(candidates, key=lambda c: (known.first_seen[c], str(c)))
+            incident_id, merged = ranked[0], ranked[1:]
+            if merged:
+                known.merge(incident_id, merged)
+                merges.append((incident_id, merged))
+        assigned.append({"b_id": row["id"], "inc": incident_id})
+        linked.add(incident_id)
+        known.add(row["id"], incident_id, row["first_seen"], row["last_seen"],
+                  ((k, v[:512], r) for k, v, r in tallies[row["id"]].entities))  # as the entity rows hold them
+    if opened:
+        conn.execute(I.insert(), opened)
+    if assigned:
+        conn.execute(update(A).where(A.c.id == bindparam("b_id")).values(incident_id=bindparam("inc")), assigned)
+    for keep, merged in merges:  # in the order they happened: a later merge may take in an earlier keeper
         conn.execute(update(A).where(A.c.incident_id.in_(merged)).values(incident_id=keep))
         conn.execute(AU.insert(), [{"incident_id": keep, "actor": "system", "action": "merged",
                                     "changes": {"merged": str(m)}, "at": now} for m in merged])
         conn.execute(delete(I).where(I.c.id.in_(merged)))
-    return keep, False
+    return linked, [row["id"] for row in opened]
 
 
 def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: datetime) -> set[uuid.UUID]:
@@ -251,7 +317,9 @@ def refresh_incidents(conn: Connection, incident_ids: Sequence[uuid.UUID], now: 
         severity = max_level(a.level for a in alerts)
         if advanced(observed):  # one alert's own tactics are one step, not an attack moving on
             severity = raise_level(severity)
-        lead = max(alerts, key=lambda a: (RISK_ORDER[RiskLevel(a.level)], a.count))
+        # the lead names the incident: the highest level, then the most hits, then the earliest, then the id (ties
+        # went by the database's row order, which an update elsewhere in the table can change)
+        lead = min(alerts, key=lambda a: (-RISK_ORDER[RiskLevel(a.level)], -a.count, _utc(a.first_seen), str(a.id)))
         title = lead.title if len(alerts) == 1 else f"{lead.title} (+{len(alerts) - 1} related alerts)"
         status = "closed" if all(a.status == "closed" for a in alerts) else "open"
         updates.append({
