@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "services" / "secustream"
 
 LAYERS: list[set[str]] = [
     {"secustream", "__version__", "config", "events", "verdict", "feedback", "sanitize", "metrics", "runtime",
-     "alert_hit", "attack", "archival", "evtx", "heap", "native"},
+     "alert_hit", "attack", "archival", "evtx", "heap", "native", "windows_ad"},
     {"storage", "messaging", "state", "counters", "archive"},
     {"normalizers", "generator", "ingest", "ingest_input"},
     {"analyzer", "alerts", "training", "api"},
