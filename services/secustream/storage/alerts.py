@@ -227,7 +227,7 @@ def _link_all(conn: Connection, inserts: Sequence[dict[str, Any]], tallies: Mapp
     alert's target is the other's actor (the victim acting next, e.g. brute force on a host, then lateral movement
     from it). Two attackers on one target stay two incidents.
 
-    Why one read for the batch: one query per new alert made linking most of the alert stage, a third of the
+    Why one read for the batch: one query per new alert made linking most of the alert stage, over a quarter of the
     analyzer's persist thread on real attack data (``bench/pipeline.py --real --stages``). The candidates are read
     once for all the batch's entities and windows, then each alert is linked in memory in the same order, seeing
     the alerts linked before it, as the per-alert queries did; the writes follow in that order."""
