@@ -211,6 +211,14 @@ class _OpenAlerts:
                         found.add(incident_id)
         return found
 
+    def opened(self, incident_id: uuid.UUID, first_seen: datetime) -> None:
+        """An open incident and its first_seen, which orders candidates (``ranked``)."""
+        self.first_seen[incident_id] = _utc(first_seen)
+
+    def ranked(self, candidates: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Candidates oldest first (then by id): the first is kept, the others merge into it."""
+        return sorted(candidates, key=lambda c: (self.first_seen[c], str(c)))
+
     def merge(self, keep: uuid.UUID, merged: Sequence[uuid.UUID]) -> None:
         gone = set(merged)
         for record in self.alerts.values():
@@ -246,14 +254,14 @@ def _link_all(conn: Connection, inserts: Sequence[dict[str, Any]], tallies: Mapp
         high = max(_utc(r["last_seen"]) for r in order) + window
         pairs = sorted(wanted)
         for start in range(0, len(pairs), 500):
-            for row in conn.execute(
+            for held in conn.execute(
                     select(N.c.kind, N.c.value, N.c.role, A.c.id, A.c.first_seen, A.c.last_seen, I.c.id.label("inc"),
                            I.c.first_seen.label("inc_first"))
                     .select_from(N.join(A, A.c.id == N.c.alert_id).join(I, I.c.id == A.c.incident_id))
                     .where(tuple_(N.c.kind, N.c.value).in_(pairs[start:start + 500]), I.c.status == "open",
                            A.c.last_seen >= low, A.c.first_seen <= high)):
-                known.add(row.id, row.inc, row.first_seen, row.last_seen, [(row.kind, row.value, row.role)])
-                known.first_seen[row.inc] = _utc(row.inc_first)
+                known.add(held.id, held.inc, held.first_seen, held.last_seen, [(held.kind, held.value, held.role)])
+                known.opened(held.inc, held.inc_first)
     opened: list[dict[str, Any]] = []
     assigned: list[dict[str, Any]] = []
     merges: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
@@ -266,10 +274,9 @@ def _link_all(conn: Connection, inserts: Sequence[dict[str, Any]], tallies: Mapp
                 "id": incident_id, "status": "open", "severity": row["level"], "title": row["title"],
                 "tactics": row["tactics"], "entities": [], "alert_count": 0, "hit_count": 0,
                 "first_seen": row["first_seen"], "last_seen": row["last_seen"], "created_at": now, "updated_at": now})
-            known.first_seen[incident_id] = _utc(row["first_seen"])
+            known.opened(incident_id, row["first_seen"])
         else:
-            ranked = sorted(candidates, key=lambda c: (known.first_seen[c], str(c)))
-            incident_id, merged = ranked[0], ranked[1:]
+            incident_id, *merged = known.ranked(candidates)
             if merged:
                 known.merge(incident_id, merged)
                 merges.append((incident_id, merged))
