@@ -10,6 +10,7 @@ OTRF recordings with the full SigmaHQ corpus.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from typing import Any
 
@@ -41,6 +42,8 @@ RULES = [
     _rule({"sel": {"Description|contains": "\x00nul"}, "condition": "sel"}),
 ]
 KEYWORD_RULE = _rule({"keywords": ["sekurlsa", "kerberos::"], "condition": "keywords"}, {"product": "windows"})
+# "x:y" is shorter than a guard (4 characters): no guards cover this rule's keywords, the clean set serves instead
+UNGUARDED_RULE = _rule({"keywords": ["sekurlsa", "kerberos::", "x:y"], "condition": "keywords"}, {"product": "windows"})
 
 HOSTILE: list[dict[str, Any]] = [
     {},
@@ -71,12 +74,15 @@ DOCS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def groups() -> list[Any]:
-    """The logsource group of the rules without keywords, and one with a keyword rule beside them."""
-    plain = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all(RULES))
-    keyed = SigmaRuleSet.from_yaml_text(yaml.safe_dump_all([*RULES, KEYWORD_RULE]))
-    assert not plain.errors and not keyed.errors, (plain.errors, keyed.errors)
-    found = [_Index(ruleset).candidates(WINDOWS) for ruleset in (plain, keyed)]
-    assert found[0].keywords is None and found[1].keywords is not None
+    """The logsource group of the rules without keywords, one with a keyword rule beside them whose literals
+    guards cover, and one whose literals they do not."""
+    rulesets = [SigmaRuleSet.from_yaml_text(yaml.safe_dump_all(rules))
+                for rules in (RULES, [*RULES, KEYWORD_RULE], [*RULES, UNGUARDED_RULE])]
+    assert not any(ruleset.errors for ruleset in rulesets), [ruleset.errors for ruleset in rulesets]
+    found = [_Index(ruleset).candidates(WINDOWS) for ruleset in rulesets]
+    assert found[0].keywords is None
+    assert found[1].keywords.probe[3] == (b"ros:urls" if sigma_engine.NATIVE_PREFILTER else b"")
+    assert found[2].keywords.probe[3:] == (b"", b"")
     return found
 
 
@@ -115,15 +121,50 @@ def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
         # the same field where the normaliser put it (process.command_line): found through its alias path
         satisfied, _ = gather_with(gather, plain, {"process": {"command_line": "cmd /c WhoAmI"}})
         assert len(pick(satisfied, plain.anchored, plain.always)) == len(plain.always) + 1
-        # keyword texts: every string of unmapped, the message (else the raw line) and the command line
+        # without guards: an ASCII string shorter than the shortest keyword ("x:y": 3) holds none and is not
+        # searched; the same length lower-cased longer (U+0130 becomes two characters) or other characters still are
+        unguarded = groups[2]
         doc = {"unmapped": {"A": "the first", "B": 2}, "message": "the second", "raw": "not searched",
                "process": {"command_line": "the third"}}
-        assert gather_with(gather, keyed, doc)[1] == ["the first", "the second", "the third"]
-        assert gather_with(gather, keyed, {"raw": "the raw line"})[1] == ["the raw line"]
-        # an ASCII string shorter than the shortest keyword ("sekurlsa": 8) holds none: not searched; the same
-        # length lower-cased longer (U+0130 becomes two characters) or other characters still are
-        short = {"A": "sekurls", "B": "sekurlsa", "C": "SEKURLS\u0130", "D": "ünïcödé"}
-        assert gather_with(gather, keyed, {"unmapped": short})[1] == ["sekurlsa", "SEKURLS\u0130", "ünïcödé"]
+        assert gather_with(gather, unguarded, doc)[1] == ["the first", "the second", "the third"]
+        short = {"A": "x:", "B": "x:y", "C": "X\u0130", "D": "ü"}
+        assert gather_with(gather, unguarded, {"unmapped": short})[1] == ["x:y", "X\u0130", "ü"]
+        if sigma_engine.NATIVE_PREFILTER:  # only the C loops read guards: without them no group has any
+            # keyword texts: every string of unmapped, the message (else the raw line) and the command line that
+            # may hold a guard ("ros:" or "urls", folded: any case, and "\x1a" folds onto ":")
+            doc = {"unmapped": {"A": "the first, kerbeROS::", "B": 2, "C": "no guard"}, "message": "the second URLS",
+                   "raw": "not searched ros:", "process": {"command_line": "the third ROS\x1a"}}
+            want = ["the first, kerbeROS::", "the second URLS", "the third ROS\x1a"]
+            assert gather_with(gather, keyed, doc)[1] == want
+            assert gather_with(gather, keyed, {"raw": "the raw line, ros:"})[1] == ["the raw line, ros:"]
+            # a guard split by a character that is not ASCII, or only in other characters, is not one; a text with
+            # U+0130 or U+212A (``str.lower`` makes ASCII of them) is searched whatever it holds
+            others = {"A": "ur\u00e9ls", "B": "\uff35RLS", "C": "sekurlsa", "D": "x\u0130", "E": "\u212a", "F": "ros"}
+            assert gather_with(gather, keyed, {"unmapped": others})[1] == ["sekurlsa", "x\u0130", "\u212a"]
+
+
+def test_the_c_guard_pass_agrees_with_python_at_every_length_and_offset(groups: list[Any]) -> None:
+    """The C pass reads 16 windows at a time and the last ones from a copy: a guard at any offset of a text of any
+    length (across a block's end, in the copied tail, at the very end), in any case, among Latin-1 or wider
+    characters, is found as the Python reference finds it; and random texts over the guards' characters agree."""
+    if not sigma_engine.NATIVE_PREFILTER:
+        pytest.skip("the C loops are not built here")
+    keyed = groups[1]
+    texts = []
+    for length in range(0, 52):
+        for offset in range(0, max(length - 3, 0) + 1):
+            for guard, filler in (("ros:", "x"), ("URLS", "é"), ("uRlS", "\u0101"), ("ro", "s")):
+                text = (filler * length)[:length]
+                texts.append(text[:offset] + guard + text[offset + len(guard):] if offset + 4 <= length else text)
+    rng = random.Random(7)
+    texts += ["".join(rng.choice("rosRO:\x1aulURL é") for _ in range(rng.randrange(60))) for _ in range(3000)]
+    held = 0
+    for text in texts:
+        doc = {"unmapped": {"A": text}}
+        native = gather_with(sigma_engine.gather_event, keyed, doc)
+        assert native == gather_with(gather_event_python, keyed, doc), text
+        held += bool(native[1])
+    assert 0.2 < held / len(texts) < 0.8  # both answers are well tried
 
 
 def test_the_c_pick_sorts_and_drops_repeats_as_the_python_one() -> None:
@@ -162,11 +203,15 @@ def test_the_c_loops_raise_instead_of_crashing_on_bad_input() -> None:
                         ({"unmapped": {"a": "x"}}, {"a": ({"x": [1]}, {}, _Raising())})):  # a memo holding a list
         with pytest.raises(TypeError):
             gather(doc, fields)
-    for probe in (None, (set(), 1), ([], 1, 2), (set(), "1", 2)):  # fresh texts without a (clean, shortest, longest)
+    table = _scan.guard_table(b"abcd")
+    for probe in (None, (set(), 1), ([], 1, 2, b"", b""), (set(), "1", 2, b"", b""), (set(), 1, 2, b""),
+                  (set(), 1, 2, "abcd", table), (set(), 1, 2, b"abc", table), (set(), 1, 2, b"abcd" * 17, table),
+                  (set(), 1, 2, b"abcd", b""), (set(), 1, 2, b"abcd", table[1:])):  # not (clean, shortest, longest,
+        # guards, their table)
         with pytest.raises(TypeError):
             gather({"unmapped": {"a": "x"}}, {}, fresh=[], probe=probe)
     with pytest.raises(OverflowError):
-        gather({}, {}, fresh=[], probe=(set(), 2**70, 1))
+        gather({}, {}, fresh=[], probe=(set(), 2**70, 1, b"", b""))
     with pytest.raises(TypeError):
         gather({}, {}, fallback=(("a",),))  # a fallback entry without its paths
     with pytest.raises(TypeError):
@@ -187,31 +232,17 @@ def test_the_c_loops_raise_instead_of_crashing_on_bad_input() -> None:
 
 def test_a_batchs_keyword_texts_are_searched_together_and_hits_go_to_their_events(groups: list[Any]) -> None:
     """One search over every event's texts: the ids land on the events that hold a keyword, whatever the texts
-    around them (empty events, NUL, non-ASCII, texts the caseless scan cannot answer), and only short texts holding
-    none are remembered clean."""
-    keywords = groups[1].keywords
-    cid = next(iter(keywords.search([["SEKURLSA::x"]])[0]))
+    around them (empty events, NUL, non-ASCII, texts the caseless scan cannot answer), and without guards only short
+    texts holding none are remembered clean (with guards, no text is: each is passed over for a guard)."""
     batch = [[], ["plain", "x" * 300], ["a\x00b", "Ünïcödé sekurlsa::logon"], [], ["caf\u212a"], ["", "kerberos::ptt"],
              ["KERBEROS::"]]
-    hits = keywords.search(batch)
-    assert set(hits) == {2, 5, 6} and all(len(ids) == 1 for ids in hits.values())
-    assert cid in hits[2]
-    assert {"plain", "a\x00b", "caf\u212a"} <= keywords.clean
-    assert not {"x" * 300, "kerberos::ptt", "KERBEROS::", "Ünïcödé sekurlsa::logon"} & keywords.clean
-    assert keywords.search([[]]) == {} and keywords.search([]) == {}
-
-
-def test_a_field_memo_holds_bounded_text_however_long_the_values(groups: list[Any]) -> None:
-    """Hostile events with long unique values (1 MB each would be 4 GB in a memo of 4,096): a value over
-    ``MEMO_LONGEST`` is answered and not kept, and the memo starts over before its keys pass ``MEMO_CHARS``;
-    the answers stay those of a fresh scan."""
-    scan = groups[0].entries["CommandLine"][2]
-    longest, budget = scan.MEMO_LONGEST, scan.MEMO_CHARS
-    assert scan.text("x" * (longest + 1) + " whoami") == scan._lowered(("x" * (longest + 1) + " whoami").lower())
-    assert all(len(key) <= longest for key in scan.memo)
-    for i in range(2 * budget // longest + 2):  # twice the budget in values just under the bound
-        value = f"{i:08d}" + "a" * (longest - 8)
-        assert scan.text(value) == scan._lowered(value.lower())
-        assert scan.memo_chars == sum(map(len, scan.memo)) <= budget
-    assert scan.text("cmd /c WhoAmI") == scan._lowered("cmd /c whoami") != ()
-    assert "cmd /c WhoAmI" in scan.memo
+    for group in groups[1:]:
+        keywords = group.keywords
+        cid = next(iter(keywords.search([["SEKURLSA::x"]])[0]))
+        hits = keywords.search(batch)
+        assert set(hits) == {2, 5, 6} and all(len(ids) == 1 for ids in hits.values())
+        assert cid in hits[2]
+    assert groups[1].keywords.clean == {""}
+    clean = groups[2].keywords.clean
+    assert {"plain", "a\x00b", "caf\u212a"} <= clean
+    assert not {"x" * 300, "kerberos::ptt", "KERBEROS::", "Ünïcödé sekurlsa::logon"} & clean

@@ -10,6 +10,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static PyObject *str_text, *str_number, *str_value, *str_unmapped;
 
@@ -89,19 +94,139 @@ add_answer(PyObject *satisfied, PyObject *entry, PyObject *key, PyObject *value)
     return failed ? -1 : 0;
 }
 
-/* A keyword group's probe (engine.py ``KeywordProbe``, unpacked): its clean set, its shortest literal and the
- * longest text the set keeps. */
+/* A keyword group's probe (engine.py ``KeywordProbe``, unpacked): its clean set, its shortest literal, the longest
+ * text the set keeps and its guards, each a 4-character ASCII substring that one of the keyword literals holds
+ * (every literal holds one; none where the literals cannot be covered by a few): ``ngrams`` of them, folded
+ * (``FOLD``) and packed big-endian, and ``table``: a bit per ``SLOT`` of a packed window, set for each guard's
+ * (``guard_table``), so that a window that is no guard costs a multiply and a bit test, not a compare per guard. */
+#define MOST_GRAMS 16
+#define TABLE_BYTES 8192
+#define SLOT(window) (((uint32_t)(window) * 0x9E3779B1u) >> 16)
 typedef struct {
+#ifdef __SSE2__
+    __m128i firsts[MOST_GRAMS], lasts[MOST_GRAMS];  /* the guards' distinct first and last folded bytes, 16 wide */
+    int nfirsts, nlasts;
+#endif
     PyObject *clean;
     Py_ssize_t shortest, longest;
+    int ngrams;
+    uint32_t grams[MOST_GRAMS];
+    const unsigned char *table;
 } probe_t;
 
-/* Append ``text`` to ``fresh`` unless it is an ASCII string shorter than the shortest literal or a string of at
- * most ``longest`` characters in ``clean`` (engine.py ``_keyword_text``): 0, or -1. */
+/* ASCII folded by setting bit 5: an upper-case letter becomes its lower-case one (other characters may meet
+ * others, which only lets a text through to the exact search). Any other character becomes 0x80, which no guard
+ * holds. engine.py ``_fold`` is the same in Python. */
+#define FOLD(c) ((c) < 0x80 ? ((c) | 0x20) : 0x80)
+static unsigned char folded_byte[256];
+
+/* Whether the window is one of the guards: 1 or 0. */
+static inline int
+is_guard(const probe_t *probe, uint32_t window)
+{
+    uint32_t slot = SLOT(window);
+    if (!(probe->table[slot >> 3] & (1u << (slot & 7))))
+        return 0;
+    for (int j = 0; j < probe->ngrams; j++)
+        if (window == probe->grams[j])
+            return 1;
+    return 0;
+}
+
+/* Whether the 4 one-byte characters at ``chars`` fold to a guard. */
+static inline int
+guard_at(const probe_t *probe, const Py_UCS1 *chars)
+{
+    uint32_t window = ((uint32_t)folded_byte[chars[0]] << 24) | ((uint32_t)folded_byte[chars[1]] << 16)
+        | ((uint32_t)folded_byte[chars[2]] << 8) | folded_byte[chars[3]];
+    return is_guard(probe, window);
+}
+
+#ifdef __SSE2__
+/* The windows starting at the 16 bytes of ``chars`` (19 readable) whose first and last bytes, with bit 5 set, are
+ * some guard's first and last: a bit each (a superset of the guards' windows; bytes over 0x7F meet none). */
+static inline unsigned
+candidates16(const probe_t *probe, const Py_UCS1 *chars)
+{
+    const __m128i bit5 = _mm_set1_epi8(0x20);
+    __m128i first = _mm_or_si128(_mm_loadu_si128((const __m128i *)chars), bit5);
+    __m128i last = _mm_or_si128(_mm_loadu_si128((const __m128i *)(chars + 3)), bit5);
+    __m128i firsts = _mm_setzero_si128(), lasts = _mm_setzero_si128();
+    for (int j = 0; j < probe->nfirsts; j++)
+        firsts = _mm_or_si128(firsts, _mm_cmpeq_epi8(first, probe->firsts[j]));
+    for (int j = 0; j < probe->nlasts; j++)
+        lasts = _mm_or_si128(lasts, _mm_cmpeq_epi8(last, probe->lasts[j]));
+    return (unsigned)_mm_movemask_epi8(_mm_and_si128(firsts, lasts));
+}
+#endif
+
+/* ``may_hold`` for one-byte characters (ASCII and Latin-1 strings: nearly every real one). With SSE2 (every x86-64),
+ * 16 windows at a time are narrowed to the few whose first and last bytes fit (``candidates16``), and only those are
+ * folded and looked up; the last windows are read from a copy, so no byte past the string is read. */
+static int
+may_hold_narrow(const probe_t *probe, const Py_UCS1 *chars, Py_ssize_t n)
+{
+    if (n < 4)
+        return 0;
+    Py_ssize_t i = 0;
+#ifdef __SSE2__
+    for (; i + 19 <= n; i += 16) {
+        for (unsigned found = candidates16(probe, chars + i); found; found &= found - 1)
+            if (guard_at(probe, chars + i + __builtin_ctz(found)))
+                return 1;
+    }
+    Py_ssize_t windows = n - 3 - i;  /* those left: 0 to 15, each starting at i + k */
+    if (windows > 0) {
+        Py_UCS1 tail[32] = {0};
+        memcpy(tail, chars + i, (size_t)(n - i));
+        for (unsigned found = candidates16(probe, tail) & ((1u << windows) - 1); found; found &= found - 1)
+            if (guard_at(probe, tail + __builtin_ctz(found)))
+                return 1;
+    }
+    return 0;
+#else
+    uint32_t window = 0;
+    for (; i < n; i++) {
+        window = (window << 8) | folded_byte[chars[i]];
+        if (i >= 3 && is_guard(probe, window))
+            return 1;
+    }
+    return 0;
+#endif
+}
+
+/* Whether ``text`` may hold a guard: a window of 4 characters that folds to one (every text whose lower-cased
+ * form holds a guard does); also a text with U+0130 or U+212A, which ``str.lower`` turns into ASCII (engine.py
+ * ``_may_hold``). One pass over the characters where they are stored: nothing is copied, hashed or encoded. */
+static int
+may_hold(const probe_t *probe, PyObject *text)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (kind == PyUnicode_1BYTE_KIND)
+        return may_hold_narrow(probe, (const Py_UCS1 *)data, n);
+    uint32_t window = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == 0x130 || c == 0x212A)
+            return 1;
+        window = (window << 8) | FOLD(c);
+        if (i >= 3 && is_guard(probe, window))
+            return 1;
+    }
+    return 0;
+}
+
+/* Append ``text`` to ``fresh`` unless it cannot hold a keyword literal (engine.py ``_keyword_text``): with guards,
+ * a text that may hold none of them (``may_hold``); without, an ASCII string shorter than the shortest literal or a
+ * string of at most ``longest`` characters in ``clean``. 0, or -1. */
 static int
 keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
 {
     if (PyUnicode_Check(text)) {
+        if (probe->ngrams)
+            return may_hold(probe, text) ? PyList_Append(fresh, text) : 0;
         Py_ssize_t length = PyUnicode_GET_LENGTH(text);
         if (length < probe->shortest && PyUnicode_IS_ASCII(text))
             return 0;
@@ -112,6 +237,95 @@ keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
         }
     }
     return PyList_Append(fresh, text);
+}
+
+/* Pack ``grams`` (bytes, 4 per guard, at most MOST_GRAMS) into ``packed`` (folded, big-endian): their number, or
+ * -1 with a TypeError. */
+static int
+pack_grams(PyObject *grams, uint32_t *packed)
+{
+    if (!PyBytes_Check(grams) || PyBytes_GET_SIZE(grams) % 4 != 0 || PyBytes_GET_SIZE(grams) / 4 > MOST_GRAMS) {
+        PyErr_Format(PyExc_TypeError, "the guards are bytes, 4 per guard, at most %d of them", MOST_GRAMS);
+        return -1;
+    }
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(grams);
+    int n = (int)(PyBytes_GET_SIZE(grams) / 4);
+    for (int j = 0; j < n; j++) {
+        uint32_t gram = 0;
+        for (int k = 0; k < 4; k++)
+            gram = (gram << 8) | FOLD(bytes[4 * j + k]);
+        packed[j] = gram;
+    }
+    return n;
+}
+
+PyDoc_STRVAR(guard_table_doc,
+"guard_table(guards)\n--\n\n"
+"The bit table of ``guards`` (bytes, 4 ASCII characters per guard, at most 16) that ``gather`` reads with them:\n"
+"8,192 bytes, built once per keyword group (engine.py ``_KeywordScan``).");
+
+static PyObject *
+guard_table(PyObject *Py_UNUSED(module), PyObject *grams)
+{
+    uint32_t packed[MOST_GRAMS];
+    int n = pack_grams(grams, packed);
+    if (n < 0)
+        return NULL;
+    PyObject *table = PyBytes_FromStringAndSize(NULL, TABLE_BYTES);
+    if (table == NULL)
+        return NULL;
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(table);
+    memset(bits, 0, TABLE_BYTES);
+    for (int j = 0; j < n; j++) {
+        uint32_t slot = SLOT(packed[j]);
+        bits[slot >> 3] |= (unsigned char)(1u << (slot & 7));
+    }
+    return table;
+}
+
+/* Unpack a ``(clean, shortest, longest, guards, table)`` probe (``guards`` as ``pack_grams`` takes them, ``table``
+ * what ``guard_table`` made of them): 0, or -1 with a TypeError or an OverflowError. */
+static int
+unpack_probe(PyObject *given, probe_t *probe)
+{
+    if (!PyTuple_Check(given) || PyTuple_GET_SIZE(given) != 5 || !PyAnySet_Check(PyTuple_GET_ITEM(given, 0))) {
+        PyErr_SetString(PyExc_TypeError, "gather() needs a list for the fresh texts and a (clean set, shortest, "
+                        "longest, guards, table) probe");
+        return -1;
+    }
+    probe->clean = PyTuple_GET_ITEM(given, 0);
+    probe->shortest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given, 1));
+    if (probe->shortest == -1 && PyErr_Occurred())
+        return -1;
+    probe->longest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given, 2));
+    if (probe->longest == -1 && PyErr_Occurred())
+        return -1;
+    probe->ngrams = pack_grams(PyTuple_GET_ITEM(given, 3), probe->grams);
+    if (probe->ngrams < 0)
+        return -1;
+    PyObject *table = PyTuple_GET_ITEM(given, 4);
+    if (probe->ngrams && (!PyBytes_Check(table) || PyBytes_GET_SIZE(table) != TABLE_BYTES)) {
+        PyErr_SetString(PyExc_TypeError, "the guards' table is not guard_table(guards)");
+        return -1;
+    }
+    probe->table = probe->ngrams ? (const unsigned char *)PyBytes_AS_STRING(table) : NULL;
+#ifdef __SSE2__
+    probe->nfirsts = probe->nlasts = 0;
+    for (int j = 0; j < probe->ngrams; j++) {
+        unsigned char first = (unsigned char)(probe->grams[j] >> 24), last = (unsigned char)probe->grams[j];
+        int seen = 0;
+        for (int k = 0; k < probe->nfirsts && !seen; k++)
+            seen = (unsigned char)_mm_cvtsi128_si32(probe->firsts[k]) == first;
+        if (!seen)
+            probe->firsts[probe->nfirsts++] = _mm_set1_epi8((char)first);
+        seen = 0;
+        for (int k = 0; k < probe->nlasts && !seen; k++)
+            seen = (unsigned char)_mm_cvtsi128_si32(probe->lasts[k]) == last;
+        if (!seen)
+            probe->lasts[probe->nlasts++] = _mm_set1_epi8((char)last);
+    }
+#endif
+    return 0;
 }
 
 /* Whether ``value`` is what a resolver skips: None or "" (fields.py ``first_value``). */
@@ -258,7 +472,7 @@ PyDoc_STRVAR(gather_doc,
 "_FieldScan), looked up in ``doc['unmapped']``, then along the paths of each (field, paths) of ``fallback``\n"
 "that ``unmapped`` lacks) and every id of ``given``; where ``fresh`` is a list, append to it every keyword\n"
 "text (each string of ``unmapped``, then fields.document_texts) that ``probe`` (clean set, shortest literal,\n"
-"longest text kept clean) does not rule out. engine.py ``gather_event_python`` is the same in Python.");
+"longest text kept clean, guards, their table) does not rule out. engine.py ``gather_event_python`` is the same in Python.");
 
 static PyObject *
 gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -272,21 +486,14 @@ gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "gather() needs a dict, a dict, a set, ..., a tuple and a tuple");
         return NULL;
     }
-    probe_t probe = {NULL, 0, 0};
+    probe_t probe;
+    probe.ngrams = 0;
     if (fresh != Py_None) {
-        PyObject *given_probe = args[4];
-        if (!PyList_Check(fresh) || !PyTuple_Check(given_probe) || PyTuple_GET_SIZE(given_probe) != 3
-                || !PyAnySet_Check(PyTuple_GET_ITEM(given_probe, 0))) {
-            PyErr_SetString(PyExc_TypeError, "gather() needs a list for the fresh texts and a (clean set, shortest, "
-                            "longest) probe");
+        if (!PyList_Check(fresh)) {
+            PyErr_SetString(PyExc_TypeError, "gather() needs a list for the fresh texts");
             return NULL;
         }
-        probe.clean = PyTuple_GET_ITEM(given_probe, 0);
-        probe.shortest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given_probe, 1));
-        if (probe.shortest == -1 && PyErr_Occurred())
-            return NULL;
-        probe.longest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given_probe, 2));
-        if (probe.longest == -1 && PyErr_Occurred())
+        if (unpack_probe(args[4], &probe) < 0)
             return NULL;
     }
     PyObject *unmapped = PyDict_GetItemWithError(doc, str_unmapped);
@@ -413,6 +620,7 @@ error:
 static PyMethodDef methods[] = {
     {"gather", (PyCFunction)(void (*)(void))gather, METH_FASTCALL, gather_doc},
     {"pick", (PyCFunction)(void (*)(void))pick, METH_FASTCALL, pick_doc},
+    {"guard_table", (PyCFunction)guard_table, METH_O, guard_table_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -425,6 +633,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
+    for (int c = 0; c < 256; c++)
+        folded_byte[c] = (unsigned char)FOLD(c);
     str_text = PyUnicode_InternFromString("text");
     str_number = PyUnicode_InternFromString("number");
     str_value = PyUnicode_InternFromString("value");

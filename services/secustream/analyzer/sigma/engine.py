@@ -21,7 +21,7 @@ from typing import Any
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import document_texts, event_logsource, first_value, is_plain, resolver_paths
-from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals
+from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals, guards
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
@@ -33,9 +33,10 @@ from secustream.state import StateStore
 
 try:
     from secustream.analyzer.sigma._scan import gather as _native_gather
+    from secustream.analyzer.sigma._scan import guard_table as _native_guard_table
     from secustream.analyzer.sigma._scan import pick as _native_pick
 except ImportError:  # not built (no C compiler at install): the same loops in Python (docs/sigma.md "Prefilter")
-    _native_gather = _native_pick = None
+    _native_gather = _native_pick = _native_guard_table = None
 
 log = logging.getLogger(__name__)
 
@@ -143,32 +144,44 @@ class _KeywordScan:
     searched for the keyword literals.
 
     Why apart from the field scans: one keyword rule (SigmaHQ's "Mimikatz Use" is ``product: windows``)
-    makes every string of every Windows event a candidate, ~25 of the ~30 values of a real event that no
-    rule names. An ASCII string shorter than the shortest keyword literal cannot hold one (~9 of a real event's
-    ~23 strings: ``0x3e7``, ``%%1833``, ``SYSTEM``) and is passed over. Most of the others repeat and hold no
-    keyword, so the strings found clean are kept in one set and each costs one membership test, taken in the
-    prefilter's pass over ``unmapped``. The rest
-    (messages, call traces, script blocks: ~2 KB of a real Windows event) of all the batch's events are
-    searched together (``Literals.search_texts``: one join, one encode, one Hyperscan pass where installed).
+    makes every string of every Windows event a candidate, ~30 values and ~3 KB of text per real event that no
+    rule names. Where a few 4-character guards cover the literals (Mimikatz's 20 keywords: ``kiwi``, ``mimi``,
+    ``sa::``, ``ros:``...; ``literals.guards``), each text is passed over once, where it is stored, for a folded
+    guard (``_may_hold``, ``_scan.c`` ``may_hold``): nothing copied, hashed or encoded, and the rare text that
+    holds one is searched exactly (docs/sigma.md "Keyword search": 3.8 µs of 12.8 an event went to remembering
+    clean strings, joining and encoding the rest for Hyperscan). Otherwise (the 90 hack-tool names of the
+    antivirus rules): an ASCII string shorter than the shortest keyword literal cannot hold one and is passed
+    over; the strings found clean are kept in one set and each costs one membership test; the rest of all the
+    batch's events are searched together (``Literals.search_texts``: one join, one encode, one Hyperscan pass
+    where installed).
     """
 
-    __slots__ = ("clean", "literals", "probe")
+    __slots__ = ("clean", "grams", "literals", "probe")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
+    GUARD_SIZE = 4
+    MOST_GUARDS = 12
 
     def __init__(self, words: dict[str, list[int]]) -> None:
         self.literals = Literals(words, full_text=True)
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
         shortest = min(map(len, words), default=0)  # ASCII lower-cases to as many characters: shorter holds none
-        self.probe: KeywordProbe = (self.clean, shortest, self.CLEAN_LENGTH)  # what ``gather_event`` asks
+        # guards where the C loops read them; in Python a pass per text costs more than the clean set saves
+        guarded = _native_guard_table is not None and all(map(str.isascii, words))
+        self.grams = tuple(_fold(gram) for gram in guards(list(words), self.MOST_GUARDS, (self.GUARD_SIZE,))
+                           ) if guarded else ()
+        packed = "".join(self.grams).encode("ascii")
+        table = _native_guard_table(packed) if self.grams else b""
+        self.probe: KeywordProbe = (self.clean, shortest, self.CLEAN_LENGTH, packed, table)  # ``gather_event`` asks
 
     def search(self, batch: Sequence[list[str]]) -> dict[int, set[int]]:
-        """Keyword ids by event (its position in ``batch``) for the events whose texts hold any (few); texts
-        holding none are remembered clean."""
+        """Keyword ids by event (its position in ``batch``) for the events whose texts hold any (few); without
+        guards, texts holding none are remembered clean."""
         texts = [text for event in batch for text in event]
         found = self.literals.search_texts(texts)
         longest = self.CLEAN_LENGTH
-        kept = [text for position, text in enumerate(texts) if len(text) <= longest and position not in found]
+        kept = [] if self.grams else [text for position, text in enumerate(texts)
+                                      if len(text) <= longest and position not in found]
         if kept:
             clean = self.clean
             if len(clean) + len(kept) > self.CLEAN_SIZE:
@@ -182,6 +195,27 @@ class _KeywordScan:
         for position, ids in found.items():
             hits.setdefault(owners[position], set()).update(ids)
         return hits
+
+
+_FOLDED = {code: code | 0x20 for code in range(0x80) if code | 0x20 != code}
+"""ASCII with bit 5 set: upper-case letters to lower-case (``_fold``)."""
+
+
+def _fold(text: str) -> str:
+    """``text`` with each ASCII character's bit 5 set: ``A`` to ``a``, and a few others onto others (``@`` onto
+    a backquote), which can only let a text through to the exact search; other characters stay as they are, and no
+    guard holds them. ``_scan.c`` ``FOLD`` is the same."""
+    return text.translate(_FOLDED)
+
+
+def _may_hold(text: str, grams: tuple[str, ...]) -> bool:
+    """Whether ``text`` may hold a keyword literal that ``grams`` (folded guards) cover: every text whose lower-cased
+    form holds a literal holds a guard folded, since ``str.lower`` gives ASCII only from ASCII, U+0130 and U+212A
+    (``literals`` module docstring); a text with either of those two is searched whatever it holds."""
+    if not text.isascii() and ("\u0130" in text or "\u212a" in text):
+        return True
+    folded = _fold(text)
+    return any(gram in folded for gram in grams)
 
 
 @dataclass(frozen=True)
@@ -270,8 +304,10 @@ FieldEntries = dict[str, tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, 
 Fallback = tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
 """Per constrained field with other places to look than ``unmapped``: its name and ``fields.resolver_paths``."""
 
-KeywordProbe = tuple[set[str], int, int]
-"""A keyword group's clean set, its shortest literal and the longest text the set keeps (``_KeywordScan``)."""
+KeywordProbe = tuple[set[str], int, int, bytes, bytes]
+"""A keyword group's clean set, its shortest literal, the longest text the set keeps, its folded guards, 4 bytes
+each (none where no few cover the literals), and their bit table for ``_scan.gather`` (``_scan.guard_table``; empty
+where the extension is not built); ``_KeywordScan``."""
 
 
 def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: set[int],
@@ -293,17 +329,19 @@ def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: se
                 satisfied.update(_answer(fields[key], value))
     else:
         assert probe is not None
+        grams = probe[3]
+        folded = tuple(grams[i:i + 4].decode("ascii") for i in range(0, len(grams), 4))
         get = fields.get
         for key, value in unmapped.items():
             if value.__class__ is str:
-                if _keyword_text(value, probe):
+                if _keyword_text(value, probe, folded):
                     fresh.append(value)
             elif value is None:
                 continue
             entry = get(key)
             if entry is not None:
                 satisfied.update(_answer(entry, value))
-        fresh.extend(text for text in document_texts(doc) if _keyword_text(text, probe))
+        fresh.extend(text for text in document_texts(doc) if _keyword_text(text, probe, folded))
     satisfied.update(given)
     for field, paths in fallback:
         value = unmapped.get(field)
@@ -313,10 +351,14 @@ def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: se
                 satisfied.update(_answer(fields[field], value))
 
 
-def _keyword_text(text: str, probe: KeywordProbe) -> bool:
-    """Whether ``text`` is still to be searched for keywords: not an ASCII string shorter than the shortest literal,
-    and not in the clean set (a string longer than the set keeps is never in it, so it is not hashed to ask)."""
-    clean, shortest, longest = probe
+def _keyword_text(text: str, probe: KeywordProbe, grams: tuple[str, ...]) -> bool:
+    """Whether ``text`` is still to be searched for keywords: with guards (``grams``: the probe's, one string each),
+    whether it may hold one (``_may_hold``);
+    without, not an ASCII string shorter than the shortest literal, and not in the clean set (a string longer than
+    the set keeps is never in it, so it is not hashed to ask)."""
+    if grams:
+        return _may_hold(text, grams)
+    clean, shortest, longest, _guards, _table = probe
     if len(text) < shortest and text.isascii():
         return False
     return len(text) > longest or text not in clean
