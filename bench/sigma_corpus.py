@@ -138,15 +138,16 @@ class DiscardingProducer:
 
 @contextlib.contextmanager
 def python_loops() -> Iterator[None]:
-    """The engine with its prefilter loops in Python (``gather_event_python``, ``pick_rules_python``), as where
-    the C extension is not built."""
-    native = sigma_engine.gather_event, sigma_engine.pick_rules
+    """The engine with its prefilter loops in Python (``gather_event_python``, ``pick_rules_python``) and no keyword
+    guards (only the C loops read them), as where the C extension is not built."""
+    native = sigma_engine.gather_event, sigma_engine.pick_rules, sigma_engine._native_guard_table
     sigma_engine.gather_event = sigma_engine.gather_event_python
     sigma_engine.pick_rules = sigma_engine.pick_rules_python
+    sigma_engine._native_guard_table = None
     try:
         yield
     finally:
-        sigma_engine.gather_event, sigma_engine.pick_rules = native
+        sigma_engine.gather_event, sigma_engine.pick_rules, sigma_engine._native_guard_table = native
 
 
 def without_keyword_rules(pack: CompiledPack) -> CompiledPack:
