@@ -31,7 +31,7 @@ from secustream.analyzer.sigma.loader import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-7"  # plan-7: rule description and false positives (plan-6: placeholder values)
+FORMAT = "plan-8"  # plan-8: literals outside ASCII narrow at any length (plan-7: description, false positives)
 
 
 def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:

@@ -25,7 +25,7 @@ from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals, gu
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
-from secustream.analyzer.sigma.plan import KEYWORDS, Constraint
+from secustream.analyzer.sigma.plan import KEYWORDS, Constraint, vetoes
 from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent
 from secustream.metrics import AnalyzerMetrics
@@ -70,14 +70,14 @@ class _FieldScan:
     otherwise hold 4 GB in one field's memo.
     """
 
-    __slots__ = ("literals", "memo", "memo_chars", "numbers", "present", "table")
+    __slots__ = ("anchored", "literals", "memo", "memo_chars", "numbers", "present", "table")
     MEMO_SIZE = 4096
     MEMO_LONGEST = 65536
     MEMO_CHARS = 1 << 24
 
     def __init__(self, table: dict[str, tuple[int, ...]] | None, literals: Literals | None,
-                 present: tuple[int, ...]) -> None:
-        self.table, self.literals, self.present = table, literals, present
+                 present: tuple[int, ...], anchored: Anchored = ()) -> None:
+        self.table, self.literals, self.present, self.anchored = table, literals, present, anchored
         self.memo: dict[str, tuple[int, ...]] = {}
         self.memo_chars = 0  # characters of the memo's keys
         self.numbers: dict[int, tuple[int, ...]] = {}  # int values (EventID, ports, pids) apart: True == 1
@@ -102,6 +102,9 @@ class _FieldScan:
             ids.extend(self.table.get(lowered, ()))
         if self.literals is not None:
             ids.extend(self.literals.search(lowered))
+        for cid, start, literals in self.anchored:
+            if lowered.startswith(literals) if start else lowered.endswith(literals):
+                ids.append(cid)
         return tuple(ids)
 
     def value(self, value: Any) -> tuple[int, ...]:
@@ -124,10 +127,16 @@ class _FieldScan:
         if self.table is not None:
             for item in items:
                 ids.extend(self.table.get(index_key(item), ()))
-        if self.literals is not None:
+        if self.literals is not None or self.anchored:
             for item in items:
-                if item is not None:
-                    ids.extend(self.literals.search(item.lower() if item.__class__ is str else as_text(item).lower()))
+                if item is None:
+                    continue
+                lowered = item.lower() if item.__class__ is str else as_text(item).lower()
+                if self.literals is not None:
+                    ids.extend(self.literals.search(lowered))
+                for cid, start, literals in self.anchored:
+                    if lowered.startswith(literals) if start else lowered.endswith(literals):
+                        ids.append(cid)
         return tuple(ids)
 
 
@@ -233,6 +242,7 @@ class _Prefilter:
     keywords: _KeywordScan | None  # keyword literals: every string of ``unmapped``, message, command line
     given: tuple[int, ...]  # keyword constraints other than literals: taken as met (the predicate decides)
     anchored: dict[int, tuple[tuple[int, frozenset[int]], ...]]  # constraint id → (rule, all its ids)
+    vetoed: dict[int, frozenset[int]]  # rule → constraint ids any one of which proves it cannot match
     count: int
 
     @classmethod
@@ -240,6 +250,9 @@ class _Prefilter:
         always: set[int] = set()
         anchored: dict[int, list[tuple[int, frozenset[int]]]] = {}
         used: set[int] = set()
+        vetoed = {i: plans.vetoes[i] for i in indices if plans.vetoes[i]}
+        for found_vetoes in vetoed.values():
+            used.update(found_vetoes)
         for i in indices:
             alternatives = plans.alternatives[i]
             if alternatives is None:
@@ -251,6 +264,7 @@ class _Prefilter:
         values: dict[str, dict[str, list[int]]] = {}
         literals: dict[str, dict[str, list[int]]] = {}
         presence: dict[str, list[int]] = {}
+        anchored_tests: dict[str, list[tuple[int, bool, tuple[str, ...]]]] = {}  # vetoes' startswith/endswith
         given: set[int] = set()  # keyword constraints other than literals: taken as met (the predicate decides)
         for cid in sorted(used):
             field, constraint = plans.constraints[cid]
@@ -258,6 +272,8 @@ class _Prefilter:
                 given.add(cid)
             elif constraint is None:
                 presence.setdefault(field, []).append(cid)
+            elif constraint[0] in ("start", "end"):
+                anchored_tests.setdefault(field, []).append((cid, constraint[0] == "start", constraint[1]))
             elif constraint[0] == "eq":
                 table = values.setdefault(field, {})
                 for value in constraint[1]:
@@ -269,12 +285,12 @@ class _Prefilter:
         words = literals.pop(KEYWORDS, None)
         scans = {field: _FieldScan({v: tuple(c) for v, c in values[field].items()} if field in values else None,
                                    Literals(literals[field]) if field in literals else None,
-                                   tuple(presence.get(field, ())))
-                 for field in sorted({*values, *literals, *presence})}
+                                   tuple(presence.get(field, ())), tuple(anchored_tests.get(field, ())))
+                 for field in sorted({*values, *literals, *presence, *anchored_tests})}
         fallback = tuple((f, resolver_paths(f)) for f in scans if not is_plain(f))
         entries = {field: (scan.memo, scan.numbers, scan) for field, scan in scans.items()}
         return cls(frozenset(always), entries, fallback, _KeywordScan(words) if words is not None else None,
-                   tuple(given), {cid: tuple(found) for cid, found in anchored.items()}, len(indices))
+                   tuple(given), {cid: tuple(found) for cid, found in anchored.items()}, vetoed, len(indices))
 
     def gather(self, view: EventView) -> tuple[set[int], list[str] | None]:
         """The constraint ids an event meets but its keyword literals, and its keyword texts not known clean
@@ -289,8 +305,16 @@ class _Prefilter:
         return satisfied, fresh
 
     def pick(self, satisfied: set[int]) -> list[int]:
-        """The rules one of whose alternatives has every constraint in ``satisfied``."""
-        return pick_rules(satisfied, self.anchored, self.always)
+        """The rules one of whose alternatives has every constraint in ``satisfied``, less those it vetoes."""
+        return self.unvetoed(pick_rules(satisfied, self.anchored, self.always), satisfied)
+
+    def unvetoed(self, picked: list[int], satisfied: AbstractSet[int]) -> list[int]:
+        """``picked`` less the rules one of whose vetoes is in ``satisfied`` (``plan.vetoes``: a filter's literal
+        found)."""
+        vetoed = self.vetoed
+        if not vetoed:
+            return picked
+        return [rule for rule in picked if rule not in vetoed or vetoed[rule].isdisjoint(satisfied)]
 
     def select(self, view: EventView) -> list[int]:
         """The candidate rules for one event alone (``select_all`` does a batch)."""
@@ -303,6 +327,9 @@ FieldEntries = dict[str, tuple[dict[str, tuple[int, ...]], dict[int, tuple[int, 
 
 Fallback = tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]
 """Per constrained field with other places to look than ``unmapped``: its name and ``fields.resolver_paths``."""
+
+Anchored = tuple[tuple[int, bool, tuple[str, ...]], ...]
+"""A field's startswith (True) or endswith (False) constraints: (constraint id, start, lower-cased literals)."""
 
 KeywordProbe = tuple[set[str], int, int, bytes, bytes]
 """A keyword group's clean set, its shortest literal, the longest text the set keeps, its folded guards, 4 bytes
@@ -401,8 +428,7 @@ def select_all(prefilters: Sequence[_Prefilter], views: Sequence[EventView]) -> 
     for keywords, pending in waiting.items():
         for at, ids in keywords.search([texts for _p, texts in pending]).items():
             gathered[pending[at][0]][0].update(ids)
-    return [pick_rules(satisfied, prefilter.anchored, prefilter.always)  # ``_Prefilter.pick``, less one call
-            for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
+    return [prefilter.pick(satisfied) for prefilter, (satisfied, _fresh) in zip(prefilters, gathered, strict=True)]
 
 
 def _anchor_score(constraint: Constraint) -> tuple[int, int]:
@@ -418,6 +444,7 @@ class _RulePlans:
 
     constraints: tuple[tuple[str, Constraint], ...]  # constraint id → (field, constraint)
     alternatives: tuple[tuple[tuple[frozenset[int], int], ...] | None, ...]  # per rule: (ids, anchor id)
+    vetoes: tuple[frozenset[int], ...]  # per rule: ids any one of which proves it cannot match (``plan.vetoes``)
 
     @classmethod
     def of(cls, rules: Sequence[DetectionRule]) -> _RulePlans:
@@ -433,7 +460,8 @@ class _RulePlans:
                 anchor = max(alternative, key=lambda pair: _anchor_score(pair[1]))
                 found.append((need, ids[anchor]))
             per_rule.append(tuple(found))
-        return cls(tuple(ids), tuple(per_rule))
+        vetoed = tuple(frozenset(ids.setdefault(pair, len(ids)) for pair in vetoes(rule.plan)) for rule in rules)
+        return cls(tuple(ids), tuple(per_rule), vetoed)
 
 
 class _Index:
