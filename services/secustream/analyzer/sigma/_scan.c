@@ -197,10 +197,13 @@ may_hold_narrow(const probe_t *probe, const Py_UCS1 *chars, Py_ssize_t n)
 
 /* Whether ``text`` may hold a guard: a window of 4 characters that folds to one (every text whose lower-cased
  * form holds a guard does); also a text with U+0130 or U+212A, which ``str.lower`` turns into ASCII (engine.py
- * ``_may_hold``). One pass over the characters where they are stored: nothing is copied, hashed or encoded. */
+ * ``_may_hold``). One pass over the characters where they are stored: nothing is copied, hashed or encoded. 1, 0,
+ * or -1 with an exception set. */
 static int
 may_hold(const probe_t *probe, PyObject *text)
 {
+    if (PyUnicode_READY(text) < 0)  /* a legacy string not in its canonical form yet (none after 3.12) */
+        return -1;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -225,8 +228,10 @@ static int
 keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
 {
     if (PyUnicode_Check(text)) {
-        if (probe->ngrams)
-            return may_hold(probe, text) ? PyList_Append(fresh, text) : 0;
+        if (probe->ngrams) {
+            int held = may_hold(probe, text);
+            return held < 0 ? -1 : held ? PyList_Append(fresh, text) : 0;
+        }
         Py_ssize_t length = PyUnicode_GET_LENGTH(text);
         if (length < probe->shortest && PyUnicode_IS_ASCII(text))
             return 0;
