@@ -31,7 +31,7 @@ from secustream.analyzer.sigma.loader import (
 
 log = logging.getLogger(__name__)
 
-FORMAT = "plan-8"  # plan-8: literals outside ASCII narrow at any length (plan-7: description, false positives)
+FORMAT = "plan-9"  # plan-9: IGNORECASE regex runs with s, i (plan-8: short literals outside ASCII)
 
 
 def content_fingerprint(files: RuleDocuments, root: Path | str) -> str:

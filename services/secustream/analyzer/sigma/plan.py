@@ -262,37 +262,66 @@ def _literals(test: StringTest) -> tuple[str, ...] | None:
     return values if all(map(_narrows, values)) else None
 
 
-def regex_literal(pattern: str, flags: int) -> str | None:
-    """The longest run of plain characters every match of ``pattern`` contains, lower-cased (None: none).
+def regex_literal(pattern: str, flags: int) -> tuple[str, ...] | None:
+    """Lower-cased literals one of which every match of ``pattern`` holds, once the matched text is lower-cased: the
+    longest run of plain ASCII characters every match contains (None: none).
 
-    So a regex rule (``CommandLine|re: '\\w+`(?:\\w+|-|.)`'``) is evaluated only on values holding that
-    run, not on every value of the field. Only ASCII characters count, and under IGNORECASE not the
-    letters that match a non-ASCII character (``k`` ~ Kelvin sign, ``s`` ~ long s, ``i`` ~ dotted I):
-    the prefilter compares lower-cased text, which must never miss a match.
+    So a regex rule (``CommandLine|re: '\\w+`(?:\\w+|-|.)`'``) is evaluated only on values holding that run, not
+    on every value of the field. Under IGNORECASE three ASCII letters also match other characters in Python's ``re``
+    (RE2 matches fewer): ``k`` the KELVIN SIGN, which ``str.lower`` makes ``k``; ``s`` the LATIN SMALL LETTER LONG S
+    (U+017F), which it leaves; ``i`` the DOTLESS I (U+0131), which it leaves, and the DOTTED CAPITAL I (U+0130), which
+    it makes ``i`` and a combining dot. So a run with ``s`` or ``i`` stands for each of its spellings (``set``: ``set``
+    and ``\u017fet``; at most ``MOST_SPELLINGS``, else the longest run without them): the prefilter compares
+    lower-cased text and must never miss a match. SigmaHQ's
+    "Invoke-Obfuscation Via Stdin" (``(?i)(set).*&&\\s?set.*...``) could only use ``et`` and ran on every PowerShell
+    payload holding it.
     """
     try:
         parsed = re_parser.parse(pattern, flags)
     except re.error:
         return None
-    best = _longest_run(list(parsed), bool((flags | parsed.state.flags) & re.IGNORECASE))
-    return best.lower() if best else None
+    items = list(parsed)
+    if not (flags | parsed.state.flags) & re.IGNORECASE:
+        best = _longest_run(items, frozenset())
+        return (best.lower(),) if best else None
+    best = _longest_run(items, frozenset()).lower()
+    spellings = _spellings(best)
+    if len(spellings) > MOST_SPELLINGS:
+        best = _longest_run(items, _SPELLED).lower()
+        spellings = (best,)
+    return spellings if best else None
 
 
-_FOLDS = frozenset("iksIKS")
+_SPELLINGS = {"s": ("s", "\u017f"), "i": ("i", "\u0131", "i\u0307")}
+"""What ``str.lower`` makes of each character an IGNORECASE ``s`` or ``i`` matches (``k``: all of them ``k``)."""
+_SPELLED = frozenset("siSI")
+MOST_SPELLINGS = 16
+
+
+def _spellings(run: str) -> tuple[str, ...]:
+    """Every lower-cased text an IGNORECASE match of ``run`` (lower-cased) can be (``_SPELLINGS``)."""
+    found = [""]
+    for char in run:
+        found = [prefix + spelling for prefix in found for spelling in _SPELLINGS.get(char, (char,))]
+        if len(found) > MOST_SPELLINGS:
+            break
+    return tuple(found)
+
+
 _REPEATS = (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT)
 
 
-def _longest_run(items: list[Any], folded: bool) -> str:
+def _longest_run(items: list[Any], excluded: frozenset[str]) -> str:
     runs: list[str] = []
     current: list[str] = []
     for op, arg in _flat(items):
-        if op is re_constants.LITERAL and arg < 128 and not (folded and chr(arg) in _FOLDS):
+        if op is re_constants.LITERAL and arg < 128 and chr(arg) not in excluded:
             current.append(chr(arg))
             continue
         runs.append("".join(current))
         current = []
         if op in _REPEATS and arg[0] >= 1:  # a body repeated at least once occurs in every match
-            runs.append(_longest_run(list(arg[2]), folded))
+            runs.append(_longest_run(list(arg[2]), excluded))
     runs.append("".join(current))
     return max(runs, key=len)
 
@@ -327,10 +356,10 @@ def _value_constraint(tests: tuple[Node, ...]) -> Constraint:
         if test[0] == "num" and float(test[1]).is_integer():
             values.append(str(int(test[1])))
         elif test[0] == "re":
-            literal = regex_literal(test[1], test[2])
-            if literal is None:
+            spellings = regex_literal(test[1], test[2])
+            if spellings is None:
                 return None
-            literals.append(literal)
+            literals.extend(spellings)
         elif test[0] == "str":
             string = test[2] if not test[1] else (test[2][0], tuple(v.lower() for v in test[2][1])) \
                 if test[2][0] != "glob" else None
