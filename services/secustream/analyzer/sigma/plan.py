@@ -272,9 +272,8 @@ def regex_literal(pattern: str, flags: int) -> tuple[str, ...] | None:
     (U+017F), which it leaves; ``i`` the DOTLESS I (U+0131), which it leaves, and the DOTTED CAPITAL I (U+0130), which
     it makes ``i`` and a combining dot. So a run with ``s`` or ``i`` stands for each of its spellings (``set``: ``set``
     and ``\u017fet``; at most ``MOST_SPELLINGS``, else the longest run without them): the prefilter compares
-    lower-cased text and must never miss a match. SigmaHQ's
-    "Invoke-Obfuscation Via Stdin" (``(?i)(set).*&&\\s?set.*...``) could only use ``et`` and ran on every PowerShell
-    payload holding it.
+    lower-cased text and must never miss a match. SigmaHQ's "Invoke-Obfuscation Via Stdin"
+    (``(?i)(set).*&&\\s?set.*...``) could only use ``et`` and ran on every PowerShell payload holding it.
     """
     try:
         parsed = re_parser.parse(pattern, flags)
