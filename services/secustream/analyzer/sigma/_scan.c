@@ -94,24 +94,27 @@ add_answer(PyObject *satisfied, PyObject *entry, PyObject *key, PyObject *value)
     return failed ? -1 : 0;
 }
 
-/* A keyword group's probe (engine.py ``KeywordProbe``, unpacked): its clean set, its shortest literal, the longest
- * text the set keeps and its guards, each a 4-character ASCII substring that one of the keyword literals holds
- * (every literal holds one; none where the literals cannot be covered by a few): ``ngrams`` of them, folded
- * (``FOLD``) and packed big-endian, and ``table``: a bit per ``SLOT`` of a packed window, set for each guard's
- * (``guard_table``), so that a window that is no guard costs a multiply and a bit test, not a compare per guard. */
+/* A keyword group's guards, compiled once per group by ``guard_table`` into a bytes object that every ``gather``
+ * then reads as it is: each guard a 4-character ASCII substring that one of the keyword literals holds (every literal
+ * holds one), folded (``FOLD``) and packed big-endian; the distinct first and last bytes of the guards, each repeated
+ * 16 times (what ``candidates16`` compares 16 windows with); and ``table``, a bit per ``SLOT`` of a packed window, set
+ * for each guard's, so that a window that is no guard costs a multiply and a bit test, not a compare per guard. */
 #define MOST_GRAMS 16
 #define TABLE_BYTES 8192
 #define SLOT(window) (((uint32_t)(window) * 0x9E3779B1u) >> 16)
 typedef struct {
-#ifdef __SSE2__
-    __m128i firsts[MOST_GRAMS], lasts[MOST_GRAMS];  /* the guards' distinct first and last folded bytes, 16 wide */
-    int nfirsts, nlasts;
-#endif
+    uint32_t grams[MOST_GRAMS];
+    unsigned char firsts[MOST_GRAMS][16], lasts[MOST_GRAMS][16];
+    int32_t ngrams, nfirsts, nlasts;
+    unsigned char table[TABLE_BYTES];
+} guards_t;
+
+/* A keyword group's probe (engine.py ``KeywordProbe``, unpacked): its clean set, its shortest literal, the longest
+ * text the set keeps and its guards (NULL where none cover the literals). */
+typedef struct {
     PyObject *clean;
     Py_ssize_t shortest, longest;
-    int ngrams;
-    uint32_t grams[MOST_GRAMS];
-    const unsigned char *table;
+    const guards_t *guards;
 } probe_t;
 
 /* ASCII folded by setting bit 5: an upper-case letter becomes its lower-case one (other characters may meet
@@ -122,40 +125,40 @@ static unsigned char folded_byte[256];
 
 /* Whether the window is one of the guards: 1 or 0. */
 static inline int
-is_guard(const probe_t *probe, uint32_t window)
+is_guard(const guards_t *guards, uint32_t window)
 {
     uint32_t slot = SLOT(window);
-    if (!(probe->table[slot >> 3] & (1u << (slot & 7))))
+    if (!(guards->table[slot >> 3] & (1u << (slot & 7))))
         return 0;
-    for (int j = 0; j < probe->ngrams; j++)
-        if (window == probe->grams[j])
+    for (int j = 0; j < guards->ngrams; j++)
+        if (window == guards->grams[j])
             return 1;
     return 0;
 }
 
 /* Whether the 4 one-byte characters at ``chars`` fold to a guard. */
 static inline int
-guard_at(const probe_t *probe, const Py_UCS1 *chars)
+guard_at(const guards_t *guards, const Py_UCS1 *chars)
 {
     uint32_t window = ((uint32_t)folded_byte[chars[0]] << 24) | ((uint32_t)folded_byte[chars[1]] << 16)
         | ((uint32_t)folded_byte[chars[2]] << 8) | folded_byte[chars[3]];
-    return is_guard(probe, window);
+    return is_guard(guards, window);
 }
 
 #ifdef __SSE2__
 /* The windows starting at the 16 bytes of ``chars`` (19 readable) whose first and last bytes, with bit 5 set, are
  * some guard's first and last: a bit each (a superset of the guards' windows; bytes over 0x7F meet none). */
 static inline unsigned
-candidates16(const probe_t *probe, const Py_UCS1 *chars)
+candidates16(const guards_t *guards, const Py_UCS1 *chars)
 {
     const __m128i bit5 = _mm_set1_epi8(0x20);
     __m128i first = _mm_or_si128(_mm_loadu_si128((const __m128i *)chars), bit5);
     __m128i last = _mm_or_si128(_mm_loadu_si128((const __m128i *)(chars + 3)), bit5);
     __m128i firsts = _mm_setzero_si128(), lasts = _mm_setzero_si128();
-    for (int j = 0; j < probe->nfirsts; j++)
-        firsts = _mm_or_si128(firsts, _mm_cmpeq_epi8(first, probe->firsts[j]));
-    for (int j = 0; j < probe->nlasts; j++)
-        lasts = _mm_or_si128(lasts, _mm_cmpeq_epi8(last, probe->lasts[j]));
+    for (int j = 0; j < guards->nfirsts; j++)
+        firsts = _mm_or_si128(firsts, _mm_cmpeq_epi8(first, _mm_loadu_si128((const __m128i *)guards->firsts[j])));
+    for (int j = 0; j < guards->nlasts; j++)
+        lasts = _mm_or_si128(lasts, _mm_cmpeq_epi8(last, _mm_loadu_si128((const __m128i *)guards->lasts[j])));
     return (unsigned)_mm_movemask_epi8(_mm_and_si128(firsts, lasts));
 }
 #endif
@@ -164,23 +167,23 @@ candidates16(const probe_t *probe, const Py_UCS1 *chars)
  * 16 windows at a time are narrowed to the few whose first and last bytes fit (``candidates16``), and only those are
  * folded and looked up; the last windows are read from a copy, so no byte past the string is read. */
 static int
-may_hold_narrow(const probe_t *probe, const Py_UCS1 *chars, Py_ssize_t n)
+may_hold_narrow(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n)
 {
     if (n < 4)
         return 0;
     Py_ssize_t i = 0;
 #ifdef __SSE2__
     for (; i + 19 <= n; i += 16) {
-        for (unsigned found = candidates16(probe, chars + i); found; found &= found - 1)
-            if (guard_at(probe, chars + i + __builtin_ctz(found)))
+        for (unsigned found = candidates16(guards, chars + i); found; found &= found - 1)
+            if (guard_at(guards, chars + i + __builtin_ctz(found)))
                 return 1;
     }
     Py_ssize_t windows = n - 3 - i;  /* those left: 0 to 15, each starting at i + k */
     if (windows > 0) {
         Py_UCS1 tail[32] = {0};
         memcpy(tail, chars + i, (size_t)(n - i));
-        for (unsigned found = candidates16(probe, tail) & ((1u << windows) - 1); found; found &= found - 1)
-            if (guard_at(probe, tail + __builtin_ctz(found)))
+        for (unsigned found = candidates16(guards, tail) & ((1u << windows) - 1); found; found &= found - 1)
+            if (guard_at(guards, tail + __builtin_ctz(found)))
                 return 1;
     }
     return 0;
@@ -188,7 +191,7 @@ may_hold_narrow(const probe_t *probe, const Py_UCS1 *chars, Py_ssize_t n)
     uint32_t window = 0;
     for (; i < n; i++) {
         window = (window << 8) | folded_byte[chars[i]];
-        if (i >= 3 && is_guard(probe, window))
+        if (i >= 3 && is_guard(guards, window))
             return 1;
     }
     return 0;
@@ -200,7 +203,7 @@ may_hold_narrow(const probe_t *probe, const Py_UCS1 *chars, Py_ssize_t n)
  * ``_may_hold``). One pass over the characters where they are stored: nothing is copied, hashed or encoded. 1, 0,
  * or -1 with an exception set. */
 static int
-may_hold(const probe_t *probe, PyObject *text)
+may_hold(const guards_t *guards, PyObject *text)
 {
     if (PyUnicode_READY(text) < 0)  /* a legacy string not in its canonical form yet (none after 3.12) */
         return -1;
@@ -208,14 +211,14 @@ may_hold(const probe_t *probe, PyObject *text)
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     if (kind == PyUnicode_1BYTE_KIND)
-        return may_hold_narrow(probe, (const Py_UCS1 *)data, n);
+        return may_hold_narrow(guards, (const Py_UCS1 *)data, n);
     uint32_t window = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c == 0x130 || c == 0x212A)
             return 1;
         window = (window << 8) | FOLD(c);
-        if (i >= 3 && is_guard(probe, window))
+        if (i >= 3 && is_guard(guards, window))
             return 1;
     }
     return 0;
@@ -228,8 +231,8 @@ static int
 keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
 {
     if (PyUnicode_Check(text)) {
-        if (probe->ngrams) {
-            int held = may_hold(probe, text);
+        if (probe->guards != NULL) {
+            int held = may_hold(probe->guards, text);
             return held < 0 ? -1 : held ? PyList_Append(fresh, text) : 0;
         }
         Py_ssize_t length = PyUnicode_GET_LENGTH(text);
@@ -244,52 +247,60 @@ keep_fresh(PyObject *fresh, const probe_t *probe, PyObject *text)
     return PyList_Append(fresh, text);
 }
 
-/* Pack ``grams`` (bytes, 4 per guard, at most MOST_GRAMS) into ``packed`` (folded, big-endian): their number, or
- * -1 with a TypeError. */
+/* The number of guards in ``grams`` (bytes, 4 per guard, at most MOST_GRAMS), or -1 with a TypeError. */
 static int
-pack_grams(PyObject *grams, uint32_t *packed)
+count_grams(PyObject *grams)
 {
     if (!PyBytes_Check(grams) || PyBytes_GET_SIZE(grams) % 4 != 0 || PyBytes_GET_SIZE(grams) / 4 > MOST_GRAMS) {
         PyErr_Format(PyExc_TypeError, "the guards are bytes, 4 per guard, at most %d of them", MOST_GRAMS);
         return -1;
     }
-    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(grams);
-    int n = (int)(PyBytes_GET_SIZE(grams) / 4);
-    for (int j = 0; j < n; j++) {
-        uint32_t gram = 0;
-        for (int k = 0; k < 4; k++)
-            gram = (gram << 8) | FOLD(bytes[4 * j + k]);
-        packed[j] = gram;
-    }
-    return n;
+    return (int)(PyBytes_GET_SIZE(grams) / 4);
+}
+
+/* Add ``byte`` repeated 16 times to ``rows`` (``*n`` of them) unless a row holds it already. */
+static void
+add_distinct(unsigned char rows[][16], int32_t *n, unsigned char byte)
+{
+    for (int32_t k = 0; k < *n; k++)
+        if (rows[k][0] == byte)
+            return;
+    memset(rows[(*n)++], byte, 16);
 }
 
 PyDoc_STRVAR(guard_table_doc,
 "guard_table(guards)\n--\n\n"
-"The bit table of ``guards`` (bytes, 4 ASCII characters per guard, at most 16) that ``gather`` reads with them:\n"
-"8,192 bytes, built once per keyword group (engine.py ``_KeywordScan``).");
+"``guards`` (bytes, 4 ASCII characters per guard, at most 16) compiled for ``gather``: folded, their first and last\n"
+"bytes, their bit table; built once per keyword group (engine.py ``_KeywordScan``), read as it is by each gather.");
 
 static PyObject *
 guard_table(PyObject *Py_UNUSED(module), PyObject *grams)
 {
-    uint32_t packed[MOST_GRAMS];
-    int n = pack_grams(grams, packed);
+    int n = count_grams(grams);
     if (n < 0)
         return NULL;
-    PyObject *table = PyBytes_FromStringAndSize(NULL, TABLE_BYTES);
-    if (table == NULL)
+    PyObject *compiled = PyBytes_FromStringAndSize(NULL, sizeof(guards_t));
+    if (compiled == NULL)
         return NULL;
-    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(table);
-    memset(bits, 0, TABLE_BYTES);
+    guards_t *guards = (guards_t *)PyBytes_AS_STRING(compiled);
+    memset(guards, 0, sizeof(guards_t));
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(grams);
+    guards->ngrams = n;
     for (int j = 0; j < n; j++) {
-        uint32_t slot = SLOT(packed[j]);
-        bits[slot >> 3] |= (unsigned char)(1u << (slot & 7));
+        uint32_t gram = 0;
+        for (int k = 0; k < 4; k++)
+            gram = (gram << 8) | FOLD(bytes[4 * j + k]);
+        guards->grams[j] = gram;
+        uint32_t slot = SLOT(gram);
+        guards->table[slot >> 3] |= (unsigned char)(1u << (slot & 7));
+        add_distinct(guards->firsts, &guards->nfirsts, (unsigned char)(gram >> 24));
+        add_distinct(guards->lasts, &guards->nlasts, (unsigned char)gram);
     }
-    return table;
+    return compiled;
 }
 
-/* Unpack a ``(clean, shortest, longest, guards, table)`` probe (``guards`` as ``pack_grams`` takes them, ``table``
- * what ``guard_table`` made of them): 0, or -1 with a TypeError or an OverflowError. */
+/* Unpack a ``(clean, shortest, longest, guards, compiled)`` probe (``guards`` as ``count_grams`` takes them,
+ * ``compiled`` what ``guard_table`` made of them): 0, or -1 with a TypeError or an OverflowError. */
 static int
 unpack_probe(PyObject *given, probe_t *probe)
 {
@@ -305,31 +316,19 @@ unpack_probe(PyObject *given, probe_t *probe)
     probe->longest = PyLong_AsSsize_t(PyTuple_GET_ITEM(given, 2));
     if (probe->longest == -1 && PyErr_Occurred())
         return -1;
-    probe->ngrams = pack_grams(PyTuple_GET_ITEM(given, 3), probe->grams);
-    if (probe->ngrams < 0)
+    int n = count_grams(PyTuple_GET_ITEM(given, 3));
+    if (n < 0)
         return -1;
-    PyObject *table = PyTuple_GET_ITEM(given, 4);
-    if (probe->ngrams && (!PyBytes_Check(table) || PyBytes_GET_SIZE(table) != TABLE_BYTES)) {
+    probe->guards = NULL;
+    if (n == 0)
+        return 0;
+    PyObject *compiled = PyTuple_GET_ITEM(given, 4);
+    if (!PyBytes_Check(compiled) || PyBytes_GET_SIZE(compiled) != (Py_ssize_t)sizeof(guards_t)
+            || ((const guards_t *)PyBytes_AS_STRING(compiled))->ngrams != n) {
         PyErr_SetString(PyExc_TypeError, "the guards' table is not guard_table(guards)");
         return -1;
     }
-    probe->table = probe->ngrams ? (const unsigned char *)PyBytes_AS_STRING(table) : NULL;
-#ifdef __SSE2__
-    probe->nfirsts = probe->nlasts = 0;
-    for (int j = 0; j < probe->ngrams; j++) {
-        unsigned char first = (unsigned char)(probe->grams[j] >> 24), last = (unsigned char)probe->grams[j];
-        int seen = 0;
-        for (int k = 0; k < probe->nfirsts && !seen; k++)
-            seen = (unsigned char)_mm_cvtsi128_si32(probe->firsts[k]) == first;
-        if (!seen)
-            probe->firsts[probe->nfirsts++] = _mm_set1_epi8((char)first);
-        seen = 0;
-        for (int k = 0; k < probe->nlasts && !seen; k++)
-            seen = (unsigned char)_mm_cvtsi128_si32(probe->lasts[k]) == last;
-        if (!seen)
-            probe->lasts[probe->nlasts++] = _mm_set1_epi8((char)last);
-    }
-#endif
+    probe->guards = (const guards_t *)PyBytes_AS_STRING(compiled);
     return 0;
 }
 
@@ -492,7 +491,7 @@ gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     probe_t probe;
-    probe.ngrams = 0;
+    probe.guards = NULL;
     if (fresh != Py_None) {
         if (!PyList_Check(fresh)) {
             PyErr_SetString(PyExc_TypeError, "gather() needs a list for the fresh texts");

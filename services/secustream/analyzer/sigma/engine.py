@@ -21,7 +21,7 @@ from typing import Any
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
 from secustream.analyzer.reload import HotReload
 from secustream.analyzer.sigma.fields import document_texts, event_logsource, first_value, is_plain, resolver_paths
-from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals, guards
+from secustream.analyzer.sigma.literals import HYPERSCAN_AVAILABLE, Literals, full_text_guards
 from secustream.analyzer.sigma.loader import Correlation, DetectionRule, SigmaRuleSet
 from secustream.analyzer.sigma.matcher import EventView, as_text
 from secustream.analyzer.sigma.packs import SigmaSources
@@ -168,17 +168,13 @@ class _KeywordScan:
     __slots__ = ("clean", "grams", "literals", "probe")
     CLEAN_SIZE = 16384
     CLEAN_LENGTH = 256
-    GUARD_SIZE = 4
-    MOST_GUARDS = 12
 
     def __init__(self, words: dict[str, list[int]]) -> None:
         self.literals = Literals(words, full_text=True)
         self.clean: set[str] = {""}  # "" holds no keyword (and ``keyword_texts`` leaves it out)
         shortest = min(map(len, words), default=0)  # ASCII lower-cases to as many characters: shorter holds none
         # guards where the C loops read them; in Python a pass per text costs more than the clean set saves
-        guarded = _native_guard_table is not None and all(map(str.isascii, words))
-        self.grams = tuple(_fold(gram) for gram in guards(list(words), self.MOST_GUARDS, (self.GUARD_SIZE,))
-                           ) if guarded else ()
+        self.grams = tuple(map(_fold, full_text_guards(list(words)))) if _native_guard_table is not None else ()
         packed = "".join(self.grams).encode("ascii")
         table = _native_guard_table(packed) if self.grams else b""
         self.probe: KeywordProbe = (self.clean, shortest, self.CLEAN_LENGTH, packed, table)  # ``gather_event`` asks
@@ -333,8 +329,8 @@ Anchored = tuple[tuple[int, bool, tuple[str, ...]], ...]
 
 KeywordProbe = tuple[set[str], int, int, bytes, bytes]
 """A keyword group's clean set, its shortest literal, the longest text the set keeps, its folded guards, 4 bytes
-each (none where no few cover the literals), and their bit table for ``_scan.gather`` (``_scan.guard_table``; empty
-where the extension is not built); ``_KeywordScan``."""
+each (none where no few cover the literals), and them compiled for ``_scan.gather`` once per group (folded, first
+and last bytes, bit table: ``_scan.guard_table``; empty where the extension is not built); ``_KeywordScan``."""
 
 
 def gather_event_python(doc: dict[str, Any], fields: FieldEntries, satisfied: set[int],

@@ -62,12 +62,10 @@ class _Caseless:
 
     __slots__ = ("ascii", "database", "local", "patterns")
     FOLDED_TO_ASCII = ("\u0130", "\u212a")  # the only non-ASCII characters ``str.lower`` maps to ASCII
-    GUARD_SIZE = 4
-    MOST_GUARDS = 12
 
     def __init__(self, words: Sequence[str]) -> None:
         self.ascii = all(word.isascii() for word in words)
-        cover = guards(list(words), self.MOST_GUARDS, (self.GUARD_SIZE,)) if self.ascii else ()
+        cover = full_text_guards(words)
         self.patterns = cover if 0 < len(cover) < len(words) else tuple(words)
         self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self.database.compile(expressions=[word.encode() for word in self.patterns],
@@ -188,6 +186,13 @@ class Literals:
             if ids := self.search(texts[scanned[at]].lower()):
                 found[scanned[at]] = ids
         return found
+
+
+def full_text_guards(words: Sequence[str]) -> tuple[str, ...]:
+    """At most 12 four-character guards covering full-text (keyword) literals, all ASCII; empty where none do or a
+    literal is not ASCII. What both the Hyperscan database (``_Caseless``) and the C keyword pass
+    (``engine._KeywordScan``) look for: four characters, punctuation first, because shorter ones are in real text."""
+    return guards(list(words), 12, (4,)) if all(word.isascii() for word in words) else ()
 
 
 def guards(literals: list[str], most: int, sizes: tuple[int, ...] = (2, 3, 4, 5)) -> tuple[str, ...]:
