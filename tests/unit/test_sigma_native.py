@@ -22,6 +22,11 @@ from secustream.analyzer.sigma import engine as sigma_engine
 from secustream.analyzer.sigma.engine import _Index, gather_event_python, pick_rules_python
 from tests.sigma_loops import gather_with
 
+try:
+    from secustream.analyzer.sigma import _scan
+except ImportError:  # not built: the Python loops only
+    _scan = None  # type: ignore[assignment]
+
 WINDOWS = frozenset({"product:windows", "service:sysmon", "category:process_creation"})
 
 
@@ -143,28 +148,58 @@ def test_the_loops_pick_what_the_rules_need(groups: list[Any]) -> None:
             assert gather_with(gather, keyed, {"unmapped": others})[1] == ["sekurlsa", "x\u0130", "\u212a"]
 
 
-def test_the_c_guard_pass_agrees_with_python_at_every_length_and_offset(groups: list[Any]) -> None:
-    """The C pass reads 16 windows at a time and the last ones from a copy: a guard at any offset of a text of any
-    length (across a block's end, in the copied tail, at the very end), in any case, among Latin-1 or wider
-    characters, is found as the Python reference finds it; and random texts over the guards' characters agree."""
+class _Legacy(str):
+    """A str subclass: its characters are stored apart from the object (not compact), so the C pass has no bytes
+    before them to read and copies a short tail instead."""
+
+
+def _passes() -> list[bool]:
+    """The block widths this CPU runs: the SSE2 pass (16 windows), and the AVX2 one (32) where it has AVX2."""
+    return [False, True] if _scan is not None and _scan.WIDE else [False]
+
+
+@pytest.mark.parametrize("wide", _passes(), ids=lambda wide: "avx2" if wide else "sse2")
+def test_the_c_guard_pass_agrees_with_python_at_every_length_and_offset(groups: list[Any], wide: bool) -> None:
+    """The C pass reads 16 (SSE2) or 32 (AVX2) windows at a time and the last ones from the block ending at the
+    text's end (reading into a compact string's header, masked) or a copy (a string stored apart): a guard at any
+    offset of a text of any length (across a block's end, in the last block, at the very end), in any case, among
+    Latin-1 or wider characters, is found as the Python reference finds it; and random texts over the guards'
+    characters agree, as a compact string and stored apart, as an ``unmapped`` value and as the message."""
     if not sigma_engine.NATIVE_PREFILTER:
         pytest.skip("the C loops are not built here")
     keyed = groups[1]
+    clean, shortest, longest, packed, _table = keyed.keywords.probe
+    probe = (clean, shortest, longest, packed, _scan.guard_table(packed, wide))
     texts = []
-    for length in range(0, 52):
+    for length in range(0, 80):
         for offset in range(0, max(length - 3, 0) + 1):
             for guard, filler in (("ros:", "x"), ("URLS", "é"), ("uRlS", "\u0101"), ("ro", "s")):
                 text = (filler * length)[:length]
                 texts.append(text[:offset] + guard + text[offset + len(guard):] if offset + 4 <= length else text)
     rng = random.Random(7)
-    texts += ["".join(rng.choice("rosRO:\x1aulURL é") for _ in range(rng.randrange(60))) for _ in range(3000)]
+    texts += ["".join(rng.choice("rosRO:\x1aulURL é") for _ in range(rng.randrange(90))) for _ in range(3000)]
     held = 0
     for text in texts:
-        doc = {"unmapped": {"A": text}}
-        native = gather_with(sigma_engine.gather_event, keyed, doc)
-        assert native == gather_with(gather_event_python, keyed, doc), text
-        held += bool(native[1])
+        for stored in (text, _Legacy(text)):
+            for doc in ({"unmapped": {"A": stored}}, {"message": stored}):
+                native: list[str] = []
+                _scan.gather(doc, {}, set(), native, probe, (), ())
+                python: list[str] = []
+                gather_event_python(doc, {}, set(), python, probe, (), ())
+                assert native == python, (text, type(stored), doc.keys())
+        held += bool(native)
     assert 0.2 < held / len(texts) < 0.8  # both answers are well tried
+
+
+def test_the_guard_table_builds_the_pass_asked_for() -> None:
+    """``guard_table`` takes the widest pass by default; asking for AVX2 where the CPU has none is an error."""
+    if _scan is None:
+        pytest.skip("the C loops are not built here")
+    default, narrow = _scan.guard_table(b"ros:"), _scan.guard_table(b"ros:", False)
+    assert len(default) == len(narrow) and default != narrow if _scan.WIDE else default == narrow
+    if not _scan.WIDE:
+        with pytest.raises(ValueError, match="AVX2"):
+            _scan.guard_table(b"ros:", True)
 
 
 def test_the_c_pick_sorts_and_drops_repeats_as_the_python_one() -> None:

@@ -15,6 +15,12 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_WIDE 1  /* AVX2 may be there: ``wide_available`` asks the CPU once, at import */
+#else
+#define HAVE_WIDE 0
+#endif
 
 static PyObject *str_text, *str_number, *str_value, *str_unmapped;
 
@@ -106,6 +112,10 @@ typedef struct {
     uint32_t grams[MOST_GRAMS];
     unsigned char firsts[MOST_GRAMS][16], lasts[MOST_GRAMS][16];
     int32_t ngrams, nfirsts, nlasts;
+    int32_t wide;  /* 1: the AVX2 pass (``candidates32``), 0: the SSE2 one; chosen by ``guard_table`` */
+    /* ``candidates32``'s nibble tables: for the first byte, then the last, a guard's bucket bit (its index mod 8) at
+     * the low and at the high nibble of its folded byte */
+    unsigned char first_low[16], first_high[16], last_low[16], last_high[16];
     unsigned char table[TABLE_BYTES];
 } guards_t;
 
@@ -145,10 +155,21 @@ guard_at(const guards_t *guards, const Py_UCS1 *chars)
     return is_guard(guards, window);
 }
 
+/* The windows a block pass flags, from ``found`` (bit k: the window at ``chars + k``), exactly checked: 1 where one is
+ * a guard. */
+static inline int
+any_guard(const guards_t *guards, const Py_UCS1 *chars, uint64_t found)
+{
+    for (; found; found &= found - 1)
+        if (guard_at(guards, chars + __builtin_ctzll(found)))
+            return 1;
+    return 0;
+}
+
 #ifdef __SSE2__
 /* The windows starting at the 16 bytes of ``chars`` (19 readable) whose first and last bytes, with bit 5 set, are
  * some guard's first and last: a bit each (a superset of the guards' windows; bytes over 0x7F meet none). */
-static inline unsigned
+static inline uint64_t
 candidates16(const guards_t *guards, const Py_UCS1 *chars)
 {
     const __m128i bit5 = _mm_set1_epi8(0x20);
@@ -163,30 +184,74 @@ candidates16(const guards_t *guards, const Py_UCS1 *chars)
 }
 #endif
 
+#if HAVE_WIDE
+/* The windows starting at the 32 bytes of ``chars`` (35 readable) whose first and last bytes, with bit 5 set, are
+ * the first and last of one same guard, up to the guards sharing its bucket (``guard_table``): a bit each. Each byte's
+ * buckets are two table looks, one per nibble (``vpshufb``), whatever the number of guards. */
+__attribute__((target("avx2"))) static inline uint64_t
+candidates32(const guards_t *guards, const Py_UCS1 *chars)
+{
+    const __m256i bit5 = _mm256_set1_epi8(0x20), low4 = _mm256_set1_epi8(0x0F);
+#define TABLE32(row) _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(row)))
+#define BUCKETS(bytes, low, high) _mm256_and_si256(_mm256_shuffle_epi8(TABLE32(low), _mm256_and_si256(bytes, low4)), \
+        _mm256_shuffle_epi8(TABLE32(high), _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4)))
+    __m256i first = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)chars), bit5);
+    __m256i last = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(chars + 3)), bit5);
+    __m256i both = _mm256_and_si256(BUCKETS(first, guards->first_low, guards->first_high),
+                                    BUCKETS(last, guards->last_low, guards->last_high));
+#undef BUCKETS
+#undef TABLE32
+    return ~(uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(both, _mm256_setzero_si256()))
+        & 0xFFFFFFFFu;
+}
+
+/* ``may_hold_narrow`` 32 windows at a time (``candidates32``). */
+__attribute__((target("avx2"))) static int
+may_hold_wide(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n, Py_ssize_t before)
+{
+    Py_ssize_t i = 0;
+    for (; i + 35 <= n; i += 32)
+        if (any_guard(guards, chars + i, candidates32(guards, chars + i)))
+            return 1;
+    if (i > n - 4)
+        return 0;
+    Py_ssize_t start = n - 35;  /* the block ending at the text's end: its first i - start windows were passed */
+    if (start >= -before)
+        return any_guard(guards, chars + start, candidates32(guards, chars + start) & (~(uint64_t)0 << (i - start)));
+    Py_UCS1 tail[64] = {0};
+    memcpy(tail, chars + i, (size_t)(n - i));
+    return any_guard(guards, tail, candidates32(guards, tail) & ((~(uint64_t)0) >> (64 - (n - 3 - i))));
+}
+#endif
+
 /* ``may_hold`` for one-byte characters (ASCII and Latin-1 strings: nearly every real one). With SSE2 (every x86-64),
  * 16 windows at a time are narrowed to the few whose first and last bytes fit (``candidates16``), and only those are
- * folded and looked up; the last windows are read from a copy, so no byte past the string is read. */
+ * folded and looked up; with AVX2 where ``guard_table`` chose it, 32 at a time. The last windows are those of the
+ * block that ends where the text ends, masked to the ones not passed yet: its bytes before the text (``before`` of
+ * them readable: a compact string's own header, which no window it keeps starts in) are read, never a byte after
+ * it; a text with fewer bytes before it than a block (a legacy string) has its tail copied. */
 static int
-may_hold_narrow(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n)
+may_hold_narrow(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n, Py_ssize_t before)
 {
     if (n < 4)
         return 0;
+#if HAVE_WIDE
+    if (guards->wide)
+        return may_hold_wide(guards, chars, n, before);
+#endif
     Py_ssize_t i = 0;
 #ifdef __SSE2__
-    for (; i + 19 <= n; i += 16) {
-        for (unsigned found = candidates16(guards, chars + i); found; found &= found - 1)
-            if (guard_at(guards, chars + i + __builtin_ctz(found)))
-                return 1;
-    }
-    Py_ssize_t windows = n - 3 - i;  /* those left: 0 to 15, each starting at i + k */
-    if (windows > 0) {
-        Py_UCS1 tail[32] = {0};
-        memcpy(tail, chars + i, (size_t)(n - i));
-        for (unsigned found = candidates16(guards, tail) & ((1u << windows) - 1); found; found &= found - 1)
-            if (guard_at(guards, tail + __builtin_ctz(found)))
-                return 1;
-    }
-    return 0;
+    for (; i + 19 <= n; i += 16)
+        if (any_guard(guards, chars + i, candidates16(guards, chars + i)))
+            return 1;
+    if (i > n - 4)
+        return 0;
+    Py_ssize_t start = n - 19;
+    if (start >= -before)
+        return any_guard(guards, chars + start, candidates16(guards, chars + start) & (~(uint64_t)0 << (i - start)));
+    Py_UCS1 tail[32] = {0};
+    memcpy(tail, chars + i, (size_t)(n - i));
+    return any_guard(guards, tail, candidates16(guards, tail) & ((~(uint64_t)0) >> (64 - (n - 3 - i))));
 #else
     uint32_t window = 0;
     for (; i < n; i++) {
@@ -210,8 +275,11 @@ may_hold(const guards_t *guards, PyObject *text)
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    if (kind == PyUnicode_1BYTE_KIND)
-        return may_hold_narrow(guards, (const Py_UCS1 *)data, n);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        /* a compact string's characters follow its header in the same block: those bytes may be read */
+        Py_ssize_t before = PyUnicode_IS_COMPACT(text) ? (const char *)data - (const char *)text : 0;
+        return may_hold_narrow(guards, (const Py_UCS1 *)data, n, before);
+    }
     uint32_t window = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -268,14 +336,42 @@ add_distinct(unsigned char rows[][16], int32_t *n, unsigned char byte)
     memset(rows[(*n)++], byte, 16);
 }
 
+/* Whether this CPU runs the AVX2 pass (asked once, at import; constant after). */
+static int wide_available;
+
+/* Set ``guard``'s bucket bit for ``byte`` (folded, under 0x80) in a pair of nibble tables. */
+static void
+add_bucket(unsigned char low[16], unsigned char high[16], unsigned char byte, int guard)
+{
+    low[byte & 15] |= (unsigned char)(1u << (guard & 7));
+    high[byte >> 4] |= (unsigned char)(1u << (guard & 7));
+}
+
 PyDoc_STRVAR(guard_table_doc,
-"guard_table(guards)\n--\n\n"
+"guard_table(guards, wide=None)\n--\n\n"
 "``guards`` (bytes, 4 ASCII characters per guard, at most 16) compiled for ``gather``: folded, their first and last\n"
-"bytes, their bit table; built once per keyword group (engine.py ``_KeywordScan``), read as it is by each gather.");
+"bytes, their nibble tables, their bit table; built once per keyword group (engine.py ``_KeywordScan``), read as it\n"
+"is by each gather. ``wide``: the pass 32 windows at a time (AVX2) or 16 (SSE2); None: the widest this CPU runs\n"
+"(``WIDE``); True where the CPU lacks AVX2 is a ValueError. Both answer the same.");
 
 static PyObject *
-guard_table(PyObject *Py_UNUSED(module), PyObject *grams)
+guard_table(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "guard_table() takes 1 or 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *grams = args[0];
+    int wide = wide_available;
+    if (nargs == 2 && args[1] != Py_None) {
+        wide = PyObject_IsTrue(args[1]);
+        if (wide < 0)
+            return NULL;
+        if (wide && !wide_available) {
+            PyErr_SetString(PyExc_ValueError, "this CPU has no AVX2 (or the module was built without it)");
+            return NULL;
+        }
+    }
     int n = count_grams(grams);
     if (n < 0)
         return NULL;
@@ -286,6 +382,7 @@ guard_table(PyObject *Py_UNUSED(module), PyObject *grams)
     memset(guards, 0, sizeof(guards_t));
     const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(grams);
     guards->ngrams = n;
+    guards->wide = wide;
     for (int j = 0; j < n; j++) {
         uint32_t gram = 0;
         for (int k = 0; k < 4; k++)
@@ -295,6 +392,8 @@ guard_table(PyObject *Py_UNUSED(module), PyObject *grams)
         guards->table[slot >> 3] |= (unsigned char)(1u << (slot & 7));
         add_distinct(guards->firsts, &guards->nfirsts, (unsigned char)(gram >> 24));
         add_distinct(guards->lasts, &guards->nlasts, (unsigned char)gram);
+        add_bucket(guards->first_low, guards->first_high, (unsigned char)(gram >> 24), j);
+        add_bucket(guards->last_low, guards->last_high, (unsigned char)gram, j);
     }
     return compiled;
 }
@@ -394,6 +493,18 @@ first_value(PyObject *doc, PyObject *paths)
     return NULL;
 }
 
+/* Ask for an object's first two cache lines (a short string's header and characters) before they are read. */
+static inline void
+prefetch_object(PyObject *object)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(object);
+    __builtin_prefetch((const char *)object + 64);
+#else
+    (void)object;
+#endif
+}
+
 /* The pass over ``unmapped``: every constrained value's ids, and the keyword texts not known clean. */
 static int
 scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *fresh, const probe_t *probe)
@@ -415,7 +526,14 @@ scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObjec
         }
         return 0;
     }
+    /* the values are scattered over the heap: each is asked for from memory two items before it is read */
+    Py_ssize_t ahead = 0;
+    PyObject *ahead_key, *ahead_value;
+    for (int k = 0; k < 2 && PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value); k++)
+        prefetch_object(ahead_value);
     while (PyDict_Next(unmapped, &pos, &key, &value)) {
+        if (PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value))
+            prefetch_object(ahead_value);
         if (PyUnicode_CheckExact(value)) {
             if (fresh != Py_None && keep_fresh(fresh, probe, value) < 0)
                 return -1;
@@ -624,7 +742,7 @@ error:
 static PyMethodDef methods[] = {
     {"gather", (PyCFunction)(void (*)(void))gather, METH_FASTCALL, gather_doc},
     {"pick", (PyCFunction)(void (*)(void))pick, METH_FASTCALL, pick_doc},
-    {"guard_table", (PyCFunction)guard_table, METH_O, guard_table_doc},
+    {"guard_table", (PyCFunction)(void (*)(void))guard_table, METH_FASTCALL, guard_table_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -645,5 +763,14 @@ PyInit__scan(void)
     str_unmapped = PyUnicode_InternFromString("unmapped");
     if (str_text == NULL || str_number == NULL || str_value == NULL || str_unmapped == NULL)
         return NULL;
-    return PyModule_Create(&module);
+#if HAVE_WIDE
+    __builtin_cpu_init();
+    wide_available = __builtin_cpu_supports("avx2");
+#endif
+    PyObject *created = PyModule_Create(&module);
+    if (created != NULL && PyModule_AddObjectRef(created, "WIDE", wide_available ? Py_True : Py_False) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }
