@@ -23,6 +23,7 @@
 #endif
 
 static PyObject *str_text, *str_number, *str_value, *str_unmapped;
+static PyObject *str_message, *str_raw, *str_process, *str_command_line;  /* the document's keys, made once */
 
 /* 0 where a function got the ``want`` arguments it takes, else -1 with a TypeError. */
 static int
@@ -438,34 +439,47 @@ is_blank(PyObject *value)
     return value == Py_None || (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) == 0);
 }
 
-/* ``doc.get(key)`` where ``doc`` is a dict, else NULL; NULL too when absent (with an exception set on error). */
+/* ``doc.get(key)`` where ``doc`` is a dict, else NULL; NULL too when absent, with an exception set on error (the
+ * caller asks ``PyErr_Occurred``). ``key`` is one of the strings made at import: a key made per call cost a string's
+ * allocation and hash, four times an event. */
 static PyObject *
-child(PyObject *doc, const char *key)
+child(PyObject *doc, PyObject *key)
 {
     if (!PyDict_Check(doc))
         return NULL;
-    return PyDict_GetItemString(doc, key);
+    return PyDict_GetItemWithError(doc, key);
+}
+
+/* ``bool(text)`` for a value ``child`` found (NULL: absent, or an error it set): 1, 0, or -1 with an exception. */
+static int
+truthy_child(PyObject *text)
+{
+    if (text == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyObject_IsTrue(text);
 }
 
 /* fields.py ``document_texts``: the message (else the raw line) and the command line, to ``keep_fresh``. */
 static int
 document_texts(PyObject *doc, PyObject *fresh, const probe_t *probe)
 {
-    PyObject *text = child(doc, "message");
-    int truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+    PyObject *text = child(doc, str_message);
+    int truthy = truthy_child(text);
     if (truthy < 0)
         return -1;
     if (!truthy) {
-        text = child(doc, "raw");
-        truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+        text = child(doc, str_raw);
+        truthy = truthy_child(text);
         if (truthy < 0)
             return -1;
     }
     if (truthy && keep_fresh(fresh, probe, text) < 0)
         return -1;
-    PyObject *process = child(doc, "process");
-    text = process != NULL ? child(process, "command_line") : NULL;
-    truthy = text != NULL ? PyObject_IsTrue(text) : 0;
+    PyObject *process = child(doc, str_process);
+    if (process == NULL && PyErr_Occurred())
+        return -1;
+    text = process != NULL ? child(process, str_command_line) : NULL;
+    truthy = truthy_child(text);
     if (truthy < 0)
         return -1;
     return truthy ? keep_fresh(fresh, probe, text) : 0;
@@ -505,14 +519,34 @@ prefetch_object(PyObject *object)
 #endif
 }
 
+/* Every string of ``unmapped``, in order, to ``keep_fresh``: 0, or -1. */
+static int
+keyword_strings(PyObject *unmapped, PyObject *fresh, const probe_t *probe)
+{
+    Py_ssize_t pos = 0, ahead = 0;
+    PyObject *key, *value, *ahead_key, *ahead_value;
+    for (int k = 0; k < 2 && PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value); k++)
+        prefetch_object(ahead_value);
+    while (PyDict_Next(unmapped, &pos, &key, &value)) {
+        if (PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value))
+            prefetch_object(ahead_value);
+        if (PyUnicode_CheckExact(value) && keep_fresh(fresh, probe, value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The pass over ``unmapped``: every constrained value's ids, and the keyword texts not known clean. */
 static int
 scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObject *fresh, const probe_t *probe)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    if (fresh == Py_None && PyDict_GET_SIZE(fields) < PyDict_GET_SIZE(unmapped)) {
-        /* only the constrained fields count: probe the event for each (a group of few rules names few) */
+    if (PyDict_GET_SIZE(fields) < PyDict_GET_SIZE(unmapped)) {
+        /* only the constrained fields count: probe the event for each (a group of few rules names few), after a
+         * pass over the strings for the keyword texts where keyword rules apply */
+        if (fresh != Py_None && keyword_strings(unmapped, fresh, probe) < 0)
+            return -1;
         PyObject *entry;
         while (PyDict_Next(fields, &pos, &key, &entry)) {
             value = PyDict_GetItemWithError(unmapped, key);
@@ -646,18 +680,62 @@ gather(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* A walk over a set's items: by position where CPython still exports ``_PySet_NextEntry`` (3.11, 3.12: no
+ * iterator allocated per set, which the pick did ~10 times an event), else an iterator. */
+typedef struct {
+    PyObject *set;
+    Py_ssize_t pos;
+    PyObject *items;  /* the iterator, 3.13 and later */
+} walk_t;
+
+static int
+walk_start(walk_t *walk, PyObject *set)
+{
+    walk->set = set;
+    walk->pos = 0;
+    walk->items = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    walk->items = PyObject_GetIter(set);
+    if (walk->items == NULL)
+        return -1;
+#endif
+    return 0;
+}
+
+/* 1 and a new reference in ``*item``; 0 at the end (an error set from an iterator: ask ``PyErr_Occurred``). */
+static int
+walk_next(walk_t *walk, PyObject **item)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    *item = PyIter_Next(walk->items);
+    return *item != NULL;
+#else
+    Py_hash_t hash;
+    if (!_PySet_NextEntry(walk->set, &walk->pos, item, &hash))
+        return 0;
+    Py_INCREF(*item);
+    return 1;
+#endif
+}
+
+static void
+walk_end(walk_t *walk)
+{
+    Py_CLEAR(walk->items);
+}
+
 /* Whether every item of ``need`` (a frozenset) is in ``satisfied``: 1, 0, or -1 on error. */
 static int
 holds(PyObject *need, PyObject *satisfied)
 {
     if (PySet_GET_SIZE(need) > PySet_GET_SIZE(satisfied))
         return 0;
-    PyObject *items = PyObject_GetIter(need);
-    if (items == NULL)
+    walk_t walk;
+    if (walk_start(&walk, need) < 0)
         return -1;
     PyObject *item;
     int result = 1;
-    while ((item = PyIter_Next(items)) != NULL) {
+    while (walk_next(&walk, &item)) {
         int in = PySet_Contains(satisfied, item);
         Py_DECREF(item);
         if (in <= 0) {
@@ -665,10 +743,8 @@ holds(PyObject *need, PyObject *satisfied)
             break;
         }
     }
-    Py_DECREF(items);
-    if (result == 1 && PyErr_Occurred())
-        return -1;
-    return result;
+    walk_end(&walk);
+    return result == 1 && PyErr_Occurred() ? -1 : result;
 }
 
 PyDoc_STRVAR(pick_doc,
@@ -682,28 +758,30 @@ pick(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     if (arity(nargs, 3, "pick") < 0)
         return NULL;
     PyObject *satisfied = args[0], *anchored = args[1], *always = args[2];
-    if (!PyAnySet_Check(satisfied) || !PyDict_Check(anchored)) {
-        PyErr_SetString(PyExc_TypeError, "pick() needs a set and a dict");
+    if (!PyAnySet_Check(satisfied) || !PyDict_Check(anchored) || !PyAnySet_Check(always)) {
+        PyErr_SetString(PyExc_TypeError, "pick() needs a set, a dict and a frozenset");
         return NULL;
     }
-    PyObject *picked = PySet_New(always);
-    if (picked == NULL)
+    /* most events pick nothing or one rule: the rules go to a list, and only more than one, or ``always``, costs a
+     * set (the repeats dropped) and a sort */
+    PyObject *found = PyList_New(0);
+    if (found == NULL)
         return NULL;
-    PyObject *cids = PyObject_GetIter(satisfied);
-    if (cids == NULL)
+    walk_t walk;
+    if (walk_start(&walk, satisfied) < 0)
         goto error;
     PyObject *cid;
-    while ((cid = PyIter_Next(cids)) != NULL) {
+    while (walk_next(&walk, &cid)) {
         PyObject *entries = PyDict_GetItemWithError(anchored, cid);
         Py_DECREF(cid);
         if (entries == NULL) {
             if (PyErr_Occurred())
-                goto error_iter;
+                goto error_walk;
             continue;
         }
         if (!PyTuple_Check(entries)) {
             PyErr_SetString(PyExc_TypeError, "anchored values must be tuples");
-            goto error_iter;
+            goto error_walk;
         }
         Py_INCREF(entries);
         Py_ssize_t n = PyTuple_GET_SIZE(entries);
@@ -712,19 +790,32 @@ pick(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyAnySet_Check(PyTuple_GET_ITEM(pair, 1))) {
                 PyErr_SetString(PyExc_TypeError, "anchored entries must be (rule, frozenset)");
                 Py_DECREF(entries);
-                goto error_iter;
+                goto error_walk;
             }
             int ok = holds(PyTuple_GET_ITEM(pair, 1), satisfied);
-            if (ok < 0 || (ok && PySet_Add(picked, PyTuple_GET_ITEM(pair, 0)) < 0)) {
+            if (ok < 0 || (ok && PyList_Append(found, PyTuple_GET_ITEM(pair, 0)) < 0)) {
                 Py_DECREF(entries);
-                goto error_iter;
+                goto error_walk;
             }
         }
         Py_DECREF(entries);
     }
-    Py_DECREF(cids);
+    walk_end(&walk);
     if (PyErr_Occurred())
         goto error;
+    if (PySet_GET_SIZE(always) == 0 && PyList_GET_SIZE(found) < 2)
+        return found;
+    PyObject *picked = PySet_New(always);
+    if (picked == NULL)
+        goto error;
+    Py_ssize_t count = PyList_GET_SIZE(found);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (PySet_Add(picked, PyList_GET_ITEM(found, i)) < 0) {
+            Py_DECREF(picked);
+            goto error;
+        }
+    }
+    Py_DECREF(found);
     PyObject *result = PySequence_List(picked);
     Py_DECREF(picked);
     if (result != NULL && PyList_Sort(result) < 0) {
@@ -732,10 +823,10 @@ pick(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return result;
-error_iter:
-    Py_DECREF(cids);
+error_walk:
+    walk_end(&walk);
 error:
-    Py_DECREF(picked);
+    Py_DECREF(found);
     return NULL;
 }
 
@@ -761,7 +852,12 @@ PyInit__scan(void)
     str_number = PyUnicode_InternFromString("number");
     str_value = PyUnicode_InternFromString("value");
     str_unmapped = PyUnicode_InternFromString("unmapped");
-    if (str_text == NULL || str_number == NULL || str_value == NULL || str_unmapped == NULL)
+    str_message = PyUnicode_InternFromString("message");
+    str_raw = PyUnicode_InternFromString("raw");
+    str_process = PyUnicode_InternFromString("process");
+    str_command_line = PyUnicode_InternFromString("command_line");
+    if (str_text == NULL || str_number == NULL || str_value == NULL || str_unmapped == NULL || str_message == NULL
+            || str_raw == NULL || str_process == NULL || str_command_line == NULL)
         return NULL;
 #if HAVE_WIDE
     __builtin_cpu_init();
