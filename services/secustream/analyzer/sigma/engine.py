@@ -308,7 +308,7 @@ class _Prefilter:
         """``picked`` less the rules one of whose vetoes is in ``satisfied`` (``plan.vetoes``: a filter's literal
         found)."""
         vetoed = self.vetoed
-        if not vetoed:
+        if not vetoed or not picked:  # most events pick nothing: no comprehension to run (~0.1 µs)
             return picked
         return [rule for rule in picked if rule not in vetoed or vetoed[rule].isdisjoint(satisfied)]
 
