@@ -720,7 +720,7 @@ walk_next(walk_t *walk, PyObject **item)
     return *item != NULL;
 #else
     Py_hash_t hash;
-    if (!_PySet_NextEntry(walk->set, &walk->pos, item, &hash))
+    if (_PySet_NextEntry(walk->set, &walk->pos, item, &hash) <= 0)  /* -1: not a set (the callers check first) */
         return 0;
     Py_INCREF(*item);
     return 1;
