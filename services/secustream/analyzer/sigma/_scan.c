@@ -174,6 +174,27 @@ any_guard(const guards_t *guards, const Py_UCS1 *chars, uint64_t found)
     return 0;
 }
 
+/* The block pass of ``may_hold_narrow``, WIDTH windows a step with CANDIDATES (``candidates16`` or ``candidates32``,
+ * each reading WIDTH + 3 bytes): whole blocks, then the block that ends where the text ends, masked to the windows not
+ * passed yet (it starts before the text only where ``before`` says those bytes are the string's own), else a copy of
+ * the tail. A macro, not a function, so that each pass keeps its CANDIDATES inlined under its own target. */
+#define BLOCK_PASS(WIDTH, CANDIDATES)                                                                                 \
+    do {                                                                                                              \
+        Py_ssize_t i = 0;                                                                                             \
+        for (; i + (WIDTH) + 3 <= n; i += (WIDTH))                                                                    \
+            if (any_guard(guards, chars + i, CANDIDATES(guards, chars + i)))                                          \
+                return 1;                                                                                             \
+        if (i > n - 4)                                                                                                \
+            return 0;                                                                                                 \
+        Py_ssize_t start = n - (WIDTH) - 3;  /* its first i - start windows were passed */                            \
+        if (start >= -before)                                                                                         \
+            return any_guard(guards, chars + start,                                                                   \
+                             CANDIDATES(guards, chars + start) & (~(uint64_t)0 << (i - start)));                      \
+        Py_UCS1 tail[64] = {0};                                                                                       \
+        memcpy(tail, chars + i, (size_t)(n - i));                                                                     \
+        return any_guard(guards, tail, CANDIDATES(guards, tail) & (~(uint64_t)0 >> (64 - (n - 3 - i))));              \
+    } while (0)
+
 #ifdef __SSE2__
 /* The windows starting at the 16 bytes of ``chars`` (19 readable) whose first and last bytes, with bit 5 set, are
  * some guard's first and last: a bit each (a superset of the guards' windows; bytes over 0x7F meet none). */
@@ -217,18 +238,7 @@ candidates32(const guards_t *guards, const Py_UCS1 *chars)
 __attribute__((target("avx2"))) static int
 may_hold_wide(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n, Py_ssize_t before)
 {
-    Py_ssize_t i = 0;
-    for (; i + 35 <= n; i += 32)
-        if (any_guard(guards, chars + i, candidates32(guards, chars + i)))
-            return 1;
-    if (i > n - 4)
-        return 0;
-    Py_ssize_t start = n - 35;  /* the block ending at the text's end: its first i - start windows were passed */
-    if (start >= -before)
-        return any_guard(guards, chars + start, candidates32(guards, chars + start) & (~(uint64_t)0 << (i - start)));
-    Py_UCS1 tail[64] = {0};
-    memcpy(tail, chars + i, (size_t)(n - i));
-    return any_guard(guards, tail, candidates32(guards, tail) & ((~(uint64_t)0) >> (64 - (n - 3 - i))));
+    BLOCK_PASS(32, candidates32);
 }
 #endif
 
@@ -247,22 +257,11 @@ may_hold_narrow(const guards_t *guards, const Py_UCS1 *chars, Py_ssize_t n, Py_s
     if (guards->wide)
         return may_hold_wide(guards, chars, n, before);
 #endif
-    Py_ssize_t i = 0;
 #ifdef __SSE2__
-    for (; i + 19 <= n; i += 16)
-        if (any_guard(guards, chars + i, candidates16(guards, chars + i)))
-            return 1;
-    if (i > n - 4)
-        return 0;
-    Py_ssize_t start = n - 19;
-    if (start >= -before)
-        return any_guard(guards, chars + start, candidates16(guards, chars + start) & (~(uint64_t)0 << (i - start)));
-    Py_UCS1 tail[32] = {0};
-    memcpy(tail, chars + i, (size_t)(n - i));
-    return any_guard(guards, tail, candidates16(guards, tail) & ((~(uint64_t)0) >> (64 - (n - 3 - i))));
+    BLOCK_PASS(16, candidates16);
 #else
     uint32_t window = 0;
-    for (; i < n; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         window = (window << 8) | folded_byte[chars[i]];
         if (i >= 3 && is_guard(guards, window))
             return 1;
@@ -514,31 +513,32 @@ first_value(PyObject *doc, PyObject *paths)
     return NULL;
 }
 
-/* Ask for an object's first two cache lines (a short string's header and characters) before they are read. */
+/* Advance ``*ahead`` (a second position in ``dict``) by one item and ask for its key and its value's first two cache
+ * lines (a short string's header and characters): the passes over ``unmapped`` keep it two items before the one they
+ * read, since the values are scattered over the heap. */
 static inline void
-prefetch_object(PyObject *object)
+prefetch_next(PyObject *dict, Py_ssize_t *ahead)
 {
-    PREFETCH(object);
-    PREFETCH((const char *)object + 64);
+    PyObject *key, *value;
+    if (!PyDict_Next(dict, ahead, &key, &value))
+        return;
+    PREFETCH(key);
+    PREFETCH(value);
+    PREFETCH((const char *)value + 64);
 }
 
-/* Every string of ``unmapped``, in order, to ``keep_fresh``; each value and key asked for
- * from memory two items before: the looks by field name that follow compare the event's keys (a dumped event's own
- * objects, not read before). 0, or -1. */
+/* Every string of ``unmapped``, in order, to ``keep_fresh``, each value and key asked for ahead (``prefetch_next``):
+ * the looks by field name that follow compare the event's keys (a dumped event's own objects, not read before). 0, or
+ * -1. */
 static int
 keyword_strings(PyObject *unmapped, PyObject *fresh, const probe_t *probe)
 {
     Py_ssize_t pos = 0, ahead = 0;
-    PyObject *key, *value, *ahead_key, *ahead_value;
-    for (int k = 0; k < 2 && PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value); k++) {
-        prefetch_object(ahead_value);
-        PREFETCH(ahead_key);
-    }
+    PyObject *key, *value;
+    prefetch_next(unmapped, &ahead);
+    prefetch_next(unmapped, &ahead);
     while (PyDict_Next(unmapped, &pos, &key, &value)) {
-        if (PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value)) {
-            prefetch_object(ahead_value);
-            PREFETCH(ahead_key);
-        }
+        prefetch_next(unmapped, &ahead);
         if (PyUnicode_CheckExact(value) && keep_fresh(fresh, probe, value) < 0)
             return -1;
     }
@@ -569,14 +569,11 @@ scan_unmapped(PyObject *unmapped, PyObject *fields, PyObject *satisfied, PyObjec
         }
         return 0;
     }
-    /* the values are scattered over the heap: each is asked for from memory two items before it is read */
     Py_ssize_t ahead = 0;
-    PyObject *ahead_key, *ahead_value;
-    for (int k = 0; k < 2 && PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value); k++)
-        prefetch_object(ahead_value);
+    prefetch_next(unmapped, &ahead);
+    prefetch_next(unmapped, &ahead);
     while (PyDict_Next(unmapped, &pos, &key, &value)) {
-        if (PyDict_Next(unmapped, &ahead, &ahead_key, &ahead_value))
-            prefetch_object(ahead_value);
+        prefetch_next(unmapped, &ahead);
         if (PyUnicode_CheckExact(value)) {
             if (fresh != Py_None && keep_fresh(fresh, probe, value) < 0)
                 return -1;
