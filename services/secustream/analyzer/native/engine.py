@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from secustream.analyzer.hits import RuleHit, Suppression, hit, never_suppressed
+from secustream.analyzer.native.prefilter import RuleFiling
 from secustream.analyzer.native.schema import Rule, RuleSet, group_value
 from secustream.analyzer.windows import WindowBatch, window_detail
 from secustream.events import SecurityEvent, get_field
@@ -37,6 +38,12 @@ def index_by_event_type(rules: Sequence[Rule]) -> tuple[dict[str, tuple[Rule, ..
     return by_type, untyped
 
 
+def file_rules(rules: Sequence[Rule]) -> tuple[dict[str, RuleFiling], RuleFiling]:
+    """Each event type's rules (``index_by_event_type``) filed for ``RuleFiling.candidates``, and the untyped ones."""
+    by_type, untyped = index_by_event_type(rules)
+    return {kind: RuleFiling.of(bucket) for kind, bucket in by_type.items()}, RuleFiling.of(untyped)
+
+
 class RulesEngine:
     """Stateless matching in process; stateful thresholds counted in the shared ``StateStore``.
 
@@ -63,7 +70,7 @@ class RulesEngine:
 
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Swap the active set atomically (one attribute write); the index is rebuilt with it."""
-        self._index = (ruleset, index_by_event_type(ruleset.rules))
+        self._index = (ruleset, file_rules(ruleset.rules))
 
     @property
     def ruleset(self) -> RuleSet:
@@ -78,7 +85,7 @@ class RulesEngine:
         windows: WindowBatch[Rule] = WindowBatch()
         _ruleset, (by_type, untyped) = self._index
         for index, (event, doc) in enumerate(zip(events, docs, strict=True)):
-            for rule in by_type.get(doc.get("event_type"), untyped):
+            for rule in by_type.get(doc.get("event_type"), untyped).candidates(doc):
                 if not rule.matches(doc):
                     continue
                 if self._suppressed(rule.id, doc):

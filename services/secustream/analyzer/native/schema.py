@@ -31,7 +31,8 @@ OPERATORS = (
 )
 
 
-def _lower(value: Any) -> Any:
+def lowered(value: Any) -> Any:
+    """A string lower-cased, anything else as it is: how conditions compare values."""
     return value.lower() if isinstance(value, str) else value
 
 
@@ -62,14 +63,21 @@ def _number(op: str, bound: Any) -> Predicate:
 def compile_operator(op: str, arg: Any) -> Predicate:
     """Turn ``{op: arg}`` into a predicate over the field's value (None when absent)."""
     if op == "equals":
-        want = _lower(arg)
-        return lambda v: v is not None and _lower(v) == want
+        want = lowered(arg)
+        return lambda v: v is not None and lowered(v) == want
     if op == "not_equals":
-        want = _lower(arg)
-        return lambda v: _lower(v) != want
+        want = lowered(arg)
+        return lambda v: lowered(v) != want
     if op in ("in", "not_in"):
-        options = {_lower(a) for a in _as_list(arg)}
-        return (lambda v: _lower(v) in options) if op == "in" else (lambda v: _lower(v) not in options)
+        options = {lowered(a) for a in _as_list(arg)}
+
+        def member(v: Any) -> bool:
+            try:
+                return lowered(v) in options
+            except TypeError:  # a list or a mapping (hostile input): it equals none of the options
+                return False
+
+        return member if op == "in" else (lambda v: not member(v))
     if op in ("contains", "contains_any", "startswith", "endswith"):
         needles = [str(a).lower() for a in _as_list(arg)]
         if op == "startswith":
@@ -107,14 +115,34 @@ def compile_operator(op: str, arg: Any) -> Predicate:
 class Condition:
     path: tuple[str, ...]
     predicate: Predicate
+    values: frozenset[Any] | None = None  # equals / in: the lower-cased values, one of which holds (``prefilter``)
 
     def holds(self, event: dict[str, Any]) -> bool:
-        node: Any = event
-        for part in self.path:
-            node = node.get(part) if node.__class__ is dict else None
-            if node is None:
-                break
-        return self.predicate(node)
+        return self.predicate(value_at(event, self.path))
+
+
+def value_at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value a condition on ``path`` tests: None where a part is missing or not a mapping."""
+    node: Any = event
+    for part in path:
+        node = node.get(part) if node.__class__ is dict else None
+        if node is None:
+            break
+    return node
+
+
+_SCALARS = (str, int, float)  # bool is an int
+
+
+def equality_values(op: str, arg: Any) -> frozenset[Any] | None:
+    """The lower-cased values an ``equals`` / ``in`` condition holds for, where a lookup by the event's value
+    answers it exactly: scalars only, no null (``equals`` never holds for an absent field; ``in: [null]`` does)."""
+    if op not in ("equals", "in"):
+        return None
+    items = _as_list(arg) if op == "in" else [arg]
+    if not items or not all(isinstance(item, _SCALARS) for item in items):
+        return None
+    return frozenset(lowered(item) for item in items)
 
 
 def compile_block(block: dict[str, Any]) -> tuple[Condition, ...]:
@@ -123,11 +151,14 @@ def compile_block(block: dict[str, Any]) -> tuple[Condition, ...]:
         if isinstance(spec, dict):
             if not spec:
                 raise RuleError(f"field {path!r}: empty operator mapping")
-            conditions.extend(Condition(tuple(path.split(".")), compile_operator(op, arg)) for op, arg in spec.items())
+            conditions.extend(Condition(tuple(path.split(".")), compile_operator(op, arg), equality_values(op, arg))
+                              for op, arg in spec.items())
         elif isinstance(spec, list):
-            conditions.append(Condition(tuple(path.split(".")), compile_operator("in", spec)))
+            conditions.append(Condition(tuple(path.split(".")), compile_operator("in", spec),
+                                        equality_values("in", spec)))
         else:
-            conditions.append(Condition(tuple(path.split(".")), compile_operator("equals", spec)))
+            conditions.append(Condition(tuple(path.split(".")), compile_operator("equals", spec),
+                                        equality_values("equals", spec)))
     return tuple(conditions)
 
 
