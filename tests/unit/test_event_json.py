@@ -39,7 +39,7 @@ def test_on_real_windows_events_the_document_path_writes_pydantics_bytes():
     events = _real_events(per_recording=20)
     assert len(events) > 1000
     for event in events:
-        assert event_json(_item(event)) == event.model_dump_json(exclude_none=True)
+        assert event_json(_item(event)) == event.model_dump_json(exclude_none=True).encode()
 
 
 @pytest.mark.parametrize("unmapped", [
@@ -54,6 +54,6 @@ def test_values_orjson_refuses_or_escapes_differently_still_store_the_same_json(
 
 def test_without_a_document_pydantic_writes_the_payload():
     event = SecurityEvent(event_type="process", action="process_start", product="windows", message="m")
-    assert event_json(_item(event, with_document=False)) == event.model_dump_json(exclude_none=True)
+    assert event_json(_item(event, with_document=False)) == event.model_dump_json(exclude_none=True).encode()
     assert event_row(_item(event, with_document=False))["payload"] == event.model_dump(mode="json", exclude_none=True)
     assert event_row(_item(event))["payload"] == event.model_dump(mode="json", exclude_none=True)

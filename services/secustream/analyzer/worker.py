@@ -86,17 +86,22 @@ class BatchOutcome:
 
 
 def feed_item_bytes(event: SecurityEvent, verdict: Verdict) -> bytes:
-    """The compact JSON a live dashboard row needs, also the results-topic payload (orjson: hot path)."""
+    """The compact JSON a live dashboard row needs, also the results-topic payload (orjson: hot path). The verdict is
+    pydantic's own JSON of it, embedded as it is (the bytes orjson wrote from ``model_dump()``, ~2.5 µs less), and the
+    event id orjson's UUID (``str(uuid)`` runs Python code, ~1 µs)."""
     source, destination = event.source, event.destination
     return orjson.dumps({
         "event": {
-            "event_id": str(event.event_id), "timestamp": event.timestamp.isoformat(),
+            "event_id": event.event_id, "timestamp": event.timestamp.isoformat(),
             "event_type": event.event_type.value, "action": event.action, "outcome": event.outcome.value,
             "source_ip": source.ip, "source_user": source.user, "host": destination.host or source.host,
             "message": event.message,
         },
-        "verdict": verdict.model_dump(),
+        "verdict": orjson.Fragment(_VERDICT_JSON(verdict)),
     }, option=orjson.OPT_UTC_Z)
+
+
+_VERDICT_JSON = Verdict.__pydantic_serializer__.to_json
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from secustream.events import SecurityEvent
+from secustream.events import SecurityEvent, encode_event
 from secustream.storage.tables import Event, EventLabel, utcnow
 from secustream.storage.tables import Verdict as VerdictRow
 from secustream.verdict import Verdict
@@ -33,17 +33,18 @@ class AnalyzedEvent:
     document: dict[str, Any] | None = None  # the analyzer's ``model_dump(mode="json", exclude_none=True)``
 
 
-def event_json(item: AnalyzedEvent) -> str:
-    """The payload column's JSON text. From the document the analyzer already dumped, orjson writes it in ~5 µs
-    against ~14 µs for pydantic's serialiser on a real Windows event (5.5 KB; the same bytes on all 16,200 events
-    of ``bench/sigma_corpus.py``); pydantic writes it where there is no document or orjson refuses one (an int
-    beyond 64 bits)."""
+def event_json(item: AnalyzedEvent) -> bytes:
+    """The payload column's JSON, as the bytes COPY sends. From the document the analyzer already dumped, orjson writes
+    it in ~5 µs against ~14 µs for pydantic's serialiser on a real Windows event (5.5 KB; the same bytes on all 16,200
+    events of ``bench/sigma_corpus.py``); pydantic writes it (``encode_event``) where there is no document or orjson
+    refuses one (an int beyond 64 bits). Bytes, not text: decoding ~6 KB to a str that the COPY then encodes again
+    cost ~8 µs an event on real Windows events (``_copy_rows``)."""
     if item.document is not None:
         try:
-            return orjson.dumps(item.document).decode()
+            return orjson.dumps(item.document)
         except TypeError:  # orjson.JSONEncodeError
             pass
-    return item.event.model_dump_json(exclude_none=True)
+    return encode_event(item.event)
 
 
 def _insert_ignore(engine: Engine, table):  # type: ignore[no-untyped-def]
@@ -96,8 +97,8 @@ def _event_copy_row(item: AnalyzedEvent) -> tuple[object, ...]:
             event_json(item), item.produced_at, utcnow())
 
 
-def _json_text(value: object) -> str:
-    return orjson.dumps(value).decode()
+def _json_text(value: object) -> bytes:
+    return orjson.dumps(value)
 
 
 def _verdict_copy_row(item: AnalyzedEvent) -> tuple[object, ...]:
@@ -119,7 +120,7 @@ def column_types(cur, table: str, columns: Sequence[str]) -> tuple[int, ...]:  #
     return tuple(oids[column] for column in columns)
 
 
-def _as_is(text: str) -> str:
+def _as_is(text: bytes) -> bytes:
     return text
 
 
@@ -127,7 +128,7 @@ def _copy_rows(cur, table: str, columns: Sequence[str], types: Sequence[int], ro
     """COPY in PostgreSQL's binary format. Why binary: a real Windows event's payload is ~5.5 KB of JSON full of
     backslashes (Windows paths), which the text format escapes on the client and unescapes on the server; binary
     sends the bytes as they are (``bench/pipeline.py --real``: client CPU per event row ~20 → ~8 µs, server wall
-    ~115 → ~92 µs). JSON columns arrive as their text already written (``event_json``, ``_json_text``)."""
+    ~115 → ~92 µs). JSON columns arrive as their bytes already written (``event_json``, ``_json_text``)."""
     set_json_dumps(_as_is, cur)
     with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
