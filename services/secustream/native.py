@@ -1,4 +1,5 @@
-"""The normalisers' hot steps: in C where ``secustream._native`` is built (setup.py), else the same in Python.
+"""The normalisers' hot steps, and the analyzer's NUL test on every payload: in C where ``secustream._native`` is
+built (setup.py), else the same in Python.
 
 Why a module of its own: the trusted model build (``events.trusted_builder``) and the looks over a parsed
 line's dict (``normalizers.windows``) were a third of normalising a real Windows event in Python; both layers
@@ -54,11 +55,17 @@ def take_first_python(d: dict[Any, Any], groups: tuple[tuple[str, tuple[Any, ...
     return taken
 
 
+def json_may_hold_nul_python(payload: bytes) -> bool:
+    """Whether a JSON payload holds NUL: as ``\\u0000`` (the one way JSON writes it) or a bare NUL byte (invalid)."""
+    return b"\\u0000" in payload or b"\x00" in payload
+
+
 try:
-    from secustream._native import any_none, any_spaced_key, construct, take_first
+    from secustream._native import any_none, any_spaced_key, construct, json_may_hold_nul, take_first
 except ImportError:  # no C compiler at install time (setup.py: optional)
     construct, any_none, any_spaced_key, take_first = (construct_python, any_none_python, any_spaced_key_python,
                                                         take_first_python)
+    json_may_hold_nul = json_may_hold_nul_python
 
 NATIVE = construct is not construct_python
 """Whether these steps run in C (``secustream._native``) or in Python."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from secustream.events import MAX_RAW, SecurityEvent
+from secustream.native import json_may_hold_nul
 
 NUL = "\x00"
 NUL_ESCAPE = "\\x00"
@@ -31,7 +32,7 @@ def payload_may_hold_nul(payload: bytes | str | None) -> bool:
         return False
     if isinstance(payload, str):
         return "\\u0000" in payload or NUL in payload
-    return b"\\u0000" in payload or b"\x00" in payload
+    return json_may_hold_nul(bytes(payload))
 
 
 def _escape(text: str) -> str:

@@ -162,3 +162,33 @@ def test_take_first_refuses_bad_groups_and_passes_on_errors() -> None:
         c.take_first({"EventID": {"x": 1}}, GROUPS, refuse)
     with pytest.raises(TypeError):
         c.take_first({("un", "hashable"): 1, "EventID": 1}, ((["list"], ("EventID",)),), _on_dict)
+
+
+def _nul_cases() -> list[bytes]:
+    """Every offset and length around a 16-byte block, the escape whole, cut short, behind an escaped backslash, in
+    upper case (not JSON's), a bare NUL, and random JSON-like text full of backslashes and zeros."""
+    import random
+
+    rng = random.Random(17)
+    cases = [b"", b"\\", b"\\u", b"\\u000", b"\\u0000", b"\\\\u0000", b"\\U0000", b"\\u00000", b"\x00", b"u0000",
+             b"\\u0001", b"\\u00\\u0000"]
+    for length in range(0, 40):
+        filler = bytes(rng.choice(b'\\u0"ab') for _ in range(length))
+        for at in range(length + 1):
+            cases.append(filler[:at] + b"\\u0000" + filler[at:])
+            cases.append(filler[:at] + b"\\u000" + filler[at:])
+            cases.append(filler[:at] + b"\x00" + filler[at:])
+        cases.append(filler)
+    alphabet = b'\\\\\\u0000 "abc:{}'
+    cases += [bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(3_000)]
+    return cases
+
+
+def test_json_may_hold_nul_agrees_with_python() -> None:
+    c = _c()
+    cases = _nul_cases()
+    answers = [c.json_may_hold_nul(case) for case in cases]
+    assert answers == [native.json_may_hold_nul_python(case) for case in cases]
+    assert any(answers) and not all(answers)
+    with pytest.raises(TypeError):
+        c.json_may_hold_nul("\\u0000")
