@@ -134,3 +134,44 @@ def test_hyperscan_scans_for_a_few_guards_and_only_a_real_literal_is_found() -> 
     assert found.search_texts([background, *near_misses, "run SEKURLSA::logonpasswords"]) == {5: (19,)}
     # a short literal leaves no four-character cover: the literals themselves are scanned for
     assert Literals({"::": [0], "kiwi": [1]}, full_text=True).caseless.patterns == ("::", "kiwi")  # type: ignore[union-attr]
+
+
+def many_literals(seed: int) -> list[str]:
+    """Over ``Literals.GUARDED`` field literals (no guards: every text is searched), ASCII and not, lone surrogates,
+    one inside another."""
+    rng = random.Random(seed)
+    alphabet = "abcdefgh\\:.-_ éü\ud800İ"
+    words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))).lower() for _ in range(400)}
+    return sorted(words | {"powershell", "shell", "\\windows\\system32\\", ".dll", "ü"})
+
+
+def test_long_texts_are_searched_by_hyperscan_with_the_same_answers() -> None:
+    """A field with many literals searches a text of ``Literals.LONG`` characters or more with one Hyperscan
+    database (``_Exact``), a shorter one with the automaton: both answer ``literal in text.lower()``, and threads
+    scan at once."""
+    words = many_literals(5)
+    literals = {word: [i, 1000 + i] for i, word in enumerate(words)}
+    found = Literals(literals)
+    assert not found.guards and found.automaton is not None
+    rng = random.Random(9)
+    pool = [*words, "C:\\Windows\\System32\\ntdll.dll+9d4c4|", "x", " ", "\x00", "Ünï", "\ud800", "K\u212a"]
+    cases = ["".join(rng.choice(pool) for _ in range(rng.choice((1, 10, 60, 400)))) for _ in range(400)]
+    assert sum(len(text) >= Literals.LONG for text in cases) > 100
+    for text in cases:
+        assert set(found.search(text.lower())) == reference(literals, text), text
+    assert (found.exact not in (None, False)) == HYPERSCAN_AVAILABLE
+    errors: list[BaseException] = []
+
+    def scan() -> None:
+        try:
+            for text in cases[:100]:
+                assert set(found.search(text.lower())) == reference(literals, text)
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scan) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
