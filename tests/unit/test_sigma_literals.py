@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import random
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -97,16 +98,25 @@ def test_one_database_serves_threads_at_once() -> None:
     found = Literals(literals, full_text=True)
     text = "x" * 50_000 + "SEKURLSA::logonpasswords" + "y" * 50_000
     want = {MIMIKATZ.index("sekurlsa::")}
-    errors: list[BaseException] = []
 
     def scan() -> None:
+        for _ in range(200):
+            assert per_text(found, [text, "plain", text]) == [want, set(), want]
+
+    in_threads(scan)
+
+
+def in_threads(scan: Callable[[], None], count: int = 4) -> None:
+    """``scan`` in ``count`` threads at once; what any of them raised fails the test."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
         try:
-            for _ in range(200):
-                assert per_text(found, [text, "plain", text]) == [want, set(), want]
+            scan()
         except BaseException as exc:  # reported to the main thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=scan) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -160,18 +170,9 @@ def test_long_texts_are_searched_by_hyperscan_with_the_same_answers() -> None:
     for text in cases:
         assert set(found.search(text.lower())) == reference(literals, text), text
     assert (found.exact not in (None, False)) == HYPERSCAN_AVAILABLE
-    errors: list[BaseException] = []
 
     def scan() -> None:
-        try:
-            for text in cases[:100]:
-                assert set(found.search(text.lower())) == reference(literals, text)
-        except BaseException as exc:  # reported to the main thread
-            errors.append(exc)
+        for text in cases[:100]:
+            assert set(found.search(text.lower())) == reference(literals, text)
 
-    threads = [threading.Thread(target=scan) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
+    in_threads(scan)
