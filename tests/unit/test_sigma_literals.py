@@ -176,3 +176,22 @@ def test_long_texts_are_searched_by_hyperscan_with_the_same_answers() -> None:
             assert set(found.search(text.lower())) == reference(literals, text)
 
     in_threads(scan)
+
+
+def test_a_field_with_rare_long_texts_or_too_many_literals_keeps_the_automaton() -> None:
+    """Compiling costs ~1-20 ms (0.24 s for SigmaHQ's 10,538 CommandLine literals): only a field that keeps meeting
+    long texts gets a database, and only where it has at most ``Literals.EXACT_MOST`` literals."""
+    literals = {word: [i] for i, word in enumerate(many_literals(6))}
+    found = Literals(literals)
+    long_text = "powershell " * 40
+    for _ in range(Literals.EXACT_AFTER - 1):
+        assert set(found.search(long_text)) == reference(literals, long_text)
+    assert found.exact is None
+    found.search(long_text)
+    assert (found.exact not in (None, False)) == HYPERSCAN_AVAILABLE
+    words = {f"word{i}": [i] for i in range(Literals.EXACT_MOST + 1)}
+    many = Literals(words)
+    assert many.exact is False
+    for _ in range(Literals.EXACT_AFTER):
+        assert set(many.search("x word17 " * 40)) == reference(words, "x word17 " * 40) == {1, 17}
+    assert many.exact is False

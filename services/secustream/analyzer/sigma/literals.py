@@ -118,11 +118,12 @@ def _hold(pattern: int, _start: int, _end: int, _flags: int, held: set[int]) -> 
 
 class _Exact:
     """One Hyperscan database over a field's lower-cased literals as they are (UTF-8, each reported once a scan):
-    which of them a long lower-cased text holds. Why: Aho-Corasick (pyahocorasick) walks a trie node per character,
-    ~14 ns a character over the ~800 literals of a PowerShell or process field; long values (scripts, payloads,
-    call traces: 1,340 characters on average where a field with more than ``Literals.FEW`` literals met one not
-    seen before, over unseen OTRF events) took ~19 µs a search against ~2.7 µs here, the same answers. A text holds
-    a literal exactly when its UTF-8 bytes hold the literal's (``surrogatepass`` both sides: lone surrogates too)."""
+    which of them a long lower-cased text holds, for a field that keeps meeting long texts (``Literals``).
+
+    Why: Aho-Corasick (pyahocorasick) walks a trie node per character, ~14 ns a character on real fields; the long
+    values not seen before (scripts, payloads, call traces: 1,340 characters on average over unseen OTRF events)
+    took ~19 µs a search against ~2.7 µs here, the same answers; two fields (300 and 10 literals) held most of it. A
+    text holds a literal exactly when its UTF-8 bytes hold the literal's (``surrogatepass`` both sides)."""
 
     __slots__ = ("database", "local")
 
@@ -147,10 +148,12 @@ class _Exact:
 class Literals:
     """The literals rules need in one field (or in an event's full text): constraint ids by literal."""
 
-    __slots__ = ("automaton", "caseless", "exact", "guards", "ids", "needles", "words")
+    __slots__ = ("automaton", "caseless", "exact", "guards", "ids", "long_texts", "needles", "words")
     FEW = 8
     GUARDED = 64  # above this many literals a cover by a few short substrings is not worth looking for
     LONG = 256  # from this many characters a text is searched by ``_Exact`` (where installed): ~1 µs a scan to start
+    EXACT_AFTER = 16  # long texts searched by the automaton before ``_Exact`` is compiled (~1-20 ms, once)
+    EXACT_MOST = 4096  # literals: compiling more took ~0.24 s (10,538 CommandLine literals) for rare long values
 
     def __init__(self, literals: dict[str, list[int]], full_text: bool = False) -> None:
         """``full_text``: texts will come as they are, in batches (``search_texts``), long and unique, so a
@@ -161,7 +164,8 @@ class Literals:
         self.guards: tuple[str, ...] = ()
         self.caseless: _Caseless | None = None
         self.words: tuple[str, ...] = ()  # the automaton's literals, for ``exact``
-        self.exact: _Exact | bool | None = None  # compiled at the first long text; False where it cannot be
+        self.exact: _Exact | bool | None = None  # compiled once ``EXACT_AFTER`` long texts came; False: never
+        self.long_texts = 0
         if len(literals) <= self.FEW:
             self.needles = tuple((lit, tuple(cids)) for lit, cids in literals.items())
         else:
@@ -171,7 +175,7 @@ class Literals:
                 self.automaton.add_word(literal, position)
             self.automaton.make_automaton()
             self.words = tuple(literals)
-            if not HYPERSCAN_AVAILABLE or not all(literals):
+            if not HYPERSCAN_AVAILABLE or not all(literals) or len(literals) > self.EXACT_MOST:
                 self.exact = False
             if len(literals) <= self.GUARDED:
                 self.guards = guards(list(literals), self.FEW // 2)
@@ -200,7 +204,9 @@ class Literals:
         exact = self.exact
         if exact is not False and len(lowered) >= self.LONG:
             if exact is None:
-                exact = self.exact = self._compile()
+                self.long_texts += 1
+                if self.long_texts >= self.EXACT_AFTER:  # a field that keeps meeting long values: worth compiling
+                    exact = self.exact = self._compile()
             held = exact.held(lowered) if exact else {position for _end, position in self.automaton.iter(lowered)}
         else:
             held = {position for _end, position in self.automaton.iter(lowered)}
