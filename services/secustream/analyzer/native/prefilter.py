@@ -8,9 +8,8 @@ hold: an equality (``equals``/``in`` on scalars) under its values, else a condit
 (``predicate(None)`` is false) under its path; a rule whose ``match`` has neither (only ``event_type``) is filed
 under a key of each of its ``any`` blocks, one of which must hold. An event then looks up each filed path once; the
 rules it can match are those of the values and paths it has, and the rules with no key, which are tested on every
-event of the type. The candidates are then tested in full, in file
-order, so a verdict is the same as testing every rule (``tests/unit/test_native_prefilter.py`` holds the two equal
-on real, generated and hostile events).
+event of the type. The candidates are then tested in full, in file order, so a verdict is the same as testing every
+rule (``tests/unit/test_native_prefilter.py`` holds the two equal on real, generated and hostile events).
 """
 
 from __future__ import annotations

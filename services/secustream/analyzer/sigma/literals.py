@@ -123,7 +123,9 @@ class _Exact:
     Why: Aho-Corasick (pyahocorasick) walks a trie node per character, ~14 ns a character on real fields; the long
     values not seen before (scripts, payloads, call traces: 1,340 characters on average over unseen OTRF events)
     took ~19 µs a search against ~2.7 µs here, the same answers; two fields (300 and 10 literals) held most of it. A
-    text holds a literal exactly when its UTF-8 bytes hold the literal's (``surrogatepass`` both sides)."""
+    text holds a literal exactly when its UTF-8 bytes hold the literal's (``surrogatepass`` both sides). A scan
+    releases the GIL (``_Caseless`` batches its scans for that reason); these come on memo misses of long values,
+    under one an event on unseen OTRF events, and the pipeline measured with them gained (docs/sigma.md Run V)."""
 
     __slots__ = ("database", "local")
 
